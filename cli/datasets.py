@@ -1,0 +1,41 @@
+"""``showcase datasets generate``: realistic fake data for trying things out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from showcase.datasets import generate_table, write_table
+from showcase.engine.release import check_output_dir
+
+from . import console
+
+app = typer.Typer(help="Generate realistic fake datasets.", no_args_is_help=True)
+generate = typer.Typer(help="Generate a dataset of a given kind.", no_args_is_help=True)
+app.add_typer(generate, name="generate")
+
+
+@generate.command("table")
+def table(
+    rows: int = typer.Option(10_000, "--rows", "-n", min=1, help="Number of records."),
+    columns: int = typer.Option(20, "--columns", "-c", min=1, help="Number of categorical columns."),
+    seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed: the same seed gives the same file."),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write: .csv, .tsv or .parquet."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+) -> None:
+    """Fake case records: dependent categorical columns with rare combinations.
+
+    Example:
+
+        showcase datasets generate table --rows 100000 --columns 20 --seed 1 --out cases.csv
+    """
+    if out.exists() and not force:
+        raise typer.BadParameter(f"{out} already exists; pass --force to replace it")
+    check_output_dir(out.parent / ".", True)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        write_table(generate_table(rows, columns, seed), partial.with_suffix(out.suffix))
+        partial.with_suffix(out.suffix).replace(out)
+    finally:
+        partial.with_suffix(out.suffix).unlink(missing_ok=True)
+    console.out.print(f"Wrote {rows:,} records × {columns} columns to {out}")

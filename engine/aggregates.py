@@ -1,0 +1,69 @@
+"""The columnar result of counting: one row per attribute combination."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .encode import Schema
+
+#: Padding of ``attrs`` beyond a combination's length.
+NO_ATTRIBUTE = -1
+
+PROTECTION_NONE = "none"
+PROTECTION_K_ANONYMITY = "k-anonymity"
+
+
+@dataclass(frozen=True, eq=False)
+class Aggregates:
+    """Counts of attribute combinations of length 1..``reporting_length``.
+
+    Attributes
+    ----------
+    attrs
+        int32 array ``(n, reporting_length)``: the sorted attribute ids of each
+        combination, padded with -1 beyond its length.
+    length
+        uint8 array: each combination's length.
+    count
+        int64 array: its count (exact, or protected when ``protection`` says so).
+    record_count
+        Number of records (protected the same way as the counts).
+    """
+
+    schema: Schema
+    reporting_length: int
+    attrs: np.ndarray = field(repr=False)
+    length: np.ndarray = field(repr=False)
+    count: np.ndarray = field(repr=False)
+    record_count: int
+    protection: str = PROTECTION_NONE
+    resolution: int | None = None
+
+    def __len__(self) -> int:
+        return int(self.count.shape[0])
+
+    def select(self, mask: np.ndarray, **changes) -> Aggregates:
+        """A copy holding only the rows where ``mask`` is true, with other fields changed."""
+        return replace(
+            self,
+            attrs=self.attrs[mask],
+            length=self.length[mask],
+            count=self.count[mask],
+            **changes,
+        )
+
+    def by_length(self, values: np.ndarray | None = None) -> np.ndarray:
+        """Number of combinations (or the sum of ``values``) per length; index 0 is length 1."""
+        weights = None if values is None else values
+        return np.bincount(
+            self.length.astype(np.int64) - 1, weights=weights, minlength=self.reporting_length
+        ).astype(np.int64)
+
+    def rare_by_length(self, resolution: int) -> np.ndarray:
+        """Number of combinations with count below ``resolution``, per length."""
+        rare = self.count < resolution
+        return np.bincount(
+            self.length[rare].astype(np.int64) - 1, minlength=self.reporting_length
+        ).astype(np.int64)

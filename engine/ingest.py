@@ -1,0 +1,249 @@
+"""Reading sensitive microdata into an Arrow table of string columns.
+
+Every input format ends as a :class:`pyarrow.Table` whose columns are all
+``string`` typed and hold the values exactly as spelled in the input, so that
+outputs can use the same spellings. Null markers and the zero rule are applied
+later, in :mod:`showcase.engine.encode`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .errors import InputError, ParameterError
+
+CSV_SUFFIXES = {".csv", ".txt"}
+TSV_SUFFIXES = {".tsv", ".tab"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+ARROW_SUFFIXES = {".arrow", ".feather", ".ipc", ".arrows"}
+COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zst", ".lz4"}
+
+
+def input_format(path: Path) -> str:
+    """Name the format of ``path`` from its extension: csv, parquet or arrow."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in CSV_SUFFIXES | TSV_SUFFIXES:
+        return "csv"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix in ARROW_SUFFIXES:
+        return "arrow"
+    raise InputError(
+        f"{path.name}: unknown file type {suffix or '(no extension)'!r}; "
+        "use .csv, .tsv, .parquet or .arrow"
+    )
+
+
+def parse_delimiter(delimiter: str | None, path: Path) -> str:
+    """Turn a user's delimiter option (``,``, ``tab``, ``\\t``, ``;``) into one character."""
+    if delimiter is None:
+        return "\t" if any(s.lower() in TSV_SUFFIXES for s in path.suffixes) else ","
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
+    value = named.get(delimiter.lower(), delimiter)
+    if len(value) != 1 or value in "\r\n\"":
+        raise ParameterError(
+            f"delimiter must be one character (or 'tab'), got {delimiter!r}"
+        )
+    return value
+
+
+def check_input(path: str | Path) -> Path:
+    """Fail early, in one line, when ``path`` is not a non-empty file of a known type."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    input_format(path)
+    return path
+
+
+def read_table(
+    path: str | Path,
+    *,
+    delimiter: str | None = None,
+    use_columns: Sequence[str] | None = None,
+    record_limit: int | None = None,
+) -> pa.Table:
+    """Read a CSV/TSV, Parquet or Arrow IPC file into a table of string columns.
+
+    Parameters
+    ----------
+    delimiter
+        Field separator for text files; default ``,`` (``tab`` for ``.tsv``).
+    use_columns
+        Keep only these columns (kept in the file's order); unknown names are an error.
+    record_limit
+        Keep only the first ``record_limit`` records.
+    """
+    path = check_input(path)
+    if record_limit is not None and record_limit < 1:
+        raise ParameterError(f"record_limit must be at least 1, got {record_limit}")
+    kind = input_format(path)
+    if kind == "csv":
+        table = _read_text(path, parse_delimiter(delimiter, path), use_columns, record_limit)
+    else:
+        names = _columnar_names(path, kind)
+        _check_names(path, names)
+        wanted = _select(path, names, use_columns)
+        table = _read_columnar(path, kind, wanted)
+        if record_limit is not None:
+            table = table.slice(0, record_limit)
+    if table.num_rows == 0:
+        raise InputError(f"{path}: no records (only a header?)")
+    return _as_strings(path, table)
+
+
+def _read_text(
+    path: Path, delimiter: str, use_columns: Sequence[str] | None, record_limit: int | None
+) -> pa.Table:
+    names = _text_header(path, delimiter)
+    _check_names(path, names)
+    wanted = _select(path, names, use_columns)
+    read_options = pacsv.ReadOptions(block_size=1 << 24)
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
+    convert_options = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        include_columns=wanted,
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        check_utf8=True,
+    )
+    try:
+        if record_limit is None:
+            return pacsv.read_csv(path, read_options, parse_options, convert_options)
+        batches, seen = [], 0
+        with pacsv.open_csv(path, read_options, parse_options, convert_options) as reader:
+            for batch in reader:
+                batches.append(batch)
+                seen += batch.num_rows
+                if seen >= record_limit:
+                    break
+            schema = reader.schema
+        return pa.Table.from_batches(batches, schema).slice(0, record_limit)
+    except pa.ArrowInvalid as error:
+        raise InputError(f"{path}: {_explain_csv_error(str(error))}") from None
+
+
+def _text_header(path: Path, delimiter: str) -> list[str]:
+    """Column names from the first line, read without loading the file."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        head = stream.read(1 << 20)
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the header is not valid UTF-8; re-save the file as UTF-8") from None
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise InputError(f"{path}: the first line (the header) is empty")
+    return next(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
+def _explain_csv_error(message: str) -> str:
+    """A one-line explanation of a pyarrow CSV error that never echoes row content."""
+    ragged = re.search(r"Expected (\d+) columns, got (\d+)", message)
+    if ragged:
+        expected, got = ragged.groups()
+        return (
+            f"ragged rows: a row has {got} fields but the header has {expected} "
+            "(check the delimiter and quoting)"
+        )
+    if "UTF8" in message or "UTF-8" in message:
+        column = re.search(r"column #(\d+)", message)
+        where = f" in column #{column.group(1)}" if column else ""
+        return f"invalid UTF-8 text{where}; re-save the file as UTF-8"
+    if "Empty CSV file" in message:
+        return "the file is empty"
+    return "cannot parse the file as delimited text (" + message.split(":", 1)[0] + ")"
+
+
+def _columnar_names(path: Path, kind: str) -> list[str]:
+    try:
+        if kind == "parquet":
+            return list(pq.read_schema(path).names)
+        return list(_open_ipc(path).schema.names)
+    except (pa.ArrowInvalid, OSError):
+        raise InputError(f"{path}: not a readable {kind} file") from None
+
+
+def _open_ipc(path: Path):
+    try:
+        return pa.ipc.open_file(path)
+    except pa.ArrowInvalid:
+        return pa.ipc.open_stream(path)
+
+
+def _read_columnar(path: Path, kind: str, columns: list[str]) -> pa.Table:
+    try:
+        if kind == "parquet":
+            return pq.read_table(path, columns=columns)
+        return _open_ipc(path).read_all().select(columns)
+    except (pa.ArrowInvalid, OSError):
+        raise InputError(f"{path}: not a readable {kind} file") from None
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    if not names or names == [""]:
+        raise InputError(f"{path}: no columns found")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"{path}: duplicate column name {name!r}; column names must be unique")
+        seen.add(name)
+    if any(name == "" for name in names):
+        raise InputError(f"{path}: a column has an empty name; give every column a name")
+
+
+def _select(path: Path, names: list[str], use_columns: Sequence[str] | None) -> list[str]:
+    if use_columns is None:
+        return list(names)
+    wanted = set(use_columns)
+    if not wanted:
+        raise ParameterError("use_columns is empty; name at least one column")
+    unknown = [c for c in use_columns if c not in set(names)]
+    if unknown:
+        raise ParameterError(
+            f"unknown column(s) in use_columns: {', '.join(map(repr, unknown))}; "
+            f"{path.name} has {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}"
+        )
+    return [n for n in names if n in wanted]
+
+
+def _as_strings(path: Path, table: pa.Table) -> pa.Table:
+    """Cast every column to ``string``, keeping value spellings."""
+    columns = []
+    for name, column in zip(table.column_names, table.columns):
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_nested(kind):
+            raise InputError(f"{path}: column {name!r} is nested ({kind}); flatten it first")
+        try:
+            columns.append(column.cast(pa.string()) if column.type != pa.string() else column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(f"{path}: column {name!r} of type {kind} cannot be read as text") from None
+    return pa.table(columns, names=table.column_names)
+
+
+def fingerprint(path: str | Path) -> str:
+    """SHA-256 of the input file's bytes: identifies the input without revealing it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
