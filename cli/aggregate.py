@@ -17,8 +17,12 @@ def aggregate(
         3, "--length", "-l", min=1, help="Reporting length L: longest combination counted."
     ),
     resolution: int = typer.Option(
-        10, "--resolution", "-k", min=1, help="k: combinations with fewer records are not reported; "
-        "counts are rounded down to multiples of k."
+        10,
+        "--resolution",
+        "-k",
+        min=1,
+        help="k: combinations with fewer records are not reported; "
+        "counts are rounded down to multiples of k.",
     ),  # fmt: skip
     out: Path = typer.Option(..., "--out", "-o", help="Release directory to create."),
     delimiter: str | None = options.DELIMITER,
@@ -27,8 +31,10 @@ def aggregate(
     null_marker: list[str] | None = options.NULL_MARKER,
     sensitive_zeros: str | None = options.SENSITIVE_ZEROS,
     unprotected: bool = typer.Option(
-        False, "--unprotected", help="Write EXACT counts (sensitive_aggregates.*). They are as "
-        "sensitive as the input: never publish them."
+        False,
+        "--unprotected",
+        help="Write EXACT counts (sensitive_aggregates.*). They are as "
+        "sensitive as the input: never publish them.",
     ),  # fmt: skip
     force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
     threads: int | None = options.THREADS,
@@ -44,9 +50,7 @@ def aggregate(
         showcase aggregate cases.csv --length 3 --resolution 10 --out release/
     """
     if unprotected:
-        console.warning(
-            "--unprotected: the release holds exact counts, as sensitive as the input data."
-        )
+        console.warning("--unprotected: the release holds exact counts, as sensitive as the input data.")
     prep = options.preparation(delimiter, use_columns, record_limit, null_marker, sensitive_zeros)
     started = time.perf_counter()
     with console.stage_progress(progress) as report:

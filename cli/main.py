@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         console.error(str(problem))
         return 2
     except typer.Exit as done:
+        if done.exit_code == 130:  # Typer turns Ctrl-C into Exit(130)
+            console.error("interrupted; nothing was written")
         return done.exit_code
     except typer.TyperException as problem:
         console.error(problem.format_message().replace("\n", " "))

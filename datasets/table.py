@@ -32,34 +32,93 @@ TEMPLATES: list[tuple[str, list[str], float]] = [
     ("sex", ["female", "male", "other"], 0.0),
     ("age_band", ["0-11", "12-17", "18-25", "26-35", "36-45", "46-60", "60+"], 0.02),
     ("citizenship", _COUNTRIES, 0.05),
-    ("exploitation_type", [
-        "sexual", "labour", "domestic servitude", "forced marriage", "forced criminality",
-        "begging", "organ removal", "other",
-    ], 0.0),  # fmt: skip
-    ("industry", [
-        "agriculture", "construction", "manufacturing", "hospitality", "fishing",
-        "domestic work", "sex industry", "mining", "retail", "transport", "other",
-    ], 0.25),  # fmt: skip
-    ("recruiter_relation", [
-        "family", "friend", "intimate partner", "employer", "agency", "stranger", "other",
-    ], 0.15),  # fmt: skip
+    (
+        "exploitation_type",
+        [
+            "sexual",
+            "labour",
+            "domestic servitude",
+            "forced marriage",
+            "forced criminality",
+            "begging",
+            "organ removal",
+            "other",
+        ],
+        0.0,
+    ),  # fmt: skip
+    (
+        "industry",
+        [
+            "agriculture",
+            "construction",
+            "manufacturing",
+            "hospitality",
+            "fishing",
+            "domestic work",
+            "sex industry",
+            "mining",
+            "retail",
+            "transport",
+            "other",
+        ],
+        0.25,
+    ),  # fmt: skip
+    (
+        "recruiter_relation",
+        [
+            "family",
+            "friend",
+            "intimate partner",
+            "employer",
+            "agency",
+            "stranger",
+            "other",
+        ],
+        0.15,
+    ),  # fmt: skip
     ("used_threats", ["0", "1"], 0.0),
     ("withheld_documents", ["0", "1"], 0.0),
     ("year_registered", [str(y) for y in range(2005, 2026)], 0.0),
     ("duration", ["<1 month", "1-6 months", "6-12 months", "1-2 years", "2+ years"], 0.1),
     ("education", ["none", "primary", "secondary", "tertiary"], 0.2),
     ("marital_status", ["single", "married", "partnered", "divorced", "widowed"], 0.1),
-    ("referral_source", [
-        "police", "ngo", "self", "hotline", "health service", "labour inspector", "other",
-    ], 0.05),  # fmt: skip
+    (
+        "referral_source",
+        [
+            "police",
+            "ngo",
+            "self",
+            "hotline",
+            "health service",
+            "labour inspector",
+            "other",
+        ],
+        0.05,
+    ),  # fmt: skip
     ("debt_bondage", ["0", "1"], 0.0),
     ("border_crossing", ["domestic", "regional", "international"], 0.0),
     ("transport_mode", ["air", "bus", "car", "boat", "train", "on foot"], 0.3),
-    ("occupation_before", [
-        "student", "farmer", "factory worker", "domestic worker", "unemployed", "vendor",
-        "construction worker", "fisher", "waiter", "driver", "cleaner", "seamstress",
-        "teacher", "nurse", "other",
-    ], 0.2),  # fmt: skip
+    (
+        "occupation_before",
+        [
+            "student",
+            "farmer",
+            "factory worker",
+            "domestic worker",
+            "unemployed",
+            "vendor",
+            "construction worker",
+            "fisher",
+            "waiter",
+            "driver",
+            "cleaner",
+            "seamstress",
+            "teacher",
+            "nurse",
+            "other",
+        ],
+        0.2,
+    ),  # fmt: skip
     ("district", [f"D{i:02d}" for i in range(1, 61)], 0.05),
     ("physical_violence", ["0", "1"], 0.0),
     ("assistance_received", ["0", "1"], 0.0),

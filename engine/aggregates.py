@@ -64,6 +64,6 @@ class Aggregates:
     def rare_by_length(self, resolution: int) -> np.ndarray:
         """Number of combinations with count below ``resolution``, per length."""
         rare = self.count < resolution
-        return np.bincount(
-            self.length[rare].astype(np.int64) - 1, minlength=self.reporting_length
-        ).astype(np.int64)
+        return np.bincount(self.length[rare].astype(np.int64) - 1, minlength=self.reporting_length).astype(
+            np.int64
+        )

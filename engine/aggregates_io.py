@@ -58,9 +58,7 @@ def to_arrow(aggregates: Aggregates) -> pa.Table:
     for j in range(aggregates.reporting_length):
         positions = index[:, j]
         mask = positions < 0
-        columns.append(
-            pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32(), mask=mask), labels)
-        )
+        columns.append(pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32(), mask=mask), labels))
         names.append(f"attribute_{j + 1}")
     columns += [pa.array(aggregates.length, pa.uint8()), pa.array(aggregates.count, pa.int64())]
     names += ["length", "count"]
@@ -147,9 +145,7 @@ def write_tsv(aggregates: Aggregates, path: str | Path) -> None:
         handle.write(("\t".join(TSV_HEADER) + "\n").encode())
         handle.write(f"{RECORD_COUNT}\t{aggregates.record_count}\n".encode())
         for start in range(0, len(text), _BATCH):
-            fields = pc.binary_join_element_wise(
-                text.slice(start, _BATCH), counts.slice(start, _BATCH), "\t"
-            )
+            fields = pc.binary_join_element_wise(text.slice(start, _BATCH), counts.slice(start, _BATCH), "\t")
             lines = pc.binary_join_element_wise(fields, "", "\n")
             handle.write(_string_bytes(lines))
 

@@ -70,9 +70,7 @@ def _counts_by_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows.astype(np.int32), counts.astype(np.int64)
 
 
-def count_combinations(
-    table: EncodedTable, length: int, *, progress: Progress | None = None
-) -> Aggregates:
+def count_combinations(table: EncodedTable, length: int, *, progress: Progress | None = None) -> Aggregates:
     """Exact count of every attribute combination of length 1..``length`` in ``table``.
 
     Combinations are ordered by length, then by column set (in input order),
@@ -118,7 +116,5 @@ def combinations_per_record(table: EncodedTable, length: int) -> np.ndarray:
     """
     length = validate_length(length)
     m = attributes_per_record(table.codes)
-    table_of_binomials = np.array(
-        [comb(i, length) for i in range(table.n_columns + 1)], dtype=np.int64
-    )
+    table_of_binomials = np.array([comb(i, length) for i in range(table.n_columns + 1)], dtype=np.int64)
     return table_of_binomials[m]

@@ -99,9 +99,7 @@ def resolve_sensitive_zeros(columns: Sequence[str], sensitive_zeros: str | Itera
     chosen = set(sensitive_zeros)
     unknown = sorted(chosen - set(columns))
     if unknown:
-        raise ParameterError(
-            f"unknown column(s) in sensitive_zeros: {', '.join(map(repr, unknown))}"
-        )
+        raise ParameterError(f"unknown column(s) in sensitive_zeros: {', '.join(map(repr, unknown))}")
     return chosen
 
 

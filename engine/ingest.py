@@ -41,8 +41,7 @@ def input_format(path: Path) -> str:
     if suffix in ARROW_SUFFIXES:
         return "arrow"
     raise InputError(
-        f"{path.name}: unknown file type {suffix or '(no extension)'!r}; "
-        "use .csv, .tsv, .parquet or .arrow"
+        f"{path.name}: unknown file type {suffix or '(no extension)'!r}; use .csv, .tsv, .parquet or .arrow"
     )
 
 
@@ -52,10 +51,8 @@ def parse_delimiter(delimiter: str | None, path: Path) -> str:
         return "\t" if any(s.lower() in TSV_SUFFIXES for s in path.suffixes) else ","
     named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
     value = named.get(delimiter.lower(), delimiter)
-    if len(value) != 1 or value in "\r\n\"":
-        raise ParameterError(
-            f"delimiter must be one character (or 'tab'), got {delimiter!r}"
-        )
+    if len(value) != 1 or value in '\r\n"':
+        raise ParameterError(f"delimiter must be one character (or 'tab'), got {delimiter!r}")
     return value
 
 

@@ -50,10 +50,7 @@ class AggregateResult:
 def _guarantee(released: Aggregates) -> str:
     length = released.reporting_length
     if released.protection == "none":
-        return (
-            "NONE: these are exact counts, as sensitive as the input data. "
-            "Do not publish or share them."
-        )
+        return "NONE: these are exact counts, as sensitive as the input data. Do not publish or share them."
     k = released.resolution
     return (
         f"k-anonymity with k={k}: every reported combination of up to {length} attributes "

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "showcase",
+    deadline=None,  # the first call of a kernel compiles it
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    max_examples=int(os.environ.get("SHOWCASE_HYPOTHESIS_EXAMPLES", "60")),
+)
+settings.load_profile("showcase")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+NIST = SHARED / "data" / "nist-acs-excerpts"
+
+
+@pytest.fixture
+def nist_national() -> Path:
+    path = NIST / "national2019.csv"
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} is absent (it lives in ../shared)")
+    return path
+
+
+def as_dict(aggregates) -> dict:
+    """Aggregates → {((column, value), ...): count}, for comparing with the reference."""
+    schema = aggregates.schema
+    values = schema.attribute_values().to_pylist()
+    cols = schema.attribute_columns
+    out = {}
+    for row, n, c in zip(aggregates.attrs, aggregates.length, aggregates.count):
+        key = tuple((schema.columns[cols[a]], values[a]) for a in row[: int(n)])
+        out[key] = int(c)
+    return out
+
+
+def write_csv(path: Path, columns, rows, delimiter=",") -> Path:
+    lines = [delimiter.join(columns)] + [delimiter.join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def worked_example(tmp_path) -> Path:
+    rows = [
+        ("a1", "b1", "c1"),
+        ("a1", "b2", "c1"),
+        ("a2", "", "c2"),
+        ("a2", "b2", "c1"),
+        ("a1", "b2", ""),
+    ]
+    return write_csv(tmp_path / "example.csv", ["A", "B", "C"], rows)
+
+
+def sorted_rows(array: np.ndarray) -> list:
+    return sorted(map(tuple, array.tolist()))

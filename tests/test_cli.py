@@ -1,0 +1,205 @@
+"""The command line: end to end, bad input, atomic output, help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from showcase.cli.main import app, main
+from showcase.engine import __version__, read_parquet, read_tsv
+from showcase.engine import pipeline as pipeline_module
+
+from .conftest import as_dict
+from .test_count import WORKED
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_aggregate_worked_example_end_to_end(tmp_path, capsys, worked_example):
+    out = tmp_path / "release"
+    code, stdout, _ = run(capsys, "aggregate", worked_example, "-l", 3, "-k", 1, "-o", out)
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["aggregates.parquet", "aggregates.tsv", "metadata.json"]
+    assert as_dict(read_parquet(out / "aggregates.parquet")) == WORKED
+    assert as_dict(read_tsv(out / "aggregates.tsv")) == WORKED
+    lines = (out / "aggregates.tsv").read_text().splitlines()
+    assert lines[:2] == ["selections\tprotected_count", "record_count\t5"]
+    assert "A:a1;B:b2;C:c1\t1" in lines
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["privacy"]["mechanism"] == "k-anonymity"
+    assert meta["input"]["fingerprint"].startswith("sha256:")
+    assert meta["statistics"]["combinations_by_length"] == [6, 8, 3]
+    assert "records" in stdout and "length 3" in stdout
+
+
+def test_k_anonymous_release_and_rare_statistics(tmp_path, capsys, worked_example):
+    out = tmp_path / "r"
+    code, stdout, _ = run(capsys, "aggregate", worked_example, "-l", 3, "-k", 2, "-o", out, "--no-progress")
+    assert code == 0
+    released = as_dict(read_parquet(out / "aggregates.parquet"))
+    assert released == {c: (n // 2) * 2 for c, n in WORKED.items() if n >= 2}
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["statistics"]["rare_combinations_by_length"] == [2, 5, 3]
+    assert meta["aggregates"]["record_count"] == 4  # 5 rounded down to a multiple of 2
+
+
+def test_unprotected_needs_the_flag_and_says_so(tmp_path, capsys, worked_example):
+    out = tmp_path / "s"
+    code, _, stderr = run(capsys, "aggregate", worked_example, "-k", 5, "-o", out, "--unprotected")
+    assert code == 0
+    assert "sensitive" in stderr.lower()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metadata.json",
+        "sensitive_aggregates.parquet",
+        "sensitive_aggregates.tsv",
+    ]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["privacy"]["sensitive"] is True and "NONE" in meta["privacy"]["guarantee"]
+    assert as_dict(read_parquet(out / "sensitive_aggregates.parquet")) == WORKED
+
+
+def test_ingestion_options_reach_the_engine(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("A;B;Z\nx;N;0\nx;b;0\ny;b;1\n")
+    out = tmp_path / "o"
+    code, _, _ = run(
+        capsys,
+        "aggregate",
+        data,
+        "-l",
+        2,
+        "-k",
+        1,
+        "-o",
+        out,
+        "-d",
+        ";",
+        "--null-marker",
+        "N",
+        "--sensitive-zeros",
+        "Z",
+        "--use-columns",
+        "A,Z",
+        "--record-limit",
+        2,
+    )
+    assert code == 0
+    got = as_dict(read_parquet(out / "aggregates.parquet"))
+    assert got == {(("A", "x"),): 2, (("Z", "0"),): 2, (("A", "x"), ("Z", "0")): 2}
+
+
+BAD = {
+    "missing file": (None, [], "no such file"),
+    "empty file": (b"", [], "empty"),
+    "header only": (b"A,B\n", [], "no records"),
+    "ragged rows": (b"A,B\n1,2\n3\n", [], "ragged"),
+    "not utf-8": (b"A,B\n\xff,2\n", [], "UTF-8"),
+    "duplicate columns": (b"A,A\n1,2\n", [], "duplicate"),
+    "unknown use_columns": (b"A,B\n1,2\n", ["--use-columns", "A,Q"], "'Q'"),
+    "L < 1": (b"A,B\n1,2\n", ["--length", "0"], "--length"),
+    "K < 1": (b"A,B\n1,2\n", ["--resolution", "0"], "--resolution"),
+    "bad delimiter": (b"A,B\n1,2\n", ["--delimiter", ",,"], "delimiter"),
+    "unknown sensitive zeros": (b"A,B\n1,2\n", ["--sensitive-zeros", "C"], "sensitive_zeros"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, case):
+    content, extra, message = BAD[case]
+    data = tmp_path / "in.csv"
+    if content is not None:
+        data.write_bytes(content)
+    out = tmp_path / "out"
+    code, stdout, stderr = run(capsys, "aggregate", data, "-o", out, "--no-progress", *extra)
+    assert code == 2
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), stderr
+    assert message in lines[0]
+    assert "Traceback" not in stderr + stdout
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_existing_output_needs_force(tmp_path, capsys, worked_example):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    code, _, stderr = run(capsys, "aggregate", worked_example, "-o", out)
+    assert code == 2 and "--force" in stderr
+    assert (out / "keep.txt").exists()
+    code, _, _ = run(capsys, "aggregate", worked_example, "-o", out, "--force", "-k", 1)
+    assert code == 0
+    assert not (out / "keep.txt").exists() and (out / "aggregates.tsv").exists()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_failure_while_writing_leaves_nothing(tmp_path, capsys, worked_example, monkeypatch, failure):
+    def broken(*args, **kwargs):
+        raise failure("disk gone")
+
+    monkeypatch.setattr(pipeline_module, "write_tsv", broken)
+    out = tmp_path / "out"
+    code, _, stderr = run(capsys, "aggregate", worked_example, "-o", out)
+    assert code in (1, 130) and "Error:" in stderr
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_every_command_has_help_with_an_example(capsys):
+    commands = [["aggregate"], ["datasets", "generate", "table"], []]
+    for path in commands:
+        code, stdout, _ = run(capsys, *path, "--help")
+        assert code == 0
+        assert "Example" in stdout or "showcase " in stdout, path
+        assert "showcase " in stdout
+    assert app.info.name == "showcase"
+
+
+def test_version(capsys):
+    code, stdout, _ = run(capsys, "--version")
+    assert code == 0 and stdout.strip() == f"showcase {__version__}"
+
+
+def test_generate_then_aggregate_with_the_console_script(tmp_path):
+    data = tmp_path / "cases.parquet"
+    exe = [sys.executable, "-m", "showcase.cli.main"]
+    done = subprocess.run(
+        exe
+        + [
+            "datasets",
+            "generate",
+            "table",
+            "--rows",
+            "2000",
+            "--columns",
+            "6",
+            "--seed",
+            "5",
+            "--out",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        exe + ["aggregate", str(data), "-l", "2", "-k", "5", "-o", str(tmp_path / "rel"), "--no-progress"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert read_parquet(tmp_path / "rel" / "aggregates.parquet").record_count == 2000
+    again = subprocess.run(
+        exe + ["datasets", "generate", "table", "--out", str(data)], capture_output=True, text=True
+    )
+    assert again.returncode == 2 and "--force" in again.stderr

@@ -1,0 +1,116 @@
+"""Reading every format, preparation options, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+import pytest
+
+from showcase.engine import InputError, ParameterError, encode, read_table
+
+from .conftest import write_csv
+
+COLUMNS = ["A", "B", "C"]
+ROWS = [("a1", "0", "N"), ("a2", "1", "c1"), ("", "1", "c2")]
+
+
+def test_csv_keeps_spellings_as_strings(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["id", "x"], [("007", "1.50"), ("10", "2")])
+    table = read_table(path)
+    assert table.column("id").to_pylist() == ["007", "10"]
+    assert table.column("x").to_pylist() == ["1.50", "2"]
+
+
+@pytest.mark.parametrize(
+    "delimiter,suffix,option",
+    [("\t", ".tsv", None), (";", ".csv", ";"), ("|", ".txt", "|"), ("\t", ".csv", "tab")],
+)
+def test_delimiters(tmp_path, delimiter, suffix, option):
+    path = write_csv(tmp_path / f"t{suffix}", COLUMNS, ROWS, delimiter)
+    table = read_table(path, delimiter=option)
+    assert table.column_names == COLUMNS
+    assert table.column("C").to_pylist() == ["N", "c1", "c2"]
+
+
+def test_parquet_and_arrow_match_csv(tmp_path):
+    csv = read_table(write_csv(tmp_path / "t.csv", COLUMNS, ROWS))
+    pq.write_table(csv, tmp_path / "t.parquet")
+    feather.write_feather(csv, tmp_path / "t.arrow")
+    assert read_table(tmp_path / "t.parquet").equals(csv)
+    assert read_table(tmp_path / "t.arrow").equals(csv)
+
+
+def test_typed_parquet_is_read_as_text(tmp_path):
+    table = pa.table({"n": pa.array([1, 0, None]), "f": pa.array([1.5, 0.0, 2.0])})
+    pq.write_table(table, tmp_path / "typed.parquet")
+    read = read_table(tmp_path / "typed.parquet")
+    assert read.column("n").to_pylist() == ["1", "0", None]
+    encoded = encode(read)
+    assert encoded.codes[0].tolist() == [1, 0, 0]  # 0 and null are "no attribute"
+
+
+def test_use_columns_keeps_file_order_and_record_limit(tmp_path):
+    path = write_csv(tmp_path / "t.csv", COLUMNS, ROWS)
+    table = read_table(path, use_columns=["C", "A"], record_limit=2)
+    assert table.column_names == ["A", "C"]
+    assert table.num_rows == 2
+
+
+def test_null_markers_and_zero_rule():
+    table = pa.table({"A": ["x", "N", "", "0"], "Z": ["0", "1", "0", ""]})
+    plain = encode(table, null_markers=["N"])
+    assert plain.codes.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]
+    zeros = encode(table, null_markers=["N"], sensitive_zeros=["Z"])
+    assert zeros.schema.dictionaries[1].to_pylist() == ["0", "1"]
+    assert zeros.codes[1].tolist() == [1, 2, 1, 0]
+    assert encode(table, sensitive_zeros="all").schema.dictionaries[0].to_pylist() == ["0", "N", "x"]
+
+
+def test_unknown_sensitive_zero_column():
+    with pytest.raises(ParameterError, match="sensitive_zeros"):
+        encode(pa.table({"A": ["1"]}), sensitive_zeros=["B"])
+
+
+BAD_FILES = {
+    "empty": (b"", "empty"),
+    "header only": (b"A,B\n", "no records"),
+    "ragged": (b"A,B\n1,2\n3\n", "ragged rows"),
+    "not utf-8": (b"A,B\n\xff\xfe,2\n", "UTF-8"),
+    "not utf-8 header": (b"A\xff,B\n1,2\n", "UTF-8"),
+    "duplicate names": (b"A,A\n1,2\n", "duplicate column name"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_files_raise_one_line(tmp_path, case):
+    content, message = BAD_FILES[case]
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as error:
+        read_table(path)
+    assert "\n" not in str(error.value)
+
+
+def test_error_never_echoes_row_content(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"A,B\n1,2\nSECRET-VALUE\n")
+    with pytest.raises(InputError) as error:
+        read_table(path)
+    assert "SECRET" not in str(error.value)
+
+
+def test_missing_file_unknown_columns_and_types(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_table(tmp_path / "nope.csv")
+    path = write_csv(tmp_path / "t.csv", COLUMNS, ROWS)
+    with pytest.raises(ParameterError, match="'D'"):
+        read_table(path, use_columns=["A", "D"])
+    other = tmp_path / "t.xlsx"
+    other.write_bytes(b"x")
+    with pytest.raises(InputError, match="unknown file type"):
+        read_table(other)
+    fake = tmp_path / "t.parquet"
+    fake.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match="not a readable parquet"):
+        read_table(fake)
