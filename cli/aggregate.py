@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+
 from showcase.engine import aggregate as run_aggregate
 
 from . import console, options

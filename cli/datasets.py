@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+
 from showcase.datasets import generate_table, write_table
 from showcase.engine.release import check_output_dir
 

@@ -11,6 +11,7 @@ import os
 import sys
 
 import typer
+
 from showcase.engine import ShowcaseError, __version__
 
 from . import console
@@ -57,13 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="showcase", standalone_mode=False)
+        if result == 130:  # Typer returns Ctrl-C as exit status 130
+            console.error("interrupted; nothing was written")
         return result if isinstance(result, int) else 0
     except ShowcaseError as problem:
         console.error(str(problem))
         return 2
     except typer.Exit as done:
-        if done.exit_code == 130:  # Typer turns Ctrl-C into Exit(130)
-            console.error("interrupted; nothing was written")
         return done.exit_code
     except typer.TyperException as problem:
         console.error(problem.format_message().replace("\n", " "))

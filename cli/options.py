@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from showcase.engine import Preparation
 
 DELIMITER = typer.Option(

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from showcase.engine.errors import ParameterError
 
 _COUNTRIES = [
