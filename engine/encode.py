@@ -125,7 +125,8 @@ def encode(
     for name, column in zip(table.column_names, table.columns):
         nulls = markers if name in zero_columns else markers | {"0"}
         dictionary, indices = _dictionary_encode(column)
-        keep = pc.invert(pc.is_in(dictionary, value_set=pa.array(sorted(nulls), pa.string())))
+        marked = pc.is_in(dictionary, value_set=pa.array(sorted(nulls), pa.string()))
+        keep = pc.and_(pc.invert(marked), pc.is_valid(dictionary))
         kept_positions = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
         values = dictionary.take(pa.array(kept_positions, pa.int64()))
         order = pc.sort_indices(values).to_numpy()
@@ -148,19 +149,25 @@ def encode(
 
 
 def _dictionary_encode(column: pa.ChunkedArray) -> tuple[pa.Array, list[np.ndarray]]:
-    """One dictionary for the whole column, and per chunk int64 indices (nulls -> len(dict))."""
-    encoded = pc.dictionary_encode(column)
-    chunks = encoded.chunks
-    if not chunks:
+    """One dictionary for the whole column, and per chunk int64 indices (nulls -> len(dict)).
+
+    Dictionary entries that no record uses are replaced by null, so they never
+    become attributes.
+    """
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    column = pa.table([column], names=["c"]).unify_dictionaries().column(0)
+    if column.num_chunks == 0:
         return pa.array([], pa.string()), []
-    dictionary = chunks[0].dictionary
-    if any(not c.dictionary.equals(dictionary) for c in chunks[1:]):
-        encoded = pc.dictionary_encode(column.combine_chunks())
-        chunks = [encoded]
-        dictionary = encoded.dictionary
+    dictionary = column.chunk(0).dictionary.cast(pa.string())
     null_index = len(dictionary)
     indices = [
         pc.fill_null(c.indices, null_index).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-        for c in chunks
+        for c in column.chunks
     ]
+    used = np.zeros(null_index + 1, dtype=bool)
+    for chunk in indices:
+        used[chunk] = True
+    if not used[:null_index].all():
+        dictionary = pc.if_else(pa.array(used[:null_index]), dictionary, pa.nulls(null_index, pa.string()))
     return dictionary, indices

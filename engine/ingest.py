@@ -1,8 +1,10 @@
 """Reading sensitive microdata into an Arrow table of string columns.
 
 Every input format ends as a :class:`pyarrow.Table` whose columns are all
-``string`` typed and hold the values exactly as spelled in the input, so that
-outputs can use the same spellings. Null markers and the zero rule are applied
+dictionary-encoded strings (``dictionary<int32, string>``) holding the values
+exactly as spelled in the input, so that outputs can use the same spellings.
+Text is read straight into dictionary arrays, so a column of ten million
+values costs ten million int32 indices, not ten million strings. Null markers and the zero rule are applied
 later, in :mod:`showcase.engine.encode`.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -26,6 +29,8 @@ TSV_SUFFIXES = {".tsv", ".tab"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 ARROW_SUFFIXES = {".arrow", ".feather", ".ipc", ".arrows"}
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zst", ".lz4"}
+#: The type of every column of a table returned by :func:`read_table`.
+TEXT = pa.dictionary(pa.int32(), pa.string())
 
 
 def input_format(path: Path) -> str:
@@ -76,7 +81,7 @@ def read_table(
     use_columns: Sequence[str] | None = None,
     record_limit: int | None = None,
 ) -> pa.Table:
-    """Read a CSV/TSV, Parquet or Arrow IPC file into a table of string columns.
+    """Read a CSV/TSV, Parquet or Arrow IPC file into a table of dictionary-encoded text.
 
     Parameters
     ----------
@@ -102,7 +107,7 @@ def read_table(
             table = table.slice(0, record_limit)
     if table.num_rows == 0:
         raise InputError(f"{path}: no records (only a header?)")
-    return _as_strings(path, table)
+    return _as_text(path, table)
 
 
 def _read_text(
@@ -114,7 +119,7 @@ def _read_text(
     read_options = pacsv.ReadOptions(block_size=1 << 24)
     parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
     convert_options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
+        column_types={name: TEXT for name in names},
         include_columns=wanted,
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
@@ -221,20 +226,22 @@ def _select(path: Path, names: list[str], use_columns: Sequence[str] | None) -> 
     return [n for n in names if n in wanted]
 
 
-def _as_strings(path: Path, table: pa.Table) -> pa.Table:
-    """Cast every column to ``string``, keeping value spellings."""
+def _as_text(path: Path, table: pa.Table) -> pa.Table:
+    """Turn every column into dictionary-encoded text, keeping value spellings."""
     columns = []
     for name, column in zip(table.column_names, table.columns):
-        kind = column.type
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
+        kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
         if pa.types.is_nested(kind):
             raise InputError(f"{path}: column {name!r} is nested ({kind}); flatten it first")
         try:
-            columns.append(column.cast(pa.string()) if column.type != pa.string() else column)
+            if column.type != TEXT:
+                if pa.types.is_dictionary(column.type):
+                    column = column.cast(kind)
+                column = pc.dictionary_encode(column.cast(pa.string())).cast(TEXT)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise InputError(f"{path}: column {name!r} of type {kind} cannot be read as text") from None
-    return pa.table(columns, names=table.column_names)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names).unify_dictionaries()
 
 
 def fingerprint(path: str | Path) -> str:
