@@ -121,10 +121,11 @@ def encode(
     """
     markers = {""} | set(null_markers)
     zero_columns = resolve_sensitive_zeros(table.column_names, sensitive_zeros)
-    remaps, dictionaries = [], []
+    columns, remaps, dictionaries = [], [], []
     for name, column in zip(table.column_names, table.columns):
         nulls = markers if name in zero_columns else markers | {"0"}
-        dictionary, indices = _dictionary_encode(column)
+        column = _unified_dictionary(column)
+        dictionary = _used_values(column)
         marked = pc.is_in(dictionary, value_set=pa.array(sorted(nulls), pa.string()))
         keep = pc.and_(pc.invert(marked), pc.is_valid(dictionary))
         kept_positions = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
@@ -133,41 +134,48 @@ def encode(
         # remap[old dictionary index] -> new code; the extra last slot maps nulls to 0.
         remap = np.zeros(len(dictionary) + 1, dtype=np.int64)
         remap[kept_positions[order]] = np.arange(1, len(order) + 1)
-        remaps.append((remap, indices))
+        columns.append(column)
+        remaps.append(remap)
         dictionaries.append(values.take(pa.array(order, pa.int64())))
     max_code = max((len(d) for d in dictionaries), default=0)
     codes = np.empty((table.num_columns, table.num_rows), dtype=code_dtype(max_code))
-    for c, (remap, chunks) in enumerate(remaps):
-        start = 0
+    for c, (remap, column) in enumerate(zip(remaps, columns)):
         narrow = remap.astype(codes.dtype)
-        for chunk in chunks:
-            stop = start + len(chunk)
-            np.take(narrow, chunk, out=codes[c, start:stop])
+        start = 0
+        for indices in _chunk_indices(column):
+            stop = start + len(indices)
+            np.take(narrow, indices, out=codes[c, start:stop])
             start = stop
     schema = Schema(tuple(table.column_names), tuple(dictionaries))
     return EncodedTable(schema, codes)
 
 
-def _dictionary_encode(column: pa.ChunkedArray) -> tuple[pa.Array, list[np.ndarray]]:
-    """One dictionary for the whole column, and per chunk int64 indices (nulls -> len(dict)).
-
-    Dictionary entries that no record uses are replaced by null, so they never
-    become attributes.
-    """
+def _unified_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The column as dictionary chunks that all share one dictionary of strings."""
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
-    column = pa.table([column], names=["c"]).unify_dictionaries().column(0)
+    if column.type.value_type != pa.string():
+        column = column.cast(pa.dictionary(column.type.index_type, pa.string()))
+    return pa.table([column], names=["c"]).unify_dictionaries().column(0)
+
+
+def _chunk_indices(column: pa.ChunkedArray):
+    """Per chunk, the dictionary indices as a NumPy array, nulls as ``len(dictionary)``."""
+    for chunk in column.chunks:
+        yield pc.fill_null(chunk.indices, len(chunk.dictionary)).to_numpy(zero_copy_only=False)
+
+
+def _used_values(column: pa.ChunkedArray) -> pa.Array:
+    """The shared dictionary, with entries that no record uses replaced by null.
+
+    Unused entries (e.g. of rows cut by ``record_limit``) must never become attributes.
+    """
     if column.num_chunks == 0:
-        return pa.array([], pa.string()), []
-    dictionary = column.chunk(0).dictionary.cast(pa.string())
-    null_index = len(dictionary)
-    indices = [
-        pc.fill_null(c.indices, null_index).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-        for c in column.chunks
-    ]
-    used = np.zeros(null_index + 1, dtype=bool)
-    for chunk in indices:
-        used[chunk] = True
-    if not used[:null_index].all():
-        dictionary = pc.if_else(pa.array(used[:null_index]), dictionary, pa.nulls(null_index, pa.string()))
-    return dictionary, indices
+        return pa.array([], pa.string())
+    dictionary = column.chunk(0).dictionary
+    used = np.zeros(len(dictionary) + 1, dtype=bool)
+    for indices in _chunk_indices(column):
+        used[indices] = True
+    if used[:-1].all():
+        return dictionary
+    return pc.if_else(pa.array(used[:-1]), dictionary, pa.nulls(len(dictionary), pa.string()))
