@@ -16,6 +16,7 @@ STAGE_LABELS = {
     "read": "reading and encoding",
     "count": "counting combinations",
     "write": "writing release",
+    "evaluate": "computing metrics",
 }
 
 

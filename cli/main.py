@@ -17,6 +17,7 @@ from showcase.engine import ShowcaseError, __version__
 from . import console
 from .aggregate import aggregate
 from .datasets import app as datasets_app
+from .evaluate import evaluate
 
 app = typer.Typer(
     name="showcase",
@@ -50,6 +51,7 @@ def root(
 
 
 app.command("aggregate")(aggregate)
+app.command("evaluate")(evaluate)
 app.add_typer(datasets_app, name="datasets")
 
 

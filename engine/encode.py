@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ParameterError
+from .errors import InputError, ParameterError
 
 ALL = "all"
 
@@ -108,6 +108,7 @@ def encode(
     *,
     null_markers: Iterable[str] = (),
     sensitive_zeros: str | Iterable[str] | None = None,
+    schema: Schema | None = None,
 ) -> EncodedTable:
     """Dictionary-encode every column of a string table once.
 
@@ -118,7 +119,13 @@ def encode(
     sensitive_zeros
         Columns where ``0`` is a real value (``"all"`` for every column); elsewhere
         ``0`` means "no attribute", as for binary indicator columns.
+    schema
+        Encode onto this existing schema (e.g. a release onto the sensitive
+        data's) instead of building one; the table must have exactly its
+        columns, and a value the schema does not know is an error.
     """
+    if schema is not None:
+        return _encode_onto(table, schema, null_markers, sensitive_zeros)
     markers = {""} | set(null_markers)
     zero_columns = resolve_sensitive_zeros(table.column_names, sensitive_zeros)
     columns, remaps, dictionaries = [], [], []
@@ -147,6 +154,39 @@ def encode(
             np.take(narrow, indices, out=codes[c, start:stop])
             start = stop
     schema = Schema(tuple(table.column_names), tuple(dictionaries))
+    return EncodedTable(schema, codes)
+
+
+def _encode_onto(
+    table: pa.Table,
+    schema: Schema,
+    null_markers: Iterable[str],
+    sensitive_zeros: str | Iterable[str] | None,
+) -> EncodedTable:
+    missing = [c for c in schema.columns if c not in table.column_names]
+    extra = [c for c in table.column_names if c not in schema.columns]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing column(s) " + ", ".join(map(repr, missing)))
+        if extra:
+            parts.append("unknown column(s) " + ", ".join(map(repr, extra)))
+        raise InputError("the table does not match the schema: " + "; ".join(parts))
+    own = encode(
+        table.select(list(schema.columns)), null_markers=null_markers, sensitive_zeros=sensitive_zeros
+    )
+    codes = np.empty(own.codes.shape, dtype=code_dtype(max((len(d) for d in schema.dictionaries), default=0)))
+    for c, name in enumerate(schema.columns):
+        values = own.schema.dictionaries[c]
+        position = pc.index_in(values, value_set=schema.dictionaries[c])
+        if position.null_count:
+            unknown = values.filter(pc.is_null(position)).to_pylist()
+            shown = ", ".join(map(repr, unknown[:3])) + (" ..." if len(unknown) > 3 else "")
+            raise InputError(
+                f"column {name!r} has {len(unknown)} value(s) absent from the sensitive data: {shown}"
+            )
+        remap = np.concatenate([[0], position.to_numpy(zero_copy_only=False) + 1])
+        np.take(remap.astype(codes.dtype), own.codes[c], out=codes[c])
     return EncodedTable(schema, codes)
 
 

@@ -29,3 +29,31 @@ def count_combinations(rows, columns, length, **rules):
         for k in range(1, length + 1):
             counts.update(itertools.combinations(attrs, k))
     return counts
+
+
+def combination_metrics(sensitive: Counter, release: Counter, k: int, lengths) -> dict:
+    """Per-length metrics by their plain definitions (see showcase.engine.evaluate)."""
+    out = {}
+    for n in lengths:
+        s = {c: v for c, v in sensitive.items() if len(c) == n}
+        r = {c: v for c, v in release.items() if len(c) == n}
+        union = set(s) | set(r)
+        preserved = len(set(s) & set(r))
+        rare = [c for c, v in s.items() if v < k]
+        leaked = [c for c in rare if 0 < r.get(c, 0) < k]
+        out[n] = {
+            "sensitive_combinations": len(s),
+            "release_combinations": len(r),
+            "preserved": preserved,
+            "suppressed": len(s) - preserved,
+            "fabricated": len(r) - preserved,
+            "rare_sensitive": len(rare),
+            "leaked_rare": len(leaked),
+            "mean_absolute_error": (
+                sum(abs(r.get(c, 0) - s.get(c, 0)) for c in union) / len(union) if union else 0.0
+            ),
+            "mean_proportional_error": (
+                sum(abs(r.get(c, 0) - v) / v for c, v in s.items()) / len(s) if s else 0.0
+            ),
+        }
+    return out

@@ -66,9 +66,11 @@ def test_counts_equal_reference(table, length, null_n, zeros):
     assert got == dict(expected)
 
 
-@pytest.fixture(params=["dense", "sparse", "rows"])
+@pytest.fixture(params=["batch", "dense", "sparse", "rows"])
 def counting_route(request, monkeypatch):
-    """Force each counting route in turn: dense histogram, sort of int64 keys, unique rows."""
+    """Force each counting route: batched sets, one dense set, sorted keys, unique rows."""
+    if request.param != "batch":
+        monkeypatch.setattr(count_module, "BATCH_MAX_SET_BINS", 0)
     if request.param in ("sparse", "rows"):
         monkeypatch.setattr(count_module, "DENSE_MAX_BINS", 0)
     if request.param == "rows":
@@ -82,6 +84,15 @@ def test_every_route_counts_the_same(counting_route, table, length):
     arrow = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
     got = as_dict(count_combinations(encode(arrow), length))
     assert got == dict(naive.count_combinations(rows, columns, length))
+
+
+def test_small_batches_count_the_same(monkeypatch):
+    """Batches split at their size limit still give every combination once, in order."""
+    arrow = pa.table({f"c{i}": [str(v % (i + 2)) for v in range(60)] for i in range(5)})
+    whole = count_combinations(encode(arrow), 3)
+    monkeypatch.setattr(count_module, "BATCH_BINS", 8)
+    split = count_combinations(encode(arrow), 3)
+    assert np.array_equal(whole.attrs, split.attrs) and np.array_equal(whole.count, split.count)
 
 
 def test_counts_do_not_depend_on_thread_count():

@@ -104,6 +104,53 @@ def full_bins(hist, radices, strides):
 
 
 @njit(**JIT)
+def nonzero_bins(hist):
+    """Keys and counts of the non-empty bins of a histogram."""
+    n = 0
+    for key in range(hist.shape[0]):
+        if hist[key] > 0:
+            n += 1
+    keys = np.empty(n, dtype=np.int64)
+    counts = np.empty(n, dtype=np.int64)
+    i = 0
+    for key in range(hist.shape[0]):
+        if hist[key] > 0:
+            keys[i] = key
+            counts[i] = hist[key]
+            i += 1
+    return keys, counts
+
+
+@njit(**JIT)
+def sorted_key_counts(codes, cols, strides):
+    """Keys and counts of every value tuple of ``cols``, "no attribute" (0) included.
+
+    Marginal histograms for large key spaces; requires the key space to fit in int64.
+    """
+    n_rows = codes.shape[1]
+    keys = np.zeros(n_rows, dtype=np.int64)
+    for j in range(cols.shape[0]):
+        column = codes[cols[j]]
+        stride = strides[j]
+        for r in range(n_rows):
+            keys[r] += column[r] * stride
+    keys = np.sort(keys)
+    n = 0
+    for i in range(n_rows):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n += 1
+    unique = np.empty(n, dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    u = -1
+    for i in range(n_rows):
+        if i == 0 or keys[i] != keys[i - 1]:
+            u += 1
+            unique[u] = keys[i]
+        counts[u] += 1
+    return unique, counts
+
+
+@njit(**JIT)
 def sparse_counts(codes, cols, radices, strides):
     """Counts of the combinations of ``cols`` by sorting keys; for large key spaces.
 
@@ -155,3 +202,104 @@ def attributes_per_record(codes):
                 m += 1
         out[r] = m
     return out
+
+
+@njit(**PARALLEL_JIT)
+def batch_histograms(codes, sets, strides, bin_offsets, hist):
+    """Fill ``hist[bin_offsets[s]:bin_offsets[s+1]]`` with the key histogram of set ``s``.
+
+    ``sets`` and ``strides`` are ``(n_sets, k)``. Threads take whole column
+    sets, so each writes only its own sets' bins; this removes the per-set
+    launch cost that dominates on small inputs with many column sets.
+    """
+    n_sets, k = sets.shape
+    n_rows = codes.shape[1]
+    for s in prange(n_sets):
+        h = hist[bin_offsets[s] : bin_offsets[s + 1]]
+        if k == 1:
+            a = codes[sets[s, 0]]
+            for r in range(n_rows):
+                h[a[r]] += 1
+        elif k == 2:
+            a, b = codes[sets[s, 0]], codes[sets[s, 1]]
+            sa, sb = strides[s, 0], strides[s, 1]
+            for r in range(n_rows):
+                h[a[r] * sa + b[r] * sb] += 1
+        elif k == 3:
+            a, b, c = codes[sets[s, 0]], codes[sets[s, 1]], codes[sets[s, 2]]
+            sa, sb, sc = strides[s, 0], strides[s, 1], strides[s, 2]
+            for r in range(n_rows):
+                h[a[r] * sa + b[r] * sb + c[r] * sc] += 1
+        elif k == 4:
+            a, b, c, d = codes[sets[s, 0]], codes[sets[s, 1]], codes[sets[s, 2]], codes[sets[s, 3]]
+            sa, sb, sc, sd = strides[s, 0], strides[s, 1], strides[s, 2], strides[s, 3]
+            for r in range(n_rows):
+                h[a[r] * sa + b[r] * sb + c[r] * sc + d[r] * sd] += 1
+        else:
+            for r in range(n_rows):
+                key = 0
+                for j in range(k):
+                    key += codes[sets[s, j], r] * strides[s, j]
+                h[key] += 1
+
+
+@njit(**JIT)
+def _full_walk(hist, radices, strides, first_ids, attrs, counts, start, write):
+    """Visit the bins of one set whose digits are all >= 1, in key order (an odometer).
+
+    Counts the non-empty ones; when ``write`` is true also stores their
+    attribute ids (``first_ids[j] + digit - 1``) and counts from row ``start``.
+    """
+    k = radices.shape[0]
+    for j in range(k):
+        if radices[j] < 2:
+            return 0
+    digits = np.ones(k, dtype=np.int64)
+    key = 0
+    for j in range(k):
+        key += strides[j]
+    found = 0
+    while True:
+        if hist[key] > 0:
+            if write:
+                row = start + found
+                for j in range(k):
+                    attrs[row, j] = first_ids[j] + digits[j] - 1
+                counts[row] = hist[key]
+            found += 1
+        j = k - 1
+        while j >= 0:
+            digits[j] += 1
+            key += strides[j]
+            if digits[j] < radices[j]:
+                break
+            key -= (radices[j] - 1) * strides[j]
+            digits[j] = 1
+            j -= 1
+        if j < 0:
+            return found
+
+
+@njit(**PARALLEL_JIT)
+def batch_full_bins(hist, radices, strides, bin_offsets, first_ids, width):
+    """Attribute ids ``(n, width)`` (padded with -1) and counts of a batch's combinations.
+
+    Two passes in parallel over sets: count each set's non-empty full bins,
+    then write them at the set's offset; output order is set by set, key order.
+    """
+    n_sets = radices.shape[0]
+    found = np.zeros(n_sets + 1, dtype=np.int64)
+    dummy_attrs = np.empty((0, width), dtype=np.int32)
+    dummy_counts = np.empty(0, dtype=np.int64)
+    for s in prange(n_sets):
+        h = hist[bin_offsets[s] : bin_offsets[s + 1]]
+        found[s + 1] = _full_walk(
+            h, radices[s], strides[s], first_ids[s], dummy_attrs, dummy_counts, 0, False
+        )
+    starts = np.cumsum(found)
+    attrs = np.full((starts[n_sets], width), -1, dtype=np.int32)
+    counts = np.empty(starts[n_sets], dtype=np.int64)
+    for s in prange(n_sets):
+        h = hist[bin_offsets[s] : bin_offsets[s + 1]]
+        _full_walk(h, radices[s], strides[s], first_ids[s], attrs, counts, starts[s], True)
+    return attrs, counts

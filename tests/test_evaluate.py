@@ -1,0 +1,188 @@
+"""Evaluation metrics: hand-computed values, brute-force reference, k-marginal."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from showcase.cli.main import main
+from showcase.engine import Preparation, count_combinations, encode, load
+from showcase.engine.evaluate import combination_metrics, join, k_marginal_score
+
+from . import naive
+
+SENSITIVE = [("a1", "b1", "c1"), ("a1", "b2", "c1"), ("a2", "", "c2"), ("a2", "b2", "c1"),
+             ("a1", "b2", "")]  # fmt: skip
+SYNTHETIC = [("a1", "b2", "c1"), ("a1", "b2", "c1"), ("a2", "b2", "")]
+
+
+def arrow(rows, columns=("A", "B", "C")):
+    return pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
+
+
+def evaluate_tables(sensitive_rows, release_rows, length, k):
+    sensitive = encode(arrow(sensitive_rows))
+    release = encode(arrow(release_rows), schema=sensitive.schema)
+    joined = join(count_combinations(sensitive, length), count_combinations(release, length))
+    return combination_metrics(joined, k, length)
+
+
+def test_hand_computed_metrics_on_the_worked_example():
+    metrics = evaluate_tables(SENSITIVE, SYNTHETIC, 3, 2)
+    by_length = {m["length"]: m for m in metrics["by_length"]}
+    # Worked by hand: see the test's comments in the repository history.
+    assert [by_length[n]["preserved"] for n in (1, 2, 3)] == [4, 4, 1]
+    assert [by_length[n]["suppressed"] for n in (1, 2, 3)] == [2, 4, 2]
+    assert [by_length[n]["fabricated"] for n in (1, 2, 3)] == [0, 0, 0]
+    assert [by_length[n]["leaked_rare"] for n in (1, 2, 3)] == [0, 1, 0]
+    assert [by_length[n]["rare_sensitive"] for n in (1, 2, 3)] == [2, 5, 3]
+    assert by_length[1]["mean_absolute_error"] == pytest.approx(5 / 6)
+    assert by_length[2]["mean_absolute_error"] == pytest.approx(0.5)
+    assert by_length[3]["mean_absolute_error"] == pytest.approx(1.0)
+    assert by_length[1]["preserved_pct"] == pytest.approx(100 * 4 / 6, abs=1e-3)
+    assert metrics["overall"]["preserved"] == 9
+    buckets = {b["bucket"]: b for b in metrics["by_count_bucket"]}
+    assert set(buckets) == {"1..1", "2..3"}
+    assert buckets["1..1"]["sensitive_combinations"] == 10  # the rare ones
+
+
+def test_fabricated_combination_is_counted():
+    metrics = evaluate_tables(SENSITIVE, [("a1", "b1", "c2")], 2, 1)
+    length2 = metrics["by_length"][1]
+    # A:a1;B:b1 exists; A:a1;C:c2 and B:b1;C:c2 do not.
+    assert length2["fabricated"] == 2 and length2["release_combinations"] == 3
+    assert length2["fabricated_pct"] == pytest.approx(100 * 2 / 3, abs=1e-3)
+
+
+VALUES = st.sampled_from(["", "x", "y", "z"])
+
+
+@given(
+    sensitive=st.lists(st.tuples(VALUES, VALUES, VALUES), min_size=1, max_size=30),
+    release=st.lists(st.tuples(VALUES, VALUES, VALUES), min_size=1, max_size=30),
+    length=st.integers(1, 3),
+    k=st.integers(1, 4),
+)
+def test_metrics_equal_reference(sensitive, release, length, k):
+    # The release may only use values the sensitive data has.
+    known = [{r[i] for r in sensitive} | {""} for i in range(3)]
+    release = [tuple(v if v in known[i] else "" for i, v in enumerate(r)) for r in release]
+    metrics = evaluate_tables(sensitive, release, length, k)
+    columns = ["A", "B", "C"]
+    expected = naive.combination_metrics(
+        naive.count_combinations(sensitive, columns, length),
+        naive.count_combinations(release, columns, length),
+        k,
+        range(1, length + 1),
+    )
+    for got in metrics["by_length"]:
+        want = expected[got["length"]]
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value), key
+
+
+def pandas_k_marginal(target: pd.DataFrame, release: pd.DataFrame, group: str | None) -> float:
+    """The SDNist 2.x definition, written directly in pandas."""
+    target, release = target.fillna("<missing>"), release.fillna("<missing>")
+    features = sorted(c for c in target.columns if c != group)
+    total = 0.0
+    pairs = list(itertools.combinations(features, 2))
+    for pair in pairs:
+        cols = ([group] if group else []) + list(pair)
+        t = target.groupby(cols).size() / len(target)
+        s = release.groupby(cols).size() / len(release)
+        total += t.subtract(s, fill_value=0).abs().sum()
+    return (2 - total / len(pairs)) * 500
+
+
+def test_k_marginal_identical_shuffled_and_against_pandas(nist_national):
+    prep = Preparation(
+        null_markers=("N",), use_columns=["PUMA", "AGEP", "SEX", "MSP", "HISP", "RAC1P", "EDU", "DEYE"]
+    )
+    sensitive = load(nist_national, prep)
+    assert k_marginal_score(sensitive, sensitive, group="PUMA")["score"] == pytest.approx(1000)
+    rng = np.random.default_rng(0)
+    shuffled_codes = np.stack([rng.permutation(c) for c in sensitive.codes])
+    shuffled = type(sensitive)(sensitive.schema, shuffled_codes)
+    ours = k_marginal_score(sensitive, shuffled, group="PUMA")["score"]
+    assert ours < 900
+
+    def frame(table):
+        values = [np.array([None] + d.to_pylist(), dtype=object) for d in table.schema.dictionaries]
+        return pd.DataFrame({n: values[c][table.codes[c]] for c, n in enumerate(table.schema.columns)})
+
+    assert ours == pytest.approx(pandas_k_marginal(frame(sensitive), frame(shuffled), "PUMA"), abs=1e-9)
+    assert k_marginal_score(sensitive, shuffled)["score"] == pytest.approx(
+        pandas_k_marginal(frame(sensitive), frame(shuffled), None), abs=1e-9
+    )
+
+
+def write(path, rows, columns=("A", "B", "C")):
+    path.write_text("\n".join([",".join(columns)] + [",".join(r) for r in rows]) + "\n")
+    return path
+
+
+def test_evaluate_command_writes_json_and_html(tmp_path, capsys):
+    sensitive = write(tmp_path / "s.csv", SENSITIVE)
+    release = write(tmp_path / "synthetic.csv", SYNTHETIC)
+    out = tmp_path / "eval"
+    code = main(
+        ["evaluate", str(sensitive), str(release), "-l", "3", "-k", "2", "-o", str(out), "--no-progress"]
+    )
+    assert code == 0, capsys.readouterr().err
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["record_expansion"] == pytest.approx(0.6)
+    assert result["overall"]["preserved"] == 9
+    html = (out / "report.html").read_text()
+    assert html.count("<svg") == 3 + 3  # three metric charts, one per column
+    assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org', "")
+    assert "report holds only aggregate metrics" in html
+
+
+def test_report_never_names_rare_values(tmp_path, capsys):
+    rows = [("common", "x", "y")] * 12 + [("RAREVALUE", "x", "y")]
+    sensitive = write(tmp_path / "s.csv", rows)
+    out = tmp_path / "eval"
+    code = main(
+        ["evaluate", str(sensitive), str(sensitive), "-l", "2", "-k", "5", "-o", str(out), "--no-progress"]
+    )
+    assert code == 0
+    assert "RAREVALUE" not in (out / "report.html").read_text()
+    assert "RAREVALUE" not in (out / "evaluation.json").read_text()
+
+
+def test_evaluate_aggregates_release_in_place(tmp_path, capsys):
+    sensitive = write(tmp_path / "s.csv", SENSITIVE)
+    release = tmp_path / "release"
+    assert main(["aggregate", str(sensitive), "-l", "3", "-k", "2", "-o", str(release), "--no-progress"]) == 0
+    assert main(["evaluate", str(sensitive), str(release), "-l", "3", "-k", "2", "--no-progress"]) == 0
+    result = json.loads((release / "evaluation.json").read_text())
+    assert result["release_kind"] == "aggregates"
+    assert result["overall"]["fabricated"] == 0 and result["overall"]["leaked_rare"] == 0
+    assert (release / "report.html").exists()
+    code = main(["evaluate", str(sensitive), str(release), "--no-progress"])
+    assert code == 2 and "--force" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rows,columns,message", [
+    ([("a1", "b1")], ("A", "B"), "missing column"),
+    ([("a1", "b1", "c1", "d")], ("A", "B", "C", "D"), "unknown column"),
+    ([("a9", "b1", "c1")], ("A", "B", "C"), "absent from the sensitive data"),
+])  # fmt: skip
+def test_bad_release_one_line_exit_2(tmp_path, capsys, rows, columns, message):
+    sensitive = write(tmp_path / "s.csv", SENSITIVE)
+    release = write(tmp_path / "r.csv", rows, columns)
+    out = tmp_path / "eval"
+    code = main(["evaluate", str(sensitive), str(release), "-o", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], err
+    assert not out.exists()
