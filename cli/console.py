@@ -17,6 +17,7 @@ STAGE_LABELS = {
     "count": "counting combinations",
     "write": "writing release",
     "evaluate": "computing metrics",
+    "compare": "running mechanisms",
 }
 
 

@@ -16,6 +16,7 @@ from showcase.engine import ShowcaseError, __version__
 
 from . import console
 from .aggregate import aggregate
+from .compare import compare
 from .datasets import app as datasets_app
 from .evaluate import evaluate
 
@@ -52,6 +53,7 @@ def root(
 
 app.command("aggregate")(aggregate)
 app.command("evaluate")(evaluate)
+app.command("compare")(compare)
 app.add_typer(datasets_app, name="datasets")
 
 

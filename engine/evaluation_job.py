@@ -104,11 +104,18 @@ def evaluate_release(
     resolution: int,
     group: str | None = None,
     marginal_k: int = 2,
+    exact: Aggregates | None = None,
     progress: StageProgress | None = None,
 ) -> dict:
-    """Every metric of SPEC §4 for one release, as a JSON-ready dictionary."""
+    """Every metric of SPEC §4 for one release, as a JSON-ready dictionary.
+
+    ``exact`` may pass the sensitive data's exact counts when evaluating several releases.
+    """
     report_progress = progress or (lambda stage, done, total: None)
-    exact = count_combinations(sensitive, length, progress=lambda d, t: report_progress("count", d, 2 * t))
+    if exact is None:
+        exact = count_combinations(
+            sensitive, length, progress=lambda d, t: report_progress("count", d, 2 * t)
+        )
     if release.kind == "synthetic":
         released = count_combinations(
             release.table, length, progress=lambda d, t: report_progress("count", t + d, 2 * t)
