@@ -33,10 +33,13 @@ _BATCH = 1 << 20
 
 def _compact(aggregates: Aggregates) -> tuple[pa.Array, np.ndarray]:
     """Labels of only the attributes used, and the combos re-indexed into them."""
-    used = np.unique(aggregates.attrs[aggregates.attrs != NO_ATTRIBUTE])
+    valid = aggregates.attrs != NO_ATTRIBUTE
+    used_mask = np.zeros(aggregates.schema.n_attributes, dtype=bool)
+    used_mask[aggregates.attrs[valid]] = True
+    used = np.flatnonzero(used_mask)
     labels = attribute_labels(aggregates.schema).take(pa.array(used, pa.int64()))
-    index = np.searchsorted(used, aggregates.attrs).astype(np.int32)
-    index[aggregates.attrs == NO_ATTRIBUTE] = -1
+    position = (np.cumsum(used_mask) - 1).astype(np.int32)
+    index = np.where(valid, position[np.maximum(aggregates.attrs, 0)], -1).astype(np.int32)
     return labels, index
 
 
