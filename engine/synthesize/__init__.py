@@ -1,0 +1,119 @@
+"""Synthetic microdata (SPEC §3): one entry point, :func:`synthesize`, for every mode.
+
+k-anonymity modes read the sensitive data (an
+:class:`~showcase.engine.encode.EncodedTable`) and never emit a combination
+that fewer than k sensitive records share:
+
+* ``row_seeded``: each sensitive record seeds a synthetic one;
+* ``unseeded``: records sampled from joint distributions of the data;
+* ``value_seeded``: seeded from single-attribute counts, bounded oversampling.
+
+``aggregate_seeded`` reads only released aggregates
+(:class:`~showcase.engine.aggregates.Aggregates`) and never emits a
+combination of length <= L absent from them.
+
+Every mode returns codes on the schema of its input, 0 where a record has no
+attribute for a column; :mod:`.output` turns them back into the input's spellings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+
+from ..aggregates import Aggregates
+from ..encode import EncodedTable
+from ..errors import ParameterError
+from ..protect import validate_resolution
+
+ROW_SEEDED = "row_seeded"
+UNSEEDED = "unseeded"
+VALUE_SEEDED = "value_seeded"
+AGGREGATE_SEEDED = "aggregate_seeded"
+#: Every mode, in the order the CLI lists them.
+MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED, AGGREGATE_SEEDED)
+#: Modes that read the sensitive data (and need a resolution k).
+SENSITIVE_MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED)
+
+#: The parameters each mode accepts besides its input and ``rng`` (defaults: None = the mode's own).
+MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    ROW_SEEDED: ("resolution",),
+    UNSEEDED: ("resolution",),
+    VALUE_SEEDED: ("resolution", "oversampling_ratio", "oversampling_tries"),
+    AGGREGATE_SEEDED: (
+        "weight_selection_percentile",
+        "use_synthetic_counts",
+        "aggregate_counts_scale_factor",
+        "target_number_of_records",
+    ),
+}
+
+
+def validate_mode(mode: str) -> str:
+    """The mode name, or a one-line error listing the modes."""
+    if mode not in MODES:
+        raise ParameterError(f"unknown synthesis mode {mode!r}; choose one of {', '.join(MODES)}")
+    return mode
+
+
+def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that were given (not None), refusing any that ``mode`` does not use."""
+    validate_mode(mode)
+    given = {name: value for name, value in parameters.items() if value is not None}
+    foreign = sorted(set(given) - set(MODE_PARAMETERS[mode]))
+    if foreign:
+        names = ", ".join(name.replace("_", "-") for name in foreign)
+        raise ParameterError(f"{names}: not a parameter of mode {mode}")
+    if mode in SENSITIVE_MODES:
+        if "resolution" not in given:
+            raise ParameterError(f"mode {mode} needs a resolution (k)")
+        given["resolution"] = validate_resolution(given["resolution"])
+    if mode == VALUE_SEEDED:
+        ratio = given.get("oversampling_ratio")
+        if ratio is not None and not (isinstance(ratio, (int, float)) and ratio >= 0):
+            raise ParameterError(f"oversampling ratio must be a number >= 0, got {ratio!r}")
+        tries = given.get("oversampling_tries")
+        if tries is not None and (isinstance(tries, bool) or not isinstance(tries, int) or tries < 1):
+            raise ParameterError(f"oversampling tries must be an integer >= 1, got {tries!r}")
+    return given
+
+
+def _mode_function(mode: str):
+    """The mode's function, imported on first use."""
+    try:
+        module = importlib.import_module(f"{__name__}.{mode}")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{__name__}.{mode}":
+            raise
+        raise ParameterError(f"synthesis mode {mode} is not available in this version") from None
+    return getattr(module, mode)
+
+
+def synthesize(
+    mode: str,
+    source: EncodedTable | Aggregates,
+    *,
+    rng: np.random.Generator,
+    progress=None,
+    **parameters: Any,
+) -> EncodedTable:
+    """Synthesize records with ``mode`` from ``source`` and return their codes.
+
+    ``source`` is the sensitive :class:`EncodedTable` for the k-anonymity
+    modes and an :class:`Aggregates` for ``aggregate_seeded`` (which never
+    reads sensitive data). ``parameters`` are the mode's own (see
+    :data:`MODE_PARAMETERS`); ``None`` values mean "the mode's default".
+    ``progress(done, total)`` is passed to modes that report progress.
+    """
+    given = check_parameters(mode, parameters)
+    if mode == AGGREGATE_SEEDED:
+        if not isinstance(source, Aggregates):
+            raise ParameterError("aggregate_seeded synthesizes from aggregates, not from sensitive records")
+        from .aggregate_seeded import aggregate_seeded
+
+        return aggregate_seeded(source, rng=rng, progress=progress, **given)
+    if not isinstance(source, EncodedTable):
+        raise ParameterError(f"mode {mode} synthesizes from the sensitive records, not from aggregates")
+    return _mode_function(mode)(source, rng=rng, **given)

@@ -1,0 +1,210 @@
+"""Aggregate-seeded synthesis (SPEC §3): synthetic records from released aggregates only.
+
+The synthesizer never sees sensitive data: its only input is an
+:class:`~showcase.engine.aggregates.Aggregates` (read from a release's Parquet
+file or an SDS-compatible TSV), so the records it writes carry exactly the
+protection of those aggregates (k-anonymity, or DP for DP aggregates).
+
+How a record is built
+    Start empty and add one attribute at a time by weighted sampling among the
+    *allowed candidates*. A candidate is an attribute of a column the record
+    does not have yet, with budget left (see below), such that every
+    combination it forms with up to L - 1 attributes of the record is in the
+    aggregates. Its weight is the aggregate count of the record plus the
+    candidate while that has at most L attributes, and otherwise the
+    ``weight_selection_percentile``-th percentile (linear interpolation) of
+    the counts of the length-L sub-combinations that hold the candidate.
+
+When a record is finished
+    When no allowed candidate is left: every remaining column either has no
+    attribute that fits with the record under the aggregates, or its fitting
+    attributes have no budget left. A record can therefore be empty only when
+    no attribute has budget left at all.
+
+Budgets (what keeps single-attribute counts right)
+    Every attribute may be used at most its scaled count times:
+    ``count × aggregate_counts_scale_factor``, shared between partitions in
+    proportion to their records. When every budget of a partition is spent
+    before its records are all built, its budgets (and synthetic counts) start
+    again from the full share, so exactly ``target_number_of_records`` records
+    are written (Synthetic Data Showcase does the same).
+
+``use_synthetic_counts``
+    Weights use what is left of each combination's count after subtracting
+    how often the records built so far (in the same partition) hold it; a
+    combination used up blocks its candidates, as in Synthetic Data Showcase.
+    Counts are the partition's share of the scaled counts.
+
+Guarantee: no synthetic record holds a combination of length <= L that is
+absent from the aggregates (combinations with a count <= 0 count as absent).
+
+Determinism: records are built in partitions of :data:`PARTITION_RECORDS`,
+each with its own random stream from :func:`~showcase.engine.randomness.stream_seeds`,
+so a seed gives the same records whatever the number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numba
+import numpy as np
+
+from ..aggregates import Aggregates
+from ..encode import EncodedTable, code_dtype
+from ..errors import InputError, ParameterError
+from ..kernels.aggregate_synthesis import build_table, find_rows, synthesize_records
+from ..randomness import stream_seeds
+
+#: Records per partition: the unit of randomness, of budget shares and of parallel work.
+PARTITION_RECORDS = 4096
+#: Per-candidate counts are kept between steps when all threads need at most this many bytes.
+STORE_MEMORY = 1 << 28
+#: Partitions synthesized per kernel call, per thread (progress is reported between calls).
+PARTITIONS_PER_CALL = 4
+
+#: ``progress(done, total)`` as records are synthesized.
+Progress = Callable[[int, int], None]
+
+
+class CombinationTable:
+    """Open-addressing hash table of an aggregates' combinations → their row.
+
+    Keys are the packed sorted attribute ids (see
+    :mod:`showcase.engine.kernels.aggregate_synthesis`); one uint64 word per
+    key unless ``L`` fields of ``bits`` bits do not fit in one, then as many
+    words as needed.
+    """
+
+    def __init__(self, aggregates: Aggregates):
+        n_attributes = aggregates.schema.n_attributes
+        self.bits = max(1, int(n_attributes).bit_length())
+        self.per_word = 64 // self.bits
+        self.words = max(1, -(-aggregates.reporting_length // self.per_word))
+        self.capacity = 1 << max(4, (2 * max(len(aggregates), 1) - 1).bit_length())
+        attrs = np.ascontiguousarray(aggregates.attrs, dtype=np.int32)
+        lengths = np.ascontiguousarray(aggregates.length, dtype=np.uint8)
+        self.keys, self.rows, duplicates = build_table(
+            attrs, lengths, self.bits, self.per_word, self.words, self.capacity
+        )
+        if duplicates:
+            raise InputError(f"the aggregates list {duplicates} combination(s) more than once")
+
+    def find(self, attrs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Row of every combination ``attrs[i, :lengths[i]]`` (sorted ids), -1 where absent."""
+        attrs = np.ascontiguousarray(attrs, dtype=np.int32).reshape(len(lengths), -1)
+        lengths = np.ascontiguousarray(lengths, dtype=np.uint8)
+        return find_rows(self.keys, self.rows, attrs, lengths, self.bits, self.per_word)
+
+
+def validate_parameters(
+    weight_selection_percentile: float,
+    aggregate_counts_scale_factor: float,
+    target_number_of_records: int | None,
+) -> None:
+    """Check the aggregate-seeded parameters; one line per problem."""
+    q = weight_selection_percentile
+    if isinstance(q, bool) or not isinstance(q, (int, float, np.integer, np.floating)) or not 0 <= q <= 100:
+        raise ParameterError(f"weight_selection_percentile must be between 0 and 100, got {q!r}")
+    s = aggregate_counts_scale_factor
+    if (
+        isinstance(s, bool)
+        or not isinstance(s, (int, float, np.integer, np.floating))
+        or not (math.isfinite(s) and s > 0)
+    ):
+        raise ParameterError(f"aggregate_counts_scale_factor must be a positive number, got {s!r}")
+    n = target_number_of_records
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
+        raise ParameterError(f"target_number_of_records must be an integer >= 0, got {n!r}")
+
+
+def default_target(aggregates: Aggregates, aggregate_counts_scale_factor: float = 1.0) -> int:
+    """The aggregates' record count times the scale factor, rounded."""
+    return int(round(aggregates.record_count * aggregate_counts_scale_factor))
+
+
+def aggregate_seeded(
+    aggregates: Aggregates,
+    *,
+    rng: np.random.Generator,
+    weight_selection_percentile: float = 95.0,
+    use_synthetic_counts: bool = False,
+    aggregate_counts_scale_factor: float = 1.0,
+    target_number_of_records: int | None = None,
+    progress: Progress | None = None,
+) -> EncodedTable:
+    """Synthesize records from aggregates alone (see the module docs for the algorithm).
+
+    Parameters
+    ----------
+    rng
+        From :func:`~showcase.engine.randomness.make_rng`; all sampling comes from it.
+    weight_selection_percentile
+        Percentile (0-100) of the length-L sub-combination counts that weighs a
+        candidate once a record has L or more attributes.
+    use_synthetic_counts
+        Subtract what has already been synthesized from the counts.
+    aggregate_counts_scale_factor
+        Multiplies every aggregate count (budgets and weights) before synthesis.
+    target_number_of_records
+        Records to write; default ``record_count × aggregate_counts_scale_factor``.
+
+    Returns the records as codes on ``aggregates.schema``.
+    """
+    validate_parameters(weight_selection_percentile, aggregate_counts_scale_factor, target_number_of_records)
+    schema = aggregates.schema
+    n_total = (
+        default_target(aggregates, aggregate_counts_scale_factor)
+        if target_number_of_records is None
+        else int(target_number_of_records)
+    )
+    n_cols = len(schema.columns)
+    length = int(aggregates.reporting_length)
+    max_code = max((len(d) for d in schema.dictionaries), default=0)
+    codes = np.zeros((n_cols, n_total), dtype=np.int32)
+    n_parts = -(-n_total // PARTITION_RECORDS)
+    # Draw every partition's seed first, so the records do not depend on batching.
+    seeds = stream_seeds(rng, n_parts)
+    if n_total == 0 or schema.n_attributes == 0 or len(aggregates) == 0:
+        if progress is not None:
+            progress(n_total, n_total)
+        return EncodedTable(schema, codes.astype(code_dtype(max_code)))
+
+    table = CombinationTable(aggregates)
+    scaled = aggregates.count.astype(np.float64) * float(aggregate_counts_scale_factor)
+    single = np.full((schema.n_attributes, 1), -1, dtype=np.int32)
+    single[:, 0] = np.arange(schema.n_attributes, dtype=np.int32)
+    single_row = table.find(single, np.ones(schema.n_attributes, dtype=np.uint8))
+    attr_col = schema.attribute_columns.astype(np.int64)
+    attr_code = (np.arange(schema.n_attributes) - schema.offsets[attr_col] + 1).astype(np.int32)
+    capacity = max(1, math.comb(max(n_cols - 1, 0), length - 1))
+    threads = numba.get_num_threads()
+    store = schema.n_attributes * capacity * 8 * threads <= STORE_MEMORY
+
+    per_call = max(1, PARTITIONS_PER_CALL * threads)
+    for start in range(0, n_parts, per_call):
+        partitions = np.arange(start, min(n_parts, start + per_call), dtype=np.int64)
+        synthesize_records(
+            partitions,
+            PARTITION_RECORDS,
+            n_total,
+            seeds,
+            table.keys,
+            table.rows,
+            table.bits,
+            table.per_word,
+            scaled,
+            single_row,
+            attr_col,
+            attr_code,
+            length,
+            float(weight_selection_percentile),
+            bool(use_synthetic_counts),
+            store,
+            capacity,
+            codes,
+        )
+        if progress is not None:
+            progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)
+    return EncodedTable(schema, codes.astype(code_dtype(max_code)))
