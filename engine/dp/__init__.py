@@ -1,0 +1,1 @@
+"""Differential privacy: exact noise, zCDP accounting, DP marginals, the privacy ledger."""
