@@ -1,0 +1,168 @@
+"""Privacy accounting in zero-concentrated DP (Bun & Steinke 2016).
+
+The whole DP release spends a budget rho (zCDP). Parts compose by adding
+their rho. The user's (epsilon, delta) is turned into rho with the standard
+conversion of Bun & Steinke (2016, Proposition 1.3): a rho-zCDP mechanism is
+(rho + 2 sqrt(rho ln(1/delta)), delta)-DP, so the largest rho that fits is
+
+    rho = (sqrt(ln(1/delta) + epsilon) - sqrt(ln(1/delta)))^2.
+
+Mechanism costs used here:
+
+* discrete Gaussian noise of standard deviation sigma on counts whose L2
+  sensitivity is Delta: rho = Delta^2 / (2 sigma^2) (Canonne, Kamath & Steinke
+  2020); with noise sigma_k sqrt(Delta_k) on counts of L2 sensitivity
+  sqrt(Delta_k) that is rho_k = 1 / (2 sigma_k^2);
+* a pure epsilon0-DP mechanism (discrete Laplace record count, exponential
+  mechanism percentile): rho = epsilon0^2 / 2 (Bun & Steinke, Proposition 1.4).
+
+Floats are rounded against the user: a rho derived from the budget is lowered
+by a relative 1e-12 and an epsilon derived from a rho is raised by the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..errors import ParameterError
+
+SAFETY = 1e-12
+ACCURACY_MODES = {
+    "balanced": lambda k: 1.0,
+    "prioritize-long": lambda k: 1.0 / k,  # longer combinations get less noise
+    "prioritize-short": lambda k: float(k),  # shorter combinations get less noise
+}
+
+
+def check_epsilon(epsilon: float) -> float:
+    if not isinstance(epsilon, (int, float)) or not math.isfinite(epsilon) or epsilon <= 0:
+        raise ParameterError(f"epsilon must be a positive finite number, got {epsilon!r}")
+    return float(epsilon)
+
+
+def check_delta(delta: float) -> float:
+    if not isinstance(delta, (int, float)) or not 0 < delta < 1:
+        raise ParameterError(f"delta must be in (0, 1), got {delta!r}")
+    return float(delta)
+
+
+def check_proportion(value: float, name: str) -> float:
+    if not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ParameterError(f"{name} must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def rho_from_epsilon(epsilon: float, delta: float) -> float:
+    """Largest rho whose (epsilon, delta)-DP conversion stays within ``epsilon``."""
+    epsilon, delta = check_epsilon(epsilon), check_delta(delta)
+    log_term = math.log(1 / delta)
+    rho = (math.sqrt(log_term + epsilon) - math.sqrt(log_term)) ** 2
+    return rho * (1 - SAFETY)
+
+
+def epsilon_from_rho(rho: float, delta: float) -> float:
+    """The epsilon of the (epsilon, delta)-DP guarantee implied by rho-zCDP."""
+    if not rho > 0:
+        raise ParameterError(f"rho must be positive, got {rho!r}")
+    delta = check_delta(delta)
+    return (rho + 2 * math.sqrt(rho * math.log(1 / delta))) * (1 + SAFETY)
+
+
+def default_delta(protected_records: int) -> float:
+    """1 / (n ln n) for n protected records (SPEC §2.2), n clamped to at least 3."""
+    n = max(int(protected_records), 3)
+    return 1.0 / (n * math.log(n))
+
+
+def sigma_proportions(length: int, mode: str | None, proportions: Sequence[float] | None) -> list[float]:
+    """Relative noise per length 1..L: explicit ``proportions`` or a named accuracy mode."""
+    if proportions is not None:
+        if mode is not None:
+            raise ParameterError("give sigma_proportions or an accuracy mode, not both")
+        values = [float(p) for p in proportions]
+        if len(values) != length:
+            raise ParameterError(
+                f"sigma_proportions needs one value per length 1..{length}, got {len(values)}"
+            )
+        if any(not math.isfinite(p) or p <= 0 for p in values):
+            raise ParameterError("sigma_proportions must all be positive")
+        return values
+    mode = mode or "balanced"
+    if mode not in ACCURACY_MODES:
+        raise ParameterError(f"unknown accuracy mode {mode!r}; choose {', '.join(ACCURACY_MODES)}")
+    return [ACCURACY_MODES[mode](k) for k in range(1, length + 1)]
+
+
+@dataclass(frozen=True)
+class BudgetSplit:
+    """How one (epsilon, delta) budget is spent across the parts of a DP release."""
+
+    epsilon: float
+    delta: float
+    rho: float
+    record_count_epsilon: float
+    percentile_epsilons: list[float]
+    sigmas: list[float]
+    selection_delta: float
+    conversion_delta: float
+    parts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rho_spent(self) -> float:
+        return sum(self.parts.values())
+
+
+def split_budget(
+    epsilon: float,
+    delta: float,
+    length: int,
+    *,
+    record_count_proportion: float = 0.005,
+    percentile_proportion: float = 0.1,
+    accuracy_mode: str | None = None,
+    proportions: Sequence[float] | None = None,
+    selection: bool = True,
+) -> BudgetSplit:
+    """Split (epsilon, delta) into the record count, the percentiles and each length's noise.
+
+    rho is split by proportion: ``record_count_proportion`` of it for the
+    record count, ``percentile_proportion`` for the L percentiles (equally),
+    the rest for the marginals, where length k gets noise sigma_k proportional
+    to its sigma proportion. With ``selection`` (no public codebook) half of
+    delta pays for choosing length-1 attributes from the data; the other half
+    is the zCDP conversion's.
+    """
+    check_proportion(record_count_proportion, "record count proportion")
+    check_proportion(percentile_proportion, "percentile proportion")
+    if record_count_proportion + percentile_proportion >= 1:
+        raise ParameterError("record count and percentile proportions must sum to less than 1")
+    if length < 1:
+        raise ParameterError(f"reporting length must be >= 1, got {length}")
+    delta = check_delta(delta)
+    selection_delta = delta / 2 if selection else 0.0
+    conversion_delta = delta - selection_delta
+    rho = rho_from_epsilon(epsilon, conversion_delta)
+    rho_count = rho * record_count_proportion
+    rho_percentiles = rho * percentile_proportion
+    rho_marginals = rho - rho_count - rho_percentiles
+    relative = sigma_proportions(length, accuracy_mode, proportions)
+    # rho_k = 1 / (2 sigma_k^2) with sigma_k = c * relative_k and sum_k rho_k = rho_marginals.
+    scale2 = sum(1 / (2 * r * r) for r in relative) / rho_marginals
+    sigmas = [math.sqrt(scale2) * r * (1 + SAFETY) for r in relative]
+    percentile_epsilons = [math.sqrt(2 * rho_percentiles / length)] * length
+    parts = {"record_count": rho_count}
+    parts.update({f"percentile_{k + 1}": e * e / 2 for k, e in enumerate(percentile_epsilons)})
+    parts.update({f"marginals_{k + 1}": 1 / (2 * s * s) for k, s in enumerate(sigmas)})
+    return BudgetSplit(
+        epsilon=check_epsilon(epsilon),
+        delta=delta,
+        rho=rho,
+        record_count_epsilon=math.sqrt(2 * rho_count),
+        percentile_epsilons=percentile_epsilons,
+        sigmas=sigmas,
+        selection_delta=selection_delta,
+        conversion_delta=conversion_delta,
+        parts=parts,
+    )

@@ -1,0 +1,83 @@
+"""zCDP accounting: conversions, budget split, validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from showcase.engine import ParameterError
+from showcase.engine.dp.accountant import (
+    default_delta,
+    epsilon_from_rho,
+    rho_from_epsilon,
+    sigma_proportions,
+    split_budget,
+)
+
+EPSILONS = st.floats(0.01, 50)
+DELTAS = st.floats(1e-12, 0.5)
+
+
+@given(epsilon=EPSILONS, delta=DELTAS)
+def test_conversion_round_trips_without_exceeding_epsilon(epsilon, delta):
+    rho = rho_from_epsilon(epsilon, delta)
+    back = epsilon_from_rho(rho, delta)
+    assert back <= epsilon * (1 + 1e-9)
+    assert back == pytest.approx(epsilon, rel=1e-9)
+
+
+@given(
+    epsilon=EPSILONS,
+    delta=DELTAS,
+    length=st.integers(1, 5),
+    mode=st.sampled_from(["balanced", "prioritize-long", "prioritize-short"]),
+    selection=st.booleans(),
+)
+def test_split_spends_exactly_the_budget(epsilon, delta, length, mode, selection):
+    split = split_budget(epsilon, delta, length, accuracy_mode=mode, selection=selection)
+    # The parts add up to the total rho (never more), and the delta parts to delta.
+    assert split.rho_spent == pytest.approx(split.rho, rel=1e-9)
+    assert split.rho_spent <= split.rho * (1 + 1e-12)
+    assert split.selection_delta + split.conversion_delta == pytest.approx(delta)
+    assert epsilon_from_rho(split.rho_spent, split.conversion_delta) <= epsilon * (1 + 1e-9)
+    assert len(split.sigmas) == length and all(s > 0 for s in split.sigmas)
+
+
+def test_accuracy_modes_order_the_noise():
+    long = split_budget(4, 1e-6, 3, accuracy_mode="prioritize-long").sigmas
+    short = split_budget(4, 1e-6, 3, accuracy_mode="prioritize-short").sigmas
+    balanced = split_budget(4, 1e-6, 3).sigmas
+    assert long[0] > long[1] > long[2]
+    assert short[0] < short[1] < short[2]
+    assert balanced[0] == pytest.approx(balanced[2])
+    explicit = split_budget(4, 1e-6, 3, proportions=[1, 2, 4]).sigmas
+    assert explicit[1] / explicit[0] == pytest.approx(2) and explicit[2] / explicit[0] == pytest.approx(4)
+
+
+def test_default_delta():
+    assert default_delta(1000) == pytest.approx(1 / (1000 * math.log(1000)))
+    assert 0 < default_delta(0) < 1
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"epsilon": 0}, "epsilon"), ({"epsilon": -1}, "epsilon"), ({"epsilon": float("inf")}, "epsilon"),
+    ({"delta": 0}, "delta"), ({"delta": 1}, "delta"), ({"delta": 1.5}, "delta"),
+    ({"record_count_proportion": 0}, "record count"), ({"percentile_proportion": 1.2}, "percentile"),
+    ({"record_count_proportion": 0.6, "percentile_proportion": 0.5}, "sum to less than 1"),
+    ({"proportions": [1, 2]}, "one value per length"), ({"proportions": [1, 0, 1]}, "positive"),
+    ({"accuracy_mode": "fastest"}, "unknown accuracy mode"),
+    ({"accuracy_mode": "balanced", "proportions": [1, 1, 1]}, "not both"),
+])  # fmt: skip
+def test_invalid_parameters_are_rejected(kwargs, message):
+    arguments = {"epsilon": 1.0, "delta": 1e-6, "length": 3, **kwargs}
+    epsilon, delta, length = arguments.pop("epsilon"), arguments.pop("delta"), arguments.pop("length")
+    with pytest.raises(ParameterError, match=message):
+        split_budget(epsilon, delta, length, **arguments)
+
+
+def test_sigma_proportions_validation():
+    with pytest.raises(ParameterError, match="one value per length"):
+        sigma_proportions(3, None, [1.0])
