@@ -18,6 +18,8 @@ STAGE_LABELS = {
     "write": "writing release",
     "evaluate": "computing metrics",
     "compare": "running mechanisms",
+    "synthesize": "synthesizing records",
+    "check": "checking combinations",
 }
 
 

@@ -19,6 +19,8 @@ from .aggregate import aggregate
 from .compare import compare
 from .datasets import app as datasets_app
 from .evaluate import evaluate
+from .run import run as run_command
+from .synthesize import synthesize
 
 app = typer.Typer(
     name="showcase",
@@ -54,6 +56,8 @@ def root(
 app.command("aggregate")(aggregate)
 app.command("evaluate")(evaluate)
 app.command("compare")(compare)
+app.command("synthesize")(synthesize)
+app.command("run")(run_command)
 app.add_typer(datasets_app, name="datasets")
 
 
