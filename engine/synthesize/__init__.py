@@ -70,6 +70,14 @@ def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
         if "resolution" not in given:
             raise ParameterError(f"mode {mode} needs a resolution (k)")
         given["resolution"] = validate_resolution(given["resolution"])
+    if mode == AGGREGATE_SEEDED:
+        from .aggregate_seeded import validate_parameters
+
+        validate_parameters(
+            given.get("weight_selection_percentile", 95.0),
+            given.get("aggregate_counts_scale_factor", 1.0),
+            given.get("target_number_of_records"),
+        )
     if mode == VALUE_SEEDED:
         ratio = given.get("oversampling_ratio")
         if ratio is not None and not (isinstance(ratio, (int, float)) and ratio >= 0):
@@ -106,6 +114,7 @@ def synthesize(
     reads sensitive data). ``parameters`` are the mode's own (see
     :data:`MODE_PARAMETERS`); ``None`` values mean "the mode's default".
     ``progress(done, total)`` is passed to modes that report progress.
+    Returns the records as an :class:`EncodedTable` on the source's schema.
     """
     given = check_parameters(mode, parameters)
     if mode == AGGREGATE_SEEDED:
@@ -116,4 +125,8 @@ def synthesize(
         return aggregate_seeded(source, rng=rng, progress=progress, **given)
     if not isinstance(source, EncodedTable):
         raise ParameterError(f"mode {mode} synthesizes from the sensitive records, not from aggregates")
-    return _mode_function(mode)(source, rng=rng, **given)
+    codes = _mode_function(mode)(source, rng=rng, **given)
+    if isinstance(codes, EncodedTable):
+        return codes
+    # The k-anonymity modes return bare codes on the sensitive table's schema.
+    return EncodedTable(source.schema, np.ascontiguousarray(codes))
