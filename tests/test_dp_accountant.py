@@ -42,7 +42,8 @@ def test_split_spends_exactly_the_budget(epsilon, delta, length, mode, selection
     assert split.rho_spent == pytest.approx(split.rho, rel=1e-9)
     assert split.rho_spent <= split.rho * (1 + 1e-12)
     assert split.selection_delta + split.conversion_delta == pytest.approx(delta)
-    assert epsilon_from_rho(split.rho_spent, split.conversion_delta) <= epsilon * (1 + 1e-9)
+    assert split.epsilon_spent <= epsilon * (1 + 1e-9)
+    assert split.epsilon_spent == pytest.approx(epsilon, rel=1e-6)
     assert len(split.sigmas) == length and all(s > 0 for s in split.sigmas)
 
 

@@ -13,8 +13,11 @@ Mechanism costs used here:
   sensitivity is Delta: rho = Delta^2 / (2 sigma^2) (Canonne, Kamath & Steinke
   2020); with noise sigma_k sqrt(Delta_k) on counts of L2 sensitivity
   sqrt(Delta_k) that is rho_k = 1 / (2 sigma_k^2);
-* a pure epsilon0-DP mechanism (discrete Laplace record count, exponential
-  mechanism percentile): rho = epsilon0^2 / 2 (Bun & Steinke, Proposition 1.4).
+* a pure epsilon0-DP mechanism (exponential-mechanism percentile):
+  rho = epsilon0^2 / 2 (Bun & Steinke, Proposition 1.4);
+* the record count is released first, as a pure epsilon0-DP discrete Laplace,
+  and composed with the rest by plain sequential composition (its value sets
+  the default delta, so it cannot wait for the zCDP conversion).
 
 Floats are rounded against the user: a rho derived from the budget is lowered
 by a relative 1e-12 and an epsilon derived from a rho is raised by the same.
@@ -97,7 +100,15 @@ def sigma_proportions(length: int, mode: str | None, proportions: Sequence[float
 
 @dataclass(frozen=True)
 class BudgetSplit:
-    """How one (epsilon, delta) budget is spent across the parts of a DP release."""
+    """How one (epsilon, delta) budget is spent across the parts of a DP release.
+
+    The record count is a pure ``record_count_epsilon``-DP part (it must come
+    first: the default delta depends on it); the rest, ``epsilon -
+    record_count_epsilon``, is converted to ``rho`` with ``conversion_delta``
+    and split in zCDP between the percentiles and each length's noise. By
+    sequential composition the release is (epsilon, delta)-DP with
+    delta = selection_delta + conversion_delta.
+    """
 
     epsilon: float
     delta: float
@@ -113,6 +124,16 @@ class BudgetSplit:
     def rho_spent(self) -> float:
         return sum(self.parts.values())
 
+    @property
+    def epsilon_spent(self) -> float:
+        return self.record_count_epsilon + epsilon_from_rho(self.rho_spent, self.conversion_delta)
+
+
+def record_count_epsilon(epsilon: float, record_count_proportion: float) -> float:
+    """The pure-DP share of epsilon spent on the protected record count."""
+    return check_epsilon(epsilon) * check_proportion(record_count_proportion,
+                                                     "record count proportion")
+
 
 def split_budget(
     epsilon: float,
@@ -125,16 +146,17 @@ def split_budget(
     proportions: Sequence[float] | None = None,
     selection: bool = True,
 ) -> BudgetSplit:
-    """Split (epsilon, delta) into the record count, the percentiles and each length's noise.
+    """Split (epsilon, delta) between the record count, the percentiles and each length's noise.
 
-    rho is split by proportion: ``record_count_proportion`` of it for the
-    record count, ``percentile_proportion`` for the L percentiles (equally),
-    the rest for the marginals, where length k gets noise sigma_k proportional
-    to its sigma proportion. With ``selection`` (no public codebook) half of
-    delta pays for choosing length-1 attributes from the data; the other half
-    is the zCDP conversion's.
+    ``record_count_proportion`` of epsilon goes to the record count (pure DP).
+    The rest becomes rho: ``percentile_proportion`` of it for the L percentiles
+    (equally, each pure epsilon_p-DP costing epsilon_p^2/2), the remainder for
+    the marginals, where length k gets noise sigma_k proportional to its sigma
+    proportion. With ``selection`` (no public codebook) half of delta pays for
+    choosing length-1 attributes from the data; the other half is the zCDP
+    conversion's.
     """
-    check_proportion(record_count_proportion, "record count proportion")
+    count_epsilon = record_count_epsilon(epsilon, record_count_proportion)
     check_proportion(percentile_proportion, "percentile proportion")
     if record_count_proportion + percentile_proportion >= 1:
         raise ParameterError("record count and percentile proportions must sum to less than 1")
@@ -143,23 +165,21 @@ def split_budget(
     delta = check_delta(delta)
     selection_delta = delta / 2 if selection else 0.0
     conversion_delta = delta - selection_delta
-    rho = rho_from_epsilon(epsilon, conversion_delta)
-    rho_count = rho * record_count_proportion
+    rho = rho_from_epsilon(epsilon - count_epsilon, conversion_delta)
     rho_percentiles = rho * percentile_proportion
-    rho_marginals = rho - rho_count - rho_percentiles
+    rho_marginals = rho - rho_percentiles
     relative = sigma_proportions(length, accuracy_mode, proportions)
     # rho_k = 1 / (2 sigma_k^2) with sigma_k = c * relative_k and sum_k rho_k = rho_marginals.
     scale2 = sum(1 / (2 * r * r) for r in relative) / rho_marginals
     sigmas = [math.sqrt(scale2) * r * (1 + SAFETY) for r in relative]
-    percentile_epsilons = [math.sqrt(2 * rho_percentiles / length)] * length
-    parts = {"record_count": rho_count}
-    parts.update({f"percentile_{k + 1}": e * e / 2 for k, e in enumerate(percentile_epsilons)})
+    percentile_epsilons = [math.sqrt(2 * rho_percentiles / length) * (1 - SAFETY)] * length
+    parts = {f"percentile_{k + 1}": e * e / 2 for k, e in enumerate(percentile_epsilons)}
     parts.update({f"marginals_{k + 1}": 1 / (2 * s * s) for k, s in enumerate(sigmas)})
     return BudgetSplit(
         epsilon=check_epsilon(epsilon),
         delta=delta,
         rho=rho,
-        record_count_epsilon=math.sqrt(2 * rho_count),
+        record_count_epsilon=count_epsilon,
         percentile_epsilons=percentile_epsilons,
         sigmas=sigmas,
         selection_delta=selection_delta,

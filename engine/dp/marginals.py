@@ -1,0 +1,345 @@
+"""DP marginals (SPEC §2.2): noisy counts of attribute combinations up to length L.
+
+For k = 1..L: candidates (k = 1: every attribute, from the data or a public
+codebook; k >= 2: combinations all of whose (k-1)-subsets were released),
+a DP percentile Delta_k of the per-record number of candidates, counts where
+each record contributes to at most Delta_k candidates (a random subset when it
+has more), discrete Gaussian noise of standard deviation sigma_k sqrt(Delta_k)
+on every candidate (zero counts included), and a threshold. Then the counts
+are normalised so no combination exceeds a sub-combination (post-processing).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+
+from ..aggregates import NO_ATTRIBUTE, Aggregates
+from ..encode import EncodedTable, Schema
+from ..errors import ParameterError
+from ..kernels.dp_marginals import (
+    build_table,
+    candidates_per_record,
+    cap_by_subsets,
+    extend_candidates,
+    pack_rows,
+    trimmed_counts,
+)
+from .accountant import (
+    BudgetSplit,
+    check_proportion,
+    default_delta,
+    record_count_epsilon,
+    split_budget,
+)
+from .noise import RandomSource, discrete_gaussian, discrete_laplace
+from .percentile import dp_percentile
+
+PROTECTION_DP = "differential-privacy"
+#: Fabrication modes: the adaptive eta of each length k >= 2 (threshold sigma sqrt(Delta) PhiInv(1 - eta/2)).
+FABRICATION_MODES = ("uncontrolled", "balanced", "minimize", "progressive")
+#: Subjects (several rows each) may hold up to this many values per column in the public
+#: range of the per-record candidate count; above it they are trimmed like any record.
+SUBJECT_VALUES_PER_COLUMN = 4
+
+
+@dataclass
+class DpReport:
+    """Non-sensitive facts of a DP release, for metadata and the ledger."""
+
+    split: BudgetSplit
+    record_count: int
+    deltas: list[int] = field(default_factory=list)
+    thresholds: list[float] = field(default_factory=list)
+    candidates: list[int] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
+    fabrication_mode: str = "balanced"
+    public_domain: bool = False
+
+    def describe(self) -> dict:
+        s = self.split
+        return {
+            "epsilon": s.epsilon,
+            "delta": s.delta,
+            "rho": s.rho,
+            "rho_spent": s.rho_spent,
+            "epsilon_spent": s.epsilon_spent,
+            "record_count_epsilon": s.record_count_epsilon,
+            "selection_delta": s.selection_delta,
+            "conversion_delta": s.conversion_delta,
+            "percentile_epsilons": s.percentile_epsilons,
+            "sigmas": s.sigmas,
+            "rho_parts": s.parts,
+            "sensitivity_bounds": self.deltas,
+            "thresholds": self.thresholds,
+            "candidates_by_length": self.candidates,
+            "released_by_length": self.released,
+            "fabrication_mode": self.fabrication_mode,
+            "public_domain": self.public_domain,
+        }
+
+
+def fabrication_etas(mode: str, length: int) -> list[float]:
+    """The adaptive eta for lengths 2..L of a named fabrication mode (eta = 1: threshold 0)."""
+    if mode not in FABRICATION_MODES:
+        raise ParameterError(f"unknown fabrication mode {mode!r}; choose {', '.join(FABRICATION_MODES)}")
+    n = max(length - 1, 0)
+    if mode == "uncontrolled":
+        return [1.0] * n
+    if mode == "balanced":
+        return [0.5] * n
+    if mode == "minimize":
+        return [0.05] * n
+    return [0.5 - 0.45 * (i / max(n - 1, 1)) for i in range(n)]  # progressive: 0.5 → 0.05
+
+
+def records(table: EncodedTable, subject: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """CSR attribute lists, one per record, or one per subject (union of its rows)."""
+    offsets = table.schema.offsets
+    codes = table.codes
+    present = codes != 0
+    ids = np.where(present, codes.astype(np.int64) + offsets[:-1, None] - 1, -1).T  # rows × cols
+    if subject is None:
+        counts = present.sum(axis=0)
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return ptr, ids[ids >= 0].astype(np.int64)
+    order = np.argsort(subject, kind="stable")
+    rows = np.repeat(subject[order], ids.shape[1])
+    flat = ids[order].reshape(-1)
+    keep = flat >= 0
+    pairs = np.unique(np.stack([rows[keep], flat[keep]], axis=1), axis=0)
+    _, starts, counts = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+    all_subjects = np.unique(subject)
+    per_subject = np.zeros(len(all_subjects), dtype=np.int64)
+    per_subject[np.searchsorted(all_subjects, pairs[starts, 0])] = counts
+    ptr = np.concatenate([[0], np.cumsum(per_subject)]).astype(np.int64)
+    return ptr, pairs[:, 1].astype(np.int64)
+
+
+#: Records are counted in this many fixed partitions, each with its own random stream,
+#: so a seeded release does not depend on the number of threads.
+PARTITIONS = 8
+
+
+def _trimmed_counts(
+    shape: dict, per_record: np.ndarray, bound: int, n_candidates: int, source: RandomSource
+) -> np.ndarray:
+    """Counts with each record's contribution bounded by ``bound`` (random subsets)."""
+    n = len(per_record)
+    bounds = np.linspace(0, n, PARTITIONS + 1).astype(np.int64)
+    # Draws needed: `bound` per record above the bound, plus rejection slack.
+    over = np.where(per_record > bound, bound, 0)
+    need = max(np.add.reduceat(over, bounds[:-1]).max(initial=0) if n else 0, 0)
+    size = int(need * 1.25) + 256
+    streams = [source.stream() for _ in range(PARTITIONS)]
+    states = np.zeros((PARTITIONS, 2), dtype=np.int64)
+    todo = np.ones(PARTITIONS, dtype=np.bool_)
+    local = np.zeros((PARTITIONS, n_candidates), dtype=np.int32)
+    most = int(per_record.max(initial=0))
+    while todo.any():
+        words = np.stack([stream.words(size) for stream in streams])
+        trimmed_counts(
+            shape["ptr"],
+            shape["attrs"],
+            shape["column"],
+            shape["k"],
+            shape["base"],
+            shape["slots"],
+            shape["values"],
+            shape["prev_slots"],
+            shape["prev_values"],
+            shape["allowed"],
+            shape["widest"],
+            n_candidates,
+            bound,
+            most,
+            bounds,
+            words,
+            states,
+            todo,
+            local,
+        )
+        todo = states[:, 1] == 1  # ran out of words: replay with the same words and more
+        size *= 4
+    return local.sum(axis=0, dtype=np.int64)
+
+
+def dp_aggregate(
+    table: EncodedTable,
+    *,
+    epsilon: float,
+    length: int = 3,
+    delta: float | None = None,
+    record_count_proportion: float = 0.005,
+    percentile_proportion: float = 0.1,
+    percentile: float = 99.0,
+    accuracy_mode: str | None = None,
+    sigma_proportions: Sequence[float] | None = None,
+    fabrication_mode: str = "balanced",
+    thresholds: Sequence[float] | None = None,
+    public_domain: bool = False,
+    subject: np.ndarray | None = None,
+    source: RandomSource | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Aggregates, DpReport]:
+    """Differentially private counts of every combination up to ``length`` (SPEC §2.2).
+
+    Parameters
+    ----------
+    public_domain
+        The schema's values are public (a codebook), so length-1 candidates need
+        no selection step and no delta.
+    subject
+        One id per row: privacy is then per subject (all its rows together).
+    thresholds
+        Fixed thresholds for lengths 2..L (a noisy count must exceed them),
+        instead of the fabrication mode's adaptive ones.
+    """
+    source = source or RandomSource()
+    check_proportion(
+        percentile / 100 if percentile > 0 else -1, "percentile / 100"
+    ) if percentile != 100 else None
+    eps_count = record_count_epsilon(epsilon, record_count_proportion)
+    if length < 1:
+        raise ParameterError(f"reporting length must be >= 1, got {length}")
+    if thresholds is not None:
+        thresholds = [float(t) for t in thresholds]
+        if len(thresholds) != length - 1 or any(not math.isfinite(t) or t < 0 for t in thresholds):
+            raise ParameterError(f"thresholds needs {length - 1} non-negative values (lengths 2..L)")
+    etas = fabrication_etas(fabrication_mode, length)
+    schema: Schema = table.schema
+    n_cols = len(schema.columns)
+    length = min(length, n_cols)
+    base = schema.n_attributes + 1
+    if base**length >= 2**62:
+        raise ParameterError(
+            "too many attribute values for DP marginals at this length; bin or drop high-cardinality columns"
+        )
+    ptr, attrs = records(table, subject)
+    n_records = ptr.shape[0] - 1
+    column = schema.attribute_columns.astype(np.int64)
+    widest = int(np.diff(ptr).max(initial=0))
+
+    # The record count first: its protected value sets the default delta.
+    noisy_count = int(n_records + discrete_laplace(1, 1 / eps_count, source)[0])
+    protected_count = max(noisy_count, 0)
+    delta = delta if delta is not None else default_delta(protected_count)
+    split = split_budget(
+        epsilon,
+        delta,
+        length,
+        record_count_proportion=record_count_proportion,
+        percentile_proportion=percentile_proportion,
+        accuracy_mode=accuracy_mode,
+        proportions=sigma_proportions,
+        selection=not public_domain,
+    )
+    report = DpReport(split, protected_count, fabrication_mode=fabrication_mode, public_domain=public_domain)
+    per_column = 1 if subject is None else SUBJECT_VALUES_PER_COLUMN
+    released: list[tuple[np.ndarray, np.ndarray]] = []
+    for k in range(1, length + 1):
+        if k == 1:
+            if public_domain:
+                candidates = np.arange(schema.n_attributes, dtype=np.int32)[:, None]
+            else:
+                present = np.zeros(schema.n_attributes, dtype=bool)
+                present[attrs] = True
+                candidates = np.flatnonzero(present).astype(np.int32)[:, None]
+        else:
+            previous, _ = released[-1]
+            if len(previous) == 0:
+                break
+            prev_slots, prev_values = build_table(pack_rows(previous, base))
+            singles = released[0][0][:, 0].astype(np.int64)
+            candidates = extend_candidates(previous, prev_slots, prev_values, singles, column, base)
+        report.candidates.append(int(len(candidates)))
+        if len(candidates) == 0:
+            released.append((candidates, np.empty(0, dtype=np.int64)))
+            break
+        slots, values = build_table(pack_rows(candidates, base))
+        if k >= 3:
+            prev_slots, prev_values = build_table(pack_rows(released[-1][0], base))
+        else:
+            prev_slots, prev_values = build_table(np.empty(0, dtype=np.int64))
+        allowed = np.zeros(schema.n_attributes, dtype=np.bool_)
+        allowed[(candidates if k == 1 else released[0][0])[:, 0]] = True
+        shape = {
+            "ptr": ptr,
+            "attrs": attrs,
+            "column": column,
+            "k": k,
+            "base": base,
+            "slots": slots,
+            "values": values,
+            "prev_slots": prev_slots,
+            "prev_values": prev_values,
+            "allowed": allowed,
+            "widest": widest,
+        }
+        per_record = candidates_per_record(
+            ptr, attrs, column, k, base, slots, values, prev_slots, prev_values, allowed, widest
+        )
+        upper = math.comb(n_cols * per_column, k)
+        bound = max(1, dp_percentile(per_record, upper, percentile, split.percentile_epsilons[k - 1], source))
+        report.deltas.append(bound)
+        counts = _trimmed_counts(shape, per_record, bound, len(candidates), source)
+        scale = split.sigmas[k - 1] * math.sqrt(bound)
+        noisy = counts + discrete_gaussian(len(candidates), scale, source)
+        if k == 1 and not public_domain:
+            # Partition selection bound (+1 unit of margin for the discrete tail).
+            quantile = (1 - split.selection_delta / 2) ** (1 / bound)
+            threshold = 2 + scale * NormalDist().inv_cdf(quantile)
+        elif thresholds is not None and k >= 2:
+            threshold = thresholds[k - 2]
+        else:
+            eta = etas[k - 2] if k >= 2 else 0.5
+            threshold = 0.0 if eta >= 1 else scale * NormalDist().inv_cdf(1 - eta / 2)
+        report.thresholds.append(float(threshold))
+        keep = noisy > threshold
+        released.append((candidates[keep], noisy[keep].astype(np.int64)))
+        report.released.append(int(keep.sum()))
+        if progress is not None:
+            progress(k, length)
+    normalized = _normalize(released, base)
+    return _as_aggregates(schema, length, normalized, protected_count), report
+
+
+def _normalize(
+    released: list[tuple[np.ndarray, np.ndarray]], base: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cap each count by its sub-combinations' counts, shortest lengths first."""
+    out = [released[0]]
+    for combos, counts in released[1:]:
+        sub_combos, sub_counts = out[-1]
+        if len(combos) == 0:
+            out.append((combos, counts))
+            continue
+        slots, values = build_table(pack_rows(sub_combos, base))
+        out.append((combos, cap_by_subsets(combos, counts, base, slots, values, sub_counts)))
+    return out
+
+
+def _as_aggregates(schema: Schema, length: int, released, record_count: int) -> Aggregates:
+    parts_attrs, parts_counts, parts_length = [], [], []
+    for combos, counts in released:
+        if len(combos) == 0:
+            continue
+        padded = np.full((len(combos), length), NO_ATTRIBUTE, dtype=np.int32)
+        padded[:, : combos.shape[1]] = combos
+        parts_attrs.append(padded)
+        parts_counts.append(counts)
+        parts_length.append(np.full(len(combos), combos.shape[1], dtype=np.uint8))
+    empty = not parts_counts
+    return Aggregates(
+        schema=schema,
+        reporting_length=length,
+        attrs=np.empty((0, length), np.int32) if empty else np.concatenate(parts_attrs),
+        length=np.empty(0, np.uint8) if empty else np.concatenate(parts_length),
+        count=np.empty(0, np.int64) if empty else np.concatenate(parts_counts),
+        record_count=record_count,
+        protection=PROTECTION_DP,
+    )
