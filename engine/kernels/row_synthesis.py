@@ -1,0 +1,456 @@
+"""Sampling kernels of the k-anonymous synthesis modes that read sensitive records.
+
+Every kernel keeps one rule: an attribute joins a synthetic record only if the
+record's combination, with it, is shared by at least ``k`` sensitive records
+(tested with :mod:`.support`). So every synthetic record, and every
+sub-combination of it, occurs at least ``k`` times in the sensitive data.
+
+Randomness comes from xoshiro256** generators, one per fixed partition of the
+work, each seeded (through splitmix64) with a uint64 that the caller drew from
+its ``numpy.random.Generator``. Outputs depend on the seed and on how the work
+is partitioned, never on the number of threads.
+
+``index`` is the support index tuple of :mod:`.support`; ``exit_hits`` and
+``list_max`` tune its tests. Synthetic records are written as codes with the
+meaning of the sensitive codes (0 = no attribute).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..config import JIT, PARALLEL_JIT
+from .support import (
+    MODE_ALL,
+    MODE_BITMAP,
+    S_DENSE,
+    S_LISTED,
+    S_MODE,
+    materialize,
+    new_work,
+    reset,
+    try_add,
+)
+
+# --- random numbers ---------------------------------------------------------------------------
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@njit(**JIT)
+def seed_state(state, seed):
+    """Fill a xoshiro256** state (4 uint64) from one seed with splitmix64."""
+    x = np.uint64(seed)
+    for i in range(4):
+        x = x + _GOLDEN
+        z = x
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        state[i] = z ^ (z >> np.uint64(31))
+
+
+@njit(**JIT)
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit(**JIT)
+def next_u64(state):
+    """Next 64 random bits (xoshiro256**)."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return result
+
+
+@njit(**JIT)
+def below(state, n):
+    """Uniform integer in ``[0, n)`` for ``n >= 1``, without modulo bias."""
+    un = np.uint64(n)
+    threshold = (np.uint64(0) - un) % un
+    while True:
+        x = next_u64(state)
+        if x >= threshold:
+            return np.int64(x % un)
+
+
+@njit(**JIT)
+def uniform(state):
+    """Uniform float in ``[0, 1)`` with 53 random bits."""
+    return np.float64(next_u64(state) >> np.uint64(11)) * _DOUBLE_UNIT
+
+
+@njit(**JIT)
+def shuffle(state, values, n):
+    """Shuffle ``values[:n]`` in place (Fisher–Yates)."""
+    for i in range(n - 1, 0, -1):
+        j = below(state, i + 1)
+        values[i], values[j] = values[j], values[i]
+
+
+# --- weighted sampling with a Fenwick tree -----------------------------------------------------
+
+
+@njit(**JIT)
+def fenwick_build(weights):
+    """Fenwick tree (1-based inside) over non-negative int64 weights."""
+    n = weights.shape[0]
+    tree = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        tree[i + 1] += weights[i]
+        parent = (i + 1) + ((i + 1) & -(i + 1))
+        if parent <= n:
+            tree[parent] += tree[i + 1]
+    return tree
+
+
+@njit(**JIT)
+def fenwick_add(tree, i, delta):
+    """Add ``delta`` to weight ``i``."""
+    j = i + 1
+    n = tree.shape[0] - 1
+    while j <= n:
+        tree[j] += delta
+        j += j & -j
+
+
+@njit(**JIT)
+def fenwick_prefix(tree, i):
+    """Sum of weights ``[0, i)``."""
+    total = 0
+    j = i
+    while j > 0:
+        total += tree[j]
+        j -= j & -j
+    return total
+
+
+@njit(**JIT)
+def fenwick_find(tree, target):
+    """Smallest index whose inclusive prefix sum exceeds ``target`` (``0 <= target < total``)."""
+    n = tree.shape[0] - 1
+    position = 0
+    step = 1
+    while step * 2 <= n:
+        step *= 2
+    while step > 0:
+        nxt = position + step
+        if nxt <= n and tree[nxt] <= target:
+            position = nxt
+            target -= tree[nxt]
+        step //= 2
+    return position
+
+
+# --- shared pieces ------------------------------------------------------------------------------
+
+#: Draws from the bitmaps before a support set is listed instead (mode 1 sampling).
+_MEMBER_DRAWS = 4096
+
+
+@njit(**JIT)
+def random_member(index, work, rng):
+    """A uniformly random record of the current support set.
+
+    In mode 1 records are drawn until one is in every selected bitmap (the
+    support is then a sizeable share of all records); after ``_MEMBER_DRAWS``
+    misses the support set is listed and drawn from.
+    """
+    n_rows = index[0].shape[1]
+    bitmaps = index[6]
+    state, _, dense_selected, rows = work
+    mode = state[S_MODE]
+    if mode == MODE_ALL:
+        return below(rng, n_rows)
+    if mode == MODE_BITMAP:
+        n_dense = state[S_DENSE]
+        for _ in range(_MEMBER_DRAWS):
+            r = below(rng, n_rows)
+            word = r >> 6
+            bit = np.uint64(1) << np.uint64(r & 63)
+            ok = True
+            for j in range(n_dense):
+                if bitmaps[dense_selected[j], word] & bit == 0:
+                    ok = False
+                    break
+            if ok:
+                return r
+        materialize(bitmaps, work)
+    return np.int64(rows[below(rng, state[S_LISTED])])
+
+
+@njit(**JIT)
+def _grow(out, n_records):
+    """``out`` with room for at least ``n_records`` records (doubling)."""
+    if n_records <= out.shape[1]:
+        return out
+    bigger = np.zeros((out.shape[0], max(n_records, 2 * out.shape[1])), dtype=out.dtype)
+    bigger[:, : out.shape[1]] = out
+    return bigger
+
+
+# --- row-seeded -------------------------------------------------------------------------------
+
+
+@njit(**PARALLEL_JIT)
+def row_seeded_records(index, k, seeds, partition_size, n_workers, exit_hits, list_max):
+    """One synthetic record per sensitive record: its attributes in random order, each kept
+    if the record's support stays >= ``k``.
+
+    Record ``r`` belongs to partition ``r // partition_size``, whose generator is
+    seeded with ``seeds[partition]``; ``n_workers`` threads take partitions
+    round-robin. Returns codes shaped like the sensitive codes, 0 where an
+    attribute was left out.
+    """
+    codes, offsets, attr_col, _, counts = index[0], index[1], index[2], index[3], index[4]
+    n_columns, n_rows = codes.shape
+    n_parts = seeds.shape[0]
+    out = np.zeros_like(codes)
+    for w in prange(n_workers):
+        rng = np.empty(4, dtype=np.uint64)
+        work = new_work(n_columns, n_rows)
+        candidates = np.empty(n_columns, dtype=np.int64)
+        for p in range(w, n_parts, n_workers):
+            seed_state(rng, seeds[p])
+            for r in range(p * partition_size, min(n_rows, (p + 1) * partition_size)):
+                n = 0
+                for c in range(n_columns):
+                    v = np.int64(codes[c, r])
+                    if v > 0 and counts[offsets[c] + v - 1] >= k:
+                        candidates[n] = offsets[c] + v - 1
+                        n += 1
+                shuffle(rng, candidates, n)
+                reset(work)
+                for i in range(n):
+                    b = candidates[i]
+                    if try_add(index, work, b, k, exit_hits, list_max):
+                        out[attr_col[b], r] = codes[attr_col[b], r]
+    return out
+
+
+@njit(**JIT)
+def pool_records(index, k, pool, seed, tries, exit_hits, list_max):
+    """Build records from a pool of attribute occurrences until the pool is empty.
+
+    ``pool[a]`` is how many more times attribute ``a`` must appear; every pooled
+    attribute has count >= ``k``. A record starts from a pooled attribute drawn in
+    proportion to what is left of each; then, column by column in random order,
+    a value of that column is drawn in proportion to what is left and kept if
+    the support stays >= ``k``; a column gets up to ``tries`` draws of distinct
+    values. The first attribute always fits, so the pool always empties and
+    there are at most ``pool.sum()`` records.
+
+    Serial (one partition of a pool); returns codes ``(n_columns, n_records)``.
+    """
+    codes, offsets, attr_col, attr_code = index[0], index[1], index[2], index[3]
+    n_columns, n_rows = codes.shape
+    remaining = pool.copy()
+    total = 0
+    for a in range(pool.shape[0]):
+        total += pool[a]
+    tree = fenwick_build(remaining)
+    rng = np.empty(4, dtype=np.uint64)
+    seed_state(rng, seed)
+    work = new_work(n_columns, n_rows)
+    order = np.arange(n_columns)
+    hidden = np.empty(max(tries, 1), dtype=np.int64)
+    out = np.zeros((n_columns, min(max(total, 1), 1024)), dtype=codes.dtype)
+    n_records = 0
+    while total > 0:
+        out = _grow(out, n_records + 1)
+        reset(work)
+        first = fenwick_find(tree, below(rng, total))
+        try_add(index, work, first, k, exit_hits, list_max)  # always fits: count >= k
+        out[attr_col[first], n_records] = attr_code[first]
+        remaining[first] -= 1
+        fenwick_add(tree, first, -1)
+        total -= 1
+        shuffle(rng, order, n_columns)
+        for i in range(n_columns):
+            c = order[i]
+            if c == attr_col[first]:
+                continue
+            below_lo = fenwick_prefix(tree, offsets[c])
+            mass = fenwick_prefix(tree, offsets[c + 1]) - below_lo
+            n_hidden = 0
+            while mass > 0 and n_hidden < tries:
+                b = fenwick_find(tree, below_lo + below(rng, mass))
+                if try_add(index, work, b, k, exit_hits, list_max):
+                    out[c, n_records] = attr_code[b]
+                    remaining[b] -= 1
+                    fenwick_add(tree, b, -1)
+                    total -= 1
+                    break
+                # Hide the value from this column's later draws for this record.
+                fenwick_add(tree, b, -remaining[b])
+                mass -= remaining[b]
+                hidden[n_hidden] = b
+                n_hidden += 1
+            for j in range(n_hidden):
+                fenwick_add(tree, hidden[j], remaining[hidden[j]])
+        n_records += 1
+    return out[:, :n_records].copy()
+
+
+# --- unseeded and value-seeded -----------------------------------------------------------------
+
+
+@njit(**PARALLEL_JIT)
+def unseeded_records(index, k, n_records, seeds, partition_size, n_workers, exit_hits, list_max):
+    """Records sampled column by column from the conditional distribution of the data.
+
+    Each record visits the columns in random order. For each column it draws a
+    sensitive record uniformly from the support set (the records that agree
+    with the synthetic record so far) and takes its value there. An attribute
+    is kept if the support stays >= ``k``, otherwise the column stays empty. An
+    empty value is kept as context (the support set is restricted to records
+    without the column) when >= ``k`` records agree, so absences follow the
+    data too. Record ``j`` belongs to partition ``j // partition_size``
+    (generator seeded with ``seeds[partition]``).
+    """
+    codes, offsets = index[0], index[1]
+    n_columns, n_rows = codes.shape
+    n_attributes = offsets[n_columns]
+    n_parts = seeds.shape[0]
+    out = np.zeros((n_columns, n_records), dtype=codes.dtype)
+    for w in prange(n_workers):
+        rng = np.empty(4, dtype=np.uint64)
+        work = new_work(n_columns, n_rows)
+        order = np.arange(n_columns)
+        for p in range(w, n_parts, n_workers):
+            seed_state(rng, seeds[p])
+            for j in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
+                reset(work)
+                shuffle(rng, order, n_columns)
+                for i in range(n_columns):
+                    c = order[i]
+                    v = np.int64(codes[c, random_member(index, work, rng)])
+                    if v == 0:
+                        try_add(index, work, n_attributes + c, k, exit_hits, list_max)
+                    elif try_add(index, work, offsets[c] + v - 1, k, exit_hits, list_max):
+                        out[c, j] = v
+    return out
+
+
+@njit(**JIT)
+def value_seeded_records(index, k, budget, cap, tries, seed, exit_hits, list_max):
+    """Records seeded from attribute budgets and completed from the conditional distribution.
+
+    While some attribute has budget left, a record starts from an attribute drawn
+    in proportion to its remaining budget; the other columns are visited in
+    random order and each gets a value as in :func:`unseeded_records`. A drawn
+    attribute already used ``cap[a]`` times is drawn again, at most ``tries``
+    more times, before the column is left empty. Every use of an attribute spends
+    one unit of its budget while it has any. So in the end, for every attribute,
+    ``budget[a] <= uses[a] <= max(cap[a], budget[a])``.
+
+    Serial (one partition of the budgets); returns codes ``(n_columns, n_records)``.
+    """
+    codes, offsets, attr_col, attr_code = index[0], index[1], index[2], index[3]
+    n_columns, n_rows = codes.shape
+    n_attributes = offsets[n_columns]
+    remaining = budget.copy()
+    used = np.zeros(budget.shape[0], dtype=np.int64)
+    total = 0
+    for a in range(budget.shape[0]):
+        total += budget[a]
+    tree = fenwick_build(remaining)
+    rng = np.empty(4, dtype=np.uint64)
+    seed_state(rng, seed)
+    work = new_work(n_columns, n_rows)
+    order = np.arange(n_columns)
+    out = np.zeros((n_columns, min(max(total, 1), 1024)), dtype=codes.dtype)
+    n_records = 0
+    while total > 0:
+        out = _grow(out, n_records + 1)
+        reset(work)
+        first = fenwick_find(tree, below(rng, total))
+        try_add(index, work, first, k, exit_hits, list_max)  # always fits: count >= k
+        out[attr_col[first], n_records] = attr_code[first]
+        used[first] += 1
+        remaining[first] -= 1
+        fenwick_add(tree, first, -1)
+        total -= 1
+        shuffle(rng, order, n_columns)
+        for i in range(n_columns):
+            c = order[i]
+            if c == attr_col[first]:
+                continue
+            left = tries
+            while True:
+                v = np.int64(codes[c, random_member(index, work, rng)])
+                if v == 0:
+                    try_add(index, work, n_attributes + c, k, exit_hits, list_max)
+                    break
+                b = offsets[c] + v - 1
+                if used[b] >= cap[b]:
+                    left -= 1
+                    if left < 0:
+                        break
+                    continue
+                if try_add(index, work, b, k, exit_hits, list_max):
+                    out[c, n_records] = v
+                    used[b] += 1
+                    if remaining[b] > 0:
+                        remaining[b] -= 1
+                        fenwick_add(tree, b, -1)
+                        total -= 1
+                break
+        n_records += 1
+    return out[:, :n_records].copy()
+
+
+# --- consolidation ------------------------------------------------------------------------------
+
+
+@njit(**PARALLEL_JIT)
+def suppress_excess(out, offsets, excess, seeds):
+    """Blank ``excess[a]`` randomly chosen occurrences of every attribute ``a`` in ``out``.
+
+    Columns are independent, so each has its own generator (``seeds[c]``) and
+    the result does not depend on the number of threads. Removing attributes
+    keeps every record's support >= k. Modifies and returns ``out``.
+    """
+    n_columns, n_records = out.shape
+    for c in prange(n_columns):
+        n_values = offsets[c + 1] - offsets[c]
+        need = 0
+        for v in range(n_values):
+            need += excess[offsets[c] + v]
+        if need == 0:
+            continue
+        rng = np.empty(4, dtype=np.uint64)
+        seed_state(rng, seeds[c])
+        column = out[c]
+        # Records grouped by value (counting sort), then a partial shuffle per value.
+        starts = np.zeros(n_values + 2, dtype=np.int64)
+        for j in range(n_records):
+            starts[np.int64(column[j]) + 1] += 1
+        for v in range(1, n_values + 2):
+            starts[v] += starts[v - 1]
+        cursor = starts.copy()
+        order = np.empty(n_records, dtype=np.int64)
+        for j in range(n_records):
+            v = np.int64(column[j])
+            order[cursor[v]] = j
+            cursor[v] += 1
+        for v in range(1, n_values + 1):
+            e = excess[offsets[c] + v - 1]
+            lo = starts[v]
+            size = starts[v + 1] - lo
+            for i in range(min(e, size)):
+                pick = lo + i + below(rng, size - i)
+                order[lo + i], order[pick] = order[pick], order[lo + i]
+                column[order[lo + i]] = 0
+    return out

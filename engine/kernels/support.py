@@ -1,0 +1,281 @@
+"""Support counting: how many sensitive records contain every attribute of a combination.
+
+The synthesis modes that read sensitive data grow records one attribute at a
+time and keep an attribute only while the combination built so far is shared
+by at least ``k`` sensitive records. This module holds the index that makes
+that test cheap and the kernels that run it.
+
+The index is a tuple of arrays, ``(codes, offsets, attr_col, attr_code,
+counts, dense_slot, bitmaps, sparse_start, sparse_rows)``:
+
+* ids ``0 .. n_attributes - 1`` are the attributes, ids ``n_attributes + c``
+  stand for "no attribute in column c" (used to condition on absence);
+  ``attr_col``/``attr_code`` give each id's column and code, ``counts`` its
+  number of records;
+* a *dense* id (more than ``n_rows / 64`` records) has a row bitmap, one bit
+  per record in uint64 words, ``bitmaps[dense_slot[a]]``;
+* a *sparse* id has the sorted list of its records,
+  ``sparse_rows[sparse_start[a]:sparse_start[a + 1]]``.
+
+The support set ``M`` of the combination being grown lives in a *work* tuple
+``(state, selected, dense_selected, rows)``, in one of three modes:
+
+* mode 0 — empty combination: ``M`` is every record;
+* mode 1 — only dense ids so far: ``M`` is the AND of their bitmaps, never
+  materialised; a test ANDs word by word and stops once ``exit_hits`` matches
+  are seen, which also estimates ``|M|``;
+* mode 2 — ``M`` is listed in ``rows`` (sorted record ids), from the moment a
+  sparse id is accepted or the estimated support is ``list_max`` or less; a
+  test looks up one code per listed record and an accepted id filters the
+  list in place.
+
+A mode-1 test reads a few words while the combination is common and at most
+one pass over ``n_rows / 64`` words per selected id when it is not; a mode-2
+test reads ``|M|`` codes. ``state`` is int64 ``[mode, n_listed, n_selected,
+n_dense_selected]``. Kernels never raise: callers size every buffer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..config import JIT, PARALLEL_JIT
+
+MODE_ALL = 0
+MODE_BITMAP = 1
+MODE_LIST = 2
+
+#: Positions in ``state``.
+S_MODE = 0
+S_LISTED = 1
+S_SELECTED = 2
+S_DENSE = 3
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+
+
+@njit(**JIT)
+def popcount(x):
+    """Number of set bits of a uint64 (SWAR; LLVM turns it into one instruction)."""
+    x = x - ((x >> np.uint64(1)) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return np.int64((x * _H01) >> np.uint64(56))
+
+
+# --- building the index ---------------------------------------------------------------------
+
+
+@njit(**PARALLEL_JIT)
+def attribute_counts(codes, offsets):
+    """Record count of every attribute id (``offsets[c] + v - 1`` for code ``v`` of column ``c``)."""
+    n_columns, n_rows = codes.shape
+    counts = np.zeros(offsets[n_columns], dtype=np.int64)
+    for c in prange(n_columns):
+        column = codes[c]
+        base = offsets[c] - 1
+        for r in range(n_rows):
+            v = np.int64(column[r])
+            if v > 0:
+                counts[base + v] += 1
+    return counts
+
+
+@njit(**PARALLEL_JIT)
+def fill_index(codes, offsets, dense_slot, sparse_start, n_dense, n_sparse_rows):
+    """Bitmaps of the dense ids and record lists of the sparse ones.
+
+    Work is split by column: every id belongs to one column, so no two threads
+    write the same bitmap or list.
+    """
+    n_columns, n_rows = codes.shape
+    n_words = (n_rows + 63) // 64
+    bitmaps = np.zeros((n_dense, n_words), dtype=np.uint64)
+    sparse_rows = np.empty(n_sparse_rows, dtype=np.int32)
+    cursor = sparse_start[:-1].copy()
+    for c in prange(n_columns):
+        column = codes[c]
+        base = offsets[c] - 1
+        empty = offsets[n_columns] + c
+        for r in range(n_rows):
+            v = np.int64(column[r])
+            a = base + v if v > 0 else empty
+            slot = dense_slot[a]
+            if slot >= 0:
+                bitmaps[slot, r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+            else:
+                sparse_rows[cursor[a]] = r
+                cursor[a] += 1
+    return bitmaps, sparse_rows
+
+
+# --- growing a combination ------------------------------------------------------------------
+
+
+@njit(**JIT)
+def new_work(n_columns, n_rows):
+    """Scratch for growing one combination at a time (one per thread)."""
+    state = np.zeros(4, dtype=np.int64)
+    selected = np.empty(2 * n_columns, dtype=np.int64)
+    dense_selected = np.empty(2 * n_columns, dtype=np.int64)
+    rows = np.empty(n_rows, dtype=np.int32)
+    return state, selected, dense_selected, rows
+
+
+@njit(**JIT)
+def reset(work):
+    """Start a new, empty combination."""
+    state = work[0]
+    state[S_MODE] = MODE_ALL
+    state[S_LISTED] = 0
+    state[S_SELECTED] = 0
+    state[S_DENSE] = 0
+
+
+@njit(**JIT)
+def _in_all(bitmaps, dense_selected, n_dense, r):
+    """Whether record ``r`` is in every selected bitmap."""
+    word = r >> 6
+    bit = np.uint64(1) << np.uint64(r & 63)
+    for j in range(n_dense):
+        if bitmaps[dense_selected[j], word] & bit == 0:
+            return False
+    return True
+
+
+@njit(**JIT)
+def has_support(index, work, b, k, exit_hits):
+    """Whether adding id ``b`` keeps the support >= ``k``; and a support estimate.
+
+    The estimate is exact in mode 0 and after a full scan, a lower bound after
+    an early exit in mode 2 or over a sparse id, and ``hits * n_words /
+    words_scanned`` after an early exit in mode 1 (at ``exit_hits`` matches).
+    """
+    codes, _, attr_col, attr_code, counts, dense_slot, bitmaps, sparse_start, sparse_rows = index
+    state, _, dense_selected, rows = work
+    mode = state[S_MODE]
+    if mode == MODE_ALL or counts[b] < k:
+        return counts[b] >= k, counts[b]
+    if mode == MODE_LIST:
+        column = codes[attr_col[b]]
+        v = attr_code[b]
+        hits = 0
+        for i in range(state[S_LISTED]):
+            if column[rows[i]] == v:
+                hits += 1
+                if hits >= k:
+                    return True, hits
+        return False, hits
+    n_dense = state[S_DENSE]
+    slot = dense_slot[b]
+    hits = 0
+    if slot < 0:
+        for i in range(sparse_start[b], sparse_start[b + 1]):
+            if _in_all(bitmaps, dense_selected, n_dense, sparse_rows[i]):
+                hits += 1
+                if hits >= k:
+                    return True, hits
+        return False, hits
+    n_words = bitmaps.shape[1]
+    for i in range(n_words):
+        x = bitmaps[slot, i]
+        j = 0
+        while x != 0 and j < n_dense:
+            x &= bitmaps[dense_selected[j], i]
+            j += 1
+        if x != 0:
+            hits += popcount(x)
+            if hits >= exit_hits and hits >= k:
+                return True, hits * n_words // (i + 1)
+    return hits >= k, hits
+
+
+@njit(**JIT)
+def materialize(bitmaps, work):
+    """List the records of the AND of the selected bitmaps; switch to mode 2."""
+    state, _, dense_selected, rows = work
+    n_dense = state[S_DENSE]
+    n_words = bitmaps.shape[1]
+    m = 0
+    first = dense_selected[0]
+    for i in range(n_words):
+        x = bitmaps[first, i]
+        j = 1
+        while x != 0 and j < n_dense:
+            x &= bitmaps[dense_selected[j], i]
+            j += 1
+        while x != 0:
+            low = x & (~x + np.uint64(1))
+            rows[m] = i * 64 + popcount(low - np.uint64(1))
+            m += 1
+            x ^= low
+    state[S_LISTED] = m
+    state[S_MODE] = MODE_LIST
+
+
+@njit(**JIT)
+def accept(index, work, b, estimate, list_max):
+    """Add id ``b`` (already tested) to the combination and shrink its support set."""
+    codes, _, attr_col, attr_code, _, dense_slot, bitmaps, sparse_start, sparse_rows = index
+    state, selected, dense_selected, rows = work
+    mode = state[S_MODE]
+    selected[state[S_SELECTED]] = b
+    state[S_SELECTED] += 1
+    if mode == MODE_LIST:
+        column = codes[attr_col[b]]
+        v = attr_code[b]
+        m = 0
+        for i in range(state[S_LISTED]):
+            r = rows[i]
+            if column[r] == v:
+                rows[m] = r
+                m += 1
+        state[S_LISTED] = m
+        return
+    slot = dense_slot[b]
+    if slot < 0:
+        n_dense = state[S_DENSE]
+        m = 0
+        for i in range(sparse_start[b], sparse_start[b + 1]):
+            r = sparse_rows[i]
+            if _in_all(bitmaps, dense_selected, n_dense, r):
+                rows[m] = r
+                m += 1
+        state[S_LISTED] = m
+        state[S_MODE] = MODE_LIST
+        return
+    dense_selected[state[S_DENSE]] = slot
+    state[S_DENSE] += 1
+    state[S_MODE] = MODE_BITMAP
+    if estimate <= list_max:
+        materialize(bitmaps, work)
+
+
+@njit(**JIT)
+def try_add(index, work, b, k, exit_hits, list_max):
+    """Add id ``b`` if the support stays >= ``k``; returns whether it was added."""
+    ok, estimate = has_support(index, work, b, k, exit_hits)
+    if ok:
+        accept(index, work, b, estimate, list_max)
+    return ok
+
+
+@njit(**JIT)
+def support_count(codes, attr_col, attr_code, ids):
+    """Exact support of the ids by a scan of every record (for checks, not hot paths)."""
+    n_rows = codes.shape[1]
+    total = 0
+    for r in range(n_rows):
+        ok = True
+        for j in range(ids.shape[0]):
+            a = ids[j]
+            if codes[attr_col[a], r] != attr_code[a]:
+                ok = False
+                break
+        if ok:
+            total += 1
+    return total

@@ -1,0 +1,169 @@
+"""Shared steps of the k-anonymous synthesis modes that read sensitive records.
+
+* :func:`support_index` builds the index of :mod:`showcase.engine.kernels.support`
+  (attribute counts, row bitmaps, row lists) once per table;
+* :func:`protected_counts` gives every attribute's target ``floor(count / k) * k``;
+* :func:`synthetic_counts` counts attributes in synthetic codes;
+* :func:`consolidate` makes single-attribute counts equal their protected counts:
+  attributes missing from the synthetic records are grown into new records from
+  a pool (always possible: an attribute alone is shared by >= k records), and
+  attributes present too often are blanked in randomly chosen records (a
+  subset of a combination is at least as common, so k-anonymity holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ..encode import EncodedTable
+from ..kernels.row_synthesis import pool_records, suppress_excess
+from ..kernels.support import attribute_counts, fill_index
+from ..protect import round_down
+from ..randomness import stream_seeds
+
+#: Records per work partition. Each partition has its own random stream, so
+#: results depend on the seed and this size, never on the number of threads.
+PARTITION_SIZE = 1024
+#: Pooled occurrences per partition of the pool.
+POOL_PARTITION = 1 << 16
+#: Values of one column tried for a pool record before the column is left empty.
+POOL_TRIES = 3
+
+
+@dataclass(frozen=True, eq=False)
+class SupportIndex:
+    """What kernels need to test "is this combination shared by >= k records?" quickly.
+
+    ``arrays`` is the index tuple of :mod:`showcase.engine.kernels.support`;
+    ``counts`` are the attributes' record counts (without the ids that stand
+    for "no attribute").
+    """
+
+    arrays: tuple
+    offsets: np.ndarray
+    counts: np.ndarray
+    #: A bitmap test stops after this many matches (enough to estimate the support).
+    exit_hits: int
+    #: The support set is listed once it is estimated at or below this many records.
+    list_max: int
+
+
+def support_index(table: EncodedTable, resolution: int) -> SupportIndex:
+    """Index the table for support tests at resolution ``k``.
+
+    An id on more than ``n_rows / 64`` records gets a bitmap (a test over it
+    scans at most ``n_rows / 64`` words), a rarer one a list of its records
+    (a test scans at most as many). A support set is listed once it is
+    estimated at no more than ``n_rows / 32`` records.
+    """
+    codes = np.ascontiguousarray(table.codes)
+    offsets = np.ascontiguousarray(table.schema.offsets, dtype=np.int64)
+    n_columns, n_rows = codes.shape
+    n_words = (n_rows + 63) // 64
+    counts = attribute_counts(codes, offsets)
+    column_totals = np.zeros(n_columns, dtype=np.int64)
+    np.add.at(column_totals, table.schema.attribute_columns, counts)
+    all_counts = np.concatenate([counts, n_rows - column_totals]).astype(np.int64)
+    attr_col = np.concatenate([table.schema.attribute_columns, np.arange(n_columns)]).astype(np.int64)
+    attr_code = np.concatenate(
+        [np.arange(len(counts), dtype=np.int64) - offsets[attr_col[: len(counts)]] + 1, np.zeros(n_columns)]
+    ).astype(np.int64)
+    dense = all_counts > n_words
+    dense_slot = np.full(len(all_counts), -1, dtype=np.int64)
+    dense_slot[dense] = np.arange(int(dense.sum()), dtype=np.int64)
+    sparse_start = np.concatenate([[0], np.cumsum(np.where(dense, 0, all_counts))]).astype(np.int64)
+    bitmaps, sparse_rows = fill_index(
+        codes, offsets, dense_slot, sparse_start, int(dense.sum()), int(sparse_start[-1])
+    )
+    arrays = (codes, offsets, attr_col, attr_code, all_counts, dense_slot, bitmaps, sparse_start, sparse_rows)
+    return SupportIndex(
+        arrays=arrays,
+        offsets=offsets,
+        counts=counts,
+        exit_hits=max(int(resolution), 64),
+        list_max=max(2 * n_words, 64),
+    )
+
+
+def protected_counts(counts: np.ndarray, resolution: int) -> np.ndarray:
+    """``floor(count / k) * k`` per attribute (0 for attributes rarer than k)."""
+    return round_down(counts, resolution)
+
+
+def synthetic_counts(out: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Count of every attribute id in synthetic codes ``(n_columns, n_records)``."""
+    return attribute_counts(np.ascontiguousarray(out), offsets)
+
+
+def worker_count(n_partitions: int) -> int:
+    """Threads worth starting for ``n_partitions`` partitions."""
+    return max(1, min(numba.get_num_threads(), n_partitions))
+
+
+def split_counts(counts: np.ndarray, n_parts: int, part: int) -> np.ndarray:
+    """Share ``part`` of ``n_parts`` of every count; the shares sum to the counts exactly."""
+    return (counts * (part + 1)) // n_parts - (counts * part) // n_parts
+
+
+def run_partitions(kernel: Callable[[int], np.ndarray], n_parts: int) -> list[np.ndarray]:
+    """``[kernel(0), ..., kernel(n_parts - 1)]``, on Numba's thread count.
+
+    The kernels are compiled with ``nogil``, so partitions run in parallel on
+    plain threads; results come back in partition order whatever the number
+    of threads.
+    """
+    n_workers = worker_count(n_parts)
+    if n_workers == 1:
+        return [kernel(p) for p in range(n_parts)]
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        return list(pool.map(kernel, range(n_parts)))
+
+
+def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:
+    """Records that hold exactly the pooled occurrences (see ``pool_records``).
+
+    The pool is split into fixed partitions of about ``POOL_PARTITION``
+    occurrences, each grown on its own random stream.
+    """
+    total = int(pool.sum())
+    n_parts = max(1, -(-total // POOL_PARTITION))
+    seeds = stream_seeds(rng, n_parts)
+
+    def grow(part: int) -> np.ndarray:
+        return pool_records(
+            index.arrays,
+            resolution,
+            split_counts(pool, n_parts, part),
+            seeds[part],
+            POOL_TRIES,
+            index.exit_hits,
+            index.list_max,
+        )
+
+    return np.concatenate(run_partitions(grow, n_parts), axis=1)
+
+
+def consolidate(
+    index: SupportIndex, out: np.ndarray, resolution: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Make every attribute's count in ``out`` equal its protected count.
+
+    Surplus occurrences are blanked in randomly chosen records; missing ones
+    form a pool grown into new records (:func:`grow_pool`), appended after
+    ``out``'s records.
+    """
+    target = protected_counts(index.counts, resolution)
+    have = synthetic_counts(out, index.offsets)
+    excess = np.maximum(have - target, 0)
+    pool = np.maximum(target - have, 0)
+    column_seeds = stream_seeds(rng, out.shape[0])
+    if excess.any():
+        out = suppress_excess(out, index.offsets, excess, column_seeds)
+    if not pool.any():
+        return out
+    return np.concatenate([out, grow_pool(index, pool, resolution, rng)], axis=1)

@@ -1,0 +1,347 @@
+"""The k-anonymous synthesis modes that read sensitive data: row_seeded, unseeded, value_seeded.
+
+Guarantees checked against brute force (tests/naive_synthesis.py) on many
+random tables and on a fixed realistic one:
+* every synthetic record's combination occurs >= k times in the sensitive data;
+* row_seeded: every attribute's synthetic count equals floor(count / k) * k;
+* value_seeded: protected count <= synthetic count <= floor((1 + r) * protected count);
+* unseeded: as many records as the data; with k = 1 attribute counts follow the
+  data within binomial noise; at k = 5 on the realistic table, the tolerance
+  stated in ``test_unseeded_counts_tolerance``;
+* same seed, same output, on 1 or 2 threads; another seed, another output;
+* bad parameters raise ParameterError with a one-line message.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from showcase.datasets import generate_table
+from showcase.engine import ParameterError, encode
+from showcase.engine.config import max_threads, threads
+from showcase.engine.kernels.row_synthesis import row_seeded_records
+from showcase.engine.kernels.support import (
+    MODE_LIST,
+    S_LISTED,
+    S_MODE,
+    accept,
+    has_support,
+    new_work,
+    reset,
+)
+from showcase.engine.randomness import stream_seeds
+from showcase.engine.synthesize.consolidate import (
+    PARTITION_SIZE,
+    protected_counts,
+    support_index,
+    synthetic_counts,
+)
+from showcase.engine.synthesize.row_seeded import row_seeded
+from showcase.engine.synthesize.unseeded import unseeded
+from showcase.engine.synthesize.value_seeded import value_seeded
+
+from . import naive_synthesis as naive
+
+MODES = {"row_seeded": row_seeded, "unseeded": unseeded, "value_seeded": value_seeded}
+
+
+@st.composite
+def encoded_tables(draw, max_rows=120):
+    """Small categorical tables with skewed values and missing cells, encoded."""
+    n_cols = draw(st.integers(1, 6))
+    n_rows = draw(st.integers(1, max_rows))
+    columns = {}
+    for i in range(n_cols):
+        n_values = draw(st.integers(1, 5))
+        # Skewed: low codes are much more frequent; "" is a missing cell.
+        weights = draw(st.lists(st.integers(0, 8), min_size=n_values + 1, max_size=n_values + 1))
+        cells = [""] + [f"v{j}" for j in range(n_values)]
+        seed = draw(st.integers(0, 2**32 - 1))
+        p = np.array(weights, dtype=float) + 0.01
+        picks = np.random.default_rng(seed).choice(len(cells), size=n_rows, p=p / p.sum())
+        columns[f"c{i}"] = [cells[j] for j in picks]
+    return encode(pa.table(columns))
+
+
+@pytest.fixture(scope="module")
+def realistic():
+    """A fixed realistic table: 1,500 generated case records, 12 columns."""
+    return encode(generate_table(1500, 12, 7))
+
+
+def assert_k_anonymous(table, out, k):
+    assert naive.rare_records(table.codes, out, k) == []
+
+
+def assert_layout(table, out):
+    assert out.dtype == table.codes.dtype
+    assert out.flags.c_contiguous
+    assert out.ndim == 2 and out.shape[0] == table.n_columns
+    sizes = np.array([len(d) for d in table.schema.dictionaries])
+    assert (out.max(axis=1, initial=0) <= sizes).all()
+
+
+def counts_of(table, out):
+    return synthetic_counts(out, table.schema.offsets)
+
+
+def targets_of(table, k):
+    return protected_counts(synthetic_counts(table.codes, table.schema.offsets), k)
+
+
+# --- the support kernels --------------------------------------------------------------------
+
+
+def naive_rows(table, ids):
+    """Records holding every id (an id >= n_attributes means "column empty")."""
+    n_attributes = table.schema.n_attributes
+    offsets = table.schema.offsets
+    out = []
+    for r in range(table.n_rows):
+        ok = True
+        for a in ids:
+            if a >= n_attributes:
+                ok = ok and table.codes[a - n_attributes, r] == 0
+            else:
+                c = int(table.schema.attribute_columns[a])
+                ok = ok and table.codes[c, r] == a - offsets[c] + 1
+        if ok:
+            out.append(r)
+    return out
+
+
+@given(
+    table=encoded_tables(max_rows=200),
+    k=st.integers(1, 6),
+    order_seed=st.integers(0, 2**32 - 1),
+    list_max=st.sampled_from([0, 64, 10**9]),
+    exit_hits=st.sampled_from([1, 64]),
+)
+def test_support_tests_match_brute_force(table, k, order_seed, list_max, exit_hits):
+    """Whatever the mode switches, a test says exactly whether support >= k, and listed rows are exact."""
+    index = support_index(table, k)
+    n_ids = table.schema.n_attributes + table.n_columns
+    ids = np.random.default_rng(order_seed).permutation(n_ids)
+    work = new_work(table.n_columns, table.n_rows)
+    reset(work)
+    chosen, used_columns = [], set()
+    for b in ids:
+        column = int(index.arrays[2][b])
+        if column in used_columns:
+            continue
+        ok, estimate = has_support(index.arrays, work, b, k, max(k, exit_hits))
+        expected = len(naive_rows(table, [*chosen, b]))
+        assert ok == (expected >= k)
+        if ok:
+            accept(index.arrays, work, b, estimate, list_max)
+            chosen.append(b)
+            used_columns.add(column)
+            state, rows = work[0], work[3]
+            if state[S_MODE] == MODE_LIST:
+                assert rows[: state[S_LISTED]].tolist() == naive_rows(table, chosen)
+
+
+# --- row_seeded ------------------------------------------------------------------------------
+
+
+@given(table=encoded_tables(), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_row_seeded_first_pass_keeps_maximal_subsets(table, k, seed):
+    """Each seed record keeps a subset of its attributes that no left-out attribute can join."""
+    index = support_index(table, k)
+    n_parts = -(-table.n_rows // PARTITION_SIZE)
+    seeds = stream_seeds(np.random.default_rng(seed), n_parts)
+    out = row_seeded_records(index.arrays, k, seeds, PARTITION_SIZE, 1, index.exit_hits, index.list_max)
+    sensitive = naive.records(table.codes)
+    for row, record in zip(sensitive, naive.records(out)):
+        assert record <= row
+        assert not record or naive.support(sensitive, record) >= k
+        for attribute in row - record:
+            assert naive.support(sensitive, record | {attribute}) < k
+
+
+@given(table=encoded_tables(), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_row_seeded_guarantees(table, k, seed):
+    out = row_seeded(table, resolution=k, rng=np.random.default_rng(seed))
+    assert_layout(table, out)
+    assert_k_anonymous(table, out, k)
+    # Exact protected counts; attributes rarer than k never appear.
+    assert dict(naive.attribute_counts(out)) == naive.protected_counts(table.codes, k)
+    # The first records come from the sensitive records in order (attributes only removed).
+    sensitive = naive.records(table.codes)
+    assert out.shape[1] >= table.n_rows
+    for row, record in zip(sensitive, naive.records(out[:, : table.n_rows])):
+        assert record <= row
+
+
+def test_row_seeded_with_k_1_reproduces_the_data(realistic):
+    out = row_seeded(realistic, resolution=1, rng=np.random.default_rng(3))
+    assert np.array_equal(out, realistic.codes)
+
+
+# --- unseeded --------------------------------------------------------------------------------
+
+
+@given(table=encoded_tables(), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_unseeded_guarantees(table, k, seed):
+    out = unseeded(table, resolution=k, rng=np.random.default_rng(seed))
+    assert_layout(table, out)
+    assert out.shape[1] == table.n_rows
+    assert_k_anonymous(table, out, k)
+    assert not (counts_of(table, out)[targets_of(table, k) == 0]).any()
+
+
+@pytest.mark.statistical
+def test_unseeded_with_k_1_follows_the_attribute_counts(realistic):
+    """With k = 1 nothing is left out, so each count is a sum of n_rows draws with the data's
+    frequency: within 5 standard deviations. (Not conditioning on absent values fails this.)"""
+    total = np.zeros(realistic.schema.n_attributes)
+    runs = 4
+    for seed in range(runs):
+        total += counts_of(realistic, unseeded(realistic, resolution=1, rng=np.random.default_rng(seed)))
+    expected = runs * counts_of(realistic, realistic.codes).astype(float)
+    p = expected / (runs * realistic.n_rows)
+    sd = np.sqrt(runs * realistic.n_rows * p * (1 - p)) + 1
+    assert (np.abs(total - expected) <= 5 * sd).all()
+
+
+def test_unseeded_counts_tolerance(realistic):
+    """Stated tolerance at k = 5 on realistic data (12 columns, 1,500 records).
+
+    Unseeded synthesis never adds an attribute beyond what the data's
+    conditional distribution gives and leaves out draws that would make a rare
+    combination, so counts fall short, never exceed by more than noise:
+    every count <= its sensitive count + 3 sqrt(count); every attribute with a
+    protected count >= 150 keeps at least 15% of it; all together keep at least
+    35% of the attribute occurrences.
+    """
+    k = 5
+    out = unseeded(realistic, resolution=k, rng=np.random.default_rng(11))
+    have = counts_of(realistic, out).astype(float)
+    count = counts_of(realistic, realistic.codes).astype(float)
+    target = targets_of(realistic, k)
+    assert (have <= count + 3 * np.sqrt(count)).all()
+    frequent = target >= 150
+    assert (have[frequent] >= 0.15 * target[frequent]).all()
+    assert have.sum() >= 0.35 * count.sum()
+
+
+# --- value_seeded ----------------------------------------------------------------------------
+
+
+@given(
+    table=encoded_tables(),
+    k=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    ratio=st.sampled_from([None, 0.0, 0.3, 2.0]),
+    tries=st.integers(0, 3),
+)
+def test_value_seeded_guarantees(table, k, seed, ratio, tries):
+    out = value_seeded(
+        table,
+        resolution=k,
+        rng=np.random.default_rng(seed),
+        oversampling_ratio=ratio,
+        oversampling_tries=None if ratio is None else tries,
+    )
+    assert_layout(table, out)
+    assert_k_anonymous(table, out, k)
+    have, target = counts_of(table, out), targets_of(table, k)
+    assert (have >= target).all()
+    assert not have[target == 0].any()
+    if ratio is not None:
+        assert (have <= np.floor((1 + ratio) * target)).all()
+    assert out.shape[1] <= target.sum()
+
+
+def test_value_seeded_ratio_bounds_on_realistic_data(realistic):
+    """Without a ratio attributes are oversampled; a ratio bounds it; ratio 0 is exact."""
+    k = 5
+    target = targets_of(realistic, k)
+    rng = np.random.default_rng
+    free = counts_of(realistic, value_seeded(realistic, resolution=k, rng=rng(1)))
+    assert (free >= target).all() and (free > target).any()
+    bounded = counts_of(realistic, value_seeded(realistic, resolution=k, rng=rng(1), oversampling_ratio=0.1))
+    assert (target <= bounded).all() and (bounded <= np.floor(1.1 * target)).all()
+    exact = counts_of(realistic, value_seeded(realistic, resolution=k, rng=rng(1), oversampling_ratio=0))
+    assert np.array_equal(exact, target)
+
+
+# --- all modes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_realistic_table_is_k_anonymous(realistic, mode):
+    k = 5
+    out = MODES[mode](realistic, resolution=k, rng=np.random.default_rng(2))
+    assert_layout(realistic, out)
+    assert_k_anonymous(realistic, out, k)
+    if mode == "row_seeded":
+        assert np.array_equal(counts_of(realistic, out), targets_of(realistic, k))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_seeds_decide_the_output(realistic, mode):
+    def run(seed):
+        return MODES[mode](realistic, resolution=4, rng=np.random.default_rng(seed))
+
+    first = run(5)
+    assert np.array_equal(first, run(5))
+    other = run(6)
+    assert first.shape != other.shape or not np.array_equal(first, other)
+
+
+@pytest.mark.skipif(max_threads() < 2, reason="needs 2 threads")
+@pytest.mark.parametrize("mode", MODES)
+def test_thread_count_does_not_change_the_output(mode):
+    # Enough records for several partitions of every kind of work.
+    table = encode(generate_table(6000, 10, 3))
+
+    def run(n_threads):
+        with threads(n_threads):
+            assert numba.get_num_threads() == n_threads
+            return MODES[mode](table, resolution=3, rng=np.random.default_rng(8))
+
+    assert np.array_equal(run(1), run(2))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_k_above_every_count_gives_no_attributes(mode):
+    table = encode(pa.table({"a": ["x", "y", "x"], "b": ["1", "", "2"]}))
+    out = MODES[mode](table, resolution=4, rng=np.random.default_rng(0))
+    assert not out.any()
+    assert out.shape[1] == (0 if mode == "value_seeded" else 3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "3", None])
+def test_bad_resolution(mode, bad):
+    table = encode(pa.table({"a": ["x", "y"]}))
+    with pytest.raises(ParameterError, match="resolution") as error:
+        MODES[mode](table, resolution=bad, rng=np.random.default_rng(0))
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"oversampling_ratio": -0.1}, "oversampling_ratio"),
+        ({"oversampling_ratio": float("nan")}, "oversampling_ratio"),
+        ({"oversampling_ratio": float("inf")}, "oversampling_ratio"),
+        ({"oversampling_ratio": "0.1"}, "oversampling_ratio"),
+        ({"oversampling_ratio": True}, "oversampling_ratio"),
+        ({"oversampling_ratio": 0.1, "oversampling_tries": -1}, "oversampling_tries"),
+        ({"oversampling_ratio": 0.1, "oversampling_tries": 1.5}, "oversampling_tries"),
+        ({"oversampling_ratio": 0.1, "oversampling_tries": False}, "oversampling_tries"),
+        ({"oversampling_tries": 3}, "only with oversampling_ratio"),
+    ],
+)
+def test_bad_oversampling_parameters(options, message):
+    table = encode(pa.table({"a": ["x", "y"]}))
+    with pytest.raises(ParameterError, match=message) as error:
+        value_seeded(table, resolution=1, rng=np.random.default_rng(0), **options)
+    assert "\n" not in str(error.value)
