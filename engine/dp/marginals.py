@@ -31,7 +31,6 @@ from ..kernels.dp_marginals import (
 )
 from .accountant import (
     BudgetSplit,
-    check_proportion,
     default_delta,
     record_count_epsilon,
     split_budget,
@@ -200,9 +199,8 @@ def dp_aggregate(
         instead of the fabrication mode's adaptive ones.
     """
     source = source or RandomSource()
-    check_proportion(
-        percentile / 100 if percentile > 0 else -1, "percentile / 100"
-    ) if percentile != 100 else None
+    if not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
+        raise ParameterError(f"percentile must be in (0, 100], got {percentile!r}")
     eps_count = record_count_epsilon(epsilon, record_count_proportion)
     if length < 1:
         raise ParameterError(f"reporting length must be >= 1, got {length}")
