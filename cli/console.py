@@ -17,6 +17,7 @@ STAGE_LABELS = {
     "count": "counting combinations",
     "write": "writing release",
     "evaluate": "computing metrics",
+    "noise": "DP marginals by length",
     "compare": "running mechanisms",
     "synthesize": "synthesizing records",
     "check": "checking combinations",

@@ -19,6 +19,7 @@ from .aggregate import aggregate
 from .compare import compare
 from .datasets import app as datasets_app
 from .evaluate import evaluate
+from .ledger import app as ledger_app
 from .run import run as run_command
 from .synthesize import synthesize
 
@@ -59,6 +60,7 @@ app.command("compare")(compare)
 app.command("synthesize")(synthesize)
 app.command("run")(run_command)
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(ledger_app, name="ledger")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 from .aggregates import Aggregates  # noqa: E402
 from .aggregates_io import read_parquet, read_tsv, to_arrow, write_parquet, write_tsv  # noqa: E402
 from .count import combinations_per_record, count_combinations  # noqa: E402
+from .dp.job import dp_aggregate_release  # noqa: E402
+from .dp.marginals import dp_aggregate  # noqa: E402
 from .encode import EncodedTable, Schema, encode  # noqa: E402
 from .errors import InputError, ParameterError, ShowcaseError  # noqa: E402
 from .ingest import read_table  # noqa: E402
@@ -39,6 +41,8 @@ __all__ = [
     "aggregate_seeded",
     "combinations_per_record",
     "count_combinations",
+    "dp_aggregate",
+    "dp_aggregate_release",
     "encode",
     "k_anonymize",
     "load",

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
+import pyarrow as pa
 
 from ..aggregates import NO_ATTRIBUTE, Aggregates
-from ..encode import EncodedTable, Schema
+from ..encode import EncodedTable, Schema, encode
 from ..errors import ParameterError
 from ..kernels.dp_marginals import (
     build_table,
@@ -168,7 +169,7 @@ def _trimmed_counts(
 
 
 def dp_aggregate(
-    table: EncodedTable,
+    table: EncodedTable | pa.Table,
     *,
     epsilon: float,
     length: int = 3,
@@ -198,6 +199,8 @@ def dp_aggregate(
         Fixed thresholds for lengths 2..L (a noisy count must exceed them),
         instead of the fabrication mode's adaptive ones.
     """
+    if isinstance(table, pa.Table):
+        table = encode(table)
     source = source or RandomSource()
     if not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
         raise ParameterError(f"percentile must be in (0, 100], got {percentile!r}")

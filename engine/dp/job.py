@@ -1,0 +1,224 @@
+"""``aggregate --dp``: a differentially private aggregates release, end to end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import __version__
+from ..aggregates import Aggregates
+from ..aggregates_io import describe, write_parquet, write_tsv
+from ..config import threads as thread_count
+from ..count import validate_length
+from ..encode import EncodedTable, Schema, encode
+from ..errors import InputError, ParameterError
+from ..ingest import check_input, fingerprint, read_table
+from ..prepare import Preparation, describe_input
+from ..release import (
+    AGGREGATES_PARQUET,
+    AGGREGATES_TSV,
+    METADATA,
+    check_output_dir,
+    staged_directory,
+    utc_now,
+    write_json,
+)
+from .accountant import check_delta, check_epsilon, split_budget
+from .ledger import Ledger
+from .marginals import dp_aggregate, fabrication_etas
+from .noise import RandomSource
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class DpResult:
+    released: Aggregates
+    report: dict
+    seconds: dict
+
+
+def read_codebook(path: str | Path, columns: Sequence[str]) -> Schema:
+    """A public codebook: a CSV with columns ``column,value``, one row per possible value."""
+    table = read_table(path)
+    if table.column_names[:2] != ["column", "value"]:
+        raise InputError(f"{path}: a codebook needs the header 'column,value'")
+    names = table.column("column").cast(pa.string()).to_pylist()
+    values = table.column("value").cast(pa.string()).to_pylist()
+    unknown = sorted({n for n in names if n not in set(columns)})
+    if unknown:
+        raise InputError(f"{path}: codebook names unknown column(s) {', '.join(map(repr, unknown))}")
+    dictionaries = []
+    for name in columns:
+        mine = sorted({v for n, v in zip(names, values) if n == name and v}, key=str.encode)
+        if not mine:
+            raise InputError(f"{path}: codebook lists no values for column {name!r}")
+        dictionaries.append(pa.array(mine, pa.string()))
+    return Schema(tuple(columns), tuple(dictionaries))
+
+
+def _subject_ids(table: pa.Table, column: str) -> np.ndarray:
+    """One integer per row; rows without a subject id are subjects of their own."""
+    ids = pc.dictionary_encode(table.column(column)).combine_chunks()
+    codes = pc.fill_null(ids.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    empty = ids.dictionary.to_pylist()
+    blank = [i for i, v in enumerate(empty) if v in ("", None)]
+    missing = (codes < 0) | np.isin(codes, blank)
+    codes[missing] = -1 - np.arange(int(missing.sum()))  # distinct negative ids
+    return codes
+
+
+def dp_aggregate_release(
+    input_path: str | Path,
+    *,
+    epsilon: float,
+    length: int = 3,
+    delta: float | None = None,
+    out: str | Path | None = None,
+    preparation: Preparation = Preparation(),
+    seed: int | None = None,
+    codebook: str | Path | None = None,
+    subject_id: str | None = None,
+    budget_total: float | None = None,
+    ledger: str | Path | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    **mechanism: object,
+) -> DpResult:
+    """Read sensitive data, release DP aggregates (SPEC §2.2), record it in the ledger.
+
+    ``mechanism`` takes the options of :func:`~showcase.engine.dp.marginals.dp_aggregate`
+    (record_count_proportion, percentile_proportion, percentile, accuracy_mode,
+    sigma_proportions, fabrication_mode, thresholds).
+    """
+    epsilon = check_epsilon(epsilon)
+    if delta is not None:
+        check_delta(delta)
+    length = validate_length(length)
+    fabrication_etas(str(mechanism.get("fabrication_mode", "balanced")), length)
+    split_budget(epsilon, delta or 1e-6, length,
+                 **{k: v for k, v in mechanism.items()
+                    if k in ("record_count_proportion", "percentile_proportion", "accuracy_mode")},
+                 proportions=mechanism.get("sigma_proportions"))  # fmt: skip
+    check_input(input_path)
+    if out is not None:
+        check_output_dir(out, force)
+    book = Ledger(ledger)
+    tick = progress or (lambda stage, done, total: None)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    tick("read", 0, 1)
+    raw = read_table(
+        input_path,
+        delimiter=preparation.delimiter,
+        use_columns=preparation.use_columns,
+        record_limit=preparation.record_limit,
+    )
+    subject = None
+    if subject_id is not None:
+        if subject_id not in raw.column_names:
+            raise ParameterError(f"unknown subject id column {subject_id!r}")
+        subject = _subject_ids(raw, subject_id)
+        raw = raw.drop_columns([subject_id])
+    schema = read_codebook(codebook, raw.column_names) if codebook else None
+    table: EncodedTable = encode(
+        raw, null_markers=preparation.null_markers, sensitive_zeros=preparation.sensitive_zeros, schema=schema
+    )
+    tick("read", 1, 1)
+    seconds["read"] = time.perf_counter() - start
+    input_fingerprint = fingerprint(input_path)
+    parameters = {"epsilon": epsilon, "delta": delta, "reporting_length": length,
+                  "subject_id": subject_id, "codebook": codebook is not None,
+                  "seeded": seed is not None,
+                  **{k: v for k, v in mechanism.items() if v is not None}}  # fmt: skip
+    # Charged before any noise is drawn; the delta charged is the requested one or,
+    # when it defaults, filled in after the release (never lower than what is used).
+    entry = book.charge(
+        input_fingerprint, epsilon, delta or 0.0, budget_total=budget_total, parameters=parameters
+    )
+    try:
+        start = time.perf_counter()
+        with thread_count(threads):
+            released, report = dp_aggregate(
+                table, epsilon=epsilon, length=length, delta=delta, public_domain=schema is not None,
+                subject=subject, source=RandomSource(seed),
+                progress=lambda d, t: tick("noise", d, t),
+                **{k: v for k, v in mechanism.items() if v is not None},
+            )  # fmt: skip
+        seconds["release"] = time.perf_counter() - start
+        facts = report.describe()
+        _update_delta(book, entry, facts["delta"])
+        result = DpResult(released, facts, seconds)
+        if out is not None:
+            _write(out, force, result, input_path, preparation, parameters, seed, subject_id, tick)
+        book.settle(entry, "released", facts["rho"])
+        return result
+    except BaseException:
+        book.settle(entry, "failed")
+        raise
+
+
+def _update_delta(book: Ledger, entry: int, delta: float) -> None:
+    with book._connect() as db:
+        db.execute("UPDATE releases SET delta = MAX(delta, ?) WHERE id = ?", (delta, entry))
+
+
+def guarantee(facts: dict, subject_id: str | None) -> str:
+    unit = f"subject (all rows sharing a {subject_id!r})" if subject_id else "record"
+    return (
+        f"({facts['epsilon']:g}, {facts['delta']:.3g})-differential privacy per {unit}: "
+        f"a pure {facts['record_count_epsilon']:.4g}-DP record count, and "
+        f"rho = {facts['rho']:.4g} zero-concentrated DP for everything else, converted with "
+        f"epsilon = rho + 2 sqrt(rho ln(1/delta)) (Bun & Steinke 2016) at delta = "
+        f"{facts['conversion_delta']:.3g}"
+        + (
+            f", plus {facts['selection_delta']:.3g} for choosing attributes from the data"
+            if facts["selection_delta"]
+            else ""
+        )
+        + ". Noise is exact discrete Gaussian (counts) and discrete Laplace (record count)."
+    )
+
+
+def _write(out, force, result: DpResult, input_path, preparation, parameters, seed, subject_id, tick) -> None:
+    start = time.perf_counter()
+    with staged_directory(out, force) as stage:
+        tick("write", 0, 3)
+        write_parquet(result.released, stage / AGGREGATES_PARQUET)
+        tick("write", 1, 3)
+        write_tsv(result.released, stage / AGGREGATES_TSV)
+        tick("write", 2, 3)
+        result.seconds["write"] = time.perf_counter() - start
+        privacy = {
+            "mechanism": "differential-privacy",
+            "sensitive": False,
+            "guarantee": guarantee(result.report, subject_id),
+            "seeded": seed is not None,
+            **result.report,
+        }
+        if seed is not None:
+            privacy["warning"] = (
+                "seeded for reproducibility: the noise can be recomputed from "
+                "the seed, so this release is for testing, not for publication"
+            )
+        write_json(stage / METADATA, {
+            "tool": {"name": "showcase", "version": __version__},
+            "created": utc_now(),
+            "kind": "aggregates",
+            "input": describe_input(input_path),
+            "preparation": preparation.describe(),
+            "parameters": parameters,
+            "privacy": privacy,
+            "aggregates": describe(result.released),
+            "statistics": {"combinations_by_length": result.released.by_length().tolist()},
+            "files": [AGGREGATES_PARQUET, AGGREGATES_TSV, METADATA],
+            "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+        })  # fmt: skip
+        tick("write", 3, 3)

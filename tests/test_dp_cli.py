@@ -1,0 +1,153 @@
+"""``aggregate --dp`` and the privacy ledger, end to end."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from showcase.cli.main import main
+from showcase.datasets import generate_table, write_table
+from showcase.engine import ParameterError, read_parquet
+from showcase.engine.dp.ledger import Ledger
+
+
+@pytest.fixture
+def cases(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    path = tmp_path / "cases.csv"
+    write_table(generate_table(3000, 6, seed=4), path)
+    return path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_dp_release_end_to_end(cases, tmp_path, capsys):
+    out = tmp_path / "dp"
+    code, stdout, stderr = run(
+        capsys,
+        "aggregate",
+        cases,
+        "--dp",
+        "--epsilon",
+        2,
+        "-l",
+        2,
+        "-o",
+        out,
+        "--seed",
+        12345,
+        "--no-progress",
+    )
+    assert code == 0, stderr
+    assert "for testing only" in stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    privacy = meta["privacy"]
+    assert privacy["mechanism"] == "differential-privacy" and privacy["seeded"] is True
+    assert "differential privacy per record" in privacy["guarantee"]
+    assert privacy["epsilon_spent"] <= 2.0 * (1 + 1e-9)
+    assert "12345" not in (out / "metadata.json").read_text()  # the seed would undo the noise
+    released = read_parquet(out / "aggregates.parquet")
+    assert released.protection == "differential-privacy" and len(released) > 0
+    code, stdout, _ = run(capsys, "ledger", "show", cases)
+    assert code == 0 and "1 release(s)" in stdout and "released" in stdout
+
+
+def test_budget_total_refuses_the_release_that_does_not_fit(cases, tmp_path, capsys):
+    args = ["aggregate", cases, "--dp", "--epsilon", 3, "-l", 1, "--budget-total", 5, "--no-progress"]
+    assert run(capsys, *args, "-o", tmp_path / "a")[0] == 0
+    code, _, stderr = run(capsys, *args, "-o", tmp_path / "b")
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "budget exceeded" in lines[0]
+    assert not (tmp_path / "b").exists()
+
+
+def _charge(path: str) -> bool:
+    try:
+        Ledger(path).charge("sha256:same-input", 1.0, 1e-7, budget_total=3.0)
+        return True
+    except ParameterError:
+        return False
+
+
+def test_concurrent_releases_cannot_overspend(tmp_path):
+    path = str(tmp_path / "race.sqlite")
+    Ledger(path)
+    with ProcessPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(_charge, [path] * 12))
+    assert sum(outcomes) == 3  # exactly the three that fit in the budget
+    assert Ledger(path).spent("sha256:same-input").epsilon == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--dp"], "--epsilon"), (["--epsilon", "1"], "--epsilon"),
+    (["--dp", "--epsilon", "0"], "epsilon"), (["--dp", "--epsilon", "-1"], "epsilon"),
+    (["--dp", "--epsilon", "1", "--delta", "1.5"], "delta"),
+    (["--dp", "--epsilon", "1", "--sigma-proportions", "1,2"], "one value per length"),
+    (["--dp", "--epsilon", "1", "--fabrication-mode", "wild"], "fabrication mode"),
+    (["--dp", "--epsilon", "1", "--percentile-proportion", "1.5"], "percentile"),
+    (["--dp", "--epsilon", "1", "--subject-id", "nope"], "subject id"),
+    (["--dp", "--epsilon", "1", "--unprotected"], "--unprotected"),
+])  # fmt: skip
+def test_bad_dp_parameters(cases, tmp_path, capsys, extra, message):
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, "aggregate", cases, "-o", out, "--no-progress", *extra)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], stderr
+    assert not out.exists()
+
+
+def test_codebook_and_subject_id(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    data = tmp_path / "d.csv"
+    rows = ["id,A,B"] + [f"s{i // 2},{'xy'[i % 2]},{'pq'[i % 3 % 2]}" for i in range(600)]
+    data.write_text("\n".join(rows) + "\n")
+    book = tmp_path / "codebook.csv"
+    book.write_text("column,value\nA,x\nA,y\nA,z\nB,p\nB,q\n")
+    out = tmp_path / "o"
+    code, _, stderr = run(
+        capsys,
+        "aggregate",
+        data,
+        "--dp",
+        "--epsilon",
+        5,
+        "-l",
+        2,
+        "--codebook",
+        book,
+        "--subject-id",
+        "id",
+        "-o",
+        out,
+        "--no-progress",
+    )
+    assert code == 0, stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["privacy"]["public_domain"] is True and meta["privacy"]["selection_delta"] == 0
+    assert "per subject" in meta["privacy"]["guarantee"]
+    assert meta["privacy"]["candidates_by_length"][0] == 5  # every codebook value
+    assert abs(meta["aggregates"]["record_count"] - 300) < 20  # 300 subjects, not 600 rows
+    bad = tmp_path / "bad.csv"
+    bad.write_text("column,value\nA,x\n")
+    code, _, stderr = run(
+        capsys,
+        "aggregate",
+        data,
+        "--dp",
+        "--epsilon",
+        5,
+        "--codebook",
+        bad,
+        "--subject-id",
+        "id",
+        "-o",
+        tmp_path / "o2",
+        "--no-progress",
+    )
+    assert code == 2 and "no values for column 'B'" in stderr
