@@ -2,7 +2,8 @@
 
 A mechanism is named by a spec string ``NAME[:key=value,...]``, for example
 ``aggregate:k=10``, ``row_seeded:k=5``, ``aggregate_seeded:k=10``,
-``pac-synth:epsilon=4``. This project's mechanisms always run; peers
+``dp:epsilon=4`` (DP marginals then aggregate-seeded synthesis), ``pac-synth:epsilon=4``.
+This project's mechanisms always run; peers
 (pac-synth, SmartNoise MST/AIM) run through adapters that import them only
 when installed. Every mechanism gets a seed derived from the comparison's
 seed, recorded in the results, so a comparison can be re-run exactly (peers
@@ -73,6 +74,27 @@ def _aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: 
 
     k, reporting = _k_and_length(params, length)
     released = k_anonymize(count_combinations(sensitive, reporting), k)
+    synthetic = aggregate_seeded(released, rng=make_rng(seed))
+    return Release(None, "synthetic", table=_onto(synthetic, sensitive))
+
+
+def _dp(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+    """DP aggregates, then aggregate-seeded synthesis from them (never the sensitive rows).
+
+    Comparison releases stay in memory and are not recorded in the privacy
+    ledger: they are for measuring mechanisms, not for publication.
+    """
+    from .dp.marginals import dp_aggregate
+    from .dp.noise import RandomSource
+    from .synthesize.aggregate_seeded import aggregate_seeded
+
+    released, _ = dp_aggregate(
+        sensitive,
+        epsilon=float(params["epsilon"]),
+        delta=params.get("delta") or None,
+        length=int(params.get("L") or length),
+        source=RandomSource(seed),
+    )
     synthetic = aggregate_seeded(released, rng=make_rng(seed))
     return Release(None, "synthetic", table=_onto(synthetic, sensitive))
 
@@ -151,6 +173,7 @@ MECHANISMS: dict[str, MechanismInfo] = {
         {"k": (int, None), "oversampling_ratio": (float, 0), "oversampling_tries": (int, 0)},
     ),
     "aggregate_seeded": MechanismInfo(_aggregate_seeded, {"k": (int, None), "L": (int, 0)}),
+    "dp": MechanismInfo(_dp, {"epsilon": (float, None), "delta": (float, 0), "L": (int, 0)}),
     "pac-synth": MechanismInfo(
         _pac_synth,
         {"epsilon": (float, None), "delta": (float, 0), "L": (int, 0)},

@@ -89,6 +89,35 @@ def test_same_seed_same_mechanism_seeds(tmp_path, capsys):
     assert seeds[0] == seeds[1]
 
 
+def test_dp_mechanisms_at_two_budgets(tmp_path, capsys):
+    rows = [("a1", "b1", "c1"), ("a2", "b2", "c2"), ("a1", "b2", "c1")] * 100
+    sensitive = write(tmp_path / "s.csv", rows)
+    out = tmp_path / "cmp"
+    code = main(
+        [
+            "compare",
+            str(sensitive),
+            "-m",
+            "dp:epsilon=1",
+            "-m",
+            "dp:epsilon=8",
+            "-o",
+            str(out),
+            "-l",
+            "2",
+            "-k",
+            "2",
+            "--seed",
+            "3",
+            "--no-progress",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    rows = list(csv.DictReader((out / "comparison.csv").read_text().splitlines()))
+    assert all(0 < float(r["k_marginal"]) <= 1000 for r in rows)
+    assert "k-marginal score by ε" in (out / "report.html").read_text()
+
+
 def test_pac_synth_peer_runs_when_installed(tmp_path, capsys):
     pytest.importorskip("pacsynth")
     rows = [("a1", "b1", "c1"), ("a2", "b2", "c2"), ("a1", "b2", "c1")] * 30
