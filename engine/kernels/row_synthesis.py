@@ -169,7 +169,7 @@ def random_member(index, work, rng):
     """
     n_rows = index[0].shape[1]
     bitmaps = index[6]
-    state, _, dense_selected, rows = work
+    state, _, dense_selected, rows, _ = work
     mode = state[S_MODE]
     if mode == MODE_ALL:
         return below(rng, n_rows)

@@ -6,7 +6,7 @@ by at least ``k`` sensitive records. This module holds the index that makes
 that test cheap and the kernels that run it.
 
 The index is a tuple of arrays, ``(codes, offsets, attr_col, attr_code,
-counts, dense_slot, bitmaps, sparse_start, sparse_rows)``:
+counts, dense_slot, bitmaps, sparse_start, sparse_rows, pairs)``:
 
 * ids ``0 .. n_attributes - 1`` are the attributes, ids ``n_attributes + c``
   stand for "no attribute in column c" (used to condition on absence);
@@ -15,10 +15,14 @@ counts, dense_slot, bitmaps, sparse_start, sparse_rows)``:
 * a *dense* id (more than ``n_rows / 64`` records) has a row bitmap, one bit
   per record in uint64 words, ``bitmaps[dense_slot[a]]``;
 * a *sparse* id has the sorted list of its records,
-  ``sparse_rows[sparse_start[a]:sparse_start[a + 1]]``.
+  ``sparse_rows[sparse_start[a]:sparse_start[a + 1]]``;
+* ``pairs[a, b]`` is the number of records holding both ids (an empty array
+  when there are too many ids to keep it): a combination is never more common
+  than its rarest pair, so most rare combinations are rejected in O(length),
+  and a combination of two ids is answered exactly.
 
 The support set ``M`` of the combination being grown lives in a *work* tuple
-``(state, selected, dense_selected, rows)``, in one of three modes:
+``(state, selected, dense_selected, rows, words)``, in one of three modes:
 
 * mode 0 — empty combination: ``M`` is every record;
 * mode 1 — only dense ids so far: ``M`` is the AND of their bitmaps, never
@@ -56,6 +60,8 @@ _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
+#: Words per block of a bitmap scan (a test stops at the end of a block).
+_BLOCK = 64
 
 
 @njit(**JIT)
@@ -113,6 +119,43 @@ def fill_index(codes, offsets, dense_slot, sparse_start, n_dense, n_sparse_rows)
     return bitmaps, sparse_rows
 
 
+@njit(**PARALLEL_JIT)
+def pair_counts(codes, offsets):
+    """Records holding both ids, for every pair of ids (ids as in the index, "no attribute" included).
+
+    Work is split by pair of columns; each pair of columns fills its own block
+    of the matrix, so no two threads write the same cell.
+    """
+    n_columns, n_rows = codes.shape
+    n_ids = offsets[n_columns] + n_columns
+    pairs = np.zeros((n_ids, n_ids), dtype=np.int32)
+    n_column_pairs = n_columns * (n_columns - 1) // 2
+    firsts = np.empty(n_column_pairs, dtype=np.int64)
+    seconds = np.empty(n_column_pairs, dtype=np.int64)
+    q = 0
+    for c in range(n_columns):
+        for d in range(c + 1, n_columns):
+            firsts[q] = c
+            seconds[q] = d
+            q += 1
+    for q in prange(n_column_pairs):
+        first, second = firsts[q], seconds[q]
+        column_a, column_b = codes[first], codes[second]
+        base_a, base_b = offsets[first] - 1, offsets[second] - 1
+        empty_a, empty_b = offsets[n_columns] + first, offsets[n_columns] + second
+        for r in range(n_rows):
+            va, vb = np.int64(column_a[r]), np.int64(column_b[r])
+            a = base_a + va if va > 0 else empty_a
+            b = base_b + vb if vb > 0 else empty_b
+            pairs[a, b] += 1
+    for a in prange(n_ids):
+        for b in range(a + 1, n_ids):
+            both = pairs[a, b] + pairs[b, a]
+            pairs[a, b] = both
+            pairs[b, a] = both
+    return pairs
+
+
 # --- growing a combination ------------------------------------------------------------------
 
 
@@ -123,7 +166,8 @@ def new_work(n_columns, n_rows):
     selected = np.empty(2 * n_columns, dtype=np.int64)
     dense_selected = np.empty(2 * n_columns, dtype=np.int64)
     rows = np.empty(n_rows, dtype=np.int32)
-    return state, selected, dense_selected, rows
+    words = np.empty((n_rows + 63) // 64, dtype=np.uint64)
+    return state, selected, dense_selected, rows, words
 
 
 @njit(**JIT)
@@ -155,11 +199,20 @@ def has_support(index, work, b, k, exit_hits):
     an early exit in mode 2 or over a sparse id, and ``hits * n_words /
     words_scanned`` after an early exit in mode 1 (at ``exit_hits`` matches).
     """
-    codes, _, attr_col, attr_code, counts, dense_slot, bitmaps, sparse_start, sparse_rows = index
-    state, _, dense_selected, rows = work
+    codes, _, attr_col, attr_code, counts, dense_slot, bitmaps, sparse_start, sparse_rows, pairs = index
+    state, selected, dense_selected, rows, words = work
     mode = state[S_MODE]
     if mode == MODE_ALL or counts[b] < k:
         return counts[b] >= k, counts[b]
+    if pairs.shape[0] > 0:
+        # A combination is never more common than any of its pairs.
+        n_selected = state[S_SELECTED]
+        for j in range(n_selected):
+            shared = np.int64(pairs[selected[j], b])
+            if shared < k:
+                return False, shared
+        if n_selected == 1:
+            return True, np.int64(pairs[selected[0], b])
     if mode == MODE_LIST:
         column = codes[attr_col[b]]
         v = attr_code[b]
@@ -180,34 +233,46 @@ def has_support(index, work, b, k, exit_hits):
                 if hits >= k:
                     return True, hits
         return False, hits
+    # Blocks of words: AND every bitmap into a block of scratch (simple loops that
+    # vectorise), count, and stop after the block where enough matches are seen.
     n_words = bitmaps.shape[1]
-    for i in range(n_words):
-        x = bitmaps[slot, i]
-        j = 0
-        while x != 0 and j < n_dense:
-            x &= bitmaps[dense_selected[j], i]
-            j += 1
-        if x != 0:
-            hits += popcount(x)
-            if hits >= exit_hits and hits >= k:
-                return True, hits * n_words // (i + 1)
+    for lo in range(0, n_words, _BLOCK):
+        hi = min(lo + _BLOCK, n_words)
+        block = words[: hi - lo]
+        own = bitmaps[slot, lo:hi]
+        for i in range(hi - lo):
+            block[i] = own[i]
+        for j in range(n_dense):
+            other = bitmaps[dense_selected[j], lo:hi]
+            for i in range(hi - lo):
+                block[i] &= other[i]
+        for i in range(hi - lo):
+            hits += popcount(block[i])
+        if hits >= exit_hits and hits >= k:
+            return True, hits * n_words // hi
     return hits >= k, hits
 
 
 @njit(**JIT)
 def materialize(bitmaps, work):
-    """List the records of the AND of the selected bitmaps; switch to mode 2."""
-    state, _, dense_selected, rows = work
+    """List the records of the AND of the selected bitmaps; switch to mode 2.
+
+    The AND is taken one bitmap at a time into scratch (loops that vectorise),
+    then the set bits are listed.
+    """
+    state, _, dense_selected, rows, words = work
     n_dense = state[S_DENSE]
     n_words = bitmaps.shape[1]
-    m = 0
-    first = dense_selected[0]
+    first = bitmaps[dense_selected[0]]
     for i in range(n_words):
-        x = bitmaps[first, i]
-        j = 1
-        while x != 0 and j < n_dense:
-            x &= bitmaps[dense_selected[j], i]
-            j += 1
+        words[i] = first[i]
+    for j in range(1, n_dense):
+        other = bitmaps[dense_selected[j]]
+        for i in range(n_words):
+            words[i] &= other[i]
+    m = 0
+    for i in range(n_words):
+        x = words[i]
         while x != 0:
             low = x & (~x + np.uint64(1))
             rows[m] = i * 64 + popcount(low - np.uint64(1))
@@ -220,8 +285,8 @@ def materialize(bitmaps, work):
 @njit(**JIT)
 def accept(index, work, b, estimate, list_max):
     """Add id ``b`` (already tested) to the combination and shrink its support set."""
-    codes, _, attr_col, attr_code, _, dense_slot, bitmaps, sparse_start, sparse_rows = index
-    state, selected, dense_selected, rows = work
+    codes, _, attr_col, attr_code, _, dense_slot, bitmaps, sparse_start, sparse_rows, _ = index
+    state, selected, dense_selected, rows, _ = work
     mode = state[S_MODE]
     selected[state[S_SELECTED]] = b
     state[S_SELECTED] += 1
