@@ -248,6 +248,29 @@ def test_hash_table_finds_exactly_the_stored_combinations(n_attributes, length, 
     assert rows.tolist() == [expected.get(c, -1) for c in probes]
 
 
+@given(table=small_tables(), length=st.integers(1, 4), drop=st.integers(0, 2**16))
+def test_child_lists_are_every_one_attribute_extension(table, length, drop):
+    aggregates = count_combinations(table, length)
+    aggregates = drop_some(aggregates, np.random.default_rng(drop).random(len(aggregates)) < 0.8)
+    combos = [tuple(int(a) for a in row[: int(n)]) for row, n in zip(aggregates.attrs, aggregates.length)]
+    row_of = {combo: r for r, combo in enumerate(combos)}
+    expected = {
+        (row_of[parent], a, r)
+        for r, combo in enumerate(combos)
+        if len(combo) >= 2
+        for a in combo
+        if (parent := tuple(b for b in combo if b != a)) in row_of
+    }
+    start, child_attr, child_row = CombinationTable(aggregates).children(aggregates)
+    got = {
+        (p, int(child_attr[e]), int(child_row[e]))
+        for p in range(len(combos))
+        for e in range(start[p], start[p + 1])
+    }
+    assert got == expected
+    assert start[-1] == len(expected)
+
+
 def test_repeated_combinations_are_an_input_error(worked_example):
     exact = count_combinations(load(worked_example), 2)
     doubled = replace(

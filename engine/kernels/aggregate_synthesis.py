@@ -133,6 +133,50 @@ def find_rows(keys, rows, attrs, lengths, bits, per_word):
 
 
 @njit(**JIT)
+def build_children(attrs, lengths, keys, rows, bits, per_word):
+    """For every combination, its one-attribute extensions present in the table.
+
+    Returns ``(start, child_attr, child_row)`` in CSR form: the entries
+    ``start[p]:start[p + 1]`` list each row ``r`` whose combination is row
+    ``p``'s plus the attribute ``child_attr``, with ``child_row = r``. Every
+    combination of length >= 2 appears once under each of its sub-combinations
+    one shorter that are in the table.
+    """
+    n, width = attrs.shape
+    parent = np.full(n * width, -1, dtype=np.int32)
+    key = np.zeros(keys.shape[1], dtype=np.uint64)
+    sub = np.empty(width, dtype=np.int64)
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n):
+        size = lengths[r]
+        if size < 2:
+            continue
+        for i in range(size):
+            k = 0
+            for t in range(size):
+                if t != i:
+                    sub[k] = attrs[r, t]
+                    k += 1
+            _pack(sub, size - 1, bits, per_word, key)
+            p = _find(keys, rows, key)
+            parent[r * width + i] = p
+            if p >= 0:
+                counts[p + 1] += 1
+    start = np.cumsum(counts)
+    fill = start[:-1].copy()
+    child_attr = np.empty(start[-1], dtype=np.int32)
+    child_row = np.empty(start[-1], dtype=np.int32)
+    for r in range(n):
+        for i in range(lengths[r]):
+            p = parent[r * width + i]
+            if p >= 0:
+                child_attr[fill[p]] = attrs[r, i]
+                child_row[fill[p]] = r
+                fill[p] += 1
+    return start, child_attr, child_row
+
+
+@njit(**JIT)
 def _median3(a, b, c):
     if a < b:
         return b if b < c else (c if a < c else a)
@@ -230,6 +274,133 @@ def _value(row, scaled, share, synthetic, use_synthetic):
 
 
 @njit(**JIT)
+def _keep_by_lookups(
+    x, pick, alive, weight, n_alive, record, grown, m, extra, idx, comb, key, keys, rows, bits,
+    per_word, scaled, share, synthetic, use_synthetic, attr_col, length, q, scratch,
+):  # fmt: skip
+    """Candidates that ``x`` leaves allowed, weighed; every combination is looked up in the table.
+
+    The memory-light path: nothing is kept per candidate between steps, so the
+    counts of the length-L sub-combinations are looked up again at each step.
+    """
+    grown_m = m + 1
+    extra[0] = x
+    kept = 0
+    for t in range(n_alive):
+        if t == pick:
+            continue
+        c = alive[t]
+        if attr_col[c] == attr_col[x]:
+            continue
+        ok = True
+        full_value = 0.0
+        extra[1] = c
+        for j in range(min(length - 2, m) + 1):
+            for s in range(j):
+                idx[s] = s
+            while True:
+                n = _subset_with(record, idx, j, extra, 2, comb)
+                _pack(comb, n, bits, per_word, key)
+                row = _find(keys, rows, key)
+                if row < 0:
+                    ok = False
+                    break
+                v = _value(row, scaled, share, synthetic, use_synthetic)
+                if v <= 0.0:
+                    ok = False
+                    break
+                if j == m:
+                    full_value = v
+                if not _next_subset(idx, j, m):
+                    break
+            if not ok:
+                break
+        if not ok:
+            continue
+        if grown_m + 1 <= length:
+            w = full_value
+        else:
+            n_sub = 0
+            j = length - 1
+            for s in range(j):
+                idx[s] = s
+            extra[0] = c
+            while True:
+                n = _subset_with(grown, idx, j, extra, 1, comb)
+                _pack(comb, n, bits, per_word, key)
+                row = _find(keys, rows, key)
+                scratch[n_sub] = _value(row, scaled, share, synthetic, use_synthetic)
+                n_sub += 1
+                if not _next_subset(idx, j, grown_m):
+                    break
+            extra[0] = x
+            w = percentile(scratch, n_sub, q)
+        alive[kept] = c
+        weight[kept] = w
+        kept += 1
+    return kept
+
+
+@njit(**JIT)
+def _keep_by_children(
+    x, pick, alive, weight, n_alive, record, m, extra, idx, comb, key, keys, rows, bits, per_word,
+    scaled, share, synthetic, use_synthetic, attr_col, length, q, values, stored, member, hits,
+    full, child_start, child_attr, child_row,
+):  # fmt: skip
+    """Candidates that ``x`` leaves allowed, weighed; by walking the table's child lists.
+
+    Every combination Q of x with up to L - 2 record attributes is looked up
+    once; a candidate stays only if it extends each Q to a combination in the
+    table (with a positive value), which its hit count tells. The counts of
+    the length-L extensions are kept per candidate for the percentile.
+    """
+    grown_m = m + 1
+    extra[0] = x
+    for t in range(n_alive):
+        if t != pick:
+            member[alive[t]] = True
+    n_q = 0
+    for j in range(min(length - 2, m) + 1):
+        for s in range(j):
+            idx[s] = s
+        while True:
+            n = _subset_with(record, idx, j, extra, 1, comb)
+            _pack(comb, n, bits, per_word, key)
+            row_q = _find(keys, rows, key)
+            if row_q >= 0:
+                for e in range(child_start[row_q], child_start[row_q + 1]):
+                    c = child_attr[e]
+                    if not member[c] or hits[c] != n_q:
+                        continue
+                    v = _value(child_row[e], scaled, share, synthetic, use_synthetic)
+                    if v <= 0.0:
+                        hits[c] = -1
+                        continue
+                    hits[c] = n_q + 1
+                    if j == m:
+                        full[c] = v
+                    if n + 1 == length:
+                        values[c, stored[c]] = v
+                        stored[c] += 1
+            n_q += 1
+            if not _next_subset(idx, j, m):
+                break
+    kept = 0
+    for t in range(n_alive):
+        c = alive[t]
+        ok = t != pick and attr_col[c] != attr_col[x] and hits[c] == n_q
+        member[c] = False
+        hits[c] = 0
+        if not ok:
+            continue
+        w = full[c] if grown_m + 1 <= length else percentile(values[c], stored[c], q)
+        alive[kept] = c
+        weight[kept] = w
+        kept += 1
+    return kept
+
+
+@njit(**JIT)
 def _synthesize_partition(
     first,
     n_records,
@@ -248,6 +419,9 @@ def _synthesize_partition(
     use_synthetic,
     store,
     capacity,
+    child_start,
+    child_attr,
+    child_row,
     out,
 ):
     """Fill ``out[:, first:first + n_records]`` with synthetic records (see :func:`synthesize_records`)."""
@@ -272,13 +446,16 @@ def _synthesize_partition(
     weight = np.empty(n_attr, dtype=np.float64)
     stored = np.zeros(n_attr, dtype=np.int64)
     values = np.empty((n_attr if store else 1, capacity if store else 1), dtype=np.float64)
-    scratch = np.empty(capacity, dtype=np.float64)
+    scratch = np.empty(1 if store else capacity, dtype=np.float64)
     record = np.empty(out.shape[0] + 1, dtype=np.int64)  # the record's ids, sorted
     grown = np.empty_like(record)
     idx = np.empty(length + 1, dtype=np.int64)
     comb = np.empty(length + 2, dtype=np.int64)
     extra = np.empty(2, dtype=np.int64)
     key = np.zeros(n_words, dtype=np.uint64)
+    member = np.zeros(n_attr, dtype=np.bool_)
+    hits = np.zeros(n_attr, dtype=np.int64)
+    full = np.zeros(n_attr, dtype=np.float64)
 
     for i in range(n_records):
         r_out = first + i
@@ -346,67 +523,18 @@ def _synthesize_partition(
                 grown[t + 1] = record[t]
             grown_m = m + 1
 
-            # Keep the candidates that x leaves allowed, and weigh them.
-            kept = 0
-            for t in range(n_alive):
-                if t == pick:
-                    continue
-                c = alive[t]
-                if attr_col[c] == attr_col[x]:
-                    continue
-                ok = True
-                full_value = 0.0
-                extra[1] = c
-                for j in range(min(length - 2, m) + 1):
-                    for s in range(j):
-                        idx[s] = s
-                    while True:
-                        n = _subset_with(record, idx, j, extra, 2, comb)
-                        _pack(comb, n, bits, per_word, key)
-                        row = _find(keys, rows, key)
-                        if row < 0:
-                            ok = False
-                            break
-                        v = _value(row, scaled, share, synthetic, use_synthetic)
-                        if v <= 0.0:
-                            ok = False
-                            break
-                        if j == m:
-                            full_value = v
-                        if store and n == length:
-                            values[c, stored[c]] = v
-                            stored[c] += 1
-                        if not _next_subset(idx, j, m):
-                            break
-                    if not ok:
-                        break
-                if not ok:
-                    continue
-                if grown_m + 1 <= length:
-                    w = full_value
-                elif store:
-                    w = percentile(values[c], stored[c], q)
-                else:
-                    # Recompute the counts of every length-L sub-combination holding c.
-                    n_sub = 0
-                    j = length - 1
-                    for s in range(j):
-                        idx[s] = s
-                    extra[0] = c
-                    while True:
-                        n = _subset_with(grown, idx, j, extra, 1, comb)
-                        _pack(comb, n, bits, per_word, key)
-                        row = _find(keys, rows, key)
-                        scratch[n_sub] = _value(row, scaled, share, synthetic, use_synthetic)
-                        n_sub += 1
-                        if not _next_subset(idx, j, grown_m):
-                            break
-                    extra[0] = x
-                    w = percentile(scratch, n_sub, q)
-                alive[kept] = c
-                weight[kept] = w
-                kept += 1
-            n_alive = kept
+            if store:
+                n_alive = _keep_by_children(
+                    x, pick, alive, weight, n_alive, record, m, extra, idx, comb, key, keys, rows,
+                    bits, per_word, scaled, share, synthetic, use_synthetic, attr_col, length, q,
+                    values, stored, member, hits, full, child_start, child_attr, child_row,
+                )  # fmt: skip
+            else:
+                n_alive = _keep_by_lookups(
+                    x, pick, alive, weight, n_alive, record, grown, m, extra, idx, comb, key, keys,
+                    rows, bits, per_word, scaled, share, synthetic, use_synthetic, attr_col, length, q,
+                    scratch,
+                )  # fmt: skip
             for t in range(grown_m):
                 record[t] = grown[t]
             m = grown_m
@@ -431,6 +559,9 @@ def synthesize_records(
     use_synthetic,
     store,
     capacity,
+    child_start,
+    child_attr,
+    child_row,
     out,
 ):
     """Synthesize the records of the given partitions into ``out`` (codes, ``(n_cols, n_total)``).
@@ -445,9 +576,11 @@ def synthesize_records(
     while that has at most L attributes, else the ``q``-th percentile of the
     counts of the length-L sub-combinations holding the candidate.
 
-    ``store`` keeps those counts per candidate as the record grows (memory
-    ``n_attributes * capacity`` per partition); without it they are looked up
-    again at every step. ``capacity`` is C(n_columns - 1, L - 1).
+    ``store`` finds the allowed candidates through the child lists of
+    :func:`build_children` and keeps the length-L counts per candidate as the
+    record grows (memory ``n_attributes * capacity`` per partition); without
+    it every combination is looked up in the hash table at every step. Both
+    give the same records. ``capacity`` is C(n_columns - 1, L - 1).
     """
     for t in prange(partitions.shape[0]):
         p = partitions[t]
@@ -472,5 +605,8 @@ def synthesize_records(
             use_synthetic,
             store,
             capacity,
+            child_start,
+            child_attr,
+            child_row,
             out,
         )

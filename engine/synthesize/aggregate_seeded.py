@@ -54,12 +54,13 @@ import numpy as np
 from ..aggregates import Aggregates
 from ..encode import EncodedTable, code_dtype
 from ..errors import InputError, ParameterError
-from ..kernels.aggregate_synthesis import build_table, find_rows, synthesize_records
+from ..kernels.aggregate_synthesis import build_children, build_table, find_rows, synthesize_records
 from ..randomness import stream_seeds
 
 #: Records per partition: the unit of randomness, of budget shares and of parallel work.
 PARTITION_RECORDS = 4096
-#: Per-candidate counts are kept between steps when all threads need at most this many bytes.
+#: Candidates are found through child lists, their counts kept between steps, when all
+#: threads need at most this many bytes for them; else every combination is looked up.
 STORE_MEMORY = 1 << 28
 #: Partitions synthesized per kernel call, per thread (progress is reported between calls).
 PARTITIONS_PER_CALL = 4
@@ -90,6 +91,12 @@ class CombinationTable:
         )
         if duplicates:
             raise InputError(f"the aggregates list {duplicates} combination(s) more than once")
+
+    def children(self, aggregates: Aggregates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR lists of each combination's one-attribute extensions (see ``build_children``)."""
+        attrs = np.ascontiguousarray(aggregates.attrs, dtype=np.int32)
+        lengths = np.ascontiguousarray(aggregates.length, dtype=np.uint8)
+        return build_children(attrs, lengths, self.keys, self.rows, self.bits, self.per_word)
 
     def find(self, attrs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Row of every combination ``attrs[i, :lengths[i]]`` (sorted ids), -1 where absent."""
@@ -181,6 +188,11 @@ def aggregate_seeded(
     capacity = max(1, math.comb(max(n_cols - 1, 0), length - 1))
     threads = numba.get_num_threads()
     store = schema.n_attributes * capacity * 8 * threads <= STORE_MEMORY
+    if store:
+        child_start, child_attr, child_row = table.children(aggregates)
+    else:
+        child_start = np.zeros(1, dtype=np.int64)
+        child_attr = child_row = np.zeros(0, dtype=np.int32)
 
     per_call = max(1, PARTITIONS_PER_CALL * threads)
     for start in range(0, n_parts, per_call):
@@ -203,6 +215,9 @@ def aggregate_seeded(
             bool(use_synthetic_counts),
             store,
             capacity,
+            child_start,
+            child_attr,
+            child_row,
             codes,
         )
         if progress is not None:
