@@ -186,6 +186,11 @@ def synthesize(
             **parameters,
         )
     elapsed = time.perf_counter() - started
+    if result.protection == "none":
+        console.warning(
+            "the aggregates are not marked as protected (an SDS .tsv carries no marking); the "
+            "synthetic records are exactly as protected as they are."
+        )
     if seed is not None:
         console.warning("--seed: the records are reproducible; use them for testing, not for publication.")
     console.table(

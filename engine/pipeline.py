@@ -250,6 +250,8 @@ class SynthesisResult:
     metrics: dict | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    #: Protection of the records: k-anonymity, or that of the aggregates they came from.
+    protection: str = PROTECTION_K_ANONYMITY
 
     @property
     def record_expansion(self) -> float:
@@ -446,7 +448,7 @@ def synthesize(
                 source = aggregates
             else:
                 source, source_file = read_aggregates(aggregates)
-            length = restrict_length(source, length or source.reporting_length).reporting_length
+            length = length or source.reporting_length
             source = restrict_length(source, length)
         length = length or DEFAULT_LENGTH
         table = None
@@ -486,6 +488,7 @@ def synthesize(
         reference="sensitive data" if exact is not None else "aggregates",
         metrics=metrics,
         seconds=seconds,
+        protection=PROTECTION_K_ANONYMITY if mode in SENSITIVE_MODES else source.protection,
     )
     if out is None:
         return result
@@ -521,7 +524,7 @@ def synthesize(
             },
             "randomness": describe_seed(seed),
             "privacy": {
-                "mechanism": PROTECTION_K_ANONYMITY if mode in SENSITIVE_MODES else source.protection,
+                "mechanism": result.protection,
                 "guarantee": _synthesis_guarantee(mode, resolution, source, length),
             },
             "synthesis": _synthesis_section(

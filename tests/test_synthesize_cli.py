@@ -352,3 +352,18 @@ def test_preparation_options_reach_synthesis(tmp_path, capsys):
         meta["preparation"]
         == Preparation(delimiter=";", null_markers=("N",), sensitive_zeros=["Z"]).describe()
     )
+
+
+def test_exact_aggregates_only_when_named_and_with_a_warning(tmp_path, capsys, cases):
+    exact = tmp_path / "exact"
+    assert run(capsys, "aggregate", cases, "-l", 2, "--unprotected", "-o", exact)[0] == 0
+    out = tmp_path / "syn"
+    code, _, stderr = run(capsys, "synthesize", "--from-aggregates", exact, "-o", out)
+    assert code == 2 and "exact (unprotected)" in stderr and not out.exists()
+    code, _, stderr = run(
+        capsys, "synthesize", "--from-aggregates", exact / "sensitive_aggregates.parquet", "-o", out
+    )
+    assert code == 0 and "not marked as protected" in stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["privacy"]["mechanism"] == "none"
+    assert "NOT marked as protected" in meta["privacy"]["guarantee"]
