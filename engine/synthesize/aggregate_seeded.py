@@ -18,16 +18,22 @@ How a record is built
 When a record is finished
     When no allowed candidate is left: every remaining column either has no
     attribute that fits with the record under the aggregates, or its fitting
-    attributes have no budget left. A record can therefore be empty only when
-    no attribute has budget left at all.
+    attributes have no budget left. There is no separate "stop" draw, so a
+    column is left empty only when nothing may fill it; in practice that is
+    what leaves columns empty, because the m-th attribute must fit
+    C(m - 1, L - 1) reported combinations of length L and, under
+    k-anonymity, many long combinations are not reported. A record can be
+    empty only when no attribute has budget left at all.
 
 Budgets (what keeps single-attribute counts right)
     Every attribute may be used at most its scaled count times:
     ``count × aggregate_counts_scale_factor``, shared between partitions in
-    proportion to their records. When every budget of a partition is spent
-    before its records are all built, its budgets (and synthetic counts) start
-    again from the full share, so exactly ``target_number_of_records`` records
-    are written (Synthetic Data Showcase does the same).
+    proportion to their records (a partition of n records out of N gets
+    ``count × scale × n / N``, rounded up or down at random so the expected
+    total is exact). When every budget of a partition is spent before its
+    records are all built, its budgets (and synthetic counts) start again
+    from the full share, so exactly ``target_number_of_records`` records are
+    written (Synthetic Data Showcase does the same).
 
 ``use_synthetic_counts``
     Weights use what is left of each combination's count after subtracting
