@@ -33,8 +33,9 @@ PARTITION_SIZE = 1024
 PAIRS_MAX_IDS = 4096
 #: Pooled occurrences per partition of the pool.
 POOL_PARTITION = 1 << 16
-#: Values of one column tried for a pool record before the column is left empty.
-POOL_TRIES = 3
+#: Values of one column drawn for a pool record before the column is left empty
+#: ("one value per column"; more draws pack the pool ~5% tighter at ~50% more time).
+POOL_TRIES = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +108,7 @@ def support_index(
         arrays=arrays,
         offsets=offsets,
         counts=counts,
-        exit_hits=max(int(resolution), 64),
+        exit_hits=max(int(resolution), 16),
         list_max=max(n_words // 16, 64) if list_max is None else list_max,
     )
 
