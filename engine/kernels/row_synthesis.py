@@ -330,6 +330,8 @@ def unseeded_records(index, k, n_records, seeds, partition_size, n_workers, exit
         order = np.arange(n_columns)
         for p in range(w, n_parts, n_workers):
             seed_state(rng, seeds[p])
+            for c in range(n_columns):  # the partition's result must not depend on the worker's past
+                order[c] = c
             for j in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
                 reset(work)
                 shuffle(rng, order, n_columns)
