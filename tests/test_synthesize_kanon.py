@@ -41,7 +41,7 @@ from showcase.engine.synthesize.consolidate import (
     support_index,
     synthetic_counts,
 )
-from showcase.engine.synthesize.row_seeded import row_seeded
+from showcase.engine.synthesize.row_seeded import first_pass, row_seeded
 from showcase.engine.synthesize.unseeded import unseeded
 from showcase.engine.synthesize.value_seeded import value_seeded
 
@@ -157,6 +157,8 @@ def test_row_seeded_first_pass_keeps_maximal_subsets(table, k, seed):
     n_parts = -(-table.n_rows // PARTITION_SIZE)
     seeds = stream_seeds(np.random.default_rng(seed), n_parts)
     out = row_seeded_records(index.arrays, k, seeds, PARTITION_SIZE, 1, index.exit_hits, index.list_max)
+    # The grouped first pass makes the same records.
+    assert np.array_equal(first_pass(table, index, k, seeds), out)
     sensitive = naive.records(table.codes)
     for row, record in zip(sensitive, naive.records(out)):
         assert record <= row

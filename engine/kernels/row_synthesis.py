@@ -203,17 +203,36 @@ def _grow(out, n_records):
 # --- row-seeded -------------------------------------------------------------------------------
 
 
+@njit(**JIT)
+def record_seed(seed, r):
+    """Seed of record ``r``'s own stream, from its partition's seed."""
+    return np.uint64(seed) ^ (np.uint64(r) * _GOLDEN)
+
+
+@njit(**JIT)
+def record_order(codes, offsets, counts, k, r, rng, candidates):
+    """Record ``r``'s attributes with count >= ``k``, shuffled into ``candidates``; returns how many."""
+    n = 0
+    for c in range(codes.shape[0]):
+        v = np.int64(codes[c, r])
+        if v > 0 and counts[offsets[c] + v - 1] >= k:
+            candidates[n] = offsets[c] + v - 1
+            n += 1
+    shuffle(rng, candidates, n)
+    return n
+
+
 @njit(**PARALLEL_JIT)
 def row_seeded_records(index, k, seeds, partition_size, n_workers, exit_hits, list_max):
     """One synthetic record per sensitive record: its attributes in random order, each kept
     if the record's support stays >= ``k``.
 
-    Record ``r`` belongs to partition ``r // partition_size``, whose generator is
-    seeded with ``seeds[partition]``; ``n_workers`` threads take partitions
-    round-robin. Returns codes shaped like the sensitive codes, 0 where an
-    attribute was left out.
+    Record ``r`` draws its order from its own stream (``record_seed`` of its
+    partition's seed ``seeds[r // partition_size]``), so any grouping of the
+    work gives the same records. Returns codes shaped like the sensitive
+    codes, 0 where an attribute was left out.
     """
-    codes, offsets, attr_col, _, counts = index[0], index[1], index[2], index[3], index[4]
+    codes, offsets, attr_col, counts = index[0], index[1], index[2], index[4]
     n_columns, n_rows = codes.shape
     n_parts = seeds.shape[0]
     out = np.zeros_like(codes)
@@ -222,21 +241,79 @@ def row_seeded_records(index, k, seeds, partition_size, n_workers, exit_hits, li
         work = new_work(n_columns, n_rows)
         candidates = np.empty(n_columns, dtype=np.int64)
         for p in range(w, n_parts, n_workers):
-            seed_state(rng, seeds[p])
             for r in range(p * partition_size, min(n_rows, (p + 1) * partition_size)):
-                n = 0
-                for c in range(n_columns):
-                    v = np.int64(codes[c, r])
-                    if v > 0 and counts[offsets[c] + v - 1] >= k:
-                        candidates[n] = offsets[c] + v - 1
-                        n += 1
-                shuffle(rng, candidates, n)
+                seed_state(rng, record_seed(seeds[p], r))
+                n = record_order(codes, offsets, counts, k, r, rng, candidates)
                 reset(work)
                 for i in range(n):
                     b = candidates[i]
                     if try_add(index, work, b, k, exit_hits, list_max):
                         out[attr_col[b], r] = codes[attr_col[b], r]
     return out
+
+
+@njit(**PARALLEL_JIT)
+def first_attributes(codes, offsets, counts, k, seeds, partition_size):
+    """The first attribute of every record's random order (-1 when it has none).
+
+    Every record's first attribute is kept (its count is >= k), so records can
+    be grouped by it and grown on the records holding it (:func:`grow_group`).
+    """
+    n_columns, n_rows = codes.shape
+    n_parts = seeds.shape[0]
+    first = np.full(n_rows, -1, dtype=np.int64)
+    for p in prange(n_parts):
+        rng = np.empty(4, dtype=np.uint64)
+        candidates = np.empty(n_columns, dtype=np.int64)
+        for r in range(p * partition_size, min(n_rows, (p + 1) * partition_size)):
+            seed_state(rng, record_seed(seeds[p], r))
+            if record_order(codes, offsets, counts, k, r, rng, candidates) > 0:
+                first[r] = candidates[0]
+    return first
+
+
+@njit(**PARALLEL_JIT)
+def grow_group(
+    group_index,
+    codes,
+    offsets,
+    counts,
+    k,
+    records,
+    seeds,
+    partition_size,
+    n_workers,
+    exit_hits,
+    list_max,
+    out,
+):
+    """Grow the records whose first attribute is the same ``a``, on the records holding ``a``.
+
+    ``group_index`` indexes only the sensitive records that hold ``a`` (so every
+    support there is a support of a combination with ``a``) and costs scale
+    with their number rather than with all records. ``codes``, ``offsets`` and
+    ``counts`` are the whole table's, to draw each record's order exactly as
+    :func:`row_seeded_records` does; the records' codes are written into ``out``.
+    """
+    n_columns = codes.shape[0]
+    attr_col = group_index[2]
+    n_group_rows = group_index[0].shape[1]
+    n_records = records.shape[0]
+    for w in prange(n_workers):
+        rng = np.empty(4, dtype=np.uint64)
+        work = new_work(n_columns, n_group_rows)
+        candidates = np.empty(n_columns, dtype=np.int64)
+        for i in range(w, n_records, n_workers):
+            r = records[i]
+            seed_state(rng, record_seed(seeds[r // partition_size], r))
+            n = record_order(codes, offsets, counts, k, r, rng, candidates)
+            a = candidates[0]
+            out[attr_col[a], r] = codes[attr_col[a], r]
+            reset(work)
+            for j in range(1, n):
+                b = candidates[j]
+                if try_add(group_index, work, b, k, exit_hits, list_max):
+                    out[attr_col[b], r] = codes[attr_col[b], r]
 
 
 @njit(**JIT)

@@ -69,15 +69,33 @@ def support_index(
     kept when there are at most ``PAIRS_MAX_IDS`` ids (``use_pairs=False``
     turns them off, for tests).
     """
-    codes = np.ascontiguousarray(table.codes)
-    offsets = np.ascontiguousarray(table.schema.offsets, dtype=np.int64)
+    return index_codes(
+        np.ascontiguousarray(table.codes),
+        np.ascontiguousarray(table.schema.offsets, dtype=np.int64),
+        table.schema.attribute_columns,
+        resolution,
+        use_pairs=use_pairs,
+        list_max=list_max,
+    )
+
+
+def index_codes(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    attribute_columns: np.ndarray,
+    resolution: int,
+    *,
+    use_pairs: bool = True,
+    list_max: int | None = None,
+) -> SupportIndex:
+    """:func:`support_index` of raw codes (for instance the records of one attribute)."""
     n_columns, n_rows = codes.shape
     n_words = (n_rows + 63) // 64
     counts = attribute_counts(codes, offsets)
     column_totals = np.zeros(n_columns, dtype=np.int64)
-    np.add.at(column_totals, table.schema.attribute_columns, counts)
+    np.add.at(column_totals, attribute_columns, counts)
     all_counts = np.concatenate([counts, n_rows - column_totals]).astype(np.int64)
-    attr_col = np.concatenate([table.schema.attribute_columns, np.arange(n_columns)]).astype(np.int64)
+    attr_col = np.concatenate([attribute_columns, np.arange(n_columns)]).astype(np.int64)
     attr_code = np.concatenate(
         [np.arange(len(counts), dtype=np.int64) - offsets[attr_col[: len(counts)]] + 1, np.zeros(n_columns)]
     ).astype(np.int64)

@@ -32,10 +32,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import row_seeded_records
+from ..kernels.row_synthesis import first_attributes, grow_group
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
-from .consolidate import PARTITION_SIZE, consolidate, support_index, worker_count
+from .consolidate import PARTITION_SIZE, SupportIndex, consolidate, index_codes, support_index, worker_count
 
 
 def row_seeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) -> np.ndarray:
@@ -48,13 +48,49 @@ def row_seeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator
     index = support_index(table, k)
     n_parts = max(1, -(-table.n_rows // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
-    out = row_seeded_records(
-        index.arrays,
-        k,
-        seeds,
-        PARTITION_SIZE,
-        worker_count(n_parts),
-        index.exit_hits,
-        index.list_max,
-    )
+    out = first_pass(table, index, k, seeds)
     return np.ascontiguousarray(consolidate(index, out, k, rng))
+
+
+def first_pass(table: EncodedTable, index: SupportIndex, k: int, seeds: np.ndarray) -> np.ndarray:
+    """Step 1: every sensitive record's attributes in random order, kept while support >= k.
+
+    The same records as :func:`~showcase.engine.kernels.row_synthesis.row_seeded_records`
+    (each record has its own random stream), computed faster: records are
+    grouped by the first attribute of their order, which is always kept, and
+    each group is grown on an index of just the records holding that attribute.
+    """
+    codes, offsets, attr_col, _, counts = index.arrays[:5]
+    first = first_attributes(codes, offsets, counts, k, seeds, PARTITION_SIZE)
+    out = np.zeros_like(codes)
+    order = np.argsort(first, kind="stable")
+    attributes, starts = np.unique(first[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    for a, lo, hi in zip(attributes, starts, ends):
+        if a < 0:
+            continue
+        column = int(attr_col[a])
+        holders = np.flatnonzero(codes[column] == a - offsets[column] + 1)
+        group = index_codes(
+            np.ascontiguousarray(codes[:, holders]),
+            offsets,
+            table.schema.attribute_columns,
+            k,
+            use_pairs=False,
+        )
+        records = np.ascontiguousarray(order[lo:hi], dtype=np.int64)
+        grow_group(
+            group.arrays,
+            codes,
+            offsets,
+            counts,
+            k,
+            records,
+            seeds,
+            PARTITION_SIZE,
+            worker_count(len(records) // 64 + 1),
+            group.exit_hits,
+            group.list_max,
+            out,
+        )
+    return out
