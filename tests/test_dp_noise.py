@@ -79,6 +79,7 @@ FLOAT_TOKENS = (" double", " float ", "fadd", "fmul", "fdiv", "fcmp", "sitofp", 
 INSPECT = """
 import sys
 from showcase.engine.dp.noise import RandomSource, discrete_gaussian, discrete_laplace
+from showcase.engine.kernels import noise as kernels
 discrete_gaussian(10, 2.5, RandomSource(seed=1))
 discrete_laplace(10, 1.5, RandomSource(seed=1))
 for kernel in (kernels.fill_discrete_gaussian, kernels.fill_discrete_laplace):
