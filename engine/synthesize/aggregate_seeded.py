@@ -75,6 +75,11 @@ PARTITIONS_PER_CALL = 4
 Progress = Callable[[int, int], None]
 
 
+def _wrapping():
+    """Let uint64 hashing wrap silently when the kernels run as plain Python (NUMBA_DISABLE_JIT=1)."""
+    return np.errstate(over="ignore")
+
+
 class CombinationTable:
     """Open-addressing hash table of an aggregates' combinations → their row.
 
@@ -92,9 +97,10 @@ class CombinationTable:
         self.capacity = 1 << max(4, (2 * max(len(aggregates), 1) - 1).bit_length())
         attrs = np.ascontiguousarray(aggregates.attrs, dtype=np.int32)
         lengths = np.ascontiguousarray(aggregates.length, dtype=np.uint8)
-        self.keys, self.rows, duplicates = build_table(
-            attrs, lengths, self.bits, self.per_word, self.words, self.capacity
-        )
+        with _wrapping():
+            self.keys, self.rows, duplicates = build_table(
+                attrs, lengths, self.bits, self.per_word, self.words, self.capacity
+            )
         if duplicates:
             raise InputError(f"the aggregates list {duplicates} combination(s) more than once")
 
@@ -102,13 +108,15 @@ class CombinationTable:
         """CSR lists of each combination's one-attribute extensions (see ``build_children``)."""
         attrs = np.ascontiguousarray(aggregates.attrs, dtype=np.int32)
         lengths = np.ascontiguousarray(aggregates.length, dtype=np.uint8)
-        return build_children(attrs, lengths, self.keys, self.rows, self.bits, self.per_word)
+        with _wrapping():
+            return build_children(attrs, lengths, self.keys, self.rows, self.bits, self.per_word)
 
     def find(self, attrs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Row of every combination ``attrs[i, :lengths[i]]`` (sorted ids), -1 where absent."""
         attrs = np.ascontiguousarray(attrs, dtype=np.int32).reshape(len(lengths), -1)
         lengths = np.ascontiguousarray(lengths, dtype=np.uint8)
-        return find_rows(self.keys, self.rows, attrs, lengths, self.bits, self.per_word)
+        with _wrapping():
+            return find_rows(self.keys, self.rows, attrs, lengths, self.bits, self.per_word)
 
 
 def validate_parameters(
@@ -203,29 +211,30 @@ def aggregate_seeded(
     per_call = max(1, PARTITIONS_PER_CALL * threads)
     for start in range(0, n_parts, per_call):
         partitions = np.arange(start, min(n_parts, start + per_call), dtype=np.int64)
-        synthesize_records(
-            partitions,
-            PARTITION_RECORDS,
-            n_total,
-            seeds,
-            table.keys,
-            table.rows,
-            table.bits,
-            table.per_word,
-            scaled,
-            single_row,
-            attr_col,
-            attr_code,
-            length,
-            float(weight_selection_percentile),
-            bool(use_synthetic_counts),
-            store,
-            capacity,
-            child_start,
-            child_attr,
-            child_row,
-            codes,
-        )
+        with _wrapping():
+            synthesize_records(
+                partitions,
+                PARTITION_RECORDS,
+                n_total,
+                seeds,
+                table.keys,
+                table.rows,
+                table.bits,
+                table.per_word,
+                scaled,
+                single_row,
+                attr_col,
+                attr_code,
+                length,
+                float(weight_selection_percentile),
+                bool(use_synthetic_counts),
+                store,
+                capacity,
+                child_start,
+                child_attr,
+                child_row,
+                codes,
+            )
         if progress is not None:
             progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)
     return EncodedTable(schema, codes.astype(code_dtype(max_code)))
