@@ -1,0 +1,90 @@
+"""Kernel of pairwise-conditional synthesis from released aggregates.
+
+Every synthetic record is built column by column in random order. For column
+c, each value v (and "missing") gets the log-score mean over the record's
+attributes a so far of log P(v | a), estimated from released pair counts
+(``log_cond[a, v]``) and, for "missing", from what a's count leaves
+unexplained (``log_missing[a, c]``); with no attribute yet, the released 1-way
+shares are used. A value is drawn in proportion to exp(score). Scores are kept
+incrementally, so a record costs O(columns × attributes).
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: NPY002 - Numba kernels support only the legacy np.random API; each
+# partition seeds it explicitly, so outputs are reproducible for a given seed.
+import numpy as np
+from numba import njit, prange
+
+from ..config import PARALLEL_JIT
+
+
+@njit(**PARALLEL_JIT)
+def pairwise_records(
+    n_records,
+    offsets,
+    log_single,
+    log_single_missing,
+    log_cond,
+    log_missing,
+    seeds,
+    partition_size,
+    out,
+):
+    """Fill ``out[c, r]`` with codes (0 = missing) for ``n_records`` records.
+
+    Partition p of ``partition_size`` records draws from numba's generator
+    seeded with ``seeds[p]``: same seeds, same records, whatever the threads.
+    """
+    n_cols = offsets.shape[0] - 1
+    n_attrs = offsets[n_cols]
+    n_parts = seeds.shape[0]
+    for p in prange(n_parts):
+        np.random.seed(seeds[p])
+        score = np.zeros(n_attrs, dtype=np.float64)
+        score_missing = np.zeros(n_cols, dtype=np.float64)
+        order = np.arange(n_cols)
+        weights = np.empty(n_attrs + 1, dtype=np.float64)
+        for r in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
+            score[:] = 0.0
+            score_missing[:] = 0.0
+            chosen = 0
+            for i in range(n_cols - 1, 0, -1):
+                j = np.random.randint(0, i + 1)
+                order[i], order[j] = order[j], order[i]
+            for step in range(n_cols):
+                c = order[step]
+                lo, hi = offsets[c], offsets[c + 1]
+                size = hi - lo
+                best = -np.inf
+                for v in range(size):
+                    s = log_single[lo + v] if chosen == 0 else score[lo + v] / chosen
+                    weights[v] = s
+                    if s > best:
+                        best = s
+                s = log_single_missing[c] if chosen == 0 else score_missing[c] / chosen
+                weights[size] = s
+                if s > best:
+                    best = s
+                total = 0.0
+                for v in range(size + 1):
+                    weights[v] = np.exp(weights[v] - best)
+                    total += weights[v]
+                u = np.random.random() * total
+                pick = size
+                acc = 0.0
+                for v in range(size + 1):
+                    acc += weights[v]
+                    if u < acc:
+                        pick = v
+                        break
+                if pick == size:
+                    out[c, r] = 0
+                    continue
+                out[c, r] = pick + 1
+                a = lo + pick
+                for b in range(n_attrs):
+                    score[b] += log_cond[a, b]
+                for d in range(n_cols):
+                    score_missing[d] += log_missing[a, d]
+                chosen += 1
