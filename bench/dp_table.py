@@ -34,6 +34,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -434,6 +435,34 @@ def full_table(args, prepared: Path, scorer: Scorer, work: Path, log: Log) -> No
         print(table_row("independent columns (not DP)", "∞", runs, scores, [seed_note]), flush=True)
     print()
     print(log.summary())
+    print(f"<!-- engine at {source_revision()} at the end -->")
+
+
+def source_revision() -> str:
+    """The commit the measured engine comes from, marked when engine/ or cli/ have local edits.
+
+    An engine imported from elsewhere (a snapshot on PYTHONPATH, so that edits in
+    progress in the checkout do not change the code mid-run) is named by its
+    folder and the commit in its REVISION file.
+    """
+    import showcase.engine
+
+    root = BENCH.parent
+    package = Path(showcase.engine.__file__).resolve().parent.parent
+    if root not in package.parents and package != root:
+        stamp = package / "REVISION"
+        commit = stamp.read_text().strip() if stamp.exists() else "unknown commit"
+        return f"{commit} (snapshot in {package})"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "engine", "cli"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit"
+    return f"{commit} + uncommitted engine/cli edits" if dirty else commit
 
 
 def main() -> None:
@@ -468,7 +497,10 @@ def main() -> None:
             limited = Path(tmp) / f"national2019-categorical-{args.record_limit}.csv"
             prepared = first_records(prepared, args.record_limit, limited)
         scorer = Scorer(prepared, args.length)
-        versions = f"showcase {metadata.version('showcase')}, pac-synth {metadata.version('pac-synth')}"
+        versions = (
+            f"showcase {metadata.version('showcase')} at {source_revision()}, "
+            f"pac-synth {metadata.version('pac-synth')}"
+        )
         started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         print(
             f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
