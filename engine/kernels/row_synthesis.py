@@ -272,20 +272,9 @@ def first_attributes(codes, offsets, counts, k, seeds, partition_size):
     return first
 
 
-@njit(**PARALLEL_JIT)
+@njit(**JIT)
 def grow_group(
-    group_index,
-    codes,
-    offsets,
-    counts,
-    k,
-    records,
-    seeds,
-    partition_size,
-    n_workers,
-    exit_hits,
-    list_max,
-    out,
+    group_index, codes, offsets, counts, k, records, seeds, partition_size, exit_hits, list_max, out
 ):
     """Grow the records whose first attribute is the same ``a``, on the records holding ``a``.
 
@@ -297,23 +286,19 @@ def grow_group(
     """
     n_columns = codes.shape[0]
     attr_col = group_index[2]
-    n_group_rows = group_index[0].shape[1]
-    n_records = records.shape[0]
-    for w in prange(n_workers):
-        rng = np.empty(4, dtype=np.uint64)
-        work = new_work(n_columns, n_group_rows)
-        candidates = np.empty(n_columns, dtype=np.int64)
-        for i in range(w, n_records, n_workers):
-            r = records[i]
-            seed_state(rng, record_seed(seeds[r // partition_size], r))
-            n = record_order(codes, offsets, counts, k, r, rng, candidates)
-            a = candidates[0]
-            out[attr_col[a], r] = codes[attr_col[a], r]
-            reset(work)
-            for j in range(1, n):
-                b = candidates[j]
-                if try_add(group_index, work, b, k, exit_hits, list_max):
-                    out[attr_col[b], r] = codes[attr_col[b], r]
+    rng = np.empty(4, dtype=np.uint64)
+    work = new_work(n_columns, group_index[0].shape[1])
+    candidates = np.empty(n_columns, dtype=np.int64)
+    for r in records:
+        seed_state(rng, record_seed(seeds[r // partition_size], r))
+        n = record_order(codes, offsets, counts, k, r, rng, candidates)
+        a = candidates[0]
+        out[attr_col[a], r] = codes[attr_col[a], r]
+        reset(work)
+        for j in range(1, n):
+            b = candidates[j]
+            if try_add(group_index, work, b, k, exit_hits, list_max):
+                out[attr_col[b], r] = codes[attr_col[b], r]
 
 
 @njit(**JIT)
@@ -383,43 +368,75 @@ def pool_records(index, k, pool, seed, tries, exit_hits, list_max):
 # --- unseeded and value-seeded -----------------------------------------------------------------
 
 
-@njit(**PARALLEL_JIT)
-def unseeded_records(index, k, n_records, seeds, partition_size, n_workers, exit_hits, list_max):
-    """Records sampled column by column from the conditional distribution of the data.
+@njit(**JIT)
+def unseeded_start(codes, offsets, counts, k, rng, order):
+    """The start of an unseeded record, drawn on all records.
 
-    Each record visits the columns in random order. For each column it draws a
-    sensitive record uniformly from the support set (the records that agree
-    with the synthetic record so far) and takes its value there. An attribute
-    is kept if the support stays >= ``k``, otherwise the column stays empty. An
-    empty value is kept as context (the support set is restricted to records
-    without the column) when >= ``k`` records agree, so absences follow the
-    data too. Record ``j`` belongs to partition ``j // partition_size``
-    (generator seeded with ``seeds[partition]``).
+    Shuffles the column order into ``order``, then for each column in turn draws
+    a sensitive record uniformly and takes its value there (an attribute, or the
+    column's absence), until one is shared by >= ``k`` records. Returns its
+    position in ``order`` and its id, or ``(n_columns, -1)`` when none is.
     """
-    codes, offsets = index[0], index[1]
     n_columns, n_rows = codes.shape
-    n_attributes = offsets[n_columns]
-    n_parts = seeds.shape[0]
-    out = np.zeros((n_columns, n_records), dtype=codes.dtype)
-    for w in prange(n_workers):
+    for c in range(n_columns):
+        order[c] = c
+    shuffle(rng, order, n_columns)
+    for i in range(n_columns):
+        c = order[i]
+        v = np.int64(codes[c, below(rng, n_rows)])
+        b = offsets[c] + v - 1 if v > 0 else offsets[n_columns] + c
+        if counts[b] >= k:
+            return i, b
+    return n_columns, -1
+
+
+@njit(**PARALLEL_JIT)
+def unseeded_starts(codes, offsets, counts, k, n_records, seeds, partition_size):
+    """The first id kept by every unseeded record (see :func:`unseeded_start`), -1 for none."""
+    n_columns = codes.shape[0]
+    first = np.full(n_records, -1, dtype=np.int64)
+    for p in prange(seeds.shape[0]):
         rng = np.empty(4, dtype=np.uint64)
-        work = new_work(n_columns, n_rows)
-        order = np.arange(n_columns)
-        for p in range(w, n_parts, n_workers):
-            seed_state(rng, seeds[p])
-            for c in range(n_columns):  # the partition's result must not depend on the worker's past
-                order[c] = c
-            for j in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
-                reset(work)
-                shuffle(rng, order, n_columns)
-                for i in range(n_columns):
-                    c = order[i]
-                    v = np.int64(codes[c, random_member(index, work, rng)])
-                    if v == 0:
-                        try_add(index, work, n_attributes + c, k, exit_hits, list_max)
-                    elif try_add(index, work, offsets[c] + v - 1, k, exit_hits, list_max):
-                        out[c, j] = v
-    return out
+        order = np.empty(n_columns, dtype=np.int64)
+        for j in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
+            seed_state(rng, record_seed(seeds[p], j))
+            first[j] = unseeded_start(codes, offsets, counts, k, rng, order)[1]
+    return first
+
+
+@njit(**JIT)
+def grow_unseeded_group(
+    group_index, codes, offsets, counts, k, records, seeds, partition_size, exit_hits, list_max, out
+):
+    """Finish the unseeded records whose first kept id is the same ``a``.
+
+    Each record replays its start (:func:`unseeded_start`, on the whole table),
+    then visits its remaining columns in order: it draws a record uniformly
+    from its support set (the records that agree with it so far, all holding
+    ``a``, indexed by ``group_index``) and takes that record's value. An
+    attribute is kept if the support stays >= ``k``, otherwise the column stays
+    empty; an absence is kept as context (restricting the support set) when
+    >= ``k`` records share it, so absences follow the data too.
+    """
+    n_columns = codes.shape[0]
+    n_attributes = offsets[n_columns]
+    group_codes, attr_col, attr_code = group_index[0], group_index[2], group_index[3]
+    rng = np.empty(4, dtype=np.uint64)
+    work = new_work(n_columns, group_codes.shape[1])
+    order = np.empty(n_columns, dtype=np.int64)
+    for j in records:
+        seed_state(rng, record_seed(seeds[j // partition_size], j))
+        start, a = unseeded_start(codes, offsets, counts, k, rng, order)
+        if a < n_attributes:
+            out[attr_col[a], j] = attr_code[a]
+        reset(work)
+        for position in range(start + 1, n_columns):
+            c = order[position]
+            v = np.int64(group_codes[c, random_member(group_index, work, rng)])
+            if v == 0:
+                try_add(group_index, work, n_attributes + c, k, exit_hits, list_max)
+            elif try_add(group_index, work, offsets[c] + v - 1, k, exit_hits, list_max):
+                out[c, j] = v
 
 
 @njit(**JIT)
@@ -428,7 +445,7 @@ def value_seeded_records(index, k, budget, cap, tries, seed, exit_hits, list_max
 
     While some attribute has budget left, a record starts from an attribute drawn
     in proportion to its remaining budget; the other columns are visited in
-    random order and each gets a value as in :func:`unseeded_records`. A drawn
+    random order and each gets a value as in :func:`grow_unseeded_group`. A drawn
     attribute already used ``cap[a]`` times is drawn again, at most ``tries``
     more times, before the column is left empty. Every use of an attribute spends
     one unit of its budget while it has any. So in the end, for every attribute,

@@ -76,19 +76,48 @@ def popcount(x):
 # --- building the index ---------------------------------------------------------------------
 
 
+@njit(**JIT)
+def _count_column(codes, offsets, c, counts):
+    column = codes[c]
+    base = offsets[c] - 1
+    for r in range(codes.shape[1]):
+        v = np.int64(column[r])
+        if v > 0:
+            counts[base + v] += 1
+
+
 @njit(**PARALLEL_JIT)
 def attribute_counts(codes, offsets):
     """Record count of every attribute id (``offsets[c] + v - 1`` for code ``v`` of column ``c``)."""
-    n_columns, n_rows = codes.shape
-    counts = np.zeros(offsets[n_columns], dtype=np.int64)
-    for c in prange(n_columns):
-        column = codes[c]
-        base = offsets[c] - 1
-        for r in range(n_rows):
-            v = np.int64(column[r])
-            if v > 0:
-                counts[base + v] += 1
+    counts = np.zeros(offsets[codes.shape[0]], dtype=np.int64)
+    for c in prange(codes.shape[0]):
+        _count_column(codes, offsets, c, counts)
     return counts
+
+
+@njit(**JIT)
+def attribute_counts_serial(codes, offsets):
+    """:func:`attribute_counts` on one thread (for work already spread over threads)."""
+    counts = np.zeros(offsets[codes.shape[0]], dtype=np.int64)
+    for c in range(codes.shape[0]):
+        _count_column(codes, offsets, c, counts)
+    return counts
+
+
+@njit(**JIT)
+def _index_column(codes, offsets, dense_slot, c, bitmaps, sparse_rows, cursor):
+    column = codes[c]
+    base = offsets[c] - 1
+    empty = offsets[codes.shape[0]] + c
+    for r in range(codes.shape[1]):
+        v = np.int64(column[r])
+        a = base + v if v > 0 else empty
+        slot = dense_slot[a]
+        if slot >= 0:
+            bitmaps[slot, r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+        else:
+            sparse_rows[cursor[a]] = r
+            cursor[a] += 1
 
 
 @njit(**PARALLEL_JIT)
@@ -98,24 +127,22 @@ def fill_index(codes, offsets, dense_slot, sparse_start, n_dense, n_sparse_rows)
     Work is split by column: every id belongs to one column, so no two threads
     write the same bitmap or list.
     """
-    n_columns, n_rows = codes.shape
-    n_words = (n_rows + 63) // 64
-    bitmaps = np.zeros((n_dense, n_words), dtype=np.uint64)
+    bitmaps = np.zeros((n_dense, (codes.shape[1] + 63) // 64), dtype=np.uint64)
     sparse_rows = np.empty(n_sparse_rows, dtype=np.int32)
     cursor = sparse_start[:-1].copy()
-    for c in prange(n_columns):
-        column = codes[c]
-        base = offsets[c] - 1
-        empty = offsets[n_columns] + c
-        for r in range(n_rows):
-            v = np.int64(column[r])
-            a = base + v if v > 0 else empty
-            slot = dense_slot[a]
-            if slot >= 0:
-                bitmaps[slot, r >> 6] |= np.uint64(1) << np.uint64(r & 63)
-            else:
-                sparse_rows[cursor[a]] = r
-                cursor[a] += 1
+    for c in prange(codes.shape[0]):
+        _index_column(codes, offsets, dense_slot, c, bitmaps, sparse_rows, cursor)
+    return bitmaps, sparse_rows
+
+
+@njit(**JIT)
+def fill_index_serial(codes, offsets, dense_slot, sparse_start, n_dense, n_sparse_rows):
+    """:func:`fill_index` on one thread (for work already spread over threads)."""
+    bitmaps = np.zeros((n_dense, (codes.shape[1] + 63) // 64), dtype=np.uint64)
+    sparse_rows = np.empty(n_sparse_rows, dtype=np.int32)
+    cursor = sparse_start[:-1].copy()
+    for c in range(codes.shape[0]):
+        _index_column(codes, offsets, dense_slot, c, bitmaps, sparse_rows, cursor)
     return bitmaps, sparse_rows
 
 

@@ -13,16 +13,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
 
 from ..encode import EncodedTable
 from ..kernels.row_synthesis import pool_records, suppress_excess
-from ..kernels.support import attribute_counts, fill_index, pair_counts
+from ..kernels.support import (
+    attribute_counts,
+    attribute_counts_serial,
+    fill_index,
+    fill_index_serial,
+    pair_counts,
+)
 from ..protect import round_down
 from ..randomness import stream_seeds
 
@@ -87,14 +94,17 @@ def index_codes(
     *,
     use_pairs: bool = True,
     list_max: int | None = None,
+    parallel: bool = True,
 ) -> SupportIndex:
-    """:func:`support_index` of raw codes (for instance the records of one attribute)."""
+    """:func:`support_index` of raw codes (for instance the records of one attribute).
+
+    ``parallel=False`` builds it on the calling thread only (for indexes built
+    by several threads at once).
+    """
     n_columns, n_rows = codes.shape
     n_words = (n_rows + 63) // 64
-    counts = attribute_counts(codes, offsets)
-    column_totals = np.zeros(n_columns, dtype=np.int64)
-    np.add.at(column_totals, attribute_columns, counts)
-    all_counts = np.concatenate([counts, n_rows - column_totals]).astype(np.int64)
+    all_counts = id_counts(codes, offsets, attribute_columns, parallel=parallel)
+    counts = all_counts[: offsets[-1]]
     attr_col = np.concatenate([attribute_columns, np.arange(n_columns)]).astype(np.int64)
     attr_code = np.concatenate(
         [np.arange(len(counts), dtype=np.int64) - offsets[attr_col[: len(counts)]] + 1, np.zeros(n_columns)]
@@ -103,7 +113,8 @@ def index_codes(
     dense_slot = np.full(len(all_counts), -1, dtype=np.int64)
     dense_slot[dense] = np.arange(int(dense.sum()), dtype=np.int64)
     sparse_start = np.concatenate([[0], np.cumsum(np.where(dense, 0, all_counts))]).astype(np.int64)
-    bitmaps, sparse_rows = fill_index(
+    fill = fill_index if parallel else fill_index_serial
+    bitmaps, sparse_rows = fill(
         codes, offsets, dense_slot, sparse_start, int(dense.sum()), int(sparse_start[-1])
     )
     if use_pairs and len(all_counts) <= PAIRS_MAX_IDS:
@@ -129,6 +140,36 @@ def index_codes(
         exit_hits=max(int(resolution), 16),
         list_max=max(n_words // 16, 64) if list_max is None else list_max,
     )
+
+
+def id_counts(
+    codes: np.ndarray, offsets: np.ndarray, attribute_columns: np.ndarray, *, parallel: bool = True
+) -> np.ndarray:
+    """Records holding each id: every attribute, then "no attribute" in each column."""
+    n_columns, n_rows = codes.shape
+    counts = (attribute_counts if parallel else attribute_counts_serial)(codes, offsets)
+    column_totals = np.zeros(n_columns, dtype=np.int64)
+    np.add.at(column_totals, attribute_columns, counts)
+    return np.concatenate([counts, n_rows - column_totals]).astype(np.int64)
+
+
+def holders(codes: np.ndarray, offsets: np.ndarray, attr_col: np.ndarray, a: int) -> np.ndarray:
+    """The records holding id ``a`` (an attribute, or "no attribute" in a column)."""
+    column = int(attr_col[a])
+    code = a - offsets[column] + 1 if a < offsets[-1] else 0
+    return np.flatnonzero(codes[column] == code)
+
+
+def group_by(first: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """``(id, positions)`` for each id >= 0 in ``first``, ids ascending, positions ascending."""
+    order = np.argsort(first, kind="stable")
+    ids, starts = np.unique(first[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    return [
+        (int(a), np.ascontiguousarray(order[lo:hi], dtype=np.int64))
+        for a, lo, hi in zip(ids, starts, ends)
+        if a >= 0
+    ]
 
 
 def protected_counts(counts: np.ndarray, resolution: int) -> np.ndarray:
@@ -163,6 +204,37 @@ def run_partitions(kernel: Callable[[int], np.ndarray], n_parts: int) -> list[np
         return [kernel(p) for p in range(n_parts)]
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         return list(pool.map(kernel, range(n_parts)))
+
+
+def run_jobs(job: Callable[[Any], None], items: Sequence[Any]) -> None:
+    """``job(item)`` for every item, on Numba's thread count; the jobs write disjoint outputs.
+
+    Jobs call serial ``nogil`` kernels, so they run in parallel on plain threads
+    and a busy machine does not stall the others at a barrier.
+    """
+    n_workers = worker_count(len(items))
+    if n_workers == 1:
+        for item in items:
+            job(item)
+        return
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        for done in pool.map(job, items):
+            del done
+
+
+def group_index(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    attribute_columns: np.ndarray,
+    attr_col: np.ndarray,
+    a: int,
+    k: int,
+) -> SupportIndex:
+    """Index of the records holding id ``a`` (built on the calling thread)."""
+    rows = holders(codes, offsets, attr_col, a)
+    return index_codes(
+        np.ascontiguousarray(codes[:, rows]), offsets, attribute_columns, k, use_pairs=False, parallel=False
+    )
 
 
 def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:

@@ -35,7 +35,15 @@ from ..encode import EncodedTable
 from ..kernels.row_synthesis import first_attributes, grow_group
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
-from .consolidate import PARTITION_SIZE, SupportIndex, consolidate, index_codes, support_index, worker_count
+from .consolidate import (
+    PARTITION_SIZE,
+    SupportIndex,
+    consolidate,
+    group_by,
+    group_index,
+    run_jobs,
+    support_index,
+)
 
 
 def row_seeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) -> np.ndarray:
@@ -58,27 +66,17 @@ def first_pass(table: EncodedTable, index: SupportIndex, k: int, seeds: np.ndarr
     The same records as :func:`~showcase.engine.kernels.row_synthesis.row_seeded_records`
     (each record has its own random stream), computed faster: records are
     grouped by the first attribute of their order, which is always kept, and
-    each group is grown on an index of just the records holding that attribute.
+    each group is grown on an index of just the records holding that attribute
+    (groups run in parallel; each writes its own records).
     """
     codes, offsets, attr_col, _, counts = index.arrays[:5]
     first = first_attributes(codes, offsets, counts, k, seeds, PARTITION_SIZE)
     out = np.zeros_like(codes)
-    order = np.argsort(first, kind="stable")
-    attributes, starts = np.unique(first[order], return_index=True)
-    ends = np.append(starts[1:], len(order))
-    for a, lo, hi in zip(attributes, starts, ends):
-        if a < 0:
-            continue
-        column = int(attr_col[a])
-        holders = np.flatnonzero(codes[column] == a - offsets[column] + 1)
-        group = index_codes(
-            np.ascontiguousarray(codes[:, holders]),
-            offsets,
-            table.schema.attribute_columns,
-            k,
-            use_pairs=False,
-        )
-        records = np.ascontiguousarray(order[lo:hi], dtype=np.int64)
+    columns = table.schema.attribute_columns
+
+    def grow(item: tuple[int, np.ndarray]) -> None:
+        a, records = item
+        group = group_index(codes, offsets, columns, attr_col, a, k)
         grow_group(
             group.arrays,
             codes,
@@ -88,9 +86,10 @@ def first_pass(table: EncodedTable, index: SupportIndex, k: int, seeds: np.ndarr
             records,
             seeds,
             PARTITION_SIZE,
-            worker_count(len(records) // 64 + 1),
             group.exit_hits,
             group.list_max,
             out,
         )
+
+    run_jobs(grow, group_by(first))
     return out

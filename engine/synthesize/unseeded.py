@@ -17,8 +17,12 @@ less the mass of draws that would have made a combination rarer than k, plus
 sampling noise (binomial, so about ``sqrt(count)``); see the tests for the
 tolerance checked on realistic data.
 
-Cost: one support test per column per record, as in row-seeded synthesis;
-parallel over fixed partitions of the synthetic records.
+Cost: one draw and one support test per column per record, as in row-seeded
+synthesis. Records are grouped by the first id they keep (drawn on all
+records), and each group is finished on an index of the records holding that
+id, so costs scale with its count rather than with all records; every record
+has its own random stream, so the grouping and the number of threads do not
+change the output.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import unseeded_records
+from ..kernels.row_synthesis import grow_unseeded_group, unseeded_starts
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
-from .consolidate import PARTITION_SIZE, support_index, worker_count
+from .consolidate import PARTITION_SIZE, group_by, group_index, id_counts, run_jobs
 
 
 def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) -> np.ndarray:
@@ -39,18 +43,33 @@ def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) 
     output, whatever the number of threads).
     """
     k = validate_resolution(resolution)
-    index = support_index(table, k)
+    codes = np.ascontiguousarray(table.codes)
+    offsets = np.ascontiguousarray(table.schema.offsets, dtype=np.int64)
+    columns = table.schema.attribute_columns
+    counts = id_counts(codes, offsets, columns)
+    attr_col = np.concatenate([columns, np.arange(table.n_columns)]).astype(np.int64)
     n_records = table.n_rows
     n_parts = max(1, -(-n_records // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
-    out = unseeded_records(
-        index.arrays,
-        k,
-        n_records,
-        seeds,
-        PARTITION_SIZE,
-        worker_count(n_parts),
-        index.exit_hits,
-        index.list_max,
-    )
-    return np.ascontiguousarray(out)
+    first = unseeded_starts(codes, offsets, counts, k, n_records, seeds, PARTITION_SIZE)
+    out = np.zeros((table.n_columns, n_records), dtype=codes.dtype)
+
+    def grow(item: tuple[int, np.ndarray]) -> None:
+        a, records = item
+        group = group_index(codes, offsets, columns, attr_col, a, k)
+        grow_unseeded_group(
+            group.arrays,
+            codes,
+            offsets,
+            counts,
+            k,
+            records,
+            seeds,
+            PARTITION_SIZE,
+            group.exit_hits,
+            group.list_max,
+            out,
+        )
+
+    run_jobs(grow, group_by(first))
+    return out
