@@ -230,7 +230,9 @@ def row_seeded_records(index, k, seeds, partition_size, n_workers, exit_hits, li
     Record ``r`` draws its order from its own stream (``record_seed`` of its
     partition's seed ``seeds[r // partition_size]``), so any grouping of the
     work gives the same records. Returns codes shaped like the sensitive
-    codes, 0 where an attribute was left out.
+    codes, 0 where an attribute was left out. This is the plain form, on the
+    whole table's index; :func:`first_attributes` and :func:`grow_group` give
+    the same records faster, and tests hold them to this one.
     """
     codes, offsets, attr_col, counts = index[0], index[1], index[2], index[4]
     n_columns, n_rows = codes.shape

@@ -4,6 +4,9 @@
   (attribute counts, row bitmaps, row lists) once per table;
 * :func:`protected_counts` gives every attribute's target ``floor(count / k) * k``;
 * :func:`synthetic_counts` counts attributes in synthetic codes;
+* :func:`group_by`, :func:`group_index` and :func:`run_parallel` let a mode
+  work on groups of records that share an id, each on an index of only the
+  sensitive records holding that id;
 * :func:`consolidate` makes single-attribute counts equal their protected counts:
   attributes missing from the synthetic records are grown into new records from
   a pool (always possible: an attribute alone is shared by >= k records), and
@@ -16,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numba
 import numpy as np
@@ -32,6 +35,8 @@ from ..kernels.support import (
 )
 from ..protect import round_down
 from ..randomness import stream_seeds
+
+T = TypeVar("T")
 
 #: Records per work partition. Each partition has its own random stream, so
 #: results depend on the seed and this size, never on the number of threads.
@@ -192,34 +197,18 @@ def split_counts(counts: np.ndarray, n_parts: int, part: int) -> np.ndarray:
     return (counts * (part + 1)) // n_parts - (counts * part) // n_parts
 
 
-def run_partitions(kernel: Callable[[int], np.ndarray], n_parts: int) -> list[np.ndarray]:
-    """``[kernel(0), ..., kernel(n_parts - 1)]``, on Numba's thread count.
-
-    The kernels are compiled with ``nogil``, so partitions run in parallel on
-    plain threads; results come back in partition order whatever the number
-    of threads.
-    """
-    n_workers = worker_count(n_parts)
-    if n_workers == 1:
-        return [kernel(p) for p in range(n_parts)]
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        return list(pool.map(kernel, range(n_parts)))
-
-
-def run_jobs(job: Callable[[Any], None], items: Sequence[Any]) -> None:
-    """``job(item)`` for every item, on Numba's thread count; the jobs write disjoint outputs.
+def run_parallel(job: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+    """``[job(item) for item in items]``, on Numba's thread count, results in order.
 
     Jobs call serial ``nogil`` kernels, so they run in parallel on plain threads
-    and a busy machine does not stall the others at a barrier.
+    (a busy machine does not stall the others at a barrier), and the results
+    do not depend on the number of threads.
     """
     n_workers = worker_count(len(items))
     if n_workers == 1:
-        for item in items:
-            job(item)
-        return
+        return [job(item) for item in items]
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        for done in pool.map(job, items):
-            del done
+        return list(pool.map(job, items))
 
 
 def group_index(
@@ -258,7 +247,7 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
             index.list_max,
         )
 
-    return np.concatenate(run_partitions(grow, n_parts), axis=1)
+    return np.concatenate(run_parallel(grow, range(n_parts)), axis=1)
 
 
 def consolidate(

@@ -33,7 +33,7 @@ from ..encode import EncodedTable
 from ..kernels.row_synthesis import grow_unseeded_group, unseeded_starts
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
-from .consolidate import PARTITION_SIZE, group_by, group_index, id_counts, run_jobs
+from .consolidate import PARTITION_SIZE, group_by, group_index, id_counts, run_parallel
 
 
 def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) -> np.ndarray:
@@ -71,5 +71,5 @@ def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) 
             out,
         )
 
-    run_jobs(grow, group_by(first))
+    run_parallel(grow, group_by(first))
     return out

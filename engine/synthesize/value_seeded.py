@@ -39,7 +39,7 @@ from ..errors import ParameterError
 from ..kernels.row_synthesis import value_seeded_records
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
-from .consolidate import protected_counts, run_partitions, split_counts, support_index
+from .consolidate import protected_counts, run_parallel, split_counts, support_index
 
 #: Redraws of an over-used attribute when ``oversampling_ratio`` is given without tries.
 DEFAULT_TRIES = 10
@@ -101,5 +101,5 @@ def value_seeded(
             index.arrays, k, share, cap, tries, seeds[part], index.exit_hits, index.list_max
         )
 
-    parts = run_partitions(grow, n_parts)
+    parts = run_parallel(grow, range(n_parts))
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
