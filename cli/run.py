@@ -58,6 +58,18 @@ def run(
     force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
     threads: int | None = options.THREADS,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    dp: bool = typer.Option(
+        False,
+        "--dp",
+        help="Differentially private release: DP aggregates, "
+        "then records synthesized from them alone (needs --epsilon).",
+    ),
+    epsilon: float | None = typer.Option(None, "--epsilon", help="DP: total privacy budget ε > 0."),
+    delta: float | None = typer.Option(None, "--delta", help="DP: δ in (0, 1); default 1/(n ln n)."),
+    budget_total: float | None = typer.Option(
+        None, "--budget-total", help="DP: refuse if this input's total ε in the ledger would exceed it."
+    ),
+    ledger: Path | None = typer.Option(None, "--ledger", help="DP: privacy ledger file."),
 ) -> None:
     """Release k-anonymous aggregates and synthetic records of INPUT together.
 
@@ -69,8 +81,15 @@ def run(
         showcase run cases.csv --resolution 10 --length 3 --out release/
 
         showcase run cases.csv -k 10 -l 3 --mode aggregate_seeded --out release/
+
+        showcase run cases.csv --dp --epsilon 4 --length 2 --out dp-release/
     """
     prep = options.preparation(delimiter, use_columns, record_limit, null_marker, sensitive_zeros)
+    if dp or epsilon is not None:
+        _dp_run(
+            input, out, length, epsilon, delta, budget_total, ledger, seed, force, threads, progress, prep, dp
+        )
+        return
     parameters = mode_parameters(
         weight_selection_percentile,
         use_synthetic_counts,
@@ -113,4 +132,30 @@ def run(
         f"{mode} synthetic data",
         ["", "sensitive", "synthetic", "preserved"],
         synthesis_rows(result.synthesis),
+    )
+
+
+def _dp_run(
+    input, out, length, epsilon, delta, budget_total, ledger, seed, force, threads, progress, prep, dp
+) -> None:
+    from showcase.engine.dp.job import dp_run_release
+
+    if not dp or epsilon is None:
+        raise typer.BadParameter("--dp and --epsilon go together")
+    started = time.perf_counter()
+    with console.stage_progress(progress) as report:
+        result, synthetic = dp_run_release(
+            input, epsilon=epsilon, out=out, length=length, seed=seed, force=force,
+            progress=report, delta=delta, budget_total=budget_total, ledger=ledger,
+            preparation=prep, threads=threads)  # fmt: skip
+    if seed is not None:
+        console.warning("seeded DP release: for testing only, never publish it")
+    facts = result.report
+    rows = [["records", f"{result.released.record_count:,} (protected)", f"{synthetic.n_rows:,}"]]
+    rows += [[f"length {k + 1}", f"{n:,}", ""] for k, n in enumerate(facts["released_by_length"])]
+    console.table(
+        f"DP release (ε={facts['epsilon']:g}, δ={facts['delta']:.2g}) written to {out} in "
+        f"{time.perf_counter() - started:.1f} s",
+        ["", "aggregates", "synthetic records"],
+        rows,
     )

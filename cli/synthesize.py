@@ -13,8 +13,9 @@ from showcase.engine.pipeline import synthesize as run_synthesize
 from . import console, options
 
 MODE = typer.Option(
-    None, "--mode", "-m", help="row_seeded (default with INPUT), unseeded, value_seeded or "
-    "aggregate_seeded (implied by --from-aggregates)."
+    None, "--mode", "-m", help="row_seeded (default with INPUT), unseeded, value_seeded, "
+    "aggregate_seeded (default with k-anonymous --from-aggregates) or pairwise (default with "
+    "DP --from-aggregates: completes every record from released pairs)."
 )  # fmt: skip
 SEED = typer.Option(
     None, "--seed", min=0, help="Seed for reproducible records (tests only: the metadata marks a seeded "

@@ -42,7 +42,15 @@ from .release import (
     utc_now,
     write_json,
 )
-from .synthesize import AGGREGATE_SEEDED, ROW_SEEDED, SENSITIVE_MODES, check_parameters, validate_mode
+from .synthesize import (
+    AGGREGATE_MODES,
+    AGGREGATE_SEEDED,
+    PAIRWISE,
+    ROW_SEEDED,
+    SENSITIVE_MODES,
+    check_parameters,
+    validate_mode,
+)
 from .synthesize import synthesize as synthesize_codes
 from .synthesize.output import write_csv as write_synthetic_csv
 from .synthesize.output import write_parquet as write_synthetic_parquet
@@ -329,7 +337,7 @@ def _synthesize_step(
     report: StageProgress,
 ) -> EncodedTable:
     report("synthesize", 0, 1)
-    if mode == AGGREGATE_SEEDED:
+    if mode in AGGREGATE_MODES:
         synthetic = synthesize_codes(
             mode, source, rng=rng, progress=lambda d, t: report("synthesize", d, max(t, 1)), **given
         )
@@ -415,12 +423,16 @@ def synthesize(
     """
     if input_path is None and aggregates is None:
         raise ParameterError("give the sensitive input or aggregates to synthesize from (--from-aggregates)")
+    if mode is None and isinstance(aggregates, (str, Path)):
+        # DP aggregates suppress many longer combinations: complete records pairwise.
+        mode = PAIRWISE if read_aggregates(aggregates)[0].protection == "differential-privacy" else None
     if mode is None:
         mode = AGGREGATE_SEEDED if aggregates is not None else ROW_SEEDED
     validate_mode(mode)
-    if aggregates is not None and mode != AGGREGATE_SEEDED:
+    if aggregates is not None and mode not in AGGREGATE_MODES:
         raise ParameterError(
-            f"synthesizing from aggregates uses mode {AGGREGATE_SEEDED}; mode {mode} reads the sensitive data"
+            f"synthesizing from aggregates uses mode {AGGREGATE_SEEDED} or {PAIRWISE}; "
+            f"mode {mode} reads the sensitive data"
         )
     if aggregates is not None and resolution is not None:
         raise ParameterError("resolution (k) is not used with aggregates: they are already protected")
@@ -461,11 +473,11 @@ def synthesize(
         seconds["read"] = time.perf_counter() - start
 
         exact = None
-        if table is not None and (mode == AGGREGATE_SEEDED or check):
+        if table is not None and (mode in AGGREGATE_MODES or check):
             start = time.perf_counter()
             exact = count_combinations(table, length, progress=lambda d, t: report("count", d, t))
             seconds["count"] = time.perf_counter() - start
-        if source is None and mode == AGGREGATE_SEEDED:
+        if source is None and mode in AGGREGATE_MODES:
             source = k_anonymize(exact, resolution)
 
         start = time.perf_counter()
@@ -506,7 +518,7 @@ def synthesize(
         if input_path is not None:
             inputs["input"] = describe_input(input_path)
             inputs["preparation"] = preparation.describe()
-        if mode == AGGREGATE_SEEDED:
+        if mode in AGGREGATE_MODES:
             inputs["aggregates"] = describe(source)
             if source_file is not None:
                 inputs["aggregates"].update(file=source_file.name, fingerprint=fingerprint(source_file))

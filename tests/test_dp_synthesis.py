@@ -61,3 +61,54 @@ def test_needs_pairs():
     released = k_anonymize(count_combinations(encode(pa.table({"a": ["x", "y"]})), 1), 1)
     with pytest.raises(ParameterError, match="length 2"):
         pairwise_synthesis(released, rng=make_rng(1))
+
+
+def test_run_dp_and_synthesize_from_dp_aggregates(tmp_path, monkeypatch, capsys):
+    import json
+
+    from showcase.cli.main import main
+    from showcase.datasets import write_table
+
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    data = tmp_path / "cases.csv"
+    write_table(generate_table(3000, 6, seed=2), data)
+    out = tmp_path / "dp"
+    assert (
+        main(
+            [
+                "run",
+                str(data),
+                "--dp",
+                "--epsilon",
+                "4",
+                "-l",
+                "2",
+                "-o",
+                str(out),
+                "--seed",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    ), capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "aggregates.parquet", "aggregates.tsv", "metadata.json", "synthetic.csv",
+        "synthetic.parquet"]  # fmt: skip
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["synthesis"]["mode"] == "pairwise"
+    assert meta["privacy"]["mechanism"] == "differential-privacy"
+    again = tmp_path / "again"
+    assert (
+        main(["synthesize", "--from-aggregates", str(out), "-o", str(again), "--seed", "1", "--no-progress"])
+        == 0
+    )
+    assert json.loads((again / "metadata.json").read_text())["parameters"]["mode"] == "pairwise"
+    twice = tmp_path / "twice"
+    assert (
+        main(["synthesize", "--from-aggregates", str(out), "-o", str(twice), "--seed", "1", "--no-progress"])
+        == 0
+    )
+    assert (again / "synthetic.csv").read_bytes() == (twice / "synthetic.csv").read_bytes()
+    code = main(["run", str(data), "--epsilon", "4", "-o", str(tmp_path / "x"), "--no-progress"])
+    assert code == 2 and "--dp and --epsilon" in capsys.readouterr().err

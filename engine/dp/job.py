@@ -20,15 +20,20 @@ from ..encode import EncodedTable, Schema, encode
 from ..errors import InputError, ParameterError
 from ..ingest import check_input, fingerprint, read_table
 from ..prepare import Preparation, describe_input
+from ..randomness import describe_seed, make_rng
 from ..release import (
     AGGREGATES_PARQUET,
     AGGREGATES_TSV,
     METADATA,
+    SYNTHETIC_CSV,
+    SYNTHETIC_PARQUET,
     check_output_dir,
     staged_directory,
     utc_now,
     write_json,
 )
+from ..synthesize.output import write_csv as write_records_csv
+from ..synthesize.output import write_parquet as write_records_parquet
 from .accountant import check_delta, check_epsilon, split_budget
 from .ledger import Ledger
 from .marginals import dp_aggregate, fabrication_etas
@@ -187,7 +192,18 @@ def guarantee(facts: dict, subject_id: str | None) -> str:
     )
 
 
-def _write(out, force, result: DpResult, input_path, preparation, parameters, seed, subject_id, tick) -> None:
+def _write(
+    out,
+    force,
+    result: DpResult,
+    input_path,
+    preparation,
+    parameters,
+    seed,
+    subject_id,
+    tick,
+    synthetic: EncodedTable | None = None,
+) -> None:
     start = time.perf_counter()
     with staged_directory(out, force) as stage:
         tick("write", 0, 3)
@@ -195,6 +211,18 @@ def _write(out, force, result: DpResult, input_path, preparation, parameters, se
         tick("write", 1, 3)
         write_tsv(result.released, stage / AGGREGATES_TSV)
         tick("write", 2, 3)
+        files = [AGGREGATES_PARQUET, AGGREGATES_TSV]
+        synthesis = {}
+        if synthetic is not None:
+            write_records_csv(synthetic, stage / SYNTHETIC_CSV)
+            write_records_parquet(synthetic, stage / SYNTHETIC_PARQUET)
+            files += [SYNTHETIC_CSV, SYNTHETIC_PARQUET]
+            synthesis = {"synthesis": {
+                "mode": "pairwise", "records": synthetic.n_rows,
+                "record_expansion": synthetic.n_rows / max(result.released.record_count, 1),
+                "randomness": describe_seed(seed) if seed is None else {"seeded": True},
+                "guarantee": "post-processing of the DP aggregates: no other access to the data",
+            }}  # fmt: skip
         result.seconds["write"] = time.perf_counter() - start
         privacy = {
             "mechanism": "differential-privacy",
@@ -218,7 +246,66 @@ def _write(out, force, result: DpResult, input_path, preparation, parameters, se
             "privacy": privacy,
             "aggregates": describe(result.released),
             "statistics": {"combinations_by_length": result.released.by_length().tolist()},
-            "files": [AGGREGATES_PARQUET, AGGREGATES_TSV, METADATA],
+            **synthesis,
+            "files": [*files, METADATA],
             "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
         })  # fmt: skip
         tick("write", 3, 3)
+
+
+def dp_run_release(
+    input_path: str | Path,
+    *,
+    epsilon: float,
+    out: str | Path,
+    length: int = 3,
+    seed: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    **options: object,
+) -> tuple[DpResult, EncodedTable]:
+    """DP aggregates and synthetic records from them alone, in one release directory.
+
+    The records come from :func:`~showcase.engine.dp.synthesis.pairwise_synthesis`
+    on the released aggregates (post-processing: the directory as a whole is as
+    private as the aggregates). ``options`` are those of :func:`dp_aggregate_release`.
+    """
+    from .synthesis import pairwise_synthesis
+
+    check_output_dir(out, force)
+    tick = progress or (lambda stage, done, total: None)
+    result = dp_aggregate_release(
+        input_path,
+        epsilon=epsilon,
+        length=length,
+        out=None,
+        seed=seed,
+        force=force,
+        progress=progress,
+        **options,
+    )
+    start = time.perf_counter()
+    tick("synthesize", 0, 1)
+    synthetic = pairwise_synthesis(result.released, rng=make_rng(seed))
+    tick("synthesize", 1, 1)
+    result.seconds["synthesize"] = time.perf_counter() - start
+    preparation = options.get("preparation", Preparation())
+    parameters = {
+        "epsilon": epsilon,
+        "reporting_length": length,
+        "synthesis": "pairwise",
+        "seeded": seed is not None,
+    }
+    _write(
+        out,
+        force,
+        result,
+        input_path,
+        preparation,
+        parameters,
+        seed,
+        options.get("subject_id"),
+        tick,
+        synthetic=synthetic,
+    )
+    return result, synthetic

@@ -10,7 +10,10 @@ that fewer than k sensitive records share:
 
 ``aggregate_seeded`` reads only released aggregates
 (:class:`~showcase.engine.aggregates.Aggregates`) and never emits a
-combination of length <= L absent from them.
+combination of length <= L absent from them. ``pairwise`` also reads only
+released aggregates and completes every record from the released 1- and
+2-combinations (see :mod:`showcase.engine.dp.synthesis`); it is the mode for
+DP aggregates, where aggregate-seeded records stop early.
 
 Every mode returns codes on the schema of its input, 0 where a record has no
 attribute for a column; :mod:`.output` turns them back into the input's spellings.
@@ -32,8 +35,11 @@ ROW_SEEDED = "row_seeded"
 UNSEEDED = "unseeded"
 VALUE_SEEDED = "value_seeded"
 AGGREGATE_SEEDED = "aggregate_seeded"
+PAIRWISE = "pairwise"
 #: Every mode, in the order the CLI lists them.
-MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED, AGGREGATE_SEEDED)
+MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED, AGGREGATE_SEEDED, PAIRWISE)
+#: Modes that read only released aggregates.
+AGGREGATE_MODES = (AGGREGATE_SEEDED, PAIRWISE)
 #: Modes that read the sensitive data (and need a resolution k).
 SENSITIVE_MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED)
 
@@ -48,6 +54,7 @@ MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
         "aggregate_counts_scale_factor",
         "target_number_of_records",
     ),
+    PAIRWISE: ("target_number_of_records",),
 }
 
 
@@ -117,9 +124,13 @@ def synthesize(
     Returns the records as an :class:`EncodedTable` on the source's schema.
     """
     given = check_parameters(mode, parameters)
+    if mode in AGGREGATE_MODES and not isinstance(source, Aggregates):
+        raise ParameterError(f"{mode} synthesizes from aggregates, not from sensitive records")
+    if mode == PAIRWISE:
+        from ..dp.synthesis import pairwise_synthesis
+
+        return pairwise_synthesis(source, rng=rng, **given)
     if mode == AGGREGATE_SEEDED:
-        if not isinstance(source, Aggregates):
-            raise ParameterError("aggregate_seeded synthesizes from aggregates, not from sensitive records")
         from .aggregate_seeded import aggregate_seeded
 
         return aggregate_seeded(source, rng=rng, progress=progress, **given)
