@@ -26,8 +26,9 @@ The support set ``M`` of the combination being grown lives in a *work* tuple
 
 * mode 0 — empty combination: ``M`` is every record;
 * mode 1 — only dense ids so far: ``M`` is the AND of their bitmaps, never
-  materialised; a test ANDs word by word and stops once ``exit_hits`` matches
-  are seen, which also estimates ``|M|``;
+  materialised; a test ANDs blocks of words (simple loops that vectorise) and
+  stops after the block where ``exit_hits`` matches are seen, which also
+  estimates ``|M|``;
 * mode 2 — ``M`` is listed in ``rows`` (sorted record ids), from the moment a
   sparse id is accepted or the estimated support is ``list_max`` or less; a
   test looks up one code per listed record and an accepted id filters the

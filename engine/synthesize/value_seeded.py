@@ -25,7 +25,10 @@ number of records is what the budgets need, at most their sum.
 
 Work is split into fixed partitions of the budgets (each attribute's budget and
 allowance are divided exactly), so the bounds hold for the sum and the output
-depends on the seed only, not on the number of threads.
+depends on the seed only, not on the number of threads. Partitions run in
+parallel; within one, records are made one after the other (budgets are
+shared), each support test on the whole table's index, so a record costs up
+to a few passes over ``n_rows / 64`` bitmap words, as in the other modes.
 """
 
 from __future__ import annotations
