@@ -125,25 +125,27 @@ def aggregate(
         _dp(
             input,
             out,
-            length,
-            epsilon,
-            delta,
-            seed,
-            fabrication_mode,
-            thresholds,
-            accuracy_mode,
-            sigma_proportions,
-            percentile,
-            percentile_proportion,
-            record_count_proportion,
-            codebook,
-            subject_id,
-            budget_total,
-            ledger,
-            force,
-            threads,
             progress,
-            options.preparation(delimiter, use_columns, record_limit, null_marker, sensitive_zeros),
+            seed,
+            length=length,
+            epsilon=epsilon,
+            delta=delta,
+            fabrication_mode=fabrication_mode,
+            thresholds=_floats(thresholds, "--thresholds"),
+            accuracy_mode=accuracy_mode,
+            sigma_proportions=_floats(sigma_proportions, "--sigma-proportions"),
+            percentile=percentile,
+            percentile_proportion=percentile_proportion,
+            record_count_proportion=record_count_proportion,
+            codebook=codebook,
+            subject_id=subject_id,
+            budget_total=budget_total,
+            ledger=ledger,
+            force=force,
+            threads=threads,
+            preparation=options.preparation(
+                delimiter, use_columns, record_limit, null_marker, sensitive_zeros
+            ),
         )
         return
     if unprotected:
@@ -188,43 +190,13 @@ def _floats(text: str | None, name: str) -> list[float] | None:
         raise typer.BadParameter(f"{name} must be comma-separated numbers, got {text!r}") from None
 
 
-def _dp(
-    input,
-    out,
-    length,
-    epsilon,
-    delta,
-    seed,
-    fabrication_mode,
-    thresholds,
-    accuracy_mode,
-    sigma_proportions,
-    percentile,
-    percentile_proportion,
-    record_count_proportion,
-    codebook,
-    subject_id,
-    budget_total,
-    ledger,
-    force,
-    threads,
-    progress,
-    prep,
-) -> None:
+def _dp(input: Path, out: Path, progress: bool, seed: int | None, **release_options) -> None:
+    """Run a DP release (options as :func:`dp_aggregate_release` takes them) and report it."""
     from showcase.engine.dp.job import dp_aggregate_release
 
     started = time.perf_counter()
     with console.stage_progress(progress) as report:
-        result = dp_aggregate_release(
-            input, epsilon=epsilon, length=length, delta=delta, out=out, preparation=prep,
-            seed=seed, codebook=codebook, subject_id=subject_id, budget_total=budget_total,
-            ledger=ledger, force=force, threads=threads, progress=report,
-            fabrication_mode=fabrication_mode, thresholds=_floats(thresholds, "--thresholds"),
-            accuracy_mode=accuracy_mode,
-            sigma_proportions=_floats(sigma_proportions, "--sigma-proportions"),
-            percentile=percentile, percentile_proportion=percentile_proportion,
-            record_count_proportion=record_count_proportion,
-        )  # fmt: skip
+        result = dp_aggregate_release(input, out=out, seed=seed, progress=report, **release_options)
     facts = result.report
     if seed is not None:
         console.warning("seeded DP release: for testing only, never publish it")
