@@ -10,6 +10,9 @@ Mechanisms, all at reporting length L on the same prepared input, in one session
 * SmartNoise MST (``peers/smartnoise_mst.py``), in its own virtual environment
   (``--mst-python``), one run per ε, sampled once with ``Synthesizer.sample``
   and once with private-pgm's ``synthetic_data(method="sample")`` when both exist;
+* optionally (``--mechanisms compare-dp``) ``showcase compare -m dp``, whose
+  DP synthesis may differ from ``synthesize --from-aggregates``; it writes no
+  synthetic table, so its scores come from its own comparison.json;
 * "independent columns" (``peers/independent.py``): every column drawn alone
   from its exact, non-private 1-way distribution; not DP, a floor for the joint
   structure.
@@ -238,6 +241,60 @@ def mst_run(prepared: Path, epsilon: float, work: Path, python: Path, timeout: f
     }
 
 
+def compare_dp_run(
+    prepared: Path, epsilon: float, seed: int, length: int, work: Path, timeout: float
+) -> dict:
+    """``showcase compare -m dp``: DP aggregates then the synthesis ``compare`` uses for DP.
+
+    It writes no synthetic table, so its scores come from its comparison.json
+    (the same evaluation function, group PUMA) and "% complete rows" is not known.
+    """
+    out = work / "comparison"
+    work.mkdir(parents=True, exist_ok=True)
+    result = run_isolated(
+        [
+            *SHOWCASE,
+            "compare",
+            str(prepared),
+            "-m",
+            f"dp:epsilon={epsilon:g}",
+            "-l",
+            str(length),
+            "--null-marker",
+            NULL_MARKER,
+            "--sensitive-zeros",
+            "all",
+            "--seed",
+            str(seed),
+            "-o",
+            str(out),
+            "--no-progress",
+        ],
+        timeout,
+    )
+    if result.returncode != 0:
+        return {"error": failure(result, "showcase compare")}
+    evaluation = json.loads((out / "comparison.json").read_text())["evaluations"][0]
+    overall = evaluation["overall"]
+    score = {
+        "k_marginal": evaluation["k_marginal"]["score"],
+        "mae": overall["mean_absolute_error"],
+        "fabricated_pct": overall["fabricated_pct"],
+        "suppressed_pct": overall["suppressed_pct"],
+        "expansion": evaluation["record_expansion"],
+        "complete_pct": None,
+        "rows": evaluation["release_records"],
+        "unknown_cells": 0,
+    }
+    return {
+        "seconds": result.seconds,
+        "rss": result.peak_rss_mib,
+        "phases": {"mechanism": evaluation["seconds"]},
+        "score": score,
+        "params": evaluation["params"],
+    }
+
+
 def independent_run(prepared: Path, seed: int, work: Path, timeout: float) -> dict:
     out = work / "independent.csv"
     command = [sys.executable, str(PEERS / "independent.py"), str(prepared), str(out), "--seed", str(seed)]
@@ -287,7 +344,10 @@ def table_row(mechanism: str, epsilon: str, runs: list[dict], scores: list, note
     )
     seconds = spread([m["seconds"] for m in measured], 1)
     rss = max(m["rss"] for m in measured)
-    values = " | ".join(spread([s[key] for s in scored], digits) for key, digits in METRICS)
+    values = " | ".join(
+        "—" if None in (column := [s[key] for s in scored]) else spread(column, digits)
+        for key, digits in METRICS
+    )
     unknown = sum(s["unknown_cells"] for s in scored)
     if unknown:
         notes.append(f"{unknown:,} cells with values the sensitive data lacks, scored as missing")
@@ -423,6 +483,16 @@ def full_table(args, prepared: Path, scorer: Scorer, work: Path, log: Log) -> No
             for name, score in scored.items():
                 label = f"SmartNoise MST {run['version']}, {name} sample" if name else "SmartNoise MST"
                 print(table_row(label, f"{epsilon:g}", [run], [score], []), flush=True)
+        if "compare-dp" in mechanisms:
+            runs = []
+            for seed in seeds:
+                folder = work / f"compare-dp-e{epsilon:g}-s{seed}"
+                log.sample_load()
+                runs.append(compare_dp_run(prepared, epsilon, seed, args.length, folder, args.timeout))
+                log.detail(f"compare dp ε={epsilon:g} seed {seed}", runs[-1], None)
+            scores = [run.get("score") for run in runs]
+            label = "showcase compare -m dp (synthesis as compare runs it)"
+            print(table_row(label, f"{epsilon:g}", runs, scores, [seed_note]), flush=True)
     if "independent" in mechanisms:
         runs, scores = [], []
         for seed in seeds:
