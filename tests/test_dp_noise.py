@@ -78,11 +78,14 @@ def test_discrete_laplace_matches_its_pmf(scale):
 FLOAT_TOKENS = (" double", " float ", "fadd", "fmul", "fdiv", "fcmp", "sitofp", "uitofp")
 INSPECT = """
 import sys
+import numpy as np
+from showcase.engine.dp.percentile import dp_percentile
 from showcase.engine.dp.noise import RandomSource, discrete_gaussian, discrete_laplace
 from showcase.engine.kernels import noise as kernels
 discrete_gaussian(10, 2.5, RandomSource(seed=1))
 discrete_laplace(10, 1.5, RandomSource(seed=1))
-for kernel in (kernels.fill_discrete_gaussian, kernels.fill_discrete_laplace):
+dp_percentile(np.arange(50), 60, 90, 0.5, RandomSource(seed=1))
+for kernel in (kernels.fill_discrete_gaussian, kernels.fill_discrete_laplace, kernels.exponential_quantile):
     ir = "\\n".join(kernel.inspect_llvm().values())
     assert "define" in ir, "no IR"
     found = [t for t in sys.argv[1:] if t in ir]
@@ -101,7 +104,7 @@ def test_compiled_samplers_use_no_floating_point(tmp_path):
         [sys.executable, "-c", INSPECT, *FLOAT_TOKENS], env=env, capture_output=True, text=True, check=True
     )
     lines = done.stdout.strip().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert all(" integer-only " in line for line in lines), lines
 
 

@@ -196,19 +196,20 @@ def fill_discrete_laplace(out, scale_num, scale_den, words, state):
 
 
 @njit(**JIT)
-def exponential_quantile(histogram, q_num, q_den, eps_num, eps_den, words, state):
+def exponential_quantile(histogram, q_num, q_den, eps_num, eps_den, prior_num, prior_den, words, state):
     """Exponential-mechanism choice of a quantile of small integers, sampled exactly.
 
     ``histogram[c]`` is how many records have value c (c = 0..U). The score of
     c is -|(1-q) L(c) - q G(c)| with L(c) = #{x <= c}, G(c) = #{x > c}; adding
     or removing one record changes it by at most max(q, 1-q). Every c above the
-    data's maximum has the same score, so a data-independent prior exp(-c) is
-    added (it does not change the sensitivity): the mechanism prefers the
-    smallest c that reaches the quantile instead of wandering over the flat
-    tail of the public range. With scores in units of 1/q_den and
-    eps = eps_num/eps_den, P(c) ∝ exp(-gamma(c)) with the integer ratio
+    data's maximum has the same score, so a data-independent prior of
+    ``prior_num/prior_den`` e-folds per unit of c is added (it does not change
+    the sensitivity): it keeps the choice off the flat tail of a wide public
+    range. With scores in units of 1/q_den and eps = eps_num/eps_den,
+    P(c) ∝ exp(-gamma(c)) with the integer ratio
 
-        gamma(c) = (eps_num * S(c) + 2 D eps_den * c) / (2 D eps_den),  D = max(q_num, q_den - q_num),
+        gamma(c) = (eps_num S(c) prior_den + 2 D eps_den prior_num c) / (2 D eps_den prior_den),
+        D = max(q_num, q_den - q_num),
 
     sampled by proposing c uniformly and accepting with an exact
     Bernoulli(exp(-(gamma(c) - min gamma))). Returns c, or -1 if words ran out.
@@ -218,7 +219,8 @@ def exponential_quantile(histogram, q_num, q_den, eps_num, eps_den, words, state
     for c in range(n_values):
         total += histogram[c]
     sensitivity = q_num if q_num > q_den - q_num else q_den - q_num
-    denominator = 2 * sensitivity * eps_den
+    denominator = 2 * sensitivity * eps_den * prior_den
+    slope = 2 * sensitivity * eps_den * prior_num
     numerators = np.empty(n_values, dtype=np.int64)
     below = 0
     best = -1
@@ -227,7 +229,7 @@ def exponential_quantile(histogram, q_num, q_den, eps_num, eps_den, words, state
         score = (q_den - q_num) * below - q_num * (total - below)
         if score < 0:
             score = -score
-        numerators[c] = eps_num * score + denominator * c
+        numerators[c] = eps_num * score * prior_den + slope * c
         if best < 0 or numerators[c] < best:
             best = numerators[c]
     while True:
