@@ -25,9 +25,10 @@ from .synthesize import (
 
 def run(
     input: Path = typer.Argument(..., help="Sensitive microdata: .csv, .tsv, .parquet or .arrow."),
-    length: int = typer.Option(
-        3, "--length", "-l", min=1, help="Reporting length L: longest combination counted."
-    ),
+    length: int | None = typer.Option(
+        None, "--length", "-l", min=1, help="Reporting length L: longest combination counted. Default: 3; "
+        "2 with --dp (its synthesis draws on pairs, so no budget goes to longer combinations)."
+    ),  # fmt: skip
     resolution: int = typer.Option(
         10,
         "--resolution",
@@ -82,7 +83,7 @@ def run(
 
         showcase run cases.csv -k 10 -l 3 --mode aggregate_seeded --out release/
 
-        showcase run cases.csv --dp --epsilon 4 --length 2 --out dp-release/
+        showcase run cases.csv --dp --epsilon 4 --out dp-release/
     """
     prep = options.preparation(delimiter, use_columns, record_limit, null_marker, sensitive_zeros)
     if dp or epsilon is not None:
@@ -102,7 +103,7 @@ def run(
     with console.stage_progress(progress) as report:
         result = run_release(
             input,
-            length=length,
+            length=length or 3,
             resolution=resolution,
             out=out,
             mode=mode,
@@ -145,7 +146,7 @@ def _dp_run(
     started = time.perf_counter()
     with console.stage_progress(progress) as report:
         result, synthetic = dp_run_release(
-            input, epsilon=epsilon, out=out, length=length, seed=seed, force=force,
+            input, epsilon=epsilon, out=out, length=length or 2, seed=seed, force=force,
             progress=report, delta=delta, budget_total=budget_total, ledger=ledger,
             preparation=prep, threads=threads)  # fmt: skip
     if seed is not None:

@@ -14,8 +14,9 @@ from . import console, options
 
 MODE = typer.Option(
     None, "--mode", "-m", help="row_seeded (default with INPUT), unseeded, value_seeded, "
-    "aggregate_seeded (default with k-anonymous --from-aggregates) or pairwise (default with "
-    "DP --from-aggregates: completes every record from released pairs)."
+    "aggregate_seeded (default with k-anonymous --from-aggregates), tree (default with DP "
+    "--from-aggregates: every record complete, drawn down a Chow-Liu tree of the released pairs) "
+    "or pairwise (every record complete, from all released pairs pooled)."
 )  # fmt: skip
 SEED = typer.Option(
     None, "--seed", min=0, help="Seed for reproducible records (tests only: the metadata marks a seeded "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pyarrow as pa
 
 from .encode import Schema
 
@@ -67,3 +68,28 @@ class Aggregates:
         return np.bincount(self.length[rare].astype(np.int64) - 1, minlength=self.reporting_length).astype(
             np.int64
         )
+
+    def released_attributes(self) -> np.ndarray:
+        """Boolean mask over attribute ids: which ones some combination of the release uses."""
+        used = np.zeros(self.schema.n_attributes, dtype=bool)
+        used[self.attrs[self.attrs != NO_ATTRIBUTE]] = True
+        return used
+
+    def on_released_schema(self) -> Aggregates:
+        """The same release on a schema that lists only the attributes it uses.
+
+        A schema taken from the sensitive data also names values the release
+        suppressed (rare under k-anonymity, unselected under DP); anything
+        that reads only the release (synthesis, files) must not see them.
+        """
+        used = self.released_attributes()
+        if used.all():
+            return self
+        offsets = self.schema.offsets
+        dictionaries = tuple(
+            d.filter(pa.array(used[offsets[c] : offsets[c + 1]]))
+            for c, d in enumerate(self.schema.dictionaries)
+        )
+        position = (np.cumsum(used) - 1).astype(np.int32)
+        attrs = np.where(self.attrs != NO_ATTRIBUTE, position[np.maximum(self.attrs, 0)], NO_ATTRIBUTE)
+        return replace(self, schema=Schema(self.schema.columns, dictionaries), attrs=attrs.astype(np.int32))

@@ -79,14 +79,14 @@ def _aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: 
 
 
 def _dp(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
-    """DP aggregates, then pairwise-conditional synthesis from them (never the sensitive rows).
+    """DP aggregates, then tree synthesis from them (never the sensitive rows).
 
     Comparison releases stay in memory and are not recorded in the privacy
     ledger: they are for measuring mechanisms, not for publication.
     """
     from .dp.marginals import dp_aggregate
     from .dp.noise import RandomSource
-    from .dp.synthesis import pairwise_synthesis
+    from .synthesize.tree import tree
 
     released, _ = dp_aggregate(
         sensitive,
@@ -95,7 +95,7 @@ def _dp(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Releas
         length=int(params.get("L") or 2),  # the synthesis uses lengths 1 and 2 only
         source=RandomSource(seed),
     )
-    synthetic = pairwise_synthesis(released, rng=make_rng(seed))
+    synthetic = tree(released, rng=make_rng(seed))
     return Release(None, "synthetic", table=_onto(synthetic, sensitive))
 
 

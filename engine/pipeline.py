@@ -45,9 +45,9 @@ from .release import (
 from .synthesize import (
     AGGREGATE_MODES,
     AGGREGATE_SEEDED,
-    PAIRWISE,
     ROW_SEEDED,
     SENSITIVE_MODES,
+    TREE,
     check_parameters,
     validate_mode,
 )
@@ -309,6 +309,12 @@ def _synthesis_guarantee(mode: str, resolution: int | None, source: Aggregates |
         protection = "NOT marked as protected: if they are exact counts, so is the risk of the records"
     else:
         protection = f"protected by {source.protection}"
+    if mode != AGGREGATE_SEEDED:
+        return (
+            f"Built only from released aggregates ({protection}), never from sensitive records: as "
+            "private as the aggregates. Every attribute is one the aggregates report; longer "
+            "combinations come from a model of the released pairs and need not be in the aggregates."
+        )
     return (
         f"Built only from released aggregates ({protection}), never from sensitive records; no "
         f"synthetic record holds a combination of up to {length} attributes that the aggregates "
@@ -424,14 +430,14 @@ def synthesize(
     if input_path is None and aggregates is None:
         raise ParameterError("give the sensitive input or aggregates to synthesize from (--from-aggregates)")
     if mode is None and isinstance(aggregates, (str, Path)):
-        # DP aggregates suppress many longer combinations: complete records pairwise.
-        mode = PAIRWISE if read_aggregates(aggregates)[0].protection == "differential-privacy" else None
+        # DP aggregates suppress many longer combinations: complete records down a tree.
+        mode = TREE if read_aggregates(aggregates)[0].protection == "differential-privacy" else None
     if mode is None:
         mode = AGGREGATE_SEEDED if aggregates is not None else ROW_SEEDED
     validate_mode(mode)
     if aggregates is not None and mode not in AGGREGATE_MODES:
         raise ParameterError(
-            f"synthesizing from aggregates uses mode {AGGREGATE_SEEDED} or {PAIRWISE}; "
+            f"synthesizing from aggregates uses mode {', '.join(AGGREGATE_MODES)}; "
             f"mode {mode} reads the sensitive data"
         )
     if aggregates is not None and resolution is not None:

@@ -218,7 +218,7 @@ def _write(
             write_records_parquet(synthetic, stage / SYNTHETIC_PARQUET)
             files += [SYNTHETIC_CSV, SYNTHETIC_PARQUET]
             synthesis = {"synthesis": {
-                "mode": "pairwise", "records": synthetic.n_rows,
+                "mode": "tree", "records": synthetic.n_rows,
                 "record_expansion": synthetic.n_rows / max(result.released.record_count, 1),
                 "randomness": describe_seed(seed) if seed is None else {"seeded": True},
                 "guarantee": "post-processing of the DP aggregates: no other access to the data",
@@ -258,7 +258,7 @@ def dp_run_release(
     *,
     epsilon: float,
     out: str | Path,
-    length: int = 3,
+    length: int = 2,
     seed: int | None = None,
     force: bool = False,
     progress: Progress | None = None,
@@ -266,11 +266,12 @@ def dp_run_release(
 ) -> tuple[DpResult, EncodedTable]:
     """DP aggregates and synthetic records from them alone, in one release directory.
 
-    The records come from :func:`~showcase.engine.dp.synthesis.pairwise_synthesis`
-    on the released aggregates (post-processing: the directory as a whole is as
-    private as the aggregates). ``options`` are those of :func:`dp_aggregate_release`.
+    The records come from :func:`~showcase.engine.synthesize.tree.tree` (a
+    Chow–Liu tree over the released pairs) on the released aggregates
+    (post-processing: the directory as a whole is as private as the aggregates).
+    ``options`` are those of :func:`dp_aggregate_release`.
     """
-    from .synthesis import pairwise_synthesis
+    from ..synthesize.tree import tree
 
     check_output_dir(out, force)
     tick = progress or (lambda stage, done, total: None)
@@ -286,14 +287,14 @@ def dp_run_release(
     )
     start = time.perf_counter()
     tick("synthesize", 0, 1)
-    synthetic = pairwise_synthesis(result.released, rng=make_rng(seed))
+    synthetic = tree(result.released, rng=make_rng(seed))
     tick("synthesize", 1, 1)
     result.seconds["synthesize"] = time.perf_counter() - start
     preparation = options.get("preparation", Preparation())
     parameters = {
         "epsilon": epsilon,
         "reporting_length": length,
-        "synthesis": "pairwise",
+        "synthesis": "tree",
         "seeded": seed is not None,
     }
     _write(

@@ -70,6 +70,7 @@ def pairwise_synthesis(
     target_number_of_records: int | None = None,
 ) -> EncodedTable:
     """Synthetic records on ``aggregates.schema``, every column decided for every record."""
+    aggregates = aggregates.on_released_schema()  # suppressed values must never appear
     if aggregates.reporting_length < 2 or not (aggregates.length == 2).any():
         raise ParameterError("pairwise synthesis needs aggregates with combinations of length 2")
     n = int(target_number_of_records or aggregates.record_count)

@@ -10,10 +10,12 @@ that fewer than k sensitive records share:
 
 ``aggregate_seeded`` reads only released aggregates
 (:class:`~showcase.engine.aggregates.Aggregates`) and never emits a
-combination of length <= L absent from them. ``pairwise`` also reads only
-released aggregates and completes every record from the released 1- and
-2-combinations (see :mod:`showcase.engine.dp.synthesis`); it is the mode for
-DP aggregates, where aggregate-seeded records stop early.
+combination of length <= L absent from them. ``tree`` and ``pairwise`` also
+read only released aggregates and complete every record from the released 1-
+and 2-combinations: ``tree`` samples down a Chow–Liu tree of the columns (see
+:mod:`.tree`; the mode for DP aggregates, where aggregate-seeded records stop
+early), ``pairwise`` pools every released pair (see
+:mod:`showcase.engine.dp.synthesis`).
 
 Every mode returns codes on the schema of its input, 0 where a record has no
 attribute for a column; :mod:`.output` turns them back into the input's spellings.
@@ -36,10 +38,11 @@ UNSEEDED = "unseeded"
 VALUE_SEEDED = "value_seeded"
 AGGREGATE_SEEDED = "aggregate_seeded"
 PAIRWISE = "pairwise"
+TREE = "tree"
 #: Every mode, in the order the CLI lists them.
-MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED, AGGREGATE_SEEDED, PAIRWISE)
+MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED, AGGREGATE_SEEDED, TREE, PAIRWISE)
 #: Modes that read only released aggregates.
-AGGREGATE_MODES = (AGGREGATE_SEEDED, PAIRWISE)
+AGGREGATE_MODES = (AGGREGATE_SEEDED, TREE, PAIRWISE)
 #: Modes that read the sensitive data (and need a resolution k).
 SENSITIVE_MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED)
 
@@ -55,6 +58,7 @@ MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
         "target_number_of_records",
     ),
     PAIRWISE: ("target_number_of_records",),
+    TREE: ("target_number_of_records",),
 }
 
 
@@ -130,6 +134,10 @@ def synthesize(
         from ..dp.synthesis import pairwise_synthesis
 
         return pairwise_synthesis(source, rng=rng, **given)
+    if mode == TREE:
+        from .tree import tree
+
+        return tree(source, rng=rng, **given)
     if mode == AGGREGATE_SEEDED:
         from .aggregate_seeded import aggregate_seeded
 

@@ -1,0 +1,41 @@
+"""Kernel of tree synthesis: sample records column by column down a tree of columns.
+
+Column ``order[0]`` is the root; every later column in ``order`` has its
+``parent`` earlier in the order. Column c's value is drawn from row
+``out[parent[c], r]`` of its cumulative conditional table (one row for the
+root), stored flat: row j of column c starts at ``starts[c] + j * widths[c]``
+and holds ``widths[c]`` cumulative probabilities, the last one 1.0. Value 0 is
+"missing", as in the codes.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: NPY002 - Numba kernels support only the legacy np.random API; each
+# partition seeds it explicitly, so outputs are reproducible for a given seed.
+import numpy as np
+from numba import njit, prange
+
+from ..config import PARALLEL_JIT
+
+
+@njit(**PARALLEL_JIT)
+def tree_records(n_records, order, parent, starts, widths, cumulative, seeds, partition_size, out):
+    """Fill ``out[c, r]`` for ``n_records`` records; partition p seeds numba's generator with ``seeds[p]``."""
+    n_parts = seeds.shape[0]
+    for p in prange(n_parts):
+        np.random.seed(seeds[p])
+        for r in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
+            for step in range(order.shape[0]):
+                c = order[step]
+                row = 0 if parent[c] < 0 else np.int64(out[parent[c], r])
+                lo = starts[c] + row * widths[c]
+                u = np.random.random()
+                # Binary search for the first cumulative value above u.
+                left, right = 0, widths[c] - 1
+                while left < right:
+                    middle = (left + right) // 2
+                    if cumulative[lo + middle] > u:
+                        right = middle
+                    else:
+                        left = middle + 1
+                out[c, r] = left
