@@ -48,6 +48,7 @@ from .synthesize import (
     ROW_SEEDED,
     SENSITIVE_MODES,
     TREE,
+    VALUE_SEEDED,
     check_parameters,
     validate_mode,
 )
@@ -298,9 +299,16 @@ def _effective_parameters(mode: str, given: dict, synthetic: EncodedTable) -> di
 
 def _synthesis_guarantee(mode: str, resolution: int | None, source: Aggregates | None, length: int) -> str:
     if mode in SENSITIVE_MODES:
+        seeded_by_records = (
+            " The number of synthetic records follows the exact number of sensitive records (each "
+            "seeds one), which k-anonymity does not hide."
+            if mode != VALUE_SEEDED
+            else ""
+        )
         return (
             f"k-anonymity with k={resolution}: every combination of attributes in the synthetic "
             f"records, of any length, is shared by at least {resolution} records of the sensitive data."
+            + seeded_by_records
         )
     assert source is not None
     if source.protection == PROTECTION_K_ANONYMITY:

@@ -173,6 +173,8 @@ def test_kanon_modes_through_run_and_synthesize(tmp_path, capsys, cases, mode):
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["synthesis"]["mode"] == mode
     assert "k=5" in meta["synthesis"]["guarantee"]
+    # Record-seeded modes say that their output size follows the exact input size.
+    assert ("exact number of sensitive records" in meta["synthesis"]["guarantee"]) == (mode != "value_seeded")
     out2 = tmp_path / "syn"
     code, _, stderr = run(capsys, "synthesize", cases, "-k", 5, "--mode", mode, "-o", out2, "--seed", 3)
     assert code == 0, stderr
