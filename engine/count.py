@@ -9,7 +9,7 @@ row ranges (and, later, over partitions of the data).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from math import comb
 
 import numba
@@ -41,6 +41,9 @@ BATCH_BINS = 1 << 25
 BATCH_MAX_SET_BINS = 1 << 21
 DENSE_MEMORY = 1 << 30
 INT64_KEY_LIMIT = 1 << 62
+UINT32_KEY_LIMIT = (1 << 32) - 1
+#: The batched kernel shares a row's prefix key among at most this many sets.
+UNIT_SETS = 6
 
 
 def validate_length(length: int) -> int:
@@ -120,49 +123,41 @@ def count_combinations(table: EncodedTable, length: int, *, progress: Progress |
     alone, parallel over rows (or by sorting keys when a histogram would not fit).
     """
     length = validate_length(length)
-    sets = column_sets(table.n_columns, length)
+    n_columns = table.n_columns
+    radix = np.array([len(d) + 1 for d in table.schema.dictionaries], dtype=np.int64)
+    longest = min(length, n_columns)
+    total = sum(comb(n_columns, k) for k in range(1, longest + 1))
     parts_attrs: list[np.ndarray] = []
     parts_counts: list[np.ndarray] = []
-    batch: list[tuple[int, ...]] = []
-    batch_bins = 0
+    parts_length: list[np.ndarray] = []
     done = 0
-
-    def flush() -> None:
-        nonlocal batch, batch_bins, done
-        if batch:
-            attrs, counts = _count_batch(table, batch, length)
+    for k in range(1, longest + 1):
+        sets = np.array(list(itertools.combinations(range(n_columns), k)), dtype=np.int64).reshape(-1, k)
+        # Float products are exact up to 2**53 and are only compared with the limits below.
+        bins = np.prod(radix[sets].astype(np.float64), axis=1)
+        for start, stop, alone in _batches(bins.tolist()):
+            if alone:
+                cols = tuple(int(c) for c in sets[start])
+                digits, counts = count_column_set(table, cols)
+                attrs = np.full((counts.shape[0], length), NO_ATTRIBUTE, dtype=np.int32)
+                attrs[:, :k] = digits - 1 + table.schema.offsets[list(cols)].astype(np.int32)
+            else:
+                attrs, counts = _count_batch(table, sets[start:stop], radix, length)
             parts_attrs.append(attrs)
             parts_counts.append(counts)
-            done += len(batch)
-            batch, batch_bins = [], 0
+            # Every combination counted on a set of k columns has exactly k attributes.
+            parts_length.append(np.full(counts.shape[0], k, dtype=np.uint8))
+            done += stop - start
             if progress is not None:
-                progress(done, len(sets))
-
-    for cols in sets:
-        _, _, n_bins = mixed_radix(table, cols)
-        if n_bins > BATCH_MAX_SET_BINS:
-            flush()
-            digits, counts = count_column_set(table, cols)
-            attrs = np.full((counts.shape[0], length), NO_ATTRIBUTE, dtype=np.int32)
-            attrs[:, : len(cols)] = digits - 1 + table.schema.offsets[list(cols)].astype(np.int32)
-            parts_attrs.append(attrs)
-            parts_counts.append(counts)
-            done += 1
-            if progress is not None:
-                progress(done, len(sets))
-            continue
-        if batch and (len(batch[0]) != len(cols) or batch_bins + n_bins > BATCH_BINS):
-            flush()
-        batch.append(cols)
-        batch_bins += n_bins
-    flush()
+                progress(done, total)
     if parts_counts:
         attrs = np.concatenate(parts_attrs)
         counts = np.concatenate(parts_counts)
+        lengths = np.concatenate(parts_length)
     else:
         attrs = np.empty((0, length), dtype=np.int32)
         counts = np.empty(0, dtype=np.int64)
-    lengths = np.count_nonzero(attrs != NO_ATTRIBUTE, axis=1).astype(np.uint8)
+        lengths = np.empty(0, dtype=np.uint8)
     return Aggregates(
         schema=table.schema,
         reporting_length=length,
@@ -173,20 +168,84 @@ def count_combinations(table: EncodedTable, length: int, *, progress: Progress |
     )
 
 
+def _batches(bins: list[float]) -> Iterator[tuple[int, int, bool]]:
+    """Split consecutive sets of one size into ``(start, stop, alone)`` runs.
+
+    A set with more than ``BATCH_MAX_SET_BINS`` bins is counted alone; the
+    others are grouped, in order, into batches of at most ``BATCH_BINS`` bins
+    (a set larger than that is a batch of its own).
+    """
+    # The batched kernel computes keys in uint32.
+    set_limit = min(BATCH_MAX_SET_BINS, UINT32_KEY_LIMIT)
+    start, batch_bins = None, 0.0
+    for i, n_bins in enumerate(bins):
+        if n_bins > set_limit:
+            if start is not None:
+                yield start, i, False
+                start = None
+            yield i, i + 1, True
+            continue
+        if start is not None and batch_bins + n_bins > BATCH_BINS:
+            yield start, i, False
+            start = None
+        if start is None:
+            start, batch_bins = i, 0.0
+        batch_bins += n_bins
+    if start is not None:
+        yield start, len(bins), False
+
+
 def _count_batch(
-    table: EncodedTable, batch: list[tuple[int, ...]], width: int
+    table: EncodedTable, sets: np.ndarray, radix: np.ndarray, width: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Count a batch of column sets of one size with the batched kernels."""
-    shapes = [mixed_radix(table, cols) for cols in batch]
-    radices = np.stack([r for r, _, _ in shapes])
-    strides = np.stack([st for _, st, _ in shapes])
-    bin_offsets = np.concatenate([[0], np.cumsum([n for _, _, n in shapes])]).astype(np.int64)
-    sets = np.array(batch, dtype=np.int64)
+    """Count a batch of column sets of one size (``(n_sets, k)`` column indices) with the batched kernels."""
+    n_sets, k = sets.shape
+    radices = radix[sets]
+    strides = np.ones_like(radices)
+    if k > 1:
+        # strides[:, j] = product of radices[:, j+1:], the last column varying fastest.
+        strides[:, :-1] = np.cumprod(radices[:, :0:-1], axis=1)[:, ::-1]
+    bin_offsets = np.zeros(n_sets + 1, dtype=np.int64)
+    np.cumsum(np.prod(radices, axis=1), out=bin_offsets[1:])
+    unit_first = _units(sets)
+    n_workers = numba.get_num_threads()
+    unit_worker = _share_out(np.diff(unit_first), n_workers)
     first_ids = table.schema.offsets[sets].astype(np.int32)
     count_type = np.uint32 if table.n_rows < 2**32 else np.int64
     hist = np.zeros(int(bin_offsets[-1]), dtype=count_type)
-    batch_histograms(table.codes, sets, strides, bin_offsets, hist)
+    batch_histograms(
+        table.codes, sets, radices, strides, bin_offsets, unit_first, unit_worker, n_workers, hist
+    )
     return batch_full_bins(hist, radices, strides, bin_offsets, first_ids, width)
+
+
+def _units(sets: np.ndarray) -> np.ndarray:
+    """Start of each unit of the batched kernel, and ``n_sets`` last.
+
+    A unit is a run of at most ``UNIT_SETS`` consecutive sets with the same
+    first k-1 columns (consecutive in lexicographic order), which share the
+    prefix key of every row.
+    """
+    n_sets = sets.shape[0]
+    new_prefix = np.ones(n_sets, dtype=bool)
+    new_prefix[1:] = np.any(sets[1:, :-1] != sets[:-1, :-1], axis=1)
+    group_start = np.flatnonzero(new_prefix)
+    position = np.arange(n_sets) - np.repeat(group_start, np.diff(np.append(group_start, n_sets)))
+    starts = np.flatnonzero(position % UNIT_SETS == 0)
+    return np.append(starts, n_sets).astype(np.int64)
+
+
+def _share_out(sizes: np.ndarray, n_workers: int) -> np.ndarray:
+    """Worker of each unit: largest first, each to the least-loaded worker (cost ~ sets + 1 prefix)."""
+    worker = np.zeros(sizes.shape[0], dtype=np.int64)
+    if n_workers <= 1:
+        return worker
+    load = [0] * n_workers
+    for u in np.argsort(-sizes, kind="stable").tolist():
+        w = load.index(min(load))
+        worker[u] = w
+        load[w] += int(sizes[u]) + 1
+    return worker
 
 
 def combinations_per_record(table: EncodedTable, length: int) -> np.ndarray:

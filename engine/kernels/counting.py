@@ -204,43 +204,64 @@ def attributes_per_record(codes):
     return out
 
 
+#: Rows per block in :func:`batch_histograms`: the block's prefix keys stay in L1.
+BLOCK_ROWS = 4096
+
+
 @njit(**PARALLEL_JIT)
-def batch_histograms(codes, sets, strides, bin_offsets, hist):
+def batch_histograms(codes, sets, radices, strides, bin_offsets, unit_first, unit_worker, n_workers, hist):
     """Fill ``hist[bin_offsets[s]:bin_offsets[s+1]]`` with the key histogram of set ``s``.
 
-    ``sets`` and ``strides`` are ``(n_sets, k)``. Threads take whole column
-    sets, so each writes only its own sets' bins; this removes the per-set
-    launch cost that dominates on small inputs with many column sets.
+    ``sets``, ``radices`` and ``strides`` are ``(n_sets, k)``. Consecutive
+    sets that share their first k-1 columns form a unit (sets
+    ``unit_first[u]:unit_first[u+1]``): per block of rows the unit computes
+    the key of the shared prefix once, and each set then adds only its last
+    column (key = prefix key * last radix + last code), two sets per pass so
+    that two independent increments overlap. ``unit_worker[u]`` is the one of
+    ``n_workers`` threads that counts unit ``u``, so every bin is written by
+    one thread and the result does not depend on the number of threads.
+    Keys are unsigned (every set has fewer than 2**32 bins), which spares the
+    negative-index check on every increment.
     """
     n_sets, k = sets.shape
     n_rows = codes.shape[1]
-    for s in prange(n_sets):
-        h = hist[bin_offsets[s] : bin_offsets[s + 1]]
-        if k == 1:
-            a = codes[sets[s, 0]]
-            for r in range(n_rows):
-                h[a[r]] += 1
-        elif k == 2:
-            a, b = codes[sets[s, 0]], codes[sets[s, 1]]
-            sa, sb = strides[s, 0], strides[s, 1]
-            for r in range(n_rows):
-                h[a[r] * sa + b[r] * sb] += 1
-        elif k == 3:
-            a, b, c = codes[sets[s, 0]], codes[sets[s, 1]], codes[sets[s, 2]]
-            sa, sb, sc = strides[s, 0], strides[s, 1], strides[s, 2]
-            for r in range(n_rows):
-                h[a[r] * sa + b[r] * sb + c[r] * sc] += 1
-        elif k == 4:
-            a, b, c, d = codes[sets[s, 0]], codes[sets[s, 1]], codes[sets[s, 2]], codes[sets[s, 3]]
-            sa, sb, sc, sd = strides[s, 0], strides[s, 1], strides[s, 2], strides[s, 3]
-            for r in range(n_rows):
-                h[a[r] * sa + b[r] * sb + c[r] * sc + d[r] * sd] += 1
-        else:
-            for r in range(n_rows):
-                key = 0
-                for j in range(k):
-                    key += codes[sets[s, j], r] * strides[s, j]
-                h[key] += 1
+    n_units = unit_first.shape[0] - 1
+    for w in prange(n_workers):
+        prefix = np.zeros(BLOCK_ROWS, dtype=np.uint32)
+        for u in range(n_units):
+            if unit_worker[u] != w:
+                continue
+            first, stop = unit_first[u], unit_first[u + 1]
+            # The prefix's strides are the set's strides over its last radix, the same for the whole unit.
+            last_radix = radices[first, k - 1]
+            for lo in range(0, n_rows, BLOCK_ROWS):
+                hi = min(n_rows, lo + BLOCK_ROWS)
+                m = hi - lo
+                prefix[:m] = 0
+                for j in range(k - 1):
+                    column = codes[sets[first, j], lo:hi]
+                    stride = np.uint32(strides[first, j] // last_radix)
+                    for r in range(m):
+                        prefix[r] += np.uint32(column[r]) * stride
+                s = first
+                while s + 1 < stop:
+                    h1 = hist[bin_offsets[s] : bin_offsets[s + 1]]
+                    h2 = hist[bin_offsets[s + 1] : bin_offsets[s + 2]]
+                    c1 = codes[sets[s, k - 1], lo:hi]
+                    c2 = codes[sets[s + 1, k - 1], lo:hi]
+                    r1 = np.uint32(radices[s, k - 1])
+                    r2 = np.uint32(radices[s + 1, k - 1])
+                    for r in range(m):
+                        key = prefix[r]
+                        h1[key * r1 + np.uint32(c1[r])] += 1
+                        h2[key * r2 + np.uint32(c2[r])] += 1
+                    s += 2
+                if s < stop:
+                    h1 = hist[bin_offsets[s] : bin_offsets[s + 1]]
+                    c1 = codes[sets[s, k - 1], lo:hi]
+                    r1 = np.uint32(radices[s, k - 1])
+                    for r in range(m):
+                        h1[prefix[r] * r1 + np.uint32(c1[r])] += 1
 
 
 @njit(**JIT)
