@@ -202,7 +202,10 @@ def _unified_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
 def _chunk_indices(column: pa.ChunkedArray):
     """Per chunk, the dictionary indices as a NumPy array, nulls as ``len(dictionary)``."""
     for chunk in column.chunks:
-        yield pc.fill_null(chunk.indices, len(chunk.dictionary)).to_numpy(zero_copy_only=False)
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(chunk.dictionary))
+        yield indices.to_numpy(zero_copy_only=False)
 
 
 def _used_values(column: pa.ChunkedArray) -> pa.Array:
@@ -213,9 +216,10 @@ def _used_values(column: pa.ChunkedArray) -> pa.Array:
     if column.num_chunks == 0:
         return pa.array([], pa.string())
     dictionary = column.chunk(0).dictionary
-    used = np.zeros(len(dictionary) + 1, dtype=bool)
+    seen = np.zeros(len(dictionary) + 1, dtype=np.int64)
     for indices in _chunk_indices(column):
-        used[indices] = True
+        seen += np.bincount(indices, minlength=len(dictionary) + 1)
+    used = seen > 0
     if used[:-1].all():
         return dictionary
     return pc.if_else(pa.array(used[:-1]), dictionary, pa.nulls(len(dictionary), pa.string()))
