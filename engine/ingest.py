@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,8 @@ ARROW_SUFFIXES = {".arrow", ".feather", ".ipc", ".arrows"}
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zst", ".lz4"}
 #: The type of every column of a table returned by :func:`read_table`.
 TEXT = pa.dictionary(pa.int32(), pa.string())
+#: Bounds of the CSV reader's block size (see ``_block_size``).
+MIN_BLOCK, MAX_BLOCK = 1 << 22, 1 << 24
 
 
 def input_format(path: Path) -> str:
@@ -116,7 +119,7 @@ def _read_text(
     names = _text_header(path, delimiter)
     _check_names(path, names)
     wanted = _select(path, names, use_columns)
-    read_options = pacsv.ReadOptions(block_size=1 << 24)
+    read_options = pacsv.ReadOptions(block_size=_block_size(path))
     parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
     convert_options = pacsv.ConvertOptions(
         column_types={name: TEXT for name in names},
@@ -139,6 +142,16 @@ def _read_text(
         return pa.Table.from_batches(batches, schema).slice(0, record_limit)
     except pa.ArrowInvalid as error:
         raise InputError(f"{path}: {_explain_csv_error(str(error))}") from None
+
+
+def _block_size(path: Path) -> int:
+    """CSV block size: 16 MiB, but small enough that a small file still gives every core two blocks.
+
+    Arrow parses blocks in parallel; one 16 MiB block would leave all cores but one idle
+    on a file of 100,000 records.
+    """
+    share = path.stat().st_size // (2 * (os.cpu_count() or 1))
+    return int(min(MAX_BLOCK, max(MIN_BLOCK, share)))
 
 
 def _text_header(path: Path, delimiter: str) -> list[str]:
