@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .aggregates import PROTECTION_K_ANONYMITY, PROTECTION_NONE, Aggregates
@@ -30,12 +32,17 @@ def k_anonymize(aggregates: Aggregates, resolution: int) -> Aggregates:
     resolution = validate_resolution(resolution)
     if aggregates.protection != PROTECTION_NONE:
         raise ParameterError("these aggregates are already protected; protect the exact counts")
-    keep = aggregates.count >= resolution
-    protected = aggregates.select(
-        keep,
+    # take() with row numbers is several times faster than a boolean mask on the 2-D attrs.
+    keep = np.flatnonzero(aggregates.count >= resolution)
+    count = aggregates.count.take(keep)
+    count //= resolution
+    count *= resolution
+    return replace(
+        aggregates,
+        attrs=aggregates.attrs.take(keep, axis=0),
+        length=aggregates.length.take(keep),
+        count=count,
         record_count=int(round_down(aggregates.record_count, resolution)),
         protection=PROTECTION_K_ANONYMITY,
         resolution=resolution,
     )
-    object.__setattr__(protected, "count", round_down(protected.count, resolution))
-    return protected
