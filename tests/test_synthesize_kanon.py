@@ -157,14 +157,30 @@ def test_row_seeded_first_pass_keeps_maximal_subsets(table, k, seed):
     n_parts = -(-table.n_rows // PARTITION_SIZE)
     seeds = stream_seeds(np.random.default_rng(seed), n_parts)
     out = row_seeded_records(index.arrays, k, seeds, PARTITION_SIZE, 1, index.exit_hits, index.list_max)
-    # The grouped first pass makes the same records.
+    # The grouped first pass makes the same records, however far it splits the groups.
     assert np.array_equal(first_pass(table, index, k, seeds), out)
+    assert np.array_equal(first_pass(table, index, k, seeds, split_cost=0), out)
     sensitive = naive.records(table.codes)
     for row, record in zip(sensitive, naive.records(out)):
         assert record <= row
         assert not record or naive.support(sensitive, record) >= k
         for attribute in row - record:
             assert naive.support(sensitive, record | {attribute}) < k
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "k", "split_cost"),
+    [(4000, 12, 3, 0), (4000, 12, 3, 1), (6000, 20, 10, 0), (6000, 20, 2, 0.5), (6000, 20, 2, 20)],
+)
+def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_cost):
+    """Grouping by longer kept prefixes changes no record (support decisions are exact)."""
+    table = encode(generate_table(rows, columns, 4))
+    index = support_index(table, k)
+    seeds = stream_seeds(np.random.default_rng(rows + k), -(-rows // PARTITION_SIZE))
+    plain = row_seeded_records(index.arrays, k, seeds, PARTITION_SIZE, 1, index.exit_hits, index.list_max)
+    grouped = first_pass(table, index, k, seeds, split_cost=split_cost)
+    assert grouped.dtype == plain.dtype
+    assert grouped.tobytes() == plain.tobytes()
 
 
 @given(table=encoded_tables(), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))

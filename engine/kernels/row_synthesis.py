@@ -169,7 +169,7 @@ def random_member(index, work, rng):
     """
     n_rows = index[0].shape[1]
     bitmaps = index[6]
-    state, _, dense_selected, rows, _ = work
+    state, dense_selected, rows = work[0], work[2], work[3]
     mode = state[S_MODE]
     if mode == MODE_ALL:
         return below(rng, n_rows)
@@ -286,20 +286,102 @@ def grow_group(
     ``counts`` are the whole table's, to draw each record's order exactly as
     :func:`row_seeded_records` does; the records' codes are written into ``out``.
     """
+    positions = np.zeros(records.shape[0], dtype=np.int64)
+    grow_records(
+        group_index,
+        codes,
+        offsets,
+        counts,
+        k,
+        records,
+        positions,
+        False,
+        seeds,
+        partition_size,
+        exit_hits,
+        list_max,
+        out,
+    )
+
+
+@njit(**JIT)
+def next_kept(
+    node_counts, codes, offsets, attr_col, counts, k, records, positions, seeds, partition_size, out
+):
+    """Every record's next kept attribute, from the support counts of its kept prefix's extensions.
+
+    The records share a kept prefix ``P`` (their attributes up to candidate
+    position ``positions[i]`` of their order, as :func:`record_order` draws
+    it), and ``node_counts[b]`` is the number of sensitive records holding
+    ``P`` and ``b``: the exact support of ``P + b``. So the next attribute kept
+    by record ``i`` is its first candidate after ``positions[i]`` with
+    ``node_counts >= k``, found without a support scan. It is written into
+    ``out``; returns it and its position (-1, -1 where none is left).
+    """
     n_columns = codes.shape[0]
-    attr_col = group_index[2]
+    n_records = records.shape[0]
+    attributes = np.full(n_records, -1, dtype=np.int64)
+    places = np.full(n_records, -1, dtype=np.int64)
     rng = np.empty(4, dtype=np.uint64)
-    work = new_work(n_columns, group_index[0].shape[1])
     candidates = np.empty(n_columns, dtype=np.int64)
-    for r in records:
+    for i in range(n_records):
+        r = records[i]
         seed_state(rng, record_seed(seeds[r // partition_size], r))
         n = record_order(codes, offsets, counts, k, r, rng, candidates)
-        a = candidates[0]
+        for j in range(positions[i] + 1, n):
+            b = candidates[j]
+            if node_counts[b] >= k:
+                out[attr_col[b], r] = codes[attr_col[b], r]
+                attributes[i] = b
+                places[i] = j
+                break
+    return attributes, places
+
+
+@njit(**JIT)
+def grow_records(
+    node_index,
+    codes,
+    offsets,
+    counts,
+    k,
+    records,
+    positions,
+    add_last,
+    seeds,
+    partition_size,
+    exit_hits,
+    list_max,
+    out,
+):
+    """Finish records on the index of the sensitive records holding their kept prefix.
+
+    Record ``i`` has kept its attributes up to candidate position
+    ``positions[i]`` of its order (drawn again exactly as
+    :func:`row_seeded_records` draws it); ``node_index`` indexes the sensitive
+    records holding that prefix, or, with ``add_last``, the prefix less its
+    last attribute, which is then added first (its support there is >= k).
+    Every later candidate is kept if the support stays >= ``k``. Kept
+    attributes are written into ``out``.
+    """
+    n_columns = codes.shape[0]
+    attr_col = node_index[2]
+    rng = np.empty(4, dtype=np.uint64)
+    work = new_work(n_columns, node_index[0].shape[1])
+    candidates = np.empty(n_columns, dtype=np.int64)
+    for i in range(records.shape[0]):
+        r = records[i]
+        seed_state(rng, record_seed(seeds[r // partition_size], r))
+        n = record_order(codes, offsets, counts, k, r, rng, candidates)
+        start = positions[i]
+        a = candidates[start]
         out[attr_col[a], r] = codes[attr_col[a], r]
         reset(work)
-        for j in range(1, n):
+        if add_last:
+            try_add(node_index, work, a, k, exit_hits, list_max)  # always fits: chosen on the node's counts
+        for j in range(start + 1, n):
             b = candidates[j]
-            if try_add(group_index, work, b, k, exit_hits, list_max):
+            if try_add(node_index, work, b, k, exit_hits, list_max):
                 out[attr_col[b], r] = codes[attr_col[b], r]
 
 

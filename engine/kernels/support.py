@@ -22,22 +22,28 @@ counts, dense_slot, bitmaps, sparse_start, sparse_rows, pairs)``:
   and a combination of two ids is answered exactly.
 
 The support set ``M`` of the combination being grown lives in a *work* tuple
-``(state, selected, dense_selected, rows, words)``, in one of three modes:
+``(state, selected, dense_selected, rows, words, cached)``, in one of three modes:
 
 * mode 0 — empty combination: ``M`` is every record;
-* mode 1 — only dense ids so far: ``M`` is the AND of their bitmaps, never
-  materialised; a test ANDs blocks of words (simple loops that vectorise) and
-  stops after the block where ``exit_hits`` matches are seen, which also
-  estimates ``|M|``;
+* mode 1 — only dense ids so far: ``M`` is the AND of their bitmaps, kept in
+  ``words`` block by block (64 words) as far as tests have needed it; a block
+  that is missing bitmaps selected since it was last read has them ANDed in
+  (simple loops that vectorise), so a test reads about two words per word
+  scanned; a test stops after the block where ``exit_hits`` matches are seen,
+  which also estimates ``|M|``;
 * mode 2 — ``M`` is listed in ``rows`` (sorted record ids), from the moment a
   sparse id is accepted or the estimated support is ``list_max`` or less; a
   test looks up one code per listed record and an accepted id filters the
   list in place.
 
 A mode-1 test reads a few words while the combination is common and at most
-one pass over ``n_rows / 64`` words per selected id when it is not; a mode-2
-test reads ``|M|`` codes. ``state`` is int64 ``[mode, n_listed, n_selected,
-n_dense_selected]``. Kernels never raise: callers size every buffer.
+one pass over ``n_rows / 64`` words (two bitmaps' worth, plus the bitmaps
+selected since the last pass) when it is not; a mode-2 test reads ``|M|``
+codes. ``state`` is int64 ``[mode, n_listed, n_selected, n_dense_selected,
+generation]``; ``cached[0, block]`` is the generation (bumped by
+:func:`reset`) in which ``words`` of that block were last brought up to
+date, ``cached[1, block]`` how many selected bitmaps they hold. Kernels
+never raise: callers size every buffer.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ S_MODE = 0
 S_LISTED = 1
 S_SELECTED = 2
 S_DENSE = 3
+S_GENERATION = 4
 
 _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
@@ -190,12 +197,14 @@ def pair_counts(codes, offsets):
 @njit(**JIT)
 def new_work(n_columns, n_rows):
     """Scratch for growing one combination at a time (one per thread)."""
-    state = np.zeros(4, dtype=np.int64)
+    state = np.zeros(5, dtype=np.int64)
     selected = np.empty(2 * n_columns, dtype=np.int64)
     dense_selected = np.empty(2 * n_columns, dtype=np.int64)
     rows = np.empty(n_rows, dtype=np.int32)
-    words = np.empty((n_rows + 63) // 64, dtype=np.uint64)
-    return state, selected, dense_selected, rows, words
+    n_words = (n_rows + 63) // 64
+    words = np.empty(n_words, dtype=np.uint64)
+    cached = np.zeros((2, (n_words + _BLOCK - 1) // _BLOCK), dtype=np.int64)
+    return state, selected, dense_selected, rows, words, cached
 
 
 @njit(**JIT)
@@ -206,6 +215,7 @@ def reset(work):
     state[S_LISTED] = 0
     state[S_SELECTED] = 0
     state[S_DENSE] = 0
+    state[S_GENERATION] += 1  # forgets every cached block
 
 
 @njit(**JIT)
@@ -220,6 +230,36 @@ def _in_all(bitmaps, dense_selected, n_dense, r):
 
 
 @njit(**JIT)
+def _and_block(bitmaps, work, lo, hi):
+    """``words[lo:hi]``, brought up to the AND of every selected bitmap (mode 1).
+
+    ``words`` caches, block by block, the AND of the first ``cached[1, block]``
+    selected bitmaps (valid while ``cached[0, block]`` is the current
+    generation); only the bitmaps selected since are ANDed in, so a test reads
+    two words per word of the block once its block is cached.
+    """
+    state, _, dense_selected, _, words, cached = work
+    n_dense = state[S_DENSE]
+    generation = state[S_GENERATION]
+    block_id = lo // _BLOCK
+    level = cached[1, block_id] if cached[0, block_id] == generation else 0
+    if level >= n_dense:
+        return
+    block = words[lo:hi]
+    if level == 0:
+        first = bitmaps[dense_selected[0], lo:hi]
+        for i in range(hi - lo):
+            block[i] = first[i]
+        level = 1
+    for j in range(level, n_dense):
+        other = bitmaps[dense_selected[j], lo:hi]
+        for i in range(hi - lo):
+            block[i] &= other[i]
+    cached[0, block_id] = generation
+    cached[1, block_id] = n_dense
+
+
+@njit(**JIT)
 def has_support(index, work, b, k, exit_hits):
     """Whether adding id ``b`` keeps the support >= ``k``; and a support estimate.
 
@@ -228,7 +268,7 @@ def has_support(index, work, b, k, exit_hits):
     words_scanned`` after an early exit in mode 1 (at ``exit_hits`` matches).
     """
     codes, _, attr_col, attr_code, counts, dense_slot, bitmaps, sparse_start, sparse_rows, pairs = index
-    state, selected, dense_selected, rows, words = work
+    state, selected, dense_selected, _, words, _ = work
     mode = state[S_MODE]
     if mode == MODE_ALL or counts[b] < k:
         return counts[b] >= k, counts[b]
@@ -242,6 +282,7 @@ def has_support(index, work, b, k, exit_hits):
         if n_selected == 1:
             return True, np.int64(pairs[selected[0], b])
     if mode == MODE_LIST:
+        rows = work[3]
         column = codes[attr_col[b]]
         v = attr_code[b]
         hits = 0
@@ -261,21 +302,16 @@ def has_support(index, work, b, k, exit_hits):
                 if hits >= k:
                     return True, hits
         return False, hits
-    # Blocks of words: AND every bitmap into a block of scratch (simple loops that
-    # vectorise), count, and stop after the block where enough matches are seen.
+    # Blocks of words: the AND of the selected bitmaps (cached, see _and_block) with
+    # b's, counted; stop after the block where enough matches are seen.
     n_words = bitmaps.shape[1]
     for lo in range(0, n_words, _BLOCK):
         hi = min(lo + _BLOCK, n_words)
-        block = words[: hi - lo]
+        _and_block(bitmaps, work, lo, hi)
+        block = words[lo:hi]
         own = bitmaps[slot, lo:hi]
         for i in range(hi - lo):
-            block[i] = own[i]
-        for j in range(n_dense):
-            other = bitmaps[dense_selected[j], lo:hi]
-            for i in range(hi - lo):
-                block[i] &= other[i]
-        for i in range(hi - lo):
-            hits += popcount(block[i])
+            hits += popcount(block[i] & own[i])
         if hits >= exit_hits and hits >= k:
             return True, hits * n_words // hi
     return hits >= k, hits
@@ -285,19 +321,13 @@ def has_support(index, work, b, k, exit_hits):
 def materialize(bitmaps, work):
     """List the records of the AND of the selected bitmaps; switch to mode 2.
 
-    The AND is taken one bitmap at a time into scratch (loops that vectorise),
-    then the set bits are listed.
+    The AND is taken block by block (see :func:`_and_block`), then the set
+    bits are listed.
     """
-    state, _, dense_selected, rows, words = work
-    n_dense = state[S_DENSE]
+    state, rows, words = work[0], work[3], work[4]
     n_words = bitmaps.shape[1]
-    first = bitmaps[dense_selected[0]]
-    for i in range(n_words):
-        words[i] = first[i]
-    for j in range(1, n_dense):
-        other = bitmaps[dense_selected[j]]
-        for i in range(n_words):
-            words[i] &= other[i]
+    for lo in range(0, n_words, _BLOCK):
+        _and_block(bitmaps, work, lo, min(lo + _BLOCK, n_words))
     m = 0
     for i in range(n_words):
         x = words[i]
@@ -314,7 +344,7 @@ def materialize(bitmaps, work):
 def accept(index, work, b, estimate, list_max):
     """Add id ``b`` (already tested) to the combination and shrink its support set."""
     codes, _, attr_col, attr_code, _, dense_slot, bitmaps, sparse_start, sparse_rows, _ = index
-    state, selected, dense_selected, rows, _ = work
+    state, selected, dense_selected, rows = work[0], work[1], work[2], work[3]
     mode = state[S_MODE]
     selected[state[S_SELECTED]] = b
     state[S_SELECTED] += 1

@@ -100,15 +100,18 @@ def index_codes(
     use_pairs: bool = True,
     list_max: int | None = None,
     parallel: bool = True,
+    all_counts: np.ndarray | None = None,
 ) -> SupportIndex:
     """:func:`support_index` of raw codes (for instance the records of one attribute).
 
     ``parallel=False`` builds it on the calling thread only (for indexes built
-    by several threads at once).
+    by several threads at once); ``all_counts`` are the codes' :func:`id_counts`
+    when the caller has them already.
     """
     n_columns, n_rows = codes.shape
     n_words = (n_rows + 63) // 64
-    all_counts = id_counts(codes, offsets, attribute_columns, parallel=parallel)
+    if all_counts is None:
+        all_counts = id_counts(codes, offsets, attribute_columns, parallel=parallel)
     counts = all_counts[: offsets[-1]]
     attr_col = np.concatenate([attribute_columns, np.arange(n_columns)]).astype(np.int64)
     attr_code = np.concatenate(
