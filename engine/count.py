@@ -42,8 +42,10 @@ BATCH_MAX_SET_BINS = 1 << 21
 DENSE_MEMORY = 1 << 30
 INT64_KEY_LIMIT = 1 << 62
 UINT32_KEY_LIMIT = (1 << 32) - 1
-#: The batched kernel shares a row's prefix key among at most this many sets.
-UNIT_SETS = 6
+#: A pack of sets counted jointly by the batched kernel has at most this many bins (it stays in L2)...
+PACK_BINS = 1 << 14
+#: ...and at most this many bins (times its number of sets) per row of the data.
+PACK_SHARE = 0.25
 
 
 def validate_length(length: int) -> int:
@@ -207,36 +209,54 @@ def _count_batch(
         strides[:, :-1] = np.cumprod(radices[:, :0:-1], axis=1)[:, ::-1]
     bin_offsets = np.zeros(n_sets + 1, dtype=np.int64)
     np.cumsum(np.prod(radices, axis=1), out=bin_offsets[1:])
-    unit_first = _units(sets)
+    unit_first, max_pack = _units(sets, radices, table.n_rows)
     n_workers = numba.get_num_threads()
     unit_worker = _share_out(np.diff(unit_first), n_workers)
     first_ids = table.schema.offsets[sets].astype(np.int32)
     count_type = np.uint32 if table.n_rows < 2**32 else np.int64
     hist = np.zeros(int(bin_offsets[-1]), dtype=count_type)
     batch_histograms(
-        table.codes, sets, radices, strides, bin_offsets, unit_first, unit_worker, n_workers, hist
+        table.codes, sets, radices, strides, bin_offsets, unit_first, unit_worker, n_workers, max_pack, hist
     )
     return batch_full_bins(hist, radices, strides, bin_offsets, first_ids, width)
 
 
-def _units(sets: np.ndarray) -> np.ndarray:
-    """Start of each unit of the batched kernel, and ``n_sets`` last.
+def _units(sets: np.ndarray, radices: np.ndarray, n_rows: int) -> tuple[np.ndarray, int]:
+    """Units of the batched kernel: the first set of each, ``n_sets`` last, and the largest pack's bins.
 
-    A unit is a run of at most ``UNIT_SETS`` consecutive sets with the same
-    first k-1 columns (consecutive in lexicographic order), which share the
-    prefix key of every row.
+    A unit is one set, or a pack: consecutive sets with the same first k-1
+    columns whose joint histogram (prefix key, then every set's last column)
+    has at most ``PACK_BINS`` bins, and few enough that adding it into the
+    sets' own bins costs a small share (``PACK_SHARE``) of a pass over the rows.
     """
     n_sets = sets.shape[0]
-    new_prefix = np.ones(n_sets, dtype=bool)
-    new_prefix[1:] = np.any(sets[1:, :-1] != sets[:-1, :-1], axis=1)
-    group_start = np.flatnonzero(new_prefix)
-    position = np.arange(n_sets) - np.repeat(group_start, np.diff(np.append(group_start, n_sets)))
-    starts = np.flatnonzero(position % UNIT_SETS == 0)
-    return np.append(starts, n_sets).astype(np.int64)
+    limit = min(PACK_BINS, int(n_rows * PACK_SHARE))
+    same_prefix = np.zeros(n_sets, dtype=bool)
+    same_prefix[1:] = np.all(sets[1:, :-1] == sets[:-1, :-1], axis=1)
+    prefix_bins = np.prod(radices[:, :-1], axis=1).tolist()
+    last = radices[:, -1].tolist()
+    starts, largest = [0], 1
+    joint, size = prefix_bins[0] * last[0], 1
+    for s in range(1, n_sets):
+        grown = joint * last[s]
+        if same_prefix[s] and grown * (size + 1) <= limit:
+            joint, size = grown, size + 1
+            continue
+        if size > 1:
+            largest = max(largest, joint)
+        starts.append(s)
+        joint, size = prefix_bins[s] * last[s], 1
+    if size > 1:
+        largest = max(largest, joint)
+    starts.append(n_sets)
+    return np.array(starts, dtype=np.int64), largest
 
 
 def _share_out(sizes: np.ndarray, n_workers: int) -> np.ndarray:
-    """Worker of each unit: largest first, each to the least-loaded worker (cost ~ sets + 1 prefix)."""
+    """Worker of each unit: largest first, each to the least-loaded worker.
+
+    A unit costs one increment per row, plus a cheap key update per row for each of its sets.
+    """
     worker = np.zeros(sizes.shape[0], dtype=np.int64)
     if n_workers <= 1:
         return worker
@@ -244,7 +264,7 @@ def _share_out(sizes: np.ndarray, n_workers: int) -> np.ndarray:
     for u in np.argsort(-sizes, kind="stable").tolist():
         w = load.index(min(load))
         worker[u] = w
-        load[w] += int(sizes[u]) + 1
+        load[w] += int(sizes[u]) + 4
     return worker
 
 

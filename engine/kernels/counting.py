@@ -204,64 +204,115 @@ def attributes_per_record(codes):
     return out
 
 
-#: Rows per block in :func:`batch_histograms`: the block's prefix keys stay in L1.
+#: Rows per block in :func:`batch_histograms`: the block's keys stay in L1.
 BLOCK_ROWS = 4096
 
 
+@njit(**JIT)
+def _unit_keys(codes, sets, radices, strides, first, stop, lo, hi, keys):
+    """Joint keys of rows ``lo:hi`` on a unit: its shared prefix, then each set's last column."""
+    k = sets.shape[1]
+    m = hi - lo
+    keys[:m] = 0
+    # The prefix's strides are a set's strides over its last radix, the same for the whole unit.
+    last_radix = radices[first, k - 1]
+    for j in range(k - 1):
+        column = codes[sets[first, j], lo:hi]
+        stride = np.uint32(strides[first, j] // last_radix)
+        for r in range(m):
+            keys[r] += np.uint32(column[r]) * stride
+    for s in range(first, stop):
+        column = codes[sets[s, k - 1], lo:hi]
+        radix = np.uint32(radices[s, k - 1])
+        for r in range(m):
+            keys[r] = keys[r] * radix + np.uint32(column[r])
+
+
+@njit(**JIT)
+def _unit_target(hist, radices, bin_offsets, first, stop, scratch):
+    """Where a unit's joint keys are counted: the set's own bins, or zeroed scratch for a pack."""
+    if stop - first == 1:
+        return hist[bin_offsets[first] : bin_offsets[stop]]
+    k = radices.shape[1]
+    size = (bin_offsets[first + 1] - bin_offsets[first]) // radices[first, k - 1]
+    for s in range(first, stop):
+        size *= radices[s, k - 1]
+    target = scratch[:size]
+    target[:] = 0
+    return target
+
+
+@njit(**JIT)
+def _unpack(hist, radices, bin_offsets, first, stop, joint):
+    """Add a pack's joint histogram into each of its sets' bins (summing out the other sets' last columns)."""
+    k = radices.shape[1]
+    tails = 1
+    for s in range(first, stop):
+        tails *= radices[s, k - 1]
+    n_prefix = joint.shape[0] // tails
+    inner = tails
+    for s in range(first, stop):
+        radix = radices[s, k - 1]
+        inner //= radix
+        h = hist[bin_offsets[s] : bin_offsets[s + 1]]
+        for p in range(n_prefix):
+            base = p * tails
+            for q in range(tails):
+                n = joint[base + q]
+                if n:
+                    h[p * radix + (q // inner) % radix] += n
+
+
 @njit(**PARALLEL_JIT)
-def batch_histograms(codes, sets, radices, strides, bin_offsets, unit_first, unit_worker, n_workers, hist):
+def batch_histograms(
+    codes, sets, radices, strides, bin_offsets, unit_first, unit_worker, n_workers, max_pack, hist
+):
     """Fill ``hist[bin_offsets[s]:bin_offsets[s+1]]`` with the key histogram of set ``s``.
 
-    ``sets``, ``radices`` and ``strides`` are ``(n_sets, k)``. Consecutive
-    sets that share their first k-1 columns form a unit (sets
-    ``unit_first[u]:unit_first[u+1]``): per block of rows the unit computes
-    the key of the shared prefix once, and each set then adds only its last
-    column (key = prefix key * last radix + last code), two sets per pass so
-    that two independent increments overlap. ``unit_worker[u]`` is the one of
-    ``n_workers`` threads that counts unit ``u``, so every bin is written by
-    one thread and the result does not depend on the number of threads.
-    Keys are unsigned (every set has fewer than 2**32 bins), which spares the
-    negative-index check on every increment.
+    ``sets``, ``radices`` and ``strides`` are ``(n_sets, k)``. A unit (sets
+    ``unit_first[u]:unit_first[u+1]``) is a run of sets that share their first
+    k-1 columns. A unit of one set counts its keys straight into its bins. A
+    larger unit, a pack, counts one joint key per row (the shared prefix, then
+    every set's last column) into a scratch histogram of at most ``max_pack``
+    bins, and adds it into each set's bins after: one increment per row for
+    the whole pack instead of one per set. Each worker counts two of its units
+    per pass over the rows, so that two independent increments overlap.
+    ``unit_worker[u]`` is the one of ``n_workers`` threads that counts unit
+    ``u``, so every bin is written by one thread and the result does not depend
+    on the number of threads. Keys are unsigned (each set and pack has fewer
+    than 2**32 bins), which spares the negative-index check on every increment.
     """
-    n_sets, k = sets.shape
     n_rows = codes.shape[1]
-    n_units = unit_first.shape[0] - 1
     for w in prange(n_workers):
-        prefix = np.zeros(BLOCK_ROWS, dtype=np.uint32)
-        for u in range(n_units):
-            if unit_worker[u] != w:
-                continue
-            first, stop = unit_first[u], unit_first[u + 1]
-            # The prefix's strides are the set's strides over its last radix, the same for the whole unit.
-            last_radix = radices[first, k - 1]
+        mine = np.flatnonzero(unit_worker == w)
+        keys_a = np.empty(BLOCK_ROWS, dtype=np.uint32)
+        keys_b = np.empty(BLOCK_ROWS, dtype=np.uint32)
+        scratch_a = np.empty(max_pack, dtype=hist.dtype)
+        scratch_b = np.empty(max_pack, dtype=hist.dtype)
+        for i in range(0, mine.shape[0], 2):
+            ua = mine[i]
+            ub = mine[i + 1] if i + 1 < mine.shape[0] else ua
+            two = ub != ua
+            fa, sa = unit_first[ua], unit_first[ua + 1]
+            fb, sb = unit_first[ub], unit_first[ub + 1]
+            ha = _unit_target(hist, radices, bin_offsets, fa, sa, scratch_a)
+            hb = _unit_target(hist, radices, bin_offsets, fb, sb, scratch_b)
             for lo in range(0, n_rows, BLOCK_ROWS):
                 hi = min(n_rows, lo + BLOCK_ROWS)
                 m = hi - lo
-                prefix[:m] = 0
-                for j in range(k - 1):
-                    column = codes[sets[first, j], lo:hi]
-                    stride = np.uint32(strides[first, j] // last_radix)
+                _unit_keys(codes, sets, radices, strides, fa, sa, lo, hi, keys_a)
+                if two:
+                    _unit_keys(codes, sets, radices, strides, fb, sb, lo, hi, keys_b)
                     for r in range(m):
-                        prefix[r] += np.uint32(column[r]) * stride
-                s = first
-                while s + 1 < stop:
-                    h1 = hist[bin_offsets[s] : bin_offsets[s + 1]]
-                    h2 = hist[bin_offsets[s + 1] : bin_offsets[s + 2]]
-                    c1 = codes[sets[s, k - 1], lo:hi]
-                    c2 = codes[sets[s + 1, k - 1], lo:hi]
-                    r1 = np.uint32(radices[s, k - 1])
-                    r2 = np.uint32(radices[s + 1, k - 1])
+                        ha[keys_a[r]] += 1
+                        hb[keys_b[r]] += 1
+                else:
                     for r in range(m):
-                        key = prefix[r]
-                        h1[key * r1 + np.uint32(c1[r])] += 1
-                        h2[key * r2 + np.uint32(c2[r])] += 1
-                    s += 2
-                if s < stop:
-                    h1 = hist[bin_offsets[s] : bin_offsets[s + 1]]
-                    c1 = codes[sets[s, k - 1], lo:hi]
-                    r1 = np.uint32(radices[s, k - 1])
-                    for r in range(m):
-                        h1[prefix[r] * r1 + np.uint32(c1[r])] += 1
+                        ha[keys_a[r]] += 1
+            if sa - fa > 1:
+                _unpack(hist, radices, bin_offsets, fa, sa, ha)
+            if two and sb - fb > 1:
+                _unpack(hist, radices, bin_offsets, fb, sb, hb)
 
 
 @njit(**JIT)
