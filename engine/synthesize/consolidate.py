@@ -140,6 +140,7 @@ def index_codes(
         sparse_start,
         sparse_rows,
         pairs,
+        np.ascontiguousarray(codes.T),
     )
     return SupportIndex(
         arrays=arrays,
