@@ -89,12 +89,25 @@ def popcount(x):
 
 @njit(**JIT)
 def _count_column(codes, offsets, c, counts):
+    """Add column ``c``'s attribute counts to ``counts``.
+
+    Four histograms take turns, so that runs of one common code do not wait
+    on each other's increments.
+    """
     column = codes[c]
-    base = offsets[c] - 1
-    for r in range(codes.shape[1]):
-        v = np.int64(column[r])
-        if v > 0:
-            counts[base + v] += 1
+    n_rows = codes.shape[1]
+    n_values = offsets[c + 1] - offsets[c]
+    lanes = np.zeros((4, n_values + 1), dtype=np.int64)
+    stop = n_rows - n_rows % 4
+    for r in range(0, stop, 4):
+        lanes[0, column[r]] += 1
+        lanes[1, column[r + 1]] += 1
+        lanes[2, column[r + 2]] += 1
+        lanes[3, column[r + 3]] += 1
+    for r in range(stop, n_rows):
+        lanes[0, column[r]] += 1
+    for v in range(1, n_values + 1):
+        counts[offsets[c] + v - 1] += lanes[0, v] + lanes[1, v] + lanes[2, v] + lanes[3, v]
 
 
 @njit(**PARALLEL_JIT)
@@ -117,18 +130,41 @@ def attribute_counts_serial(codes, offsets):
 
 @njit(**JIT)
 def _index_column(codes, offsets, dense_slot, c, bitmaps, sparse_rows, cursor):
+    """Fill column ``c``'s bitmaps and lists, 64 records (one bitmap word) at a time.
+
+    A word of every code seen is built in a small array, then stored; ids are
+    looked up by code once per column.
+    """
     column = codes[c]
-    base = offsets[c] - 1
-    empty = offsets[codes.shape[0]] + c
-    for r in range(codes.shape[1]):
-        v = np.int64(column[r])
-        a = base + v if v > 0 else empty
-        slot = dense_slot[a]
-        if slot >= 0:
-            bitmaps[slot, r >> 6] |= np.uint64(1) << np.uint64(r & 63)
-        else:
-            sparse_rows[cursor[a]] = r
-            cursor[a] += 1
+    n_rows = codes.shape[1]
+    n_values = offsets[c + 1] - offsets[c]
+    ids = np.empty(n_values + 1, dtype=np.int64)
+    ids[0] = offsets[codes.shape[0]] + c
+    for v in range(1, n_values + 1):
+        ids[v] = offsets[c] + v - 1
+    slots = np.empty(n_values + 1, dtype=np.int64)
+    for v in range(n_values + 1):
+        slots[v] = dense_slot[ids[v]]
+    word = np.zeros(n_values + 1, dtype=np.uint64)
+    touched = np.empty(n_values + 1, dtype=np.int64)
+    for w in range((n_rows + 63) // 64):
+        lo = w * 64
+        n_touched = 0
+        for r in range(lo, min(lo + 64, n_rows)):
+            v = column[r]
+            if slots[v] >= 0:
+                if word[v] == 0:
+                    touched[n_touched] = v
+                    n_touched += 1
+                word[v] |= np.uint64(1) << np.uint64(r - lo)
+            else:
+                a = ids[v]
+                sparse_rows[cursor[a]] = r
+                cursor[a] += 1
+        for i in range(n_touched):
+            v = touched[i]
+            bitmaps[slots[v], w] = word[v]
+            word[v] = 0
 
 
 @njit(**PARALLEL_JIT)
