@@ -11,8 +11,8 @@ It reads only the release, so on DP aggregates it is post-processing and the
 synthetic records are as private as the aggregates. Only released attributes
 can appear (the release is first put on a schema of its own attributes). On
 the ACS national excerpt with DP aggregates at L = 2 it scored a k-marginal of
-about 775 / 826 / 839 at epsilon = 1 / 4 / 10 (three seeds), against
-710 / 724 / 725 for pairwise-conditional completion (bench/RESULTS.md).
+762 / 821 / 839 at epsilon = 1 / 4 / 10 (five seeds), against 712 / 724 /
+725 for pairwise-conditional completion (bench/RESULTS.md).
 """
 
 from __future__ import annotations
