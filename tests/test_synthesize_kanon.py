@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, encode
 from showcase.engine.config import max_threads, threads
-from showcase.engine.kernels.row_synthesis import row_seeded_records
+from showcase.engine.kernels.row_synthesis import pool_records, row_seeded_records
 from showcase.engine.kernels.support import (
     MODE_LIST,
     S_LISTED,
@@ -37,6 +37,7 @@ from showcase.engine.kernels.support import (
 from showcase.engine.randomness import stream_seeds
 from showcase.engine.synthesize.consolidate import (
     PARTITION_SIZE,
+    pool_groups,
     protected_counts,
     support_index,
     synthetic_counts,
@@ -181,6 +182,21 @@ def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_c
     grouped = first_pass(table, index, k, seeds, split_cost=split_cost)
     assert grouped.dtype == plain.dtype
     assert grouped.tobytes() == plain.tobytes()
+
+
+@pytest.mark.parametrize(("rows", "k"), [(3000, 3), (5000, 10)])
+def test_pool_records_on_attribute_indexes_match_the_whole_table(rows, k):
+    """Pool records grown on the indexes of their first attribute are the same records."""
+    table = encode(generate_table(rows, 12, 5))
+    index = support_index(table, k)
+    pool = protected_counts(index.counts, k) // 2
+    groups, group_of, group_list_max = pool_groups(index, pool, k)
+    assert (group_of >= 0).any()
+    none = np.full_like(group_of, -1)
+    args = (index.arrays, k, pool, np.uint64(99), 1, index.exit_hits, index.list_max)
+    plain = pool_records(*args, groups, none, group_list_max)
+    grouped = pool_records(*args, groups, group_of, group_list_max)
+    assert grouped.tobytes() == plain.tobytes() and grouped.shape == plain.shape
 
 
 @given(table=encoded_tables(), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))

@@ -386,7 +386,7 @@ def grow_records(
 
 
 @njit(**JIT)
-def pool_records(index, k, pool, seed, tries, exit_hits, list_max):
+def pool_records(index, k, pool, seed, tries, exit_hits, list_max, groups, group_of, group_list_max):
     """Build records from a pool of attribute occurrences until the pool is empty.
 
     ``pool[a]`` is how many more times attribute ``a`` must appear; every pooled
@@ -396,6 +396,11 @@ def pool_records(index, k, pool, seed, tries, exit_hits, list_max):
     the support stays >= ``k``; a column gets up to ``tries`` draws of distinct
     values. The first attribute always fits, so the pool always empties and
     there are at most ``pool.sum()`` records.
+
+    A record whose first attribute ``a`` has an index of its own
+    (``groups[group_of[a]]``, the sensitive records holding ``a``, listing
+    threshold ``group_list_max``) is grown on it: the same supports, over
+    fewer records. ``group_of[a]`` is -1 for the others.
 
     Serial (one partition of a pool); returns codes ``(n_columns, n_records)``.
     """
@@ -417,7 +422,14 @@ def pool_records(index, k, pool, seed, tries, exit_hits, list_max):
         out = _grow(out, n_records + 1)
         reset(work)
         first = fenwick_find(tree, below(rng, total))
-        try_add(index, work, first, k, exit_hits, list_max)  # always fits: count >= k
+        g = group_of[first]
+        if g >= 0:
+            node = groups[g]  # conditioned on ``first`` already
+            node_list_max = group_list_max[g]
+        else:
+            node = index
+            node_list_max = list_max
+            try_add(node, work, first, k, exit_hits, list_max)  # always fits: count >= k
         out[attr_col[first], n_records] = attr_code[first]
         remaining[first] -= 1
         fenwick_add(tree, first, -1)
@@ -432,7 +444,7 @@ def pool_records(index, k, pool, seed, tries, exit_hits, list_max):
             n_hidden = 0
             while mass > 0 and n_hidden < tries:
                 b = fenwick_find(tree, below_lo + below(rng, mass))
-                if try_add(index, work, b, k, exit_hits, list_max):
+                if try_add(node, work, b, k, exit_hits, node_list_max):
                     out[c, n_records] = attr_code[b]
                     remaining[b] -= 1
                     fenwick_add(tree, b, -1)

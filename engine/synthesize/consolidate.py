@@ -48,6 +48,10 @@ POOL_PARTITION = 1 << 16
 #: Values of one column drawn for a pool record before the column is left empty
 #: ("one value per column"; more draws pack the pool ~5% tighter at ~50% more time).
 POOL_TRIES = 1
+#: Pool records starting from attribute ``a`` are grown on an index of the
+#: records holding ``a``; such indexes are built for the attributes where that
+#: saves most, up to this many times ``n_rows`` records in all (memory).
+POOL_GROUP_ROWS = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,15 +234,56 @@ def group_index(
     )
 
 
+def pool_groups(index: SupportIndex, pool: np.ndarray, resolution: int) -> tuple:
+    """Indexes of the records holding some pooled attributes, for ``pool_records``.
+
+    A pool record's tests cost about in proportion to the records indexed, so
+    starting from ``a`` on an index of its ``count[a]`` records saves about
+    ``n_rows - count[a]`` per record; the pool draws about ``pool[a]`` records
+    starting from ``a``. Attributes are taken by that saving per indexed
+    record, down to ``POOL_GROUP_ROWS * n_rows`` indexed records in all.
+    Returns ``(groups, group_of, group_list_max)``.
+    """
+    codes, offsets, attr_col = index.arrays[0], index.offsets, index.arrays[2]
+    n_rows = codes.shape[1]
+    counts = index.counts
+    candidates = np.flatnonzero((pool > 0) & (counts < n_rows))
+    saving = pool[candidates] * (n_rows - counts[candidates]) / counts[candidates]
+    chosen = []
+    budget = POOL_GROUP_ROWS * n_rows
+    for a in candidates[np.argsort(-saving, kind="stable")]:
+        if counts[a] <= budget:
+            chosen.append(int(a))
+            budget -= int(counts[a])
+    columns = attr_col[: len(counts)]
+
+    def build(a: int) -> SupportIndex:
+        group_codes = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, a)])
+        return index_codes(group_codes, offsets, columns, resolution, use_pairs=False, parallel=False)
+
+    built = run_parallel(build, chosen)
+    groups = numba.typed.List()
+    for group in built:
+        groups.append(group.arrays)
+    if not built:
+        groups.append(index.arrays)  # never looked up; gives the list its type
+    group_of = np.full(len(counts), -1, dtype=np.int64)
+    group_of[chosen] = np.arange(len(chosen), dtype=np.int64)
+    group_list_max = np.array([group.list_max for group in built] or [0], dtype=np.int64)
+    return groups, group_of, group_list_max
+
+
 def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:
     """Records that hold exactly the pooled occurrences (see ``pool_records``).
 
     The pool is split into fixed partitions of about ``POOL_PARTITION``
-    occurrences, each grown on its own random stream.
+    occurrences, each grown on its own random stream; all share the indexes
+    of :func:`pool_groups`.
     """
     total = int(pool.sum())
     n_parts = max(1, -(-total // POOL_PARTITION))
     seeds = stream_seeds(rng, n_parts)
+    groups, group_of, group_list_max = pool_groups(index, pool, resolution)
 
     def grow(part: int) -> np.ndarray:
         return pool_records(
@@ -249,6 +294,9 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
             POOL_TRIES,
             index.exit_hits,
             index.list_max,
+            groups,
+            group_of,
+            group_list_max,
         )
 
     return np.concatenate(run_parallel(grow, range(n_parts)), axis=1)
