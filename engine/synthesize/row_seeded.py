@@ -28,13 +28,15 @@ for indexing them (``SPLIT_COST``); the other records are grown on their
 node's index. There a test reads a few bitmap words while the combination is
 common, about two bitmaps' worth of words once it is rare, and one code per
 record once the support set is listed (from about ``node_rows / 1024``
-records down). On generated case data most of the time goes to tests whose
-support is a few hundred to a few thousand records, a number that grows with
-the table, so step 1 stays super-linear, about ``n_rows ** 1.5`` between 100k
-and 1M rows. The pool's records are grown the same way on the whole table's
-index, with pair counts answering two-attribute tests exactly. Groups and
-pool partitions run in parallel; each record (and each pool partition) has
-its own random stream, so the output depends on the seed only.
+records down). A record's tests cost about in proportion to its node's
+records, so step 1 stays above linear (records x node size), with nodes a
+fraction of ``n_rows``. The pool's records are grown the same way: a record
+starting from attribute ``a`` is grown on an index of the records holding
+``a`` when one was built (the attributes where that saves most, up to
+``POOL_GROUP_ROWS * n_rows`` indexed records), otherwise on the whole
+table's index, where pair counts answer two-attribute tests exactly. Groups
+and pool partitions run in parallel; each record (and each pool partition)
+has its own random stream, so the output depends on the seed only.
 """
 
 from __future__ import annotations
