@@ -26,8 +26,12 @@ from .synthesize import (
 def run(
     input: Path = typer.Argument(..., help="Sensitive microdata: .csv, .tsv, .parquet or .arrow."),
     length: int | None = typer.Option(
-        None, "--length", "-l", min=1, help="Reporting length L: longest combination counted. Default: 3; "
-        "2 with --dp (its synthesis draws on pairs, so no budget goes to longer combinations)."
+        None,
+        "--length",
+        "-l",
+        min=1,
+        help="Reporting length L: longest combination counted. Default: 3; "
+        "2 with --dp (its synthesis draws on pairs, so no budget goes to longer combinations).",
     ),  # fmt: skip
     resolution: int = typer.Option(
         10,

@@ -131,8 +131,7 @@ class BudgetSplit:
 
 def record_count_epsilon(epsilon: float, record_count_proportion: float) -> float:
     """The pure-DP share of epsilon spent on the protected record count."""
-    return check_epsilon(epsilon) * check_proportion(record_count_proportion,
-                                                     "record count proportion")
+    return check_epsilon(epsilon) * check_proportion(record_count_proportion, "record count proportion")
 
 
 def split_budget(
