@@ -15,6 +15,14 @@ settings.register_profile(
 )
 settings.load_profile("showcase")
 
+
+def pytest_configure(config):
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        # Hashes and random generators in the kernels rely on uint64 wraparound,
+        # silent when compiled; run as plain Python (for debugging or coverage),
+        # NumPy warns on every wrap, which this suite would otherwise turn into errors.
+        config.addinivalue_line("filterwarnings", "ignore:overflow encountered in scalar:RuntimeWarning")
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 NIST = SHARED / "data" / "nist-acs-excerpts"
 
