@@ -66,10 +66,14 @@ def test_counts_equal_reference(table, length, null_n, zeros):
     assert got == dict(expected)
 
 
-@pytest.fixture(params=["batch", "dense", "sparse", "rows"])
+@pytest.fixture(params=["batch", "packed", "packed-small", "dense", "sparse", "rows"])
 def counting_route(request, monkeypatch):
-    """Force each counting route: batched sets, one dense set, sorted keys, unique rows."""
-    if request.param != "batch":
+    """Force each counting route: batched sets, batched sets counted jointly in packs (large
+    or tiny joint histograms, however few rows), one dense set, sorted keys, unique rows."""
+    if request.param.startswith("packed"):
+        monkeypatch.setattr(count_module, "PACK_SHARE", 1e9)
+        monkeypatch.setattr(count_module, "PACK_BINS", 8 if request.param == "packed-small" else 1 << 14)
+    if not request.param.startswith(("batch", "packed")):
         monkeypatch.setattr(count_module, "BATCH_MAX_SET_BINS", 0)
     if request.param in ("sparse", "rows"):
         monkeypatch.setattr(count_module, "DENSE_MAX_BINS", 0)

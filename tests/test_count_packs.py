@@ -1,34 +1,15 @@
-"""The batched kernel's packs (sets counted jointly, then summed out) against the reference."""
+"""The batched kernel's packs (sets counted jointly, then summed out) change nothing.
+
+Their counts against the reference are checked by the ``packed`` routes of test_count.py.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from showcase.engine import count as count_module
 from showcase.engine import count_combinations, encode
-
-from . import naive
-from .conftest import as_dict
-from .test_count import tables
-
-
-@pytest.fixture(params=[1 << 14, 8])
-def always_pack(request, monkeypatch):
-    """Pack whenever the joint histogram fits, however few rows the table has."""
-    monkeypatch.setattr(count_module, "PACK_SHARE", 1e9)
-    monkeypatch.setattr(count_module, "PACK_BINS", request.param)
-
-
-@given(table=tables(), length=st.integers(1, 4))
-def test_packed_counts_equal_reference(always_pack, table, length):
-    columns, rows = table
-    arrow = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
-    got = as_dict(count_combinations(encode(arrow), length))
-    assert got == dict(naive.count_combinations(rows, columns, length))
 
 
 def test_packs_do_not_change_output_or_order(monkeypatch):
