@@ -132,6 +132,11 @@ def failure(result, what: str) -> str:
     return f"{what} failed ({result.returncode}): {last[:200]}"
 
 
+def prepared_options(length: int, seed: int) -> list[str]:
+    """CLI options every showcase process shares: length, the preparation, the seed."""
+    return ["-l", str(length), "--null-marker", NULL_MARKER, "--sensitive-zeros", "all", "--seed", str(seed)]
+
+
 def showcase_run(
     prepared: Path, epsilon: float, seed: int, length: int, work: Path, extra: list[str], timeout: float
 ) -> dict:
@@ -146,14 +151,7 @@ def showcase_run(
             "--dp",
             "--epsilon",
             str(epsilon),
-            "-l",
-            str(length),
-            "--null-marker",
-            NULL_MARKER,
-            "--sensitive-zeros",
-            "all",
-            "--seed",
-            str(seed),
+            *prepared_options(length, seed),
             "-o",
             str(aggregates),
             "--no-progress",
@@ -258,14 +256,7 @@ def compare_dp_run(
             str(prepared),
             "-m",
             f"dp:epsilon={epsilon:g}",
-            "-l",
-            str(length),
-            "--null-marker",
-            NULL_MARKER,
-            "--sensitive-zeros",
-            "all",
-            "--seed",
-            str(seed),
+            *prepared_options(length, seed),
             "-o",
             str(out),
             "--no-progress",
