@@ -24,7 +24,12 @@ from hypothesis import strategies as st
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, encode
 from showcase.engine.config import max_threads, threads
-from showcase.engine.kernels.row_synthesis import pool_records, row_seeded_records
+from showcase.engine.kernels.row_synthesis import (
+    pool_records,
+    pool_start_states,
+    pool_trees,
+    row_seeded_records,
+)
 from showcase.engine.kernels.support import (
     MODE_LIST,
     S_LISTED,
@@ -37,8 +42,11 @@ from showcase.engine.kernels.support import (
 from showcase.engine.randomness import stream_seeds
 from showcase.engine.synthesize.consolidate import (
     PARTITION_SIZE,
-    pool_groups,
+    holders,
+    index_codes,
+    pool_order,
     protected_counts,
+    split_counts,
     support_index,
     synthetic_counts,
 )
@@ -186,17 +194,31 @@ def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_c
 
 @pytest.mark.parametrize(("rows", "k"), [(3000, 3), (5000, 10)])
 def test_pool_records_on_attribute_indexes_match_the_whole_table(rows, k):
-    """Pool records grown on the indexes of their first attribute are the same records."""
+    """Pool records grown on the index of their first attribute are the same records."""
     table = encode(generate_table(rows, 12, 5))
     index = support_index(table, k)
     pool = protected_counts(index.counts, k) // 2
-    groups, group_of, group_list_max = pool_groups(index, pool, k)
-    assert (group_of >= 0).any()
-    none = np.full_like(group_of, -1)
-    args = (index.arrays, k, pool, np.uint64(99), 1, index.exit_hits, index.list_max)
-    plain = pool_records(*args, groups, none, group_list_max)
-    grouped = pool_records(*args, groups, group_of, group_list_max)
-    assert grouped.tobytes() == plain.tobytes() and grouped.shape == plain.shape
+    n_parts = 3
+    remaining = np.stack([split_counts(pool, n_parts, part) for part in range(n_parts)])
+    seeds = stream_seeds(np.random.default_rng(99), n_parts)
+    codes, offsets, attr_col = index.arrays[0], index.offsets, index.arrays[2]
+    runs = {}
+    for on_first in (False, True):
+        left, states = remaining.copy(), pool_start_states(seeds)
+        trees = pool_trees(left)
+        grown = []
+        for a in pool_order(pool):
+            node = index
+            if on_first:
+                rows_a = holders(codes, offsets, attr_col, int(a))
+                node = index_codes(np.ascontiguousarray(codes[:, rows_a]), offsets, attr_col[: len(pool)], k)
+            grown.append(pool_records(node.arrays, on_first, k, int(a), left, trees, states, 0, n_parts, 1,
+                                      node.exit_hits, node.list_max))  # fmt: skip
+        assert not left.any()  # every pooled occurrence was placed
+        runs[on_first] = np.concatenate(grown, axis=1)
+    assert runs[True].tobytes() == runs[False].tobytes() and runs[True].shape == runs[False].shape
+    assert np.array_equal(synthetic_counts(runs[True], offsets), pool)
+    assert_k_anonymous(table, runs[True], k)
 
 
 @given(table=encoded_tables(), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))

@@ -386,78 +386,81 @@ def grow_records(
 
 
 @njit(**JIT)
-def pool_records(index, k, pool, seed, tries, exit_hits, list_max, groups, group_of, group_list_max):
-    """Build records from a pool of attribute occurrences until the pool is empty.
+def pool_start_states(seeds):
+    """One xoshiro256** state per pool partition, from its seed."""
+    states = np.empty((seeds.shape[0], 4), dtype=np.uint64)
+    for p in range(seeds.shape[0]):
+        seed_state(states[p], seeds[p])
+    return states
 
-    ``pool[a]`` is how many more times attribute ``a`` must appear; every pooled
-    attribute has count >= ``k``. A record starts from a pooled attribute drawn in
-    proportion to what is left of each; then, column by column in random order,
-    a value of that column is drawn in proportion to what is left and kept if
-    the support stays >= ``k``; a column gets up to ``tries`` draws of distinct
-    values. The first attribute always fits, so the pool always empties and
-    there are at most ``pool.sum()`` records.
 
-    A record whose first attribute ``a`` has an index of its own
-    (``groups[group_of[a]]``, the sensitive records holding ``a``, listing
-    threshold ``group_list_max``) is grown on it: the same supports, over
-    fewer records. ``group_of[a]`` is -1 for the others.
+@njit(**JIT)
+def pool_trees(remaining):
+    """A Fenwick tree over every pool partition's remaining occurrences."""
+    trees = np.empty((remaining.shape[0], remaining.shape[1] + 1), dtype=np.int64)
+    for p in range(remaining.shape[0]):
+        trees[p] = fenwick_build(remaining[p])
+    return trees
 
-    Serial (one partition of a pool); returns codes ``(n_columns, n_records)``.
+
+@njit(**JIT)
+def pool_records(node, on_first, k, first, remaining, trees, states, lo, hi, tries, exit_hits, list_max):
+    """The pool records that start from attribute ``first``, in pool partitions ``lo .. hi - 1``.
+
+    Partition ``p`` owns ``remaining[p]`` (how many more times each attribute
+    must appear; every pooled attribute has count >= ``k``), the Fenwick tree
+    ``trees[p]`` over it and the random state ``states[p]``; all three are
+    updated in place. While ``first`` remains, a record starts from it; then,
+    column by column in random order, a value of that column is drawn in
+    proportion to what is left and kept if the support stays >= ``k``; a
+    column gets up to ``tries`` draws of distinct values.
+
+    With ``on_first``, ``node`` indexes the sensitive records holding
+    ``first`` (every support there includes it, over far fewer records);
+    otherwise it indexes every record and ``first`` is added to each record's
+    combination first. Both give the same records. Returns codes
+    ``(n_columns, n_records)``, partition by partition.
     """
-    codes, offsets, attr_col, attr_code = index[0], index[1], index[2], index[3]
-    n_columns, n_rows = codes.shape
-    remaining = pool.copy()
-    total = 0
-    for a in range(pool.shape[0]):
-        total += pool[a]
-    tree = fenwick_build(remaining)
-    rng = np.empty(4, dtype=np.uint64)
-    seed_state(rng, seed)
-    work = new_work(n_columns, n_rows)
+    codes, offsets, attr_col, attr_code = node[0], node[1], node[2], node[3]
+    n_columns = codes.shape[0]
+    work = new_work(n_columns, codes.shape[1])
     order = np.arange(n_columns)
     hidden = np.empty(max(tries, 1), dtype=np.int64)
-    out = np.zeros((n_columns, min(max(total, 1), 1024)), dtype=codes.dtype)
+    out = np.zeros((n_columns, 1024), dtype=codes.dtype)
     n_records = 0
-    while total > 0:
-        out = _grow(out, n_records + 1)
-        reset(work)
-        first = fenwick_find(tree, below(rng, total))
-        g = group_of[first]
-        if g >= 0:
-            node = groups[g]  # conditioned on ``first`` already
-            node_list_max = group_list_max[g]
-        else:
-            node = index
-            node_list_max = list_max
-            try_add(node, work, first, k, exit_hits, list_max)  # always fits: count >= k
-        out[attr_col[first], n_records] = attr_code[first]
-        remaining[first] -= 1
-        fenwick_add(tree, first, -1)
-        total -= 1
-        shuffle(rng, order, n_columns)
-        for i in range(n_columns):
-            c = order[i]
-            if c == attr_col[first]:
-                continue
-            below_lo = fenwick_prefix(tree, offsets[c])
-            mass = fenwick_prefix(tree, offsets[c + 1]) - below_lo
-            n_hidden = 0
-            while mass > 0 and n_hidden < tries:
-                b = fenwick_find(tree, below_lo + below(rng, mass))
-                if try_add(node, work, b, k, exit_hits, node_list_max):
-                    out[c, n_records] = attr_code[b]
-                    remaining[b] -= 1
-                    fenwick_add(tree, b, -1)
-                    total -= 1
-                    break
-                # Hide the value from this column's later draws for this record.
-                fenwick_add(tree, b, -remaining[b])
-                mass -= remaining[b]
-                hidden[n_hidden] = b
-                n_hidden += 1
-            for j in range(n_hidden):
-                fenwick_add(tree, hidden[j], remaining[hidden[j]])
-        n_records += 1
+    for p in range(lo, hi):
+        left, tree, rng = remaining[p], trees[p], states[p]
+        while left[first] > 0:
+            out = _grow(out, n_records + 1)
+            reset(work)
+            if not on_first:
+                try_add(node, work, first, k, exit_hits, list_max)  # always fits: count >= k
+            out[attr_col[first], n_records] = attr_code[first]
+            left[first] -= 1
+            fenwick_add(tree, first, -1)
+            shuffle(rng, order, n_columns)
+            for i in range(n_columns):
+                c = order[i]
+                if c == attr_col[first]:
+                    continue
+                below_lo = fenwick_prefix(tree, offsets[c])
+                mass = fenwick_prefix(tree, offsets[c + 1]) - below_lo
+                n_hidden = 0
+                while mass > 0 and n_hidden < tries:
+                    b = fenwick_find(tree, below_lo + below(rng, mass))
+                    if try_add(node, work, b, k, exit_hits, list_max):
+                        out[c, n_records] = attr_code[b]
+                        left[b] -= 1
+                        fenwick_add(tree, b, -1)
+                        break
+                    # Hide the value from this column's later draws for this record.
+                    fenwick_add(tree, b, -left[b])
+                    mass -= left[b]
+                    hidden[n_hidden] = b
+                    n_hidden += 1
+                for j in range(n_hidden):
+                    fenwick_add(tree, hidden[j], left[hidden[j]])
+            n_records += 1
     return out[:, :n_records].copy()
 
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import numba
 import numpy as np
 
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import pool_records, suppress_excess
+from ..kernels.row_synthesis import pool_records, pool_start_states, pool_trees, suppress_excess
 from ..kernels.support import (
     attribute_counts,
     attribute_counts_serial,
@@ -48,10 +49,8 @@ POOL_PARTITION = 1 << 16
 #: Values of one column drawn for a pool record before the column is left empty
 #: ("one value per column"; more draws pack the pool ~5% tighter at ~50% more time).
 POOL_TRIES = 1
-#: Pool records starting from attribute ``a`` are grown on an index of the
-#: records holding ``a``; such indexes are built for the attributes where that
-#: saves most, up to this many times ``n_rows`` records in all (memory).
-POOL_GROUP_ROWS = 2
+#: Pool partitions per parallel job (a fixed split: results do not depend on threads).
+POOL_CHUNK = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,72 +233,45 @@ def group_index(
     )
 
 
-def pool_groups(index: SupportIndex, pool: np.ndarray, resolution: int) -> tuple:
-    """Indexes of the records holding some pooled attributes, for ``pool_records``.
+def pool_order(pool: np.ndarray) -> np.ndarray:
+    """The pooled attributes in the order their records are grown: largest pool first."""
+    ids = np.flatnonzero(pool > 0)
+    return ids[np.argsort(-pool[ids], kind="stable")]
 
-    A pool record's tests cost about in proportion to the records indexed, so
-    starting from ``a`` on an index of its ``count[a]`` records saves about
-    ``n_rows - count[a]`` per record; the pool draws about ``pool[a]`` records
-    starting from ``a``. Attributes are taken by that saving per indexed
-    record, down to ``POOL_GROUP_ROWS * n_rows`` indexed records in all.
-    Returns ``(groups, group_of, group_list_max)``.
-    """
-    codes, offsets, attr_col = index.arrays[0], index.offsets, index.arrays[2]
-    n_rows = codes.shape[1]
-    counts = index.counts
-    candidates = np.flatnonzero((pool > 0) & (counts < n_rows))
-    saving = pool[candidates] * (n_rows - counts[candidates]) / counts[candidates]
-    chosen = []
-    budget = POOL_GROUP_ROWS * n_rows
-    for a in candidates[np.argsort(-saving, kind="stable")]:
-        if counts[a] <= budget:
-            chosen.append(int(a))
-            budget -= int(counts[a])
-    columns = attr_col[: len(counts)]
 
-    def build(a: int) -> SupportIndex:
-        group_codes = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, a)])
-        return index_codes(group_codes, offsets, columns, resolution, use_pairs=False, parallel=False)
-
-    built = run_parallel(build, chosen)
-    groups = numba.typed.List()
-    for group in built:
-        groups.append(group.arrays)
-    if not built:
-        groups.append(index.arrays)  # never looked up; gives the list its type
-    group_of = np.full(len(counts), -1, dtype=np.int64)
-    group_of[chosen] = np.arange(len(chosen), dtype=np.int64)
-    group_list_max = np.array([group.list_max for group in built] or [0], dtype=np.int64)
-    return groups, group_of, group_list_max
+def _grow_pool_chunk(node: SupportIndex, a: int, k: int, remaining, trees, states, chunk) -> np.ndarray:
+    return pool_records(
+        node.arrays, True, k, a, remaining, trees, states, chunk[0], chunk[1],
+        POOL_TRIES, node.exit_hits, node.list_max,
+    )  # fmt: skip
 
 
 def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:
     """Records that hold exactly the pooled occurrences (see ``pool_records``).
 
     The pool is split into fixed partitions of about ``POOL_PARTITION``
-    occurrences, each grown on its own random stream; all share the indexes
-    of :func:`pool_groups`.
+    occurrences, each with its own random stream. Pooled attributes take
+    turns (:func:`pool_order`); in ``a``'s turn every partition grows records
+    starting from ``a`` until none of its ``a`` is left, all on one index of
+    the sensitive records holding ``a``, so tests scan those records only and
+    one such index is in memory at a time. Partitions run in parallel, in
+    fixed chunks, so the records depend on the seed only.
     """
     total = int(pool.sum())
     n_parts = max(1, -(-total // POOL_PARTITION))
-    seeds = stream_seeds(rng, n_parts)
-    groups, group_of, group_list_max = pool_groups(index, pool, resolution)
-
-    def grow(part: int) -> np.ndarray:
-        return pool_records(
-            index.arrays,
-            resolution,
-            split_counts(pool, n_parts, part),
-            seeds[part],
-            POOL_TRIES,
-            index.exit_hits,
-            index.list_max,
-            groups,
-            group_of,
-            group_list_max,
-        )
-
-    return np.concatenate(run_parallel(grow, range(n_parts)), axis=1)
+    states = pool_start_states(stream_seeds(rng, n_parts))
+    remaining = np.stack([split_counts(pool, n_parts, part) for part in range(n_parts)])
+    trees = pool_trees(remaining)
+    codes, offsets, attr_col = index.arrays[0], index.offsets, index.arrays[2]
+    columns = attr_col[: len(index.counts)]
+    chunks = [(lo, min(lo + POOL_CHUNK, n_parts)) for lo in range(0, n_parts, POOL_CHUNK)]
+    grown = []
+    for a in pool_order(pool):
+        node_codes = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, int(a))])
+        node = index_codes(node_codes, offsets, columns, resolution, use_pairs=False)
+        grow = partial(_grow_pool_chunk, node, int(a), resolution, remaining, trees, states)
+        grown.extend(run_parallel(grow, chunks))
+    return np.concatenate(grown, axis=1)
 
 
 def consolidate(
