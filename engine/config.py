@@ -3,11 +3,67 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
+import shutil
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numba
 
 from .errors import ParameterError
+
+#: Compiled-kernel caches of this many source versions are kept.
+CACHE_VERSIONS_KEPT = 4
+
+
+#: Unused kernel caches older than this are removed (a running process may still use one).
+CACHE_STALE_SECONDS = 7 * 24 * 3600
+ENGINE_ROOT = Path(__file__).parent
+
+
+def source_stamp(root: Path = ENGINE_ROOT) -> str:
+    """A digest of every Python source file under ``root`` (the engine by default)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def use_versioned_cache() -> str | None:
+    """Point Numba's cache at a folder of its own for this exact engine source; return it.
+
+    Numba checks a cached kernel against its own file only, so after an update
+    that changes a kernel it calls (another file, inlined at compile time), it
+    would load stale machine code, which can even write out of bounds. One
+    folder per source digest rules that out. ``NUMBA_CACHE_DIR``, when set,
+    wins; an unwritable cache folder leaves Numba's default in place. Only the
+    ``CACHE_VERSIONS_KEPT`` most recently used versions, and any used in the
+    last ``CACHE_STALE_SECONDS``, are kept.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "showcase" / "numba"
+    folder = base / source_stamp()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.touch()
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        return None
+    numba.config.CACHE_DIR = str(folder)
+    with contextlib.suppress(OSError):
+        used = sorted(((p.stat().st_mtime, p) for p in base.iterdir()), reverse=True)
+        for when, old in used[CACHE_VERSIONS_KEPT:]:
+            if when < time.time() - CACHE_STALE_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+    return str(folder)
+
+
+use_versioned_cache()
 
 #: Flags for serial kernels. ``fastmath`` is never used: noise, thresholds and
 #: accounting must follow IEEE semantics, and counting is integer-only anyway.
