@@ -30,12 +30,11 @@ common, about two bitmaps' worth of words once it is rare, and one code per
 record once the support set is listed (from about ``node_rows / 1024``
 records down). A record's tests cost about in proportion to its node's
 records, so step 1 stays above linear (records x node size), with nodes a
-fraction of ``n_rows``. The pool's records are grown the same way: a record
-starting from attribute ``a`` is grown on an index of the records holding
-``a`` when one was built (the attributes where that saves most, up to
-``POOL_GROUP_ROWS * n_rows`` indexed records), otherwise on the whole
-table's index, where pair counts answer two-attribute tests exactly. Groups
-and pool partitions run in parallel; each record (and each pool partition)
+fraction of ``n_rows``. The pool's records are grown the same way: pooled
+attributes take turns, largest pool first, and the records starting from
+``a`` are grown on one index of the records holding ``a`` (see
+:func:`~showcase.engine.synthesize.consolidate.grow_pool`). Groups and pool
+partitions run in parallel; each record (and each pool partition)
 has its own random stream, so the output depends on the seed only.
 """
 
