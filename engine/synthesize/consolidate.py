@@ -49,6 +49,10 @@ POOL_PARTITION = 1 << 16
 #: Values of one column drawn for a pool record before the column is left empty
 #: ("one value per column"; more draws pack the pool ~5% tighter at ~50% more time).
 POOL_TRIES = 1
+#: Pool records starting from ``a`` are grown on an index of the records holding
+#: ``a`` when that leaves out at least this many records (building it costs more
+#: than it saves on small tables).
+POOL_GROUP_SAVING = 20_000
 #: Pool partitions per parallel job (a fixed split: results do not depend on threads).
 POOL_CHUNK = 4
 
@@ -239,9 +243,11 @@ def pool_order(pool: np.ndarray) -> np.ndarray:
     return ids[np.argsort(-pool[ids], kind="stable")]
 
 
-def _grow_pool_chunk(node: SupportIndex, a: int, k: int, remaining, trees, states, chunk) -> np.ndarray:
+def _grow_pool_chunk(
+    node: SupportIndex, on_first: bool, a: int, k: int, remaining, trees, states, chunk
+) -> np.ndarray:
     return pool_records(
-        node.arrays, True, k, a, remaining, trees, states, chunk[0], chunk[1],
+        node.arrays, on_first, k, a, remaining, trees, states, chunk[0], chunk[1],
         POOL_TRIES, node.exit_hits, node.list_max,
     )  # fmt: skip
 
@@ -254,7 +260,9 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
     turns (:func:`pool_order`); in ``a``'s turn every partition grows records
     starting from ``a`` until none of its ``a`` is left, all on one index of
     the sensitive records holding ``a``, so tests scan those records only and
-    one such index is in memory at a time. Partitions run in parallel, in
+    one such index is in memory at a time (unless it would leave out fewer
+    than ``POOL_GROUP_SAVING`` records: then on the whole table's index, which
+    gives the same records). Partitions run in parallel, in
     fixed chunks, so the records depend on the seed only.
     """
     total = int(pool.sum())
@@ -267,9 +275,12 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
     chunks = [(lo, min(lo + POOL_CHUNK, n_parts)) for lo in range(0, n_parts, POOL_CHUNK)]
     grown = []
     for a in pool_order(pool):
-        node_codes = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, int(a))])
-        node = index_codes(node_codes, offsets, columns, resolution, use_pairs=False)
-        grow = partial(_grow_pool_chunk, node, int(a), resolution, remaining, trees, states)
+        on_first = codes.shape[1] - index.counts[a] >= POOL_GROUP_SAVING
+        node = index
+        if on_first:
+            node_codes = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, int(a))])
+            node = index_codes(node_codes, offsets, columns, resolution, use_pairs=False)
+        grow = partial(_grow_pool_chunk, node, on_first, int(a), resolution, remaining, trees, states)
         grown.extend(run_parallel(grow, chunks))
     return np.concatenate(grown, axis=1)
 
