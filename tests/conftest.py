@@ -23,6 +23,7 @@ def pytest_configure(config):
         # NumPy warns on every wrap, which this suite would otherwise turn into errors.
         config.addinivalue_line("filterwarnings", "ignore:overflow encountered in scalar:RuntimeWarning")
 
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 NIST = SHARED / "data" / "nist-acs-excerpts"
 

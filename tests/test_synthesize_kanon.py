@@ -207,13 +207,13 @@ def test_pool_records_on_attribute_indexes_match_the_whole_table(rows, k):
         left, states = remaining.copy(), pool_start_states(seeds)
         trees = pool_trees(left)
         grown = []
-        for a in pool_order(pool):
+        for share, a in [(2, a) for a in pool_order(pool)] + [(1, a) for a in pool_order(pool)]:
             node = index
             if on_first:
                 rows_a = holders(codes, offsets, attr_col, int(a))
                 node = index_codes(np.ascontiguousarray(codes[:, rows_a]), offsets, attr_col[: len(pool)], k)
-            grown.append(pool_records(node.arrays, on_first, k, int(a), left, trees, states, 0, n_parts, 1,
-                                      node.exit_hits, node.list_max))  # fmt: skip
+            args = (left, trees, states, 0, n_parts, share, 1, node.exit_hits, node.list_max)
+            grown.append(pool_records(node.arrays, on_first, k, int(a), *args))
         assert not left.any()  # every pooled occurrence was placed
         runs[on_first] = np.concatenate(grown, axis=1)
     assert runs[True].tobytes() == runs[False].tobytes() and runs[True].shape == runs[False].shape

@@ -404,16 +404,20 @@ def pool_trees(remaining):
 
 
 @njit(**JIT)
-def pool_records(node, on_first, k, first, remaining, trees, states, lo, hi, tries, exit_hits, list_max):
+def pool_records(
+    node, on_first, k, first, remaining, trees, states, lo, hi, share, tries, exit_hits, list_max
+):
     """The pool records that start from attribute ``first``, in pool partitions ``lo .. hi - 1``.
 
     Partition ``p`` owns ``remaining[p]`` (how many more times each attribute
     must appear; every pooled attribute has count >= ``k``), the Fenwick tree
     ``trees[p]`` over it and the random state ``states[p]``; all three are
-    updated in place. While ``first`` remains, a record starts from it; then,
-    column by column in random order, a value of that column is drawn in
-    proportion to what is left and kept if the support stays >= ``k``; a
-    column gets up to ``tries`` draws of distinct values.
+    updated in place. A record starts from ``first``; then, column by column
+    in random order, a value of that column is drawn in proportion to what is
+    left and kept if the support stays >= ``k``; a column gets up to ``tries``
+    draws of distinct values. Each partition starts ``ceil(left / share)`` such
+    records (``share`` <= 1: until no ``first`` is left), fewer if other
+    records take up the rest of its ``first``.
 
     With ``on_first``, ``node`` indexes the sensitive records holding
     ``first`` (every support there includes it, over far fewer records);
@@ -430,7 +434,10 @@ def pool_records(node, on_first, k, first, remaining, trees, states, lo, hi, tri
     n_records = 0
     for p in range(lo, hi):
         left, tree, rng = remaining[p], trees[p], states[p]
-        while left[first] > 0:
+        starts = left[first] if share <= 1 else -(-left[first] // share)
+        for _ in range(starts):
+            if left[first] == 0:
+                break
             out = _grow(out, n_records + 1)
             reset(work)
             if not on_first:

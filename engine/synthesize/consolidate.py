@@ -55,6 +55,10 @@ POOL_TRIES = 1
 POOL_GROUP_SAVING = 20_000
 #: Pool partitions per parallel job (a fixed split: results do not depend on threads).
 POOL_CHUNK = 4
+#: Rounds of turns of the pooled attributes (1M generated records: one round
+#: preserves 61.2 % of 1-3 combinations in 2.142 records per input, three
+#: rounds 62.8 % in 2.133).
+POOL_ROUNDS = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,16 +242,22 @@ def group_index(
 
 
 def pool_order(pool: np.ndarray) -> np.ndarray:
-    """The pooled attributes in the order their records are grown: largest pool first."""
+    """The pooled attributes in the order their records are grown: smallest pool first.
+
+    Records started early draw from a full pool, so rare attributes go first:
+    their records find partners, and the common ones, started last, are the
+    ones left with fewer (1M generated records: 61 % of 1-3 combinations
+    preserved against 58 % largest first).
+    """
     ids = np.flatnonzero(pool > 0)
-    return ids[np.argsort(-pool[ids], kind="stable")]
+    return ids[np.argsort(pool[ids], kind="stable")]
 
 
 def _grow_pool_chunk(
-    node: SupportIndex, on_first: bool, a: int, k: int, remaining, trees, states, chunk
+    node: SupportIndex, on_first: bool, a: int, share: int, k: int, remaining, trees, states, chunk
 ) -> np.ndarray:
     return pool_records(
-        node.arrays, on_first, k, a, remaining, trees, states, chunk[0], chunk[1],
+        node.arrays, on_first, k, a, remaining, trees, states, chunk[0], chunk[1], share,
         POOL_TRIES, node.exit_hits, node.list_max,
     )  # fmt: skip
 
@@ -257,13 +267,15 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
 
     The pool is split into fixed partitions of about ``POOL_PARTITION``
     occurrences, each with its own random stream. Pooled attributes take
-    turns (:func:`pool_order`); in ``a``'s turn every partition grows records
-    starting from ``a`` until none of its ``a`` is left, all on one index of
-    the sensitive records holding ``a``, so tests scan those records only and
-    one such index is in memory at a time (unless it would leave out fewer
-    than ``POOL_GROUP_SAVING`` records: then on the whole table's index, which
-    gives the same records). Partitions run in parallel, in
-    fixed chunks, so the records depend on the seed only.
+    turns (:func:`pool_order`), in ``POOL_ROUNDS`` rounds; in ``a``'s turn of
+    round ``r`` (of ``R``) every partition grows ``1 / (R - r)`` of the
+    records still to start from ``a`` (all of them in the last round), so
+    records of every attribute are started while the pool is still full.
+    They are grown on one index of the sensitive records holding ``a``, so
+    tests scan those records only and one such index is in memory at a time
+    (unless it would leave out fewer than ``POOL_GROUP_SAVING`` records: then
+    on the whole table's index, which gives the same records). Partitions run
+    in parallel, in fixed chunks, so the records depend on the seed only.
     """
     total = int(pool.sum())
     n_parts = max(1, -(-total // POOL_PARTITION))
@@ -274,13 +286,16 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
     columns = attr_col[: len(index.counts)]
     chunks = [(lo, min(lo + POOL_CHUNK, n_parts)) for lo in range(0, n_parts, POOL_CHUNK)]
     grown = []
-    for a in pool_order(pool):
+    turns = [(a, share) for share in range(POOL_ROUNDS, 0, -1) for a in pool_order(pool)]
+    for a, share in turns:
+        if not remaining[:, a].any():
+            continue
         on_first = codes.shape[1] - index.counts[a] >= POOL_GROUP_SAVING
         node = index
         if on_first:
             node_codes = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, int(a))])
             node = index_codes(node_codes, offsets, columns, resolution, use_pairs=False)
-        grow = partial(_grow_pool_chunk, node, on_first, int(a), resolution, remaining, trees, states)
+        grow = partial(_grow_pool_chunk, node, on_first, int(a), share, resolution, remaining, trees, states)
         grown.extend(run_parallel(grow, chunks))
     return np.concatenate(grown, axis=1)
 

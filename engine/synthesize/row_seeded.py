@@ -31,7 +31,7 @@ record once the support set is listed (from about ``node_rows / 1024``
 records down). A record's tests cost about in proportion to its node's
 records, so step 1 stays above linear (records x node size), with nodes a
 fraction of ``n_rows``. The pool's records are grown the same way: pooled
-attributes take turns, largest pool first, and the records starting from
+attributes take turns, smallest pool first, and the records starting from
 ``a`` are grown on one index of the records holding ``a`` (see
 :func:`~showcase.engine.synthesize.consolidate.grow_pool`). Groups and pool
 partitions run in parallel; each record (and each pool partition)
