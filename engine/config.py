@@ -14,11 +14,9 @@ import numba
 
 from .errors import ParameterError
 
-#: Compiled-kernel caches of this many source versions are kept.
+#: Compiled-kernel caches of this many source versions are kept, and older ones
+#: too until unused this long (a running process may still use one).
 CACHE_VERSIONS_KEPT = 4
-
-
-#: Unused kernel caches older than this are removed (a running process may still use one).
 CACHE_STALE_SECONDS = 7 * 24 * 3600
 ENGINE_ROOT = Path(__file__).parent
 

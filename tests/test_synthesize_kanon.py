@@ -42,8 +42,7 @@ from showcase.engine.kernels.support import (
 from showcase.engine.randomness import stream_seeds
 from showcase.engine.synthesize.consolidate import (
     PARTITION_SIZE,
-    holders,
-    index_codes,
+    group_index,
     pool_order,
     protected_counts,
     split_counts,
@@ -210,8 +209,7 @@ def test_pool_records_on_attribute_indexes_match_the_whole_table(rows, k):
         for share, a in [(2, a) for a in pool_order(pool)] + [(1, a) for a in pool_order(pool)]:
             node = index
             if on_first:
-                rows_a = holders(codes, offsets, attr_col, int(a))
-                node = index_codes(np.ascontiguousarray(codes[:, rows_a]), offsets, attr_col[: len(pool)], k)
+                node = group_index(codes, offsets, attr_col[: len(pool)], attr_col, int(a), k)
             args = (left, trees, states, 0, n_parts, share, 1, node.exit_hits, node.list_max)
             grown.append(pool_records(node.arrays, on_first, k, int(a), *args))
         assert not left.any()  # every pooled occurrence was placed

@@ -233,12 +233,12 @@ def group_index(
     attr_col: np.ndarray,
     a: int,
     k: int,
+    *,
+    parallel: bool = False,
 ) -> SupportIndex:
-    """Index of the records holding id ``a`` (built on the calling thread)."""
-    rows = holders(codes, offsets, attr_col, a)
-    return index_codes(
-        np.ascontiguousarray(codes[:, rows]), offsets, attribute_columns, k, use_pairs=False, parallel=False
-    )
+    """Index of the records holding id ``a`` (built on the calling thread unless ``parallel``)."""
+    rows = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, a)])
+    return index_codes(rows, offsets, attribute_columns, k, use_pairs=False, parallel=parallel)
 
 
 def pool_order(pool: np.ndarray) -> np.ndarray:
@@ -293,8 +293,7 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
         on_first = codes.shape[1] - index.counts[a] >= POOL_GROUP_SAVING
         node = index
         if on_first:
-            node_codes = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, int(a))])
-            node = index_codes(node_codes, offsets, columns, resolution, use_pairs=False)
+            node = group_index(codes, offsets, columns, attr_col, int(a), resolution, parallel=True)
         grow = partial(_grow_pool_chunk, node, on_first, int(a), share, resolution, remaining, trees, states)
         grown.extend(run_parallel(grow, chunks))
     return np.concatenate(grown, axis=1)
