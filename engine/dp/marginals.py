@@ -120,6 +120,37 @@ def records(table: EncodedTable, subject: np.ndarray | None = None) -> tuple[np.
     return ptr, pairs[:, 1].astype(np.int64)
 
 
+#: Extra units above SPEC §2.2's partition-selection threshold: the discrete
+#: Gaussian's tail at an integer can exceed the continuous tail the formula uses.
+SELECTION_MARGIN = 1
+
+
+def noise_scale(sigma: float, bound: int) -> float:
+    """Standard deviation of the noise on counts whose records contribute to <= ``bound`` cells.
+
+    The counts then have L2 sensitivity sqrt(bound); noise sigma * sqrt(bound)
+    costs rho = 1 / (2 sigma^2), whatever the bound (see :mod:`.accountant`).
+    """
+    return sigma * math.sqrt(bound)
+
+
+def selection_threshold(scale: float, bound: int, selection_delta: float) -> float:
+    """Length-1 threshold when attributes come from the data (SPEC §2.2 partition selection).
+
+    ``1 + scale * PhiInv((1 - selection_delta / 2) ** (1 / bound))`` plus
+    :data:`SELECTION_MARGIN`: a record holding ``bound`` values that no other
+    record holds gets any of them released with probability below
+    ``selection_delta / 2``, the share of delta this step is charged.
+    """
+    quantile = (1 - selection_delta / 2) ** (1 / bound)
+    return 1 + SELECTION_MARGIN + scale * NormalDist().inv_cdf(quantile)
+
+
+def adaptive_threshold(scale: float, eta: float) -> float:
+    """``scale * PhiInv(1 - eta / 2)``: a zero-count candidate passes with probability eta / 2."""
+    return 0.0 if eta >= 1 else scale * NormalDist().inv_cdf(1 - eta / 2)
+
+
 #: Records are counted in this many fixed partitions, each with its own random stream,
 #: so a seeded release does not depend on the number of threads.
 PARTITIONS = 8
@@ -288,17 +319,14 @@ def dp_aggregate(
         bound = max(1, dp_percentile(per_record, upper, percentile, split.percentile_epsilons[k - 1], source))
         report.deltas.append(bound)
         counts = _trimmed_counts(shape, per_record, bound, len(candidates), source)
-        scale = split.sigmas[k - 1] * math.sqrt(bound)
+        scale = noise_scale(split.sigmas[k - 1], bound)
         noisy = counts + discrete_gaussian(len(candidates), scale, source)
         if k == 1 and not public_domain:
-            # Partition selection bound (+1 unit of margin for the discrete tail).
-            quantile = (1 - split.selection_delta / 2) ** (1 / bound)
-            threshold = 2 + scale * NormalDist().inv_cdf(quantile)
+            threshold = selection_threshold(scale, bound, split.selection_delta)
         elif thresholds is not None and k >= 2:
             threshold = thresholds[k - 2]
         else:
-            eta = etas[k - 2] if k >= 2 else 0.5
-            threshold = 0.0 if eta >= 1 else scale * NormalDist().inv_cdf(1 - eta / 2)
+            threshold = adaptive_threshold(scale, etas[k - 2] if k >= 2 else 0.5)
         report.thresholds.append(float(threshold))
         keep = noisy > threshold
         released.append((candidates[keep], noisy[keep].astype(np.int64)))
