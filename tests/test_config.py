@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from showcase.engine.config import ENGINE_ROOT, source_stamp
+from showcase.engine.config import ENGINE_ROOT, max_threads, source_stamp
 
 SHOW_CACHE = "import numba, showcase.engine; print(numba.config.CACHE_DIR)"
 
@@ -44,3 +44,9 @@ def test_an_unwritable_cache_folder_leaves_numba_default(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["XDG_CACHE_HOME"] = str(blocked)
     assert cache_dir_in(env) == ""
+
+
+def test_the_suite_runs_kernels_on_at_least_two_threads():
+    # Thread-independence tests compare threads(1) with threads(2); conftest makes sure
+    # Numba has 2 even on a 1-core machine, so those tests never compare a run with itself.
+    assert max_threads() >= 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from showcase.engine import combinations_per_record, count_combinations, encode, load
 from showcase.engine import count as count_module
+from showcase.engine.config import threads
 from showcase.engine.prepare import Preparation
 
 from . import naive
@@ -103,10 +103,10 @@ def test_counts_do_not_depend_on_thread_count():
     rng = np.random.default_rng(7)
     arrow = pa.table({f"c{i}": rng.integers(0, 6, 200_000).astype(str) for i in range(5)})
     encoded = encode(arrow)
-    numba.set_num_threads(1)
-    one = count_combinations(encoded, 3)
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    many = count_combinations(encoded, 3)
+    with threads(1):
+        one = count_combinations(encoded, 3)
+    with threads(2):
+        many = count_combinations(encoded, 3)
     assert np.array_equal(one.attrs, many.attrs)
     assert np.array_equal(one.count, many.count)
 

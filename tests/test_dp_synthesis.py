@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, count_combinations, encode, k_anonymize
 from showcase.engine.compare import decode_table
+from showcase.engine.config import threads
 from showcase.engine.dp.marginals import dp_aggregate
 from showcase.engine.dp.noise import RandomSource
 from showcase.engine.dp.synthesis import pairwise_synthesis
@@ -44,10 +44,10 @@ def onto(synthetic, schema):
 def test_records_are_complete_reproducible_and_thread_independent(cases, mode):
     synthesize = SYNTHESIZERS[mode]
     released, _ = dp_aggregate(cases, epsilon=4, length=2, source=RandomSource(1))
-    numba.set_num_threads(1)
-    one = synthesize(released, rng=make_rng(7))
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    two = synthesize(released, rng=make_rng(7))
+    with threads(1):
+        one = synthesize(released, rng=make_rng(7))
+    with threads(2):
+        two = synthesize(released, rng=make_rng(7))
     assert np.array_equal(one.codes, two.codes)
     assert not np.array_equal(one.codes, synthesize(released, rng=make_rng(8)).codes)
     assert one.n_rows == released.record_count

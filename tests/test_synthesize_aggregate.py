@@ -8,7 +8,6 @@ import itertools
 import math
 from dataclasses import replace
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -29,6 +28,7 @@ from showcase.engine import (
     write_tsv,
 )
 from showcase.engine.aggregates import NO_ATTRIBUTE
+from showcase.engine.config import threads
 from showcase.engine.kernels.aggregate_synthesis import percentile
 from showcase.engine.randomness import make_rng, stream_seeds
 from showcase.engine.synthesize import synthesize
@@ -362,14 +362,11 @@ def test_reference_over_several_partitions_with_lookups_recomputed(monkeypatch):
 def test_same_seed_same_records_whatever_the_threads_or_memory_path(monkeypatch):
     columns = {f"c{i}": [str(v) for v in np.random.default_rng(i).integers(0, 4, 9000)] for i in range(6)}
     aggregates = k_anonymize(count_combinations(encode(pa.table(columns)), 3), 5)
-    first = aggregate_seeded(aggregates, rng=make_rng(3)).codes
+    with threads(2):
+        first = aggregate_seeded(aggregates, rng=make_rng(3)).codes
     assert first.shape == (6, aggregates.record_count)
-    previous = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with threads(1):
         single = aggregate_seeded(aggregates, rng=make_rng(3)).codes
-    finally:
-        numba.set_num_threads(previous)
     monkeypatch.setattr(module, "STORE_MEMORY", 0)
     recomputed = aggregate_seeded(aggregates, rng=make_rng(3)).codes
     np.testing.assert_array_equal(first, single)

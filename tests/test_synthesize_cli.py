@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import numpy as np
@@ -15,15 +14,6 @@ from showcase.engine.evaluate import align
 
 from .conftest import write_csv
 from .test_cli import leftovers, run
-
-
-def kanon_mode_available(mode: str) -> bool:
-    """The k-anonymity modes are written beside this module; skip their cases until they import."""
-    try:
-        importlib.import_module(f"showcase.engine.synthesize.{mode}")
-    except Exception:  # noqa: BLE001 - a module being written may fail in any way
-        return False
-    return True
 
 
 @pytest.fixture
@@ -165,8 +155,6 @@ def test_run_aggregate_seeded_writes_one_release(tmp_path, capsys, cases):
 
 @pytest.mark.parametrize("mode", ["row_seeded", "unseeded", "value_seeded"])
 def test_kanon_modes_through_run_and_synthesize(tmp_path, capsys, cases, mode):
-    if not kanon_mode_available(mode):
-        pytest.skip(f"mode {mode} is not available yet")
     out = tmp_path / "run"
     code, _, stderr = run(capsys, "run", cases, "-k", 5, "-l", 2, "--mode", mode, "-o", out, "--seed", 3)
     assert code == 0, stderr
@@ -182,8 +170,6 @@ def test_kanon_modes_through_run_and_synthesize(tmp_path, capsys, cases, mode):
 
 
 def test_run_defaults_to_row_seeded(tmp_path, capsys, cases):
-    if not kanon_mode_available("row_seeded"):
-        pytest.skip("mode row_seeded is not available yet")
     out = tmp_path / "r"
     assert run(capsys, "run", cases, "-o", out, "--no-progress")[0] == 0
     assert json.loads((out / "metadata.json").read_text())["synthesis"]["mode"] == "row_seeded"

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, encode
-from showcase.engine.config import max_threads, threads
+from showcase.engine.config import threads
 from showcase.engine.kernels.row_synthesis import (
     pool_records,
     pool_start_states,
@@ -365,7 +365,6 @@ def test_seeds_decide_the_output(realistic, mode):
     assert first.shape != other.shape or not np.array_equal(first, other)
 
 
-@pytest.mark.skipif(max_threads() < 2, reason="needs 2 threads")
 @pytest.mark.parametrize("mode", MODES)
 def test_thread_count_does_not_change_the_output(mode):
     # Enough records for several partitions of every kind of work.
