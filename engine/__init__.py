@@ -6,53 +6,62 @@ the whole job into a release directory. Synthetic records come from
 :mod:`showcase.engine.synthesize` (one function per mode, and the dispatcher
 ``synthesize.synthesize``); :func:`synthesize_release` and :func:`run_release`
 are the whole jobs (``pipeline.synthesize`` and ``pipeline.run``).
+
+The public names are imported on first use (PEP 562), so ``import
+showcase.engine`` costs nothing until a name is used: the command line's
+``--help`` never loads NumPy, Numba or PyArrow.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .aggregates import Aggregates  # noqa: E402
-from .aggregates_io import read_parquet, read_tsv, to_arrow, write_parquet, write_tsv  # noqa: E402
-from .count import combinations_per_record, count_combinations  # noqa: E402
-from .dp.job import dp_aggregate_release  # noqa: E402
-from .dp.marginals import dp_aggregate  # noqa: E402
-from .encode import EncodedTable, Schema, encode  # noqa: E402
-from .errors import InputError, ParameterError, ShowcaseError  # noqa: E402
-from .ingest import read_table  # noqa: E402
-from .pipeline import AggregateResult, RunResult, SynthesisResult, aggregate, read_aggregates  # noqa: E402
-from .pipeline import run as run_release  # noqa: E402
-from .pipeline import synthesize as synthesize_release  # noqa: E402
-from .prepare import Preparation, load  # noqa: E402
-from .protect import k_anonymize  # noqa: E402
-from .synthesize.aggregate_seeded import aggregate_seeded  # noqa: E402
+import importlib
 
-__all__ = [
-    "Aggregates",
-    "AggregateResult",
-    "RunResult",
-    "SynthesisResult",
-    "EncodedTable",
-    "InputError",
-    "ParameterError",
-    "Preparation",
-    "Schema",
-    "ShowcaseError",
-    "__version__",
-    "aggregate",
-    "aggregate_seeded",
-    "combinations_per_record",
-    "count_combinations",
-    "dp_aggregate",
-    "dp_aggregate_release",
-    "encode",
-    "k_anonymize",
-    "load",
-    "read_aggregates",
-    "read_parquet",
-    "read_table",
-    "read_tsv",
-    "run_release",
-    "synthesize_release",
-    "to_arrow",
-    "write_parquet",
-    "write_tsv",
-]
+from ._version import __version__ as __version__
+
+#: Public name → the module (relative to this package) that defines it, and its name there.
+_EXPORTS = {
+    "Aggregates": ("aggregates", "Aggregates"),
+    "read_parquet": ("aggregates_io", "read_parquet"),
+    "read_tsv": ("aggregates_io", "read_tsv"),
+    "to_arrow": ("aggregates_io", "to_arrow"),
+    "write_parquet": ("aggregates_io", "write_parquet"),
+    "write_tsv": ("aggregates_io", "write_tsv"),
+    "combinations_per_record": ("count", "combinations_per_record"),
+    "count_combinations": ("count", "count_combinations"),
+    "dp_aggregate_release": ("dp.job", "dp_aggregate_release"),
+    "dp_aggregate": ("dp.marginals", "dp_aggregate"),
+    "EncodedTable": ("encode", "EncodedTable"),
+    "Schema": ("encode", "Schema"),
+    "encode": ("encode", "encode"),
+    "InputError": ("errors", "InputError"),
+    "ParameterError": ("errors", "ParameterError"),
+    "ShowcaseError": ("errors", "ShowcaseError"),
+    "read_table": ("ingest", "read_table"),
+    "AggregateResult": ("pipeline", "AggregateResult"),
+    "RunResult": ("pipeline", "RunResult"),
+    "SynthesisResult": ("pipeline", "SynthesisResult"),
+    "aggregate": ("pipeline", "aggregate"),
+    "read_aggregates": ("pipeline", "read_aggregates"),
+    "run_release": ("pipeline", "run"),
+    "synthesize_release": ("pipeline", "synthesize"),
+    "Preparation": ("prepare", "Preparation"),
+    "load": ("prepare", "load"),
+    "k_anonymize": ("protect", "k_anonymize"),
+    "aggregate_seeded": ("synthesize.aggregate_seeded", "aggregate_seeded"),
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str):
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
