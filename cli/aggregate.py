@@ -37,7 +37,7 @@ def aggregate(
         help="Write EXACT counts (sensitive_aggregates.*). They are as "
         "sensitive as the input: never publish them.",
     ),  # fmt: skip
-    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+    force: bool = options.FORCE,
     threads: int | None = options.THREADS,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     dp: bool = typer.Option(
@@ -102,6 +102,7 @@ def aggregate(
         "--ledger",
         help="DP: privacy ledger file (default $SHOWCASE_LEDGER or ~/.showcase/ledger.sqlite).",
     ),
+    dataset_id: str | None = options.DATASET_ID,
 ) -> None:
     """Count every combination of up to L attributes and release k-anonymous counts.
 
@@ -141,6 +142,7 @@ def aggregate(
             subject_id=subject_id,
             budget_total=budget_total,
             ledger=ledger,
+            dataset_id=dataset_id,
             force=force,
             threads=threads,
             preparation=options.preparation(
@@ -198,6 +200,7 @@ def _dp(input: Path, out: Path, progress: bool, seed: int | None, **release_opti
     with console.stage_progress(progress) as report:
         result = dp_aggregate_release(input, out=out, seed=seed, progress=report, **release_options)
     facts = result.report
+    options.report_ledger(result)
     if seed is not None:
         console.warning("seeded DP release: for testing only, never publish it")
     rows = [["records (protected)", f"{result.released.record_count:,}", "", "", ""]]

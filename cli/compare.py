@@ -26,7 +26,11 @@ def compare(
     length: int = typer.Option(3, "--length", "-l", min=1, help="Longest combination compared."),
     resolution: int = typer.Option(10, "--resolution", "-k", min=1, help="k for rare combinations."),
     seed: int | None = typer.Option(
-        None, "--seed", min=0, help="Seed for every mechanism (recorded); default: OS randomness."
+        None,
+        "--seed",
+        min=0,
+        help="Seed for every mechanism (for testing: the outputs say 'seeded', never the seed); "
+        "default: OS randomness.",
     ),
     group_column: str | None = typer.Option(
         None, "--group-column", help="Column added to every k-marginal (default: PUMA if present)."
@@ -36,13 +40,13 @@ def compare(
     record_limit: int | None = options.RECORD_LIMIT,
     null_marker: list[str] | None = options.NULL_MARKER,
     sensitive_zeros: str | None = options.SENSITIVE_ZEROS,
-    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+    force: bool = options.FORCE,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Run several mechanisms and compare their releases with the same metrics.
 
-    Writes comparison.csv, comparison.json (with every mechanism's seed and
-    full evaluation) and report.html. Peers (pac-synth, SmartNoise mst/aim) run
+    Writes comparison.csv, comparison.json (with whether each mechanism was
+    seeded and its full evaluation) and report.html. Peers (pac-synth, SmartNoise mst/aim) run
     only when installed.
 
     Example:

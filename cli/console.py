@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-out = Console()
-err = Console(stderr=True, highlight=False)
+# Markup is off: paths, column names and values are user text, and a name such as
+# "[/x].csv" must print as it is, not be read as a style tag.
+out = Console(markup=False, highlight=False)
+err = Console(stderr=True, markup=False, highlight=False)
 
 STAGE_LABELS = {
     "read": "reading and encoding",
@@ -25,12 +28,23 @@ STAGE_LABELS = {
 
 
 def error(message: str) -> None:
-    """Print a one-line error to stderr."""
-    err.print(f"[bold red]Error:[/] {message}", soft_wrap=True, markup=True)
+    """Print a one-line error to stderr (``message`` is shown as it is, never as markup)."""
+    err.print(Text.assemble(("Error:", "bold red"), " ", one_line(message)), soft_wrap=True)
 
 
 def warning(message: str) -> None:
-    err.print(f"[bold yellow]Warning:[/] {message}", soft_wrap=True)
+    """Print a one-line warning to stderr."""
+    err.print(Text.assemble(("Warning:", "bold yellow"), " ", one_line(message)), soft_wrap=True)
+
+
+def note(message: str) -> None:
+    """Print a one-line note to stderr."""
+    err.print(Text.assemble(("Note:", "bold"), " ", one_line(message)), soft_wrap=True)
+
+
+def one_line(message: str) -> str:
+    """``message`` with its line breaks turned into spaces."""
+    return " ".join(message.splitlines())
 
 
 @contextlib.contextmanager

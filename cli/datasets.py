@@ -7,13 +7,18 @@ from pathlib import Path
 import typer
 
 from showcase.datasets import generate_table, write_table
-from showcase.engine.release import check_output_dir
+from showcase.datasets.table import _validate as check_size
+from showcase.engine import output_lock
+from showcase.engine.errors import ParameterError
+from showcase.engine.release import check_output_file
+from showcase.engine.staging import staged_file
 
 from . import console
 
 app = typer.Typer(help="Generate realistic fake datasets.", no_args_is_help=True)
 generate = typer.Typer(help="Generate a dataset of a given kind.", no_args_is_help=True)
 app.add_typer(generate, name="generate")
+SUFFIXES = (".csv", ".tsv", ".parquet")
 
 
 @generate.command("table")
@@ -22,7 +27,7 @@ def table(
     columns: int = typer.Option(20, "--columns", "-c", min=1, help="Number of categorical columns."),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed: the same seed gives the same file."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write: .csv, .tsv or .parquet."),
-    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it is an existing file."),
 ) -> None:
     """Fake case records: dependent categorical columns with rare combinations.
 
@@ -30,13 +35,13 @@ def table(
 
         showcase datasets generate table --rows 100000 --columns 20 --seed 1 --out cases.csv
     """
-    if out.exists() and not force:
-        raise typer.BadParameter(f"{out} already exists; pass --force to replace it")
-    check_output_dir(out.parent / ".", True)
-    partial = out.with_name(f".{out.name}.partial")
+    check_size(rows, columns)
     try:
-        write_table(generate_table(rows, columns, seed), partial.with_suffix(out.suffix))
-        partial.with_suffix(out.suffix).replace(out)
+        check_output_file(out, force)
+        if out.suffix.lower() not in SUFFIXES:
+            raise ParameterError(f"{out.name}: write .csv, .tsv or .parquet")
+        with staged_file(out, force) as partial:
+            write_table(generate_table(rows, columns, seed), partial)
     finally:
-        partial.with_suffix(out.suffix).unlink(missing_ok=True)
+        output_lock.release(out)
     console.out.print(f"Wrote {rows:,} records × {columns} columns to {out}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
-from showcase.engine.dp.ledger import Ledger
+from showcase.engine.dp.ledger import Ledger, dataset_key, ledger_path
+from showcase.engine.errors import InputError
 from showcase.engine.ingest import fingerprint
 
 from . import console
@@ -20,22 +22,41 @@ def show(
     ledger: Path | None = typer.Option(
         None, "--ledger", help="Ledger file (default $SHOWCASE_LEDGER or ~/.showcase/ledger.sqlite)."
     ),
+    dataset_id: str | None = typer.Option(
+        None, "--dataset-id", help="Only releases charged to this named dataset (see aggregate --dp)."
+    ),
 ) -> None:
-    """List DP releases and the budget spent per input.
+    """List DP releases and the budget spent per input (or per named dataset).
 
     Example:
 
         showcase ledger show cases.csv
     """
-    book = Ledger(ledger)
-    key = fingerprint(input) if input is not None else None
-    entries = book.entries(key)
-    rows = [[str(e["id"]), e["fingerprint"][7:19], e["created"], f"{e['epsilon']:g}",
-             f"{e['delta']:.2g}", "" if e["rho"] is None else f"{e['rho']:.4g}", e["status"]]
+    key = dataset_key(dataset_id) if dataset_id is not None else None
+    if input is not None and not input.is_file():
+        # Reading a FIFO or a device would block or never end: only regular files.
+        raise InputError(f"{input}: not a regular file")
+    path = ledger_path(ledger)
+    if not os.path.lexists(path):
+        console.out.print(
+            f"No privacy ledger at {path}: no DP release has been recorded there.", soft_wrap=True
+        )
+        return
+    book = Ledger(path, create=False)
+    file_key = fingerprint(input) if input is not None else None
+    entries = book.entries(key or file_key, file_key)
+    rows = [[str(e["id"]), _key(e), e["created"], f"{e['epsilon']:g}", f"{e['delta']:.2g}",
+             "" if e["rho"] is None else f"{e['rho']:.4g}", e["status"], e["reason"] or ""]
             for e in entries]  # fmt: skip
-    console.table(f"Privacy ledger {book.path}", ["id", "input", "created", "ε", "δ", "ρ", "status"],
-                  rows)  # fmt: skip
-    if key is not None:
-        spent = book.spent(key)
-        console.out.print(f"{input}: {spent.releases} release(s), ε spent {spent.epsilon:g}, "
+    console.table(f"Privacy ledger {book.path}",
+                  ["id", "budget", "created", "ε", "δ", "ρ", "status", "reason"], rows)  # fmt: skip
+    if key is not None or file_key is not None:
+        spent = book.spent(key or file_key, file_key)
+        console.out.print(f"{dataset_id or input}: {spent.releases} release(s), ε spent {spent.epsilon:g}, "
                           f"δ spent {spent.delta:.2g}", soft_wrap=True)  # fmt: skip
+
+
+def _key(entry: dict) -> str:
+    """A short name of a release's budget: the dataset's name, or the start of the fingerprint."""
+    key = entry["budget_key"]
+    return key if key.startswith("dataset:") else key[7:19]

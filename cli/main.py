@@ -1,18 +1,23 @@
 """The ``showcase`` command: parse, call the engine, report.
 
 Every failure the user can fix ends as one line on stderr and exit status 2;
-tracebacks are not shown (their locals could hold sensitive values) unless
-``SHOWCASE_DEBUG=1`` is set.
+a failure of the system (an I/O error: disk full, file vanished) one line and
+status 1; Ctrl-C status 130 and SIGTERM status 143, after the staging folder
+is removed. Tracebacks are not shown (their locals could hold sensitive
+values) unless ``SHOWCASE_DEBUG=1`` is set. Paths and names are printed as
+they are, never read as Rich markup.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
+import pyarrow as pa
 import typer
 
-from showcase.engine import ShowcaseError, __version__
+from showcase.engine import ShowcaseError, __version__, interrupts, output_lock
 
 from . import console
 from .aggregate import aggregate
@@ -65,6 +70,26 @@ app.add_typer(ledger_app, name="ledger")
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    with interrupts.handle_signals():
+        try:
+            code = _dispatch(argv)
+        finally:
+            output_lock.release_all()
+        received = interrupts.pending()
+    if received is not None and code == 0:
+        # A signal that came while a release was being put in place waited for it.
+        name = "terminated" if received == signal.SIGTERM else "interrupted"
+        console.error(f"{name} after the output was complete and in place")
+        return 143 if received == signal.SIGTERM else 130
+    return code
+
+
+def _with_notes(problem: BaseException, message: str) -> str:
+    """``message`` followed by the notes the engine added to ``problem`` (e.g. the ledger's)."""
+    return "; ".join([message, *getattr(problem, "__notes__", ())])
+
+
+def _dispatch(argv: list[str] | None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="showcase", standalone_mode=False)
@@ -72,22 +97,41 @@ def main(argv: list[str] | None = None) -> int:
             console.error("interrupted; nothing was written")
         return result if isinstance(result, int) else 0
     except ShowcaseError as problem:
-        console.error(str(problem))
+        console.error(_with_notes(problem, str(problem)))
         return 2
     except typer.Exit as done:
         return done.exit_code
     except typer.TyperException as problem:
         console.error(problem.format_message().replace("\n", " "))
         return 2 if problem.exit_code == 1 else problem.exit_code
-    except (KeyboardInterrupt, typer.Abort):
-        console.error("interrupted; nothing was written")
+    except (KeyboardInterrupt, typer.Abort) as problem:
+        console.error(_with_notes(problem, "interrupted; nothing was written"))
         return 130
+    except interrupts.Terminated as problem:
+        console.error(_with_notes(problem, "terminated (SIGTERM); nothing was written"))
+        return 143
+    except OSError as problem:
+        if os.environ.get("SHOWCASE_DEBUG"):
+            raise
+        # The system failed (disk full, file gone, no permission): one line, status 1.
+        where = f"{problem.filename}: " if problem.filename else ""
+        console.error(_with_notes(problem, f"{where}{problem.strerror or type(problem).__name__}"))
+        return 1
+    except pa.ArrowException as problem:
+        if os.environ.get("SHOWCASE_DEBUG"):
+            raise
+        # Arrow's message can quote data values: name the kind of problem only.
+        console.error(_with_notes(problem, f"a file could not be read or written ({type(problem).__name__})"))
+        return 2
     except Exception as problem:  # noqa: BLE001 - the last line of defence for the user
         if os.environ.get("SHOWCASE_DEBUG"):
             raise
         console.error(
-            f"unexpected {type(problem).__name__}; rerun with SHOWCASE_DEBUG=1 to see details, "
-            "and report it (the details may show data values)"
+            _with_notes(
+                problem,
+                f"unexpected {type(problem).__name__}; rerun with SHOWCASE_DEBUG=1 to see details, "
+                "and report it (the details may show data values)",
+            )
         )
         return 1
 

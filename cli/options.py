@@ -6,6 +6,8 @@ import typer
 
 from showcase.engine import Preparation
 
+from . import console
+
 DELIMITER = typer.Option(
     None, "--delimiter", "-d", help="Field separator of a text input: ',', ';', '|' or 'tab'. "
     "Default: ',' (tab for .tsv)."
@@ -23,6 +25,22 @@ SENSITIVE_ZEROS = typer.Option(
     "Elsewhere 0 means 'no attribute', as for 0/1 indicator columns."
 )  # fmt: skip
 THREADS = typer.Option(None, "--threads", min=1, help="Threads for the kernels. Default: all cores.")
+FORCE = typer.Option(
+    False, "--force", help="Replace --out if it is a release showcase wrote (never any other folder)."
+)
+DATASET_ID = typer.Option(
+    None, "--dataset-id", help="DP: charge the budget to this named dataset in the ledger, not to the "
+    "file's fingerprint (which changes with any edit of the file), e.g. 'cases-2024'."
+)  # fmt: skip
+
+
+def report_ledger(result) -> None:
+    """Say where a DP release created a new privacy ledger (there was none before)."""
+    if getattr(result, "ledger_created", None) is not None:
+        console.note(
+            f"created a new privacy ledger at {result.ledger_created}; it records this and later "
+            "DP releases (keep it and back it up: without it earlier releases are forgotten)"
+        )
 
 
 def split_list(value: str | None) -> list[str] | None:

@@ -60,7 +60,7 @@ def run(
     oversampling_ratio: float | None = OVERSAMPLING_RATIO,
     oversampling_tries: int | None = OVERSAMPLING_TRIES,
     seed: int | None = SEED,
-    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+    force: bool = options.FORCE,
     threads: int | None = options.THREADS,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     dp: bool = typer.Option(
@@ -75,6 +75,7 @@ def run(
         None, "--budget-total", help="DP: refuse if this input's total ε in the ledger would exceed it."
     ),
     ledger: Path | None = typer.Option(None, "--ledger", help="DP: privacy ledger file."),
+    dataset_id: str | None = options.DATASET_ID,
 ) -> None:
     """Release k-anonymous aggregates and synthetic records of INPUT together.
 
@@ -92,8 +93,9 @@ def run(
     prep = options.preparation(delimiter, use_columns, record_limit, null_marker, sensitive_zeros)
     if dp or epsilon is not None:
         _dp_run(
-            input, out, length, epsilon, delta, budget_total, ledger, seed, force, threads, progress, prep, dp
-        )
+            input, out, length, epsilon, delta, budget_total, ledger, seed, force, threads, progress,
+            prep, dp, dataset_id,
+        )  # fmt: skip
         return
     parameters = mode_parameters(
         weight_selection_percentile,
@@ -141,8 +143,9 @@ def run(
 
 
 def _dp_run(
-    input, out, length, epsilon, delta, budget_total, ledger, seed, force, threads, progress, prep, dp
-) -> None:
+    input, out, length, epsilon, delta, budget_total, ledger, seed, force, threads, progress, prep, dp,
+    dataset_id,
+) -> None:  # fmt: skip
     from showcase.engine.dp.job import dp_run_release
 
     if not dp or epsilon is None:
@@ -152,7 +155,8 @@ def _dp_run(
         result, synthetic = dp_run_release(
             input, epsilon=epsilon, out=out, length=length or 2, seed=seed, force=force,
             progress=report, delta=delta, budget_total=budget_total, ledger=ledger,
-            preparation=prep, threads=threads)  # fmt: skip
+            dataset_id=dataset_id, preparation=prep, threads=threads)  # fmt: skip
+    options.report_ledger(result)
     if seed is not None:
         console.warning("seeded DP release: for testing only, never publish it")
     facts = result.report

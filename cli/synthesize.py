@@ -141,7 +141,7 @@ def synthesize(
     oversampling_ratio: float | None = OVERSAMPLING_RATIO,
     oversampling_tries: int | None = OVERSAMPLING_TRIES,
     seed: int | None = SEED,
-    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+    force: bool = options.FORCE,
     threads: int | None = options.THREADS,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:

@@ -138,11 +138,15 @@ def column_specs(columns: int) -> list[tuple[str, list[str], float]]:
     return specs
 
 
+#: Largest tables generated: 100 million rows (about 2 GB of codes at 10 columns), 1,000 columns.
+MAX_ROWS, MAX_COLUMNS = 10**8, 1000
+
+
 def _validate(rows: int, columns: int) -> None:
-    if rows < 1:
-        raise ParameterError(f"rows must be at least 1, got {rows}")
-    if columns < 1:
-        raise ParameterError(f"columns must be at least 1, got {columns}")
+    if not 1 <= rows <= MAX_ROWS:
+        raise ParameterError(f"rows must be from 1 to {MAX_ROWS:,}, got {rows}")
+    if not 1 <= columns <= MAX_COLUMNS:
+        raise ParameterError(f"columns must be from 1 to {MAX_COLUMNS:,}, got {columns}")
 
 
 def generate_codes(rows: int, columns: int, seed: int) -> tuple[list[tuple], np.ndarray]:

@@ -6,8 +6,9 @@ A mechanism is named by a spec string ``NAME[:key=value,...]``, for example
 This project's mechanisms always run; peers
 (pac-synth, SmartNoise MST/AIM) run through adapters that import them only
 when installed. Every mechanism gets a seed derived from the comparison's
-seed, recorded in the results, so a comparison can be re-run exactly (peers
-that take no seed are marked as such).
+seed, so the same ``--seed`` re-runs a comparison exactly; the results say
+only whether a mechanism was seeded (a recorded seed would let anyone
+recompute a DP mechanism's noise), and mark peers that take no seed.
 """
 
 from __future__ import annotations

@@ -13,23 +13,24 @@ from .count import count_combinations, validate_length
 from .errors import ParameterError
 from .evaluation_job import DEFAULT_GROUP, evaluate_release
 from .ingest import check_input, fingerprint
+from .output_lock import locks_for_call
 from .pipeline import StageProgress
 from .prepare import Preparation, load
 from .protect import validate_resolution
-from .release import check_output_dir, staged_directory, utc_now, write_json
+from .release import COMPARISON_CSV, COMPARISON_JSON, check_output_dir, utc_now, write_json
+from .staging import staged_directory
 
-COMPARISON_CSV = "comparison.csv"
-COMPARISON_JSON = "comparison.json"
-COLUMNS = ["mechanism", "seed", "seconds", "release_kind", "record_expansion", "k_marginal",
+COLUMNS = ["mechanism", "seeded", "seconds", "release_kind", "record_expansion", "k_marginal",
            "preserved_pct", "suppressed_pct", "fabricated_pct", "leakage_pct",
            "mean_absolute_error", "mean_proportional_error"]  # fmt: skip
 
 
-def summary_row(label: str, seed, seconds: float, result: dict) -> dict:
+def summary_row(label: str, seeded: bool | str, seconds: float, result: dict) -> dict:
+    """One mechanism's line of the comparison: ``seeded`` is True, False or 'not seedable'."""
     overall = result["overall"]
     row = {
         "mechanism": label,
-        "seed": seed,
+        "seeded": seeded,
         "seconds": round(seconds, 3),
         "release_kind": result["release_kind"],
         "record_expansion": round(result["record_expansion"], 4),
@@ -42,6 +43,7 @@ def summary_row(label: str, seed, seconds: float, result: dict) -> dict:
     return row
 
 
+@locks_for_call
 def compare(
     sensitive_path: str | Path,
     mechanisms: list[str],
@@ -64,7 +66,7 @@ def compare(
     for mechanism in parsed:
         check_available(mechanism)
     check_input(sensitive_path)
-    check_output_dir(out, force)
+    check_output_dir(out, force, inputs=[sensitive_path])
     seeds = mechanism_seeds(seed, len(parsed))
     tick = progress or (lambda stage, done, total: None)
     sensitive = load(sensitive_path, preparation)
@@ -80,14 +82,15 @@ def compare(
         result = evaluate_release(
             sensitive, release, length=length, resolution=resolution, group=group, exact=exact
         )
-        shown_seed = mech_seed if MECHANISMS[mechanism.name].seeded else "not seedable"
+        # Never the seed itself: it would let anyone recompute a DP mechanism's noise.
+        shown_seed = (seed is not None) if MECHANISMS[mechanism.name].seeded else "not seedable"
         rows.append(summary_row(mechanism.label, shown_seed, seconds, result))
         result.pop("column_distributions", None)
         evaluations.append(
             {
                 "mechanism": mechanism.label,
                 "params": mechanism.params,
-                "seed": shown_seed,
+                "seeded": shown_seed,
                 "seconds": seconds,
                 **result,
             }
@@ -99,7 +102,12 @@ def compare(
         "kind": "comparison",
         "sensitive": {"fingerprint": fingerprint(sensitive_path), "records": sensitive.n_rows},
         "preparation": preparation.describe(),
-        "parameters": {"reporting_length": length, "resolution": resolution, "seed": seed, "group": group},
+        "parameters": {
+            "reporting_length": length,
+            "resolution": resolution,
+            "seeded": seed is not None,
+            "group": group,
+        },
         "summary": rows,
         "evaluations": evaluations,
     }

@@ -75,6 +75,15 @@ def max_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
+def validate_threads(n: int | None) -> int | None:
+    """``n`` when it is a thread count this machine can run (None: the current setting)."""
+    if n is None:
+        return None
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= max_threads():
+        raise ParameterError(f"threads must be between 1 and {max_threads()} on this machine, got {n}")
+    return n
+
+
 @contextlib.contextmanager
 def threads(n: int | None) -> Iterator[int]:
     """Run the enclosed kernels on ``n`` threads, restoring the setting after.
@@ -85,8 +94,7 @@ def threads(n: int | None) -> Iterator[int]:
     if n is None:
         yield previous
         return
-    if not 1 <= n <= max_threads():
-        raise ParameterError(f"threads must be between 1 and {max_threads()} on this machine, got {n}")
+    validate_threads(n)
     numba.set_num_threads(n)
     try:
         yield n

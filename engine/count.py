@@ -48,11 +48,26 @@ PACK_BINS = 1 << 14
 PACK_SHARE = 0.25
 
 
+#: The longest reporting length accepted (lengths are stored as uint8).
+MAX_LENGTH = 255
+
+
 def validate_length(length: int) -> int:
-    """Check the reporting length ``L``."""
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-        raise ParameterError(f"reporting length must be an integer >= 1, got {length!r}")
+    """Check the reporting length ``L``: an integer from 1 to :data:`MAX_LENGTH`."""
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 1 <= length <= MAX_LENGTH:
+        raise ParameterError(f"reporting length must be an integer from 1 to {MAX_LENGTH}, got {length!r}")
     return int(length)
+
+
+def check_length_fits(length: int, n_columns: int) -> int:
+    """Refuse a reporting length longer than the number of columns (no such combination exists)."""
+    if length > n_columns:
+        plural = "column" if n_columns == 1 else "columns"
+        raise ParameterError(
+            f"--length {length} is longer than the input's {n_columns} {plural}; "
+            f"give --length {n_columns} or less"
+        )
+    return length
 
 
 def column_sets(n_columns: int, length: int) -> list[tuple[int, ...]]:

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from . import __version__, report
+from . import __version__, output_lock, report
 from .aggregates import Aggregates
 from .aggregates_io import METADATA_KEY, read_parquet, read_tsv
-from .count import count_combinations, validate_length
+from .count import check_length_fits, count_combinations, validate_length
 from .encode import EncodedTable, encode
 from .errors import InputError, ParameterError
 from .evaluate import column_distributions, combination_metrics, join, k_marginal_score
 from .ingest import check_input, fingerprint, read_table
+from .output_lock import locks_for_call
 from .pipeline import StageProgress
 from .prepare import Preparation, load
 from .protect import validate_resolution
@@ -29,12 +30,16 @@ from .release import (
     SENSITIVE_PARQUET,
     SYNTHETIC_CSV,
     SYNTHETIC_PARQUET,
-    staged_directory,
+    check_output_dir,
+    check_writable_folder,
     utc_now,
     write_json,
 )
+from .staging import staged_directory
 
 DEFAULT_GROUP = "PUMA"
+#: Largest k of the k-marginal score (it counts every k-set of columns).
+MAX_MARGINAL = 8
 CONTENTS = (
     "This report holds only aggregate metrics: counts of combinations by length and by "
     "count bucket, error summaries, the k-marginal score, and per-column value shares in "
@@ -248,6 +253,7 @@ def render_report(result: dict, title: str = "showcase evaluation") -> str:
     return report.page(title, sections)
 
 
+@locks_for_call
 def evaluate(
     sensitive_path: str | Path,
     release_path: str | Path,
@@ -268,8 +274,8 @@ def evaluate(
     """
     length = validate_length(length)
     resolution = validate_resolution(resolution)
-    if marginal_k < 1:
-        raise ParameterError(f"marginal size must be at least 1, got {marginal_k}")
+    if isinstance(marginal_k, bool) or not isinstance(marginal_k, int) or not 1 <= marginal_k <= MAX_MARGINAL:
+        raise ParameterError(f"marginal size must be from 1 to {MAX_MARGINAL}, got {marginal_k}")
     check_input(sensitive_path)
     find_release(release_path)
     in_place = out is None
@@ -280,10 +286,15 @@ def evaluate(
         existing = [n for n in (EVALUATION, REPORT) if (out / n).exists()]
         if existing and not force:
             raise ParameterError(f"{out} already has {', '.join(existing)}; pass --force to replace")
+        check_writable_folder(out, out)
+        output_lock.acquire(out, out)  # no --force replacement of the release meanwhile
+    else:
+        check_output_dir(out, force, inputs=[sensitive_path, release_path])
     report_progress = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
     report_progress("read", 0, 1)
     sensitive = load(sensitive_path, preparation)
+    check_length_fits(length, sensitive.n_columns)
     release = load_release(release_path, sensitive, preparation)
     report_progress("read", 1, 1)
     if group is not None:

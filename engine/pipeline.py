@@ -21,11 +21,13 @@ from . import __version__
 from .aggregates import PROTECTION_K_ANONYMITY, PROTECTION_NONE, Aggregates
 from .aggregates_io import describe, read_parquet, read_tsv, write_parquet, write_tsv
 from .config import threads as thread_count
-from .count import count_combinations, validate_length
+from .config import validate_threads
+from .count import check_length_fits, count_combinations, validate_length
 from .encode import EncodedTable
 from .errors import InputError, ParameterError
 from .evaluate import align, combination_metrics, join
 from .ingest import check_input, fingerprint
+from .output_lock import locks_for_call
 from .prepare import Preparation, describe_input, load
 from .protect import k_anonymize, round_down, validate_resolution
 from .randomness import describe_seed, make_rng
@@ -38,10 +40,10 @@ from .release import (
     SYNTHETIC_CSV,
     SYNTHETIC_PARQUET,
     check_output_dir,
-    staged_directory,
     utc_now,
     write_json,
 )
+from .staging import staged_directory
 from .synthesize import (
     AGGREGATE_MODES,
     AGGREGATE_SEEDED,
@@ -88,6 +90,7 @@ def _guarantee(released: Aggregates) -> str:
     )
 
 
+@locks_for_call
 def aggregate(
     input_path: str | Path,
     *,
@@ -108,15 +111,17 @@ def aggregate(
     """
     length = validate_length(length)
     resolution = validate_resolution(resolution)
+    validate_threads(threads)
     check_input(input_path)
     if out is not None:
-        check_output_dir(out, force)
+        check_output_dir(out, force, inputs=[input_path])
     report = progress or (lambda stage, done, total: None)
     seconds: dict[str, float] = {}
     with thread_count(threads):
         start = time.perf_counter()
         report("read", 0, 1)
         table = load(input_path, preparation)
+        check_length_fits(length, table.n_columns)
         report("read", 1, 1)
         seconds["read"] = time.perf_counter() - start
 
@@ -398,6 +403,7 @@ def _synthesis_section(result: SynthesisResult, protected_records: int, guarante
     return section
 
 
+@locks_for_call
 def synthesize(
     input_path: str | Path | None = None,
     *,
@@ -457,10 +463,12 @@ def synthesize(
     if length is not None:
         length = validate_length(length)
     given = _mode_parameters(mode, resolution, parameters)
+    validate_threads(threads)
     if input_path is not None:
         check_input(input_path)
     if out is not None:
-        check_output_dir(out, force)
+        sources = [input_path, aggregates if isinstance(aggregates, (str, Path)) else None]
+        check_output_dir(out, force, inputs=sources)
     rng = make_rng(seed)
     report = progress or (lambda stage, done, total: None)
     seconds: dict[str, float] = {}
@@ -481,6 +489,7 @@ def synthesize(
         if input_path is not None:
             report("read", 0, 1)
             table = load(input_path, preparation)
+            check_length_fits(length, table.n_columns)
             report("read", 1, 1)
             if source is not None:
                 align(source, table.schema)  # aggregates of another table fail here, in one line
@@ -565,6 +574,7 @@ def synthesize(
     return result
 
 
+@locks_for_call
 def run(
     input_path: str | Path,
     *,
@@ -590,9 +600,10 @@ def run(
     resolution = validate_resolution(resolution)
     validate_mode(mode)
     given = _mode_parameters(mode, resolution, parameters)
+    validate_threads(threads)
     check_input(input_path)
     if out is not None:
-        check_output_dir(out, force)
+        check_output_dir(out, force, inputs=[input_path])
     rng = make_rng(seed)
     report = progress or (lambda stage, done, total: None)
     seconds: dict[str, float] = {}
@@ -600,6 +611,7 @@ def run(
         start = time.perf_counter()
         report("read", 0, 1)
         table = load(input_path, preparation)
+        check_length_fits(length, table.n_columns)
         report("read", 1, 1)
         seconds["read"] = time.perf_counter() - start
 

@@ -9,11 +9,20 @@ import numpy as np
 from .aggregates import PROTECTION_K_ANONYMITY, PROTECTION_NONE, Aggregates
 from .errors import ParameterError
 
+#: The largest resolution k accepted: far above any record count a job can hold.
+MAX_RESOLUTION = 2**31 - 1
+
 
 def validate_resolution(resolution: int) -> int:
-    """Check the resolution ``k``: an integer >= 1."""
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 1:
-        raise ParameterError(f"resolution (k) must be an integer >= 1, got {resolution!r}")
+    """Check the resolution ``k``: an integer from 1 to :data:`MAX_RESOLUTION`."""
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, (int, np.integer))
+        or not 1 <= resolution <= MAX_RESOLUTION
+    ):
+        raise ParameterError(
+            f"resolution (k) must be an integer from 1 to {MAX_RESOLUTION}, got {resolution!r}"
+        )
     return int(resolution)
 
 

@@ -1,8 +1,16 @@
-"""The release directory: fixed file names, atomic writes, metadata.
+"""The release directory: fixed file names, where a release may go, metadata helpers.
 
 A release is written into a hidden staging directory beside the target and
-renamed into place only when every file is complete, so an error or Ctrl-C
-never leaves a partial release behind.
+put in place only when every file is complete (see :mod:`.staging`), so an
+error, Ctrl-C or SIGTERM never leaves a partial release behind.
+
+:func:`check_output_dir` runs before any data is read. It refuses an output
+that would destroy something: ``--force`` replaces only a folder that
+:func:`is_release` recognises (a showcase document such as ``metadata.json``
+and nothing but files showcase writes), never a folder holding other files,
+an input, or the current directory. It also checks that the parent folder
+exists and is writable, takes the output's lock (:mod:`.output_lock`) and
+clears what an earlier, killed run left beside it.
 """
 
 from __future__ import annotations
@@ -10,12 +18,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
-import uuid
-from collections.abc import Iterator
+import tempfile
+import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import output_lock
 from .errors import ParameterError
 
 AGGREGATES_PARQUET = "aggregates.parquet"
@@ -27,42 +38,194 @@ SYNTHETIC_PARQUET = "synthetic.parquet"
 METADATA = "metadata.json"
 EVALUATION = "evaluation.json"
 REPORT = "report.html"
+COMPARISON_CSV = "comparison.csv"
+COMPARISON_JSON = "comparison.json"
+#: Every file name showcase writes into an output folder.
+RELEASE_FILES = frozenset(
+    {AGGREGATES_PARQUET, AGGREGATES_TSV, SENSITIVE_PARQUET, SENSITIVE_TSV, SYNTHETIC_CSV,
+     SYNTHETIC_PARQUET, METADATA, EVALUATION, REPORT, COMPARISON_CSV, COMPARISON_JSON}
+)  # fmt: skip
+#: The showcase documents that mark a folder as a release (one is enough).
+MARKERS = (METADATA, EVALUATION, COMPARISON_JSON)
+#: Temporary files that ``evaluate`` writes inside a release (left by a killed run).
+_BESIDE_TEMP = re.compile(r"^\.(evaluation\.json|report\.html)\.[0-9a-f]+\.partial$")
 
 
-def check_output_dir(out: str | Path, force: bool) -> Path:
-    """Refuse an existing output directory unless ``force``; call before any work."""
+def _process_started() -> float:
+    """When this process started (epoch seconds), from /proc where there is one."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    return time.time()
+
+
+#: Staging folders last changed before this instant belong to processes that are gone.
+PROCESS_STARTED = _process_started()
+
+
+def is_release(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a showcase release and nothing else.
+
+    True when it has a showcase document (``metadata.json``, ``evaluation.json``
+    or ``comparison.json`` whose ``tool.name`` is ``showcase``) and every entry
+    is a plain file of a name showcase writes.
+    """
+    folder = Path(folder)
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return False
+    for entry in entries:
+        if entry.is_symlink() or not entry.is_file():
+            return False
+        if entry.name not in RELEASE_FILES and not _BESIDE_TEMP.match(entry.name):
+            return False
+    names = {entry.name for entry in entries}
+    return any(name in names and _is_showcase_document(folder / name) for name in MARKERS)
+
+
+def _is_showcase_document(path: Path) -> bool:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    tool = document.get("tool") if isinstance(document, dict) else None
+    return isinstance(tool, dict) and tool.get("name") == "showcase"
+
+
+def _foreign(folder: Path, limit: int = 3) -> str:
+    """A few names in ``folder`` that are not showcase files, for a message."""
+    try:
+        names = sorted(e.name for e in os.scandir(folder) if e.name not in RELEASE_FILES or not e.is_file())
+    except OSError:
+        return ""
+    shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+    return f" (it holds {shown})" if names else ""
+
+
+def _absolute(path: str | Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def check_not_an_input(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """Refuse an output that is one of ``inputs`` or a folder holding one of them."""
+    where = _absolute(out)
+    for given in inputs:
+        if given is None:
+            continue
+        path = _absolute(given)
+        if path == where or where in path.parents:
+            raise ParameterError(f"--out {out} would replace the input {given}; choose another --out")
+        with contextlib.suppress(OSError):
+            if where.exists() and path.exists() and os.path.samefile(path, where):
+                raise ParameterError(f"--out {out} is the input {given}; choose another --out")
+
+
+def check_writable_folder(folder: Path, shown: str | Path) -> None:
+    """Refuse when a file cannot be created in ``folder`` (checked by creating one)."""
+    if not folder.is_dir():
+        raise ParameterError(f"{shown} does not exist or is not a folder; create it first")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".showcase-probe-", dir=folder)
+    except OSError as problem:
+        raise ParameterError(f"cannot write in {shown}: {problem.strerror or problem}") from None
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+
+
+def check_output_dir(out: str | Path, force: bool, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Check where a release will go, before any work; lock it; return ``out``.
+
+    Refuses: the current directory or one above it; a symbolic link; an
+    existing file; an existing folder without ``force``; with ``force``, a
+    non-empty folder that is not a showcase release; an output that is or
+    holds one of ``inputs``; a missing or unwritable parent folder.
+    """
     out = Path(out)
+    where = _absolute(out)
+    cwd = Path.cwd()
+    if where == cwd or where in cwd.parents:
+        raise ParameterError(
+            f"--out {out} is the current folder or one above it; give the name of a new folder"
+        )
+    if out.is_symlink():
+        raise ParameterError(f"{out} is a symbolic link; give the release folder itself")
+    check_writable_folder(where.parent, out.parent)
+    output_lock.acquire(where, out)
+    clear_leftovers(where)  # first: it may put back a release a killed run had moved aside
     if out.exists() and not out.is_dir():
         raise ParameterError(f"{out} exists and is not a directory")
     if out.exists() and not force:
         raise ParameterError(f"{out} already exists; choose another --out or pass --force to replace it")
-    if not out.parent.exists():
-        raise ParameterError(f"{out.parent} does not exist; create it first")
+    if out.exists() and any(out.iterdir()) and not is_release(out):
+        raise ParameterError(
+            f"{out} is not a showcase release{_foreign(out)}; --force replaces only a folder that "
+            "showcase wrote, so choose another --out"
+        )
+    check_not_an_input(out, inputs)
     return out
 
 
-@contextlib.contextmanager
-def staged_directory(out: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield an empty staging directory that becomes ``out`` if the block succeeds.
+def check_output_file(out: str | Path, force: bool) -> Path:
+    """Check a single output file (not a folder) before any work; lock it; return ``out``."""
+    out = Path(out)
+    if out.is_dir():
+        raise ParameterError(f"{out} is a folder; give a file name such as cases.csv")
+    if out.exists() and not out.is_file():
+        raise ParameterError(f"{out} exists and is not a regular file")
+    if out.exists() and not force:
+        raise ParameterError(f"{out} already exists; pass --force to replace it")
+    check_writable_folder(_absolute(out).parent, out.parent)
+    output_lock.acquire(out, out)
+    clear_leftovers(_absolute(out))
+    return out
 
-    On any exception (including KeyboardInterrupt) the staging directory is
-    removed and ``out`` is left as it was.
+
+def staging_prefix(out: Path) -> str:
+    """Names of staging folders of ``out`` start with this."""
+    return f".{out.name}.partial-"
+
+
+def aside_prefix(out: Path) -> str:
+    """Names of releases moved aside while ``out`` is replaced start with this."""
+    return f".{out.name}.old-"
+
+
+def clear_leftovers(out: Path) -> None:
+    """Remove what a killed run into ``out`` left in its parent; restore a release left aside.
+
+    Staging folders (``.NAME.partial-*``) last changed before this process
+    started are removed. A release moved aside (``.NAME.old-*``) by a run
+    killed in the middle of a replacement is put back when ``out`` is missing,
+    and removed when ``out`` is in place. Call with the output's lock held.
     """
-    out = check_output_dir(out, force)
-    stage = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
-    stage.mkdir()
+    parent = out.parent
     try:
-        yield stage
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
-            os.replace(out, old)
-            os.replace(stage, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+        entries = sorted(os.scandir(parent), key=lambda e: e.name)
+    except OSError:
+        return
+    aside = [e for e in entries if e.name.startswith(aside_prefix(out))]
+    if aside and not os.path.lexists(out):
+        newest = max(aside, key=lambda e: e.stat(follow_symlinks=False).st_mtime)
+        with contextlib.suppress(OSError):
+            os.rename(newest.path, out)
+            aside.remove(newest)
+    for entry in entries:
+        stale = entry.name.startswith(staging_prefix(out)) or entry in aside
+        if not stale:
+            continue
+        with contextlib.suppress(OSError):
+            if entry.stat(follow_symlinks=False).st_mtime < PROCESS_STARTED:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
 
 
 def write_json(path: Path, document: dict) -> None:

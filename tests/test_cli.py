@@ -130,16 +130,20 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, case):
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-def test_existing_output_needs_force(tmp_path, capsys, worked_example):
+def test_existing_output_needs_force_and_force_replaces_only_a_release(tmp_path, capsys, worked_example):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("old")
     code, _, stderr = run(capsys, "aggregate", worked_example, "-o", out)
     assert code == 2 and "--force" in stderr
-    assert (out / "keep.txt").exists()
-    code, _, _ = run(capsys, "aggregate", worked_example, "-o", out, "--force", "-k", 1)
+    code, _, stderr = run(capsys, "aggregate", worked_example, "-o", out, "--force", "-k", 1)
+    assert code == 2 and "not a showcase release" in stderr and "keep.txt" in stderr
+    assert (out / "keep.txt").read_text() == "old"
+    release = tmp_path / "release"
+    assert run(capsys, "aggregate", worked_example, "-o", release, "-k", 2)[0] == 0
+    code, _, _ = run(capsys, "aggregate", worked_example, "-o", release, "--force", "-k", 1)
     assert code == 0
-    assert not (out / "keep.txt").exists() and (out / "aggregates.tsv").exists()
+    assert json.loads((release / "metadata.json").read_text())["parameters"]["resolution"] == 1
     assert leftovers(tmp_path) == []
 
 

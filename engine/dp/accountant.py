@@ -39,13 +39,35 @@ ACCURACY_MODES = {
 }
 
 
+#: Accepted range of epsilon: beyond it the arithmetic of the samplers breaks down
+#: (1e-300 divides by zero, 1e308 overflows), long before any meaningful budget.
+MIN_EPSILON, MAX_EPSILON = 1e-6, 1e4
+#: Smallest delta accepted: below it 1 - delta/2 rounds to 1 in the thresholds' quantiles.
+MIN_DELTA = 1e-12
+
+
 def check_epsilon(epsilon: float) -> float:
-    if not isinstance(epsilon, (int, float)) or not math.isfinite(epsilon) or epsilon <= 0:
-        raise ParameterError(f"epsilon must be a positive finite number, got {epsilon!r}")
+    """Epsilon, when it is a number in [MIN_EPSILON, MAX_EPSILON]."""
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, (int, float))
+        or not MIN_EPSILON <= epsilon <= MAX_EPSILON
+    ):
+        raise ParameterError(
+            f"epsilon must be a number from {MIN_EPSILON:g} to {MAX_EPSILON:g}, got {epsilon!r}"
+        )
     return float(epsilon)
 
 
 def check_delta(delta: float) -> float:
+    """Delta, when it is a number in [MIN_DELTA, 1)."""
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not MIN_DELTA <= delta < 1:
+        raise ParameterError(f"delta must be in [{MIN_DELTA:g}, 1), got {delta!r}")
+    return float(delta)
+
+
+def _probability(delta: float) -> float:
+    """A delta derived inside the accountant (a share of the user's): any number in (0, 1)."""
     if not isinstance(delta, (int, float)) or not 0 < delta < 1:
         raise ParameterError(f"delta must be in (0, 1), got {delta!r}")
     return float(delta)
@@ -59,7 +81,9 @@ def check_proportion(value: float, name: str) -> float:
 
 def rho_from_epsilon(epsilon: float, delta: float) -> float:
     """Largest rho whose (epsilon, delta)-DP conversion stays within ``epsilon``."""
-    epsilon, delta = check_epsilon(epsilon), check_delta(delta)
+    if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon > 0):
+        raise ParameterError(f"epsilon must be a positive finite number, got {epsilon!r}")
+    delta = _probability(delta)
     log_term = math.log(1 / delta)
     rho = (math.sqrt(log_term + epsilon) - math.sqrt(log_term)) ** 2
     return rho * (1 - SAFETY)
@@ -69,7 +93,7 @@ def epsilon_from_rho(rho: float, delta: float) -> float:
     """The epsilon of the (epsilon, delta)-DP guarantee implied by rho-zCDP."""
     if not rho > 0:
         raise ParameterError(f"rho must be positive, got {rho!r}")
-    delta = check_delta(delta)
+    delta = _probability(delta)
     return (rho + 2 * math.sqrt(rho * math.log(1 / delta))) * (1 + SAFETY)
 
 

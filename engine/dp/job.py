@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,12 @@ from .. import __version__
 from ..aggregates import Aggregates
 from ..aggregates_io import describe, write_parquet, write_tsv
 from ..config import threads as thread_count
-from ..count import validate_length
+from ..config import validate_threads
 from ..encode import EncodedTable, Schema, encode
-from ..errors import InputError, ParameterError
+from ..errors import InputError, ParameterError, ShowcaseError
 from ..ingest import check_input, fingerprint, read_table
+from ..interrupts import Terminated
+from ..output_lock import locks_for_call
 from ..prepare import Preparation, describe_input
 from ..randomness import describe_seed, make_rng
 from ..release import (
@@ -28,16 +31,16 @@ from ..release import (
     SYNTHETIC_CSV,
     SYNTHETIC_PARQUET,
     check_output_dir,
-    staged_directory,
     utc_now,
     write_json,
 )
+from ..staging import staged_directory
 from ..synthesize.output import write_csv as write_records_csv
 from ..synthesize.output import write_parquet as write_records_parquet
-from .accountant import check_delta, check_epsilon, split_budget
-from .ledger import Ledger
-from .marginals import dp_aggregate, fabrication_etas
+from .ledger import Ledger, dataset_key, ledger_path
+from .marginals import dp_aggregate
 from .noise import RandomSource
+from .parameters import check_against_table, check_release_parameters
 
 Progress = Callable[[str, int, int], None]
 
@@ -47,6 +50,8 @@ class DpResult:
     released: Aggregates
     report: dict
     seconds: dict
+    #: The ledger file, when this release created it (no ledger was there before).
+    ledger_created: Path | None = None
 
 
 def read_codebook(path: str | Path, columns: Sequence[str]) -> Schema:
@@ -79,6 +84,51 @@ def _subject_ids(table: pa.Table, column: str) -> np.ndarray:
     return codes
 
 
+@dataclass
+class _Release:
+    """A DP release between its checks and its settlement in the ledger."""
+
+    book: Ledger
+    entry: int
+    epsilon: float
+
+
+def _reason(problem: BaseException) -> str:
+    """Why a charged release failed, in words that hold no data value."""
+    if isinstance(problem, ShowcaseError):
+        return str(problem)
+    if isinstance(problem, Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(problem, KeyboardInterrupt):
+        return "interrupted"
+    return f"unexpected {type(problem).__name__}"
+
+
+@contextlib.contextmanager
+def _settled(release: _Release) -> Iterator[_Release]:
+    """Mark the release failed, with its reason, if the block raises; say so in the error."""
+    try:
+        yield release
+    except BaseException as problem:
+        with contextlib.suppress(ShowcaseError):
+            release.book.settle(release.entry, "failed", reason=_reason(problem))
+        problem.add_note(
+            f"the release's budget (epsilon {release.epsilon:g}) stays spent in the privacy ledger "
+            f"{release.book.path} (entry {release.entry}, recorded as failed)"
+        )
+        raise
+
+
+def _check_inputs(input_path, codebook, out, force, ledger) -> None:
+    """The input files and the output location, before anything is read."""
+    check_input(input_path)
+    if codebook is not None:
+        check_input(codebook)
+    if out is not None:
+        check_output_dir(out, force, inputs=[input_path, codebook, ledger_path(ledger)])
+
+
+@locks_for_call
 def dp_aggregate_release(
     input_path: str | Path,
     *,
@@ -92,6 +142,7 @@ def dp_aggregate_release(
     subject_id: str | None = None,
     budget_total: float | None = None,
     ledger: str | Path | None = None,
+    dataset_id: str | None = None,
     force: bool = False,
     threads: int | None = None,
     progress: Progress | None = None,
@@ -101,23 +152,34 @@ def dp_aggregate_release(
 
     ``mechanism`` takes the options of :func:`~showcase.engine.dp.marginals.dp_aggregate`
     (record_count_proportion, percentile_proportion, percentile, accuracy_mode,
-    sigma_proportions, fabrication_mode, thresholds).
+    sigma_proportions, fabrication_mode, thresholds). ``dataset_id`` keys the
+    budget on a named dataset instead of the file's fingerprint. Every
+    parameter and the output are checked before the ledger is charged; the
+    release is marked released only once ``out`` is in place.
     """
-    epsilon = check_epsilon(epsilon)
-    if delta is not None:
-        check_delta(delta)
-    length = validate_length(length)
-    fabrication_etas(str(mechanism.get("fabrication_mode", "balanced")), length)
-    split_budget(epsilon, delta or 1e-6, length,
-                 **{k: v for k, v in mechanism.items()
-                    if k in ("record_count_proportion", "percentile_proportion", "accuracy_mode")},
-                 proportions=mechanism.get("sigma_proportions"))  # fmt: skip
-    check_input(input_path)
-    if out is not None:
-        check_output_dir(out, force)
+    epsilon, delta, length = check_release_parameters(epsilon, delta, length, budget_total, mechanism)
+    key = dataset_key(dataset_id) if dataset_id is not None else None
+    validate_threads(threads)
+    RandomSource(seed)  # checks the seed
+    _check_inputs(input_path, codebook, out, force, ledger)
     book = Ledger(ledger)
     tick = progress or (lambda stage, done, total: None)
-    seconds: dict[str, float] = {}
+    table, subject, schema, seconds = _read(input_path, preparation, codebook, subject_id, tick)
+    check_against_table(table, epsilon, delta, length, mechanism, public_domain=schema is not None)
+    parameters = _parameters(epsilon, delta, length, subject_id, codebook, seed, dataset_id, mechanism)
+    release = _charge(book, input_path, key, epsilon, delta, budget_total, parameters)
+    with _settled(release):
+        result = _noise(table, subject, schema, release, epsilon, delta, length, seed, threads, mechanism,
+                        seconds, tick)  # fmt: skip
+        if out is not None:
+            _write(out, force, result, input_path, preparation, parameters, seed, subject_id, tick)
+        book.settle(release.entry, "released", result.report["rho"])
+    result.ledger_created = book.path if book.created else None
+    return result
+
+
+def _read(input_path, preparation: Preparation, codebook, subject_id, tick):
+    """The encoded table, subject ids and public schema (codebook) of a DP release."""
     start = time.perf_counter()
     tick("read", 0, 1)
     raw = read_table(
@@ -132,47 +194,52 @@ def dp_aggregate_release(
             raise ParameterError(f"unknown subject id column {subject_id!r}")
         subject = _subject_ids(raw, subject_id)
         raw = raw.drop_columns([subject_id])
+        if raw.num_columns == 0:
+            raise ParameterError(f"the subject id {subject_id!r} is the input's only column")
     schema = read_codebook(codebook, raw.column_names) if codebook else None
     table: EncodedTable = encode(
         raw, null_markers=preparation.null_markers, sensitive_zeros=preparation.sensitive_zeros, schema=schema
     )
     tick("read", 1, 1)
-    seconds["read"] = time.perf_counter() - start
-    input_fingerprint = fingerprint(input_path)
+    return table, subject, schema, {"read": time.perf_counter() - start}
+
+
+def _parameters(epsilon, delta, length, subject_id, codebook, seed, dataset_id, mechanism) -> dict:
+    """The release's parameters, as the ledger and the metadata record them (never the seed)."""
     parameters = {"epsilon": epsilon, "delta": delta, "reporting_length": length,
                   "subject_id": subject_id, "codebook": codebook is not None,
                   "seeded": seed is not None,
                   **{k: v for k, v in mechanism.items() if v is not None}}  # fmt: skip
-    # Charged before any noise is drawn; the delta charged is the requested one or,
-    # when it defaults, filled in after the release (never lower than what is used).
+    if dataset_id is not None:
+        parameters["dataset_id"] = dataset_id
+    return parameters
+
+
+def _charge(book: Ledger, input_path, key, epsilon, delta, budget_total, parameters) -> _Release:
+    """Charge the ledger; the delta charged is the requested one or, when it defaults, filled
+    in after the release (never lower than what is used)."""
     entry = book.charge(
-        input_fingerprint, epsilon, delta or 0.0, budget_total=budget_total, parameters=parameters
-    )
-    try:
-        start = time.perf_counter()
-        with thread_count(threads):
-            released, report = dp_aggregate(
-                table, epsilon=epsilon, length=length, delta=delta, public_domain=schema is not None,
-                subject=subject, source=RandomSource(seed),
-                progress=lambda d, t: tick("noise", d, t),
-                **{k: v for k, v in mechanism.items() if v is not None},
-            )  # fmt: skip
-        seconds["release"] = time.perf_counter() - start
-        facts = report.describe()
-        _update_delta(book, entry, facts["delta"])
-        result = DpResult(released, facts, seconds)
-        if out is not None:
-            _write(out, force, result, input_path, preparation, parameters, seed, subject_id, tick)
-        book.settle(entry, "released", facts["rho"])
-        return result
-    except BaseException:
-        book.settle(entry, "failed")
-        raise
+        fingerprint(input_path), epsilon, delta or 0.0, key=key, budget_total=budget_total,
+        parameters=parameters,
+    )  # fmt: skip
+    return _Release(book, entry, epsilon)
 
 
-def _update_delta(book: Ledger, entry: int, delta: float) -> None:
-    with book._connect() as db:
-        db.execute("UPDATE releases SET delta = MAX(delta, ?) WHERE id = ?", (delta, entry))
+def _noise(table, subject, schema, release: _Release, epsilon, delta, length, seed, threads, mechanism,
+           seconds, tick) -> DpResult:  # fmt: skip
+    """Draw the DP marginals (after the charge) and record the delta used."""
+    start = time.perf_counter()
+    with thread_count(threads):
+        released, report = dp_aggregate(
+            table, epsilon=epsilon, length=length, delta=delta, public_domain=schema is not None,
+            subject=subject, source=RandomSource(seed),
+            progress=lambda d, t: tick("noise", d, t),
+            **{k: v for k, v in mechanism.items() if v is not None},
+        )  # fmt: skip
+    seconds["release"] = time.perf_counter() - start
+    facts = report.describe()
+    release.book.raise_delta(release.entry, facts["delta"])
+    return DpResult(released, facts, seconds)
 
 
 def guarantee(facts: dict, subject_id: str | None) -> str:
@@ -253,60 +320,62 @@ def _write(
         tick("write", 3, 3)
 
 
+@locks_for_call
 def dp_run_release(
     input_path: str | Path,
     *,
     epsilon: float,
     out: str | Path,
     length: int = 2,
+    delta: float | None = None,
+    preparation: Preparation = Preparation(),
     seed: int | None = None,
+    budget_total: float | None = None,
+    ledger: str | Path | None = None,
+    dataset_id: str | None = None,
     force: bool = False,
+    threads: int | None = None,
     progress: Progress | None = None,
-    **options: object,
 ) -> tuple[DpResult, EncodedTable]:
     """DP aggregates and synthetic records from them alone, in one release directory.
 
     The records come from :func:`~showcase.engine.synthesize.tree.tree` (a
     Chow–Liu tree over the released pairs) on the released aggregates
     (post-processing: the directory as a whole is as private as the aggregates).
-    ``options`` are those of :func:`dp_aggregate_release`.
+    The release is marked released in the ledger only once ``out`` is in place.
     """
     from ..synthesize.tree import tree
 
-    check_output_dir(out, force)
+    epsilon, delta, length = check_release_parameters(epsilon, delta, length, budget_total, {})
+    if length < 2:
+        raise ParameterError("the tree synthesis of run --dp needs --length 2 or more")
+    key = dataset_key(dataset_id) if dataset_id is not None else None
+    validate_threads(threads)
+    RandomSource(seed)
+    _check_inputs(input_path, None, out, force, ledger)
+    book = Ledger(ledger)
     tick = progress or (lambda stage, done, total: None)
-    result = dp_aggregate_release(
-        input_path,
-        epsilon=epsilon,
-        length=length,
-        out=None,
-        seed=seed,
-        force=force,
-        progress=progress,
-        **options,
-    )
-    start = time.perf_counter()
-    tick("synthesize", 0, 1)
-    synthetic = tree(result.released, rng=make_rng(seed))
-    tick("synthesize", 1, 1)
-    result.seconds["synthesize"] = time.perf_counter() - start
-    preparation = options.get("preparation", Preparation())
+    table, subject, schema, seconds = _read(input_path, preparation, None, None, tick)
+    check_against_table(table, epsilon, delta, length, {}, public_domain=False)
     parameters = {
         "epsilon": epsilon,
+        "delta": delta,
         "reporting_length": length,
         "synthesis": "tree",
         "seeded": seed is not None,
     }
-    _write(
-        out,
-        force,
-        result,
-        input_path,
-        preparation,
-        parameters,
-        seed,
-        options.get("subject_id"),
-        tick,
-        synthetic=synthetic,
-    )
+    if dataset_id is not None:
+        parameters["dataset_id"] = dataset_id
+    release = _charge(book, input_path, key, epsilon, delta, budget_total, parameters)
+    with _settled(release):
+        result = _noise(table, subject, schema, release, epsilon, delta, length, seed, threads, {},
+                        seconds, tick)  # fmt: skip
+        start = time.perf_counter()
+        tick("synthesize", 0, 1)
+        synthetic = tree(result.released, rng=make_rng(seed))
+        tick("synthesize", 1, 1)
+        result.seconds["synthesize"] = time.perf_counter() - start
+        _write(out, force, result, input_path, preparation, parameters, seed, None, tick, synthetic=synthetic)
+        book.settle(release.entry, "released", result.report["rho"])
+    result.ledger_created = book.path if book.created else None
     return result, synthetic

@@ -1,19 +1,37 @@
 """The privacy ledger: every DP release made from an input, and the budget it spent.
 
-A local SQLite file keyed by the input's fingerprint. A release is charged
-*before* any noise is drawn, inside an IMMEDIATE transaction (a write lock), so
-two releases started at once cannot both pass a budget that fits only one.
-Spending composes sequentially: the epsilons and deltas of all releases from
-one input add up; a release that would take the epsilon total past
-``budget_total`` is refused. A release that fails after being charged stays
-charged (status ``failed``): noise may already have been drawn.
+A local SQLite file. Each release is keyed by a *budget key*: the input's
+fingerprint (its SHA-256, which changes with any edit of the file), or
+``dataset:NAME`` when the user names the dataset (``--dataset-id``). A
+release is charged *before* any noise is drawn, inside an IMMEDIATE
+transaction (a write lock), so two releases started at once cannot both pass a
+budget that fits only one. Spending composes sequentially: the epsilons of
+all releases with the same budget key, and of all releases of the same file
+bytes whatever their key, add up; a release that would take that total past
+``budget_total`` is refused. A release is marked ``released`` only once its
+directory is in place; one that fails after being charged stays charged
+(status ``failed``, with its reason): noise may already have been drawn.
+
+The ledger never starts afresh by accident. A new file is created only where
+none exists (:attr:`Ledger.created` says so). An existing file is verified
+first: it must be a regular, non-empty SQLite file with this schema version,
+the ``releases`` table, and no rows deleted (AUTOINCREMENT ids are never
+reused, so fewer rows than ids ever given out means some were deleted);
+otherwise every command refuses it with one line. This protects against
+accidents (a truncated or replaced file, a deleted table or rows, a file of
+another program); it does not protect against someone who edits the file
+deliberately, or deletes it: keep it where only the data's custodians can
+write, and back it up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
+import stat
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,19 +39,39 @@ from ..errors import ParameterError
 from ..release import utc_now
 
 DEFAULT_PATH = Path.home() / ".showcase" / "ledger.sqlite"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS releases (
+#: ``PRAGMA user_version`` of the ledger files this version writes.
+SCHEMA_VERSION = 2
+COLUMNS = ("id", "budget_key", "fingerprint", "created", "epsilon", "delta", "rho", "status", "reason",
+           "parameters")  # fmt: skip
+#: The columns of the first ledger format (user_version 0), upgraded in place.
+LEGACY_COLUMNS = ("id", "fingerprint", "created", "epsilon", "delta", "rho", "status", "parameters")
+SCHEMA = f"""
+CREATE TABLE releases (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    budget_key TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     created TEXT NOT NULL,
     epsilon REAL NOT NULL,
     delta REAL NOT NULL,
     rho REAL,
     status TEXT NOT NULL,
+    reason TEXT,
     parameters TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS releases_by_input ON releases (fingerprint);
+CREATE INDEX releases_by_key ON releases (budget_key);
+CREATE INDEX releases_by_input ON releases (fingerprint);
+PRAGMA user_version = {SCHEMA_VERSION};
 """
+UPGRADE = f"""
+ALTER TABLE releases ADD COLUMN budget_key TEXT;
+ALTER TABLE releases ADD COLUMN reason TEXT;
+UPDATE releases SET budget_key = fingerprint;
+CREATE INDEX IF NOT EXISTS releases_by_key ON releases (budget_key);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+#: Longest accepted ``--dataset-id``.
+MAX_DATASET_ID = 200
+STATUSES = ("charged", "released", "failed")
 
 
 def ledger_path(path: str | Path | None = None) -> Path:
@@ -41,6 +79,20 @@ def ledger_path(path: str | Path | None = None) -> Path:
     if path is not None:
         return Path(path)
     return Path(os.environ.get("SHOWCASE_LEDGER", DEFAULT_PATH))
+
+
+def dataset_key(dataset_id: str) -> str:
+    """The budget key of a named dataset, after checking the name."""
+    if (
+        not isinstance(dataset_id, str)
+        or not dataset_id.strip()
+        or len(dataset_id) > MAX_DATASET_ID
+        or not dataset_id.isprintable()
+    ):
+        raise ParameterError(
+            f"--dataset-id must be 1 to {MAX_DATASET_ID} printable characters, got {dataset_id!r}"
+        )
+    return f"dataset:{dataset_id.strip()}"
 
 
 @dataclass(frozen=True)
@@ -51,26 +103,96 @@ class Spent:
 
 
 class Ledger:
-    """A privacy ledger file."""
+    """A verified privacy ledger file.
 
-    def __init__(self, path: str | Path | None = None):
+    ``create=False`` refuses a missing file instead of creating it.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, create: bool = True):
         self.path = ledger_path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as problem:
-            raise ParameterError(f"cannot open the privacy ledger {self.path}: {problem}") from None
+        self.created = False
+        if not os.path.lexists(self.path):
+            if not create:
+                raise ParameterError(f"no privacy ledger at {self.path}")
+            self.created = self._create()
+        self._verify()
+
+    # ------------------------------------------------------------------ opening
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=60, isolation_level=None)
 
-    def spent(self, fingerprint: str) -> Spent:
-        with self._connect() as db:
+    def _refuse(self, why: str) -> ParameterError:
+        return ParameterError(
+            f"the privacy ledger {self.path} {why}; showcase will not start a new budget over it: "
+            "restore it from a backup, or give another --ledger"
+        )
+
+    def _create(self) -> bool:
+        """Build a new ledger beside the target and link it into place; False if one appeared."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_name(f".{self.path.name}.new-{uuid.uuid4().hex[:12]}")
+            try:
+                db = sqlite3.connect(temp, isolation_level=None)
+                try:
+                    db.executescript(SCHEMA)
+                finally:
+                    db.close()
+                try:
+                    os.link(temp, self.path)  # fails if another process created it first
+                except FileExistsError:
+                    return False
+            finally:
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+        except (OSError, sqlite3.Error) as problem:
+            raise ParameterError(f"cannot create the privacy ledger {self.path}: {problem}") from None
+        return True
+
+    def _verify(self) -> None:
+        try:
+            info = os.stat(self.path)
+        except OSError as problem:
+            raise ParameterError(f"cannot open the privacy ledger {self.path}: {problem.strerror}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise ParameterError(f"the privacy ledger {self.path} is not a regular file")
+        if info.st_size == 0:
+            raise self._refuse("is empty (0 bytes)")
+        try:
+            with contextlib.closing(self._connect()) as db:
+                if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    raise self._refuse("is damaged (SQLite integrity check failed)")
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                columns = tuple(row[1] for row in db.execute("PRAGMA table_info(releases)"))
+                if not columns:
+                    raise self._refuse("has no releases table")
+                if version == 0 and columns == LEGACY_COLUMNS:
+                    db.executescript(f"BEGIN IMMEDIATE; {UPGRADE} COMMIT;")
+                    version, columns = SCHEMA_VERSION, LEGACY_COLUMNS + ("budget_key", "reason")
+                if version != SCHEMA_VERSION:
+                    raise self._refuse(
+                        f"has schema version {version}, not {SCHEMA_VERSION} (written by another version?)"
+                    )
+                if set(columns) != set(COLUMNS):
+                    raise self._refuse("does not have the columns of a showcase ledger")
+                rows, largest = db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM releases").fetchone()
+                given = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'releases'").fetchone()
+                given = max(int(given[0]) if given else 0, int(largest))
+                if rows != given:
+                    raise self._refuse(f"has {rows} release(s) but recorded {given}: rows were deleted")
+        except sqlite3.Error as problem:
+            raise self._refuse(f"cannot be read as a showcase ledger ({problem})") from None
+
+    # ------------------------------------------------------------------ queries
+
+    def spent(self, key: str, fingerprint: str | None = None) -> Spent:
+        """Releases and budget charged to ``key`` (and to the file ``fingerprint``, when given)."""
+        with contextlib.closing(self._connect()) as db:
             row = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(epsilon), 0), COALESCE(SUM(delta), 0) "
-                "FROM releases WHERE fingerprint = ?",
-                (fingerprint,),
+                "FROM releases WHERE budget_key = ? OR fingerprint = ?",
+                (key, fingerprint or key),
             ).fetchone()
         return Spent(int(row[0]), float(row[1]), float(row[2]))
 
@@ -80,17 +202,24 @@ class Ledger:
         epsilon: float,
         delta: float,
         *,
+        key: str | None = None,
         budget_total: float | None = None,
         parameters: dict | None = None,
     ) -> int:
-        """Record a release's spending, or refuse it if it would pass ``budget_total``."""
+        """Record a release's spending, or refuse it if it would pass ``budget_total``.
+
+        The total counts every release under ``key`` (default: the fingerprint)
+        and every release of the same file bytes.
+        """
+        key = key or fingerprint
         if budget_total is not None and not budget_total > 0:
             raise ParameterError(f"budget total must be positive, got {budget_total!r}")
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
             total = db.execute(
-                "SELECT COALESCE(SUM(epsilon), 0) FROM releases WHERE fingerprint = ?", (fingerprint,)
+                "SELECT COALESCE(SUM(epsilon), 0) FROM releases WHERE budget_key = ? OR fingerprint = ?",
+                (key, fingerprint),
             ).fetchone()[0]
             if budget_total is not None and total + epsilon > budget_total * (1 + 1e-12):
                 db.execute("ROLLBACK")
@@ -99,9 +228,10 @@ class Ledger:
                     f"already spent, this release needs {epsilon:g} (ledger {self.path})"
                 )
             cursor = db.execute(
-                "INSERT INTO releases (fingerprint, created, epsilon, delta, rho, status, "
-                "parameters) VALUES (?, ?, ?, ?, ?, 'charged', ?)",
+                "INSERT INTO releases (budget_key, fingerprint, created, epsilon, delta, rho, status, "
+                "parameters) VALUES (?, ?, ?, ?, ?, ?, 'charged', ?)",
                 (
+                    key,
                     fingerprint,
                     utc_now(),
                     float(epsilon),
@@ -117,21 +247,33 @@ class Ledger:
         finally:
             db.close()
 
-    def settle(self, release_id: int, status: str, rho: float | None = None) -> None:
-        """Mark a charged release as ``released`` or ``failed`` (it stays counted)."""
-        with self._connect() as db:
-            db.execute(
-                "UPDATE releases SET status = ?, rho = COALESCE(?, rho) WHERE id = ?",
-                (status, rho, release_id),
-            )
+    def raise_delta(self, release_id: int, delta: float) -> None:
+        """Raise a charged release's delta to ``delta`` (the default delta is known only later)."""
+        with contextlib.closing(self._connect()) as db:
+            db.execute("UPDATE releases SET delta = MAX(delta, ?) WHERE id = ?", (float(delta), release_id))
 
-    def entries(self, fingerprint: str | None = None) -> list[dict]:
-        query = "SELECT id, fingerprint, created, epsilon, delta, rho, status, parameters FROM releases"
+    def settle(
+        self, release_id: int, status: str, rho: float | None = None, reason: str | None = None
+    ) -> None:
+        """Mark a charged release ``released`` or ``failed`` (with ``reason``); it stays counted."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown ledger status {status!r}")
+        try:
+            with contextlib.closing(self._connect()) as db:
+                db.execute(
+                    "UPDATE releases SET status = ?, rho = COALESCE(?, rho), reason = ? WHERE id = ?",
+                    (status, rho, reason, release_id),
+                )
+        except sqlite3.Error as problem:
+            raise ParameterError(f"privacy ledger {self.path}: {problem}") from None
+
+    def entries(self, key: str | None = None, fingerprint: str | None = None) -> list[dict]:
+        """Every release (or those under ``key`` or of the file ``fingerprint``), oldest first."""
+        query = f"SELECT {', '.join(COLUMNS)} FROM releases"
         args: tuple = ()
-        if fingerprint:
-            query += " WHERE fingerprint = ?"
-            args = (fingerprint,)
-        with self._connect() as db:
+        if key or fingerprint:
+            query += " WHERE budget_key = ? OR fingerprint = ?"
+            args = (key or fingerprint, fingerprint or key)
+        with contextlib.closing(self._connect()) as db:
             rows = db.execute(query + " ORDER BY id", args).fetchall()
-        names = ("id", "fingerprint", "created", "epsilon", "delta", "rho", "status", "parameters")
-        return [dict(zip(names, row)) for row in rows]
+        return [dict(zip(COLUMNS, row)) for row in rows]

@@ -62,6 +62,11 @@ MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Bounds of value_seeded's oversampling parameters.
+MAX_OVERSAMPLING = 1e6
+MAX_TRIES = 10**6
+
+
 def validate_mode(mode: str) -> str:
     """The mode name, or a one-line error listing the modes."""
     if mode not in MODES:
@@ -89,13 +94,25 @@ def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
             given.get("aggregate_counts_scale_factor", 1.0),
             given.get("target_number_of_records"),
         )
+    if mode in (TREE, PAIRWISE):
+        from .aggregate_seeded import check_target
+
+        check_target(given.get("target_number_of_records"))
     if mode == VALUE_SEEDED:
         ratio = given.get("oversampling_ratio")
-        if ratio is not None and not (isinstance(ratio, (int, float)) and ratio >= 0):
-            raise ParameterError(f"oversampling ratio must be a number >= 0, got {ratio!r}")
+        if ratio is not None and not (
+            isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and 0 <= ratio <= MAX_OVERSAMPLING
+        ):
+            raise ParameterError(
+                f"oversampling ratio must be a number from 0 to {MAX_OVERSAMPLING:g}, got {ratio!r}"
+            )
         tries = given.get("oversampling_tries")
-        if tries is not None and (isinstance(tries, bool) or not isinstance(tries, int) or tries < 1):
-            raise ParameterError(f"oversampling tries must be an integer >= 1, got {tries!r}")
+        if tries is not None and (
+            isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= MAX_TRIES
+        ):
+            raise ParameterError(
+                f"oversampling tries must be an integer from 1 to {MAX_TRIES}, got {tries!r}"
+            )
     return given
 
 

@@ -119,6 +119,12 @@ class CombinationTable:
             return find_rows(self.keys, self.rows, attrs, lengths, self.bits, self.per_word)
 
 
+#: Bounds of the aggregate-seeded parameters: far beyond any useful value, and small
+#: enough that no count, weight or record target overflows.
+MAX_SCALE_FACTOR = 1e6
+MAX_RECORDS = 10**9
+
+
 def validate_parameters(
     weight_selection_percentile: float,
     aggregate_counts_scale_factor: float,
@@ -132,17 +138,34 @@ def validate_parameters(
     if (
         isinstance(s, bool)
         or not isinstance(s, (int, float, np.integer, np.floating))
-        or not (math.isfinite(s) and s > 0)
+        or not (math.isfinite(s) and 0 < s <= MAX_SCALE_FACTOR)
     ):
-        raise ParameterError(f"aggregate_counts_scale_factor must be a positive number, got {s!r}")
-    n = target_number_of_records
-    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
-        raise ParameterError(f"target_number_of_records must be an integer >= 0, got {n!r}")
+        raise ParameterError(
+            f"aggregate_counts_scale_factor must be a number in (0, {MAX_SCALE_FACTOR:g}], got {s!r}"
+        )
+    check_target(target_number_of_records)
+
+
+def check_target(n: int | None) -> int | None:
+    """A number of records to synthesize: an integer from 0 to :data:`MAX_RECORDS` (or None)."""
+    if n is not None and (
+        isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_RECORDS
+    ):
+        raise ParameterError(
+            f"target_number_of_records must be an integer from 0 to {MAX_RECORDS}, got {n!r}"
+        )
+    return n
 
 
 def default_target(aggregates: Aggregates, aggregate_counts_scale_factor: float = 1.0) -> int:
-    """The aggregates' record count times the scale factor, rounded."""
-    return int(round(aggregates.record_count * aggregate_counts_scale_factor))
+    """The aggregates' record count times the scale factor, rounded (at most :data:`MAX_RECORDS`)."""
+    n = round(aggregates.record_count * float(aggregate_counts_scale_factor))
+    if n > MAX_RECORDS:
+        raise ParameterError(
+            f"the scale factor asks for {n:.3g} records, more than {MAX_RECORDS}; give a smaller "
+            "--aggregate-counts-scale-factor or --target-number-of-records"
+        )
+    return int(n)
 
 
 def aggregate_seeded(

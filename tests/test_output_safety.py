@@ -1,0 +1,185 @@
+"""Outputs never destroy data: --force, inputs, the output checked before work, I/O errors.
+
+Each test is a regression test of a finding of issue #10, reproduced on the
+code before the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from showcase.cli.main import main
+from showcase.datasets import generate_table, write_table
+from showcase.engine.release import is_release
+
+from .test_cli import leftovers
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.fixture
+def cases(tmp_path):
+    path = tmp_path / "cases.csv"
+    write_table(generate_table(300, 4, seed=2), path)
+    return path
+
+
+def test_force_never_deletes_a_folder_that_is_not_a_release(tmp_path, capsys):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    data = victim / "cases.csv"
+    write_table(generate_table(200, 3, seed=1), data)
+    (victim / "notes.txt").write_text("my notes")
+    code, _, stderr = run(capsys, "aggregate", data, "-o", victim, "--force", "--no-progress")
+    assert code == 2
+    assert "not a showcase release" in one_error_line(stderr)
+    assert sorted(p.name for p in victim.iterdir()) == ["cases.csv", "notes.txt"]
+    assert (victim / "notes.txt").read_text() == "my notes"
+
+
+def test_force_refuses_a_release_folder_holding_another_file(tmp_path, capsys, cases):
+    out = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-o", out, "--no-progress")[0] == 0
+    assert is_release(out)
+    (out / "mine.txt").write_text("added by hand")
+    code, _, stderr = run(capsys, "aggregate", cases, "-o", out, "--force", "--no-progress")
+    assert code == 2 and "mine.txt" in one_error_line(stderr)
+    assert (out / "mine.txt").exists()
+
+
+def test_force_never_replaces_a_release_holding_the_input(tmp_path, capsys, cases):
+    release = tmp_path / "release"
+    assert run(capsys, "run", cases, "-k", 5, "-l", 2, "-o", release, "--no-progress")[0] == 0
+    synthetic = release / "synthetic.csv"
+    code, _, stderr = run(capsys, "aggregate", synthetic, "-k", 5, "-o", release, "--force", "--no-progress")
+    assert code == 2 and "would replace the input" in one_error_line(stderr)
+    assert synthetic.exists()
+    code, _, stderr = run(
+        capsys, "synthesize", "--from-aggregates", release, "-o", release, "--force", "--no-progress"
+    )
+    assert code == 2 and "input" in one_error_line(stderr)
+    assert (release / "aggregates.parquet").exists()
+
+
+def test_output_in_the_current_folder_is_refused_before_any_work(tmp_path, capsys, cases, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    reads = []
+    monkeypatch.setattr("showcase.engine.pipeline.load", lambda *a, **k: reads.append(a))
+    for out in (".", str(tmp_path)):
+        code, _, stderr = run(capsys, "aggregate", cases, "-o", out, "--force", "--no-progress")
+        assert code == 2 and "current folder" in one_error_line(stderr)
+    assert reads == []  # refused before the input was read
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.csv"]
+
+
+def test_unwritable_output_is_refused_before_any_work(capsys, cases, monkeypatch):
+    reads = []
+    monkeypatch.setattr("showcase.engine.pipeline.load", lambda *a, **k: reads.append(a))
+    # /proc refuses new files even to root, whom permission bits would not stop.
+    code, _, stderr = run(capsys, "aggregate", cases, "-o", "/proc/showcase-out", "--no-progress")
+    assert code == 2 and "cannot write in /proc" in one_error_line(stderr)
+    assert reads == []
+
+
+def test_generate_into_a_missing_folder_is_one_line(tmp_path, capsys):
+    code, _, stderr = run(capsys, "datasets", "generate", "table", "-n", 10, "-o", tmp_path / "no" / "x.csv")
+    assert code == 2 and "does not exist" in one_error_line(stderr)
+    code, _, stderr = run(capsys, "datasets", "generate", "table", "-n", 10, "-o", tmp_path)
+    assert code == 2 and "is a folder" in one_error_line(stderr)
+    assert leftovers(tmp_path) == []
+
+
+def test_user_text_is_never_read_as_markup(tmp_path, capsys, cases):
+    missing = tmp_path / "[/x].csv"
+    code, _, stderr = run(capsys, "aggregate", missing, "-o", tmp_path / "o", "--no-progress")
+    assert code == 2 and "[/x].csv: no such file" in one_error_line(stderr)
+    code, _, stderr = run(
+        capsys, "aggregate", cases, "--use-columns", "[/x],[bold]", "-o", tmp_path / "o", "--no-progress"
+    )
+    assert code == 2 and "[/x]" in one_error_line(stderr)
+    out = tmp_path / "[red]release[bold]"
+    code, stdout, stderr = run(capsys, "aggregate", cases, "-o", out, "--no-progress")
+    assert code == 0, stderr
+    assert "[red]release[bold]" in stdout
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["-k", "99999999999999999999"], "resolution"),
+        (["-l", "100"], "longer than the input's 4 columns"),
+        (["--threads", "99999999999999999999"], "threads"),
+    ],
+)
+def test_aggregate_numbers_are_bounded(tmp_path, capsys, cases, extra, message):
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, "aggregate", cases, "-o", out, "--no-progress", *extra)
+    assert code == 2 and message in one_error_line(stderr)
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--aggregate-counts-scale-factor", "1e308"], "aggregate_counts_scale_factor"),
+        (["--aggregate-counts-scale-factor", "nan"], "aggregate_counts_scale_factor"),
+        (["--target-number-of-records", "99999999999999999999"], "target_number_of_records"),
+    ],
+)
+def test_synthesis_numbers_are_bounded(tmp_path, capsys, cases, extra, message):
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, "run", cases, "-k", 5, "-l", 2, "--mode", "aggregate_seeded", "-o", out,
+                          "--no-progress", *extra)  # fmt: skip
+    assert code == 2 and message in one_error_line(stderr)
+    assert not out.exists()
+
+
+def test_evaluate_of_a_damaged_parquet_release_is_one_line(tmp_path, capsys, cases):
+    release = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", release, "--no-progress")[0] == 0
+    damaged = release / "aggregates.parquet"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    code, _, stderr = run(capsys, "evaluate", cases, release, "-o", tmp_path / "ev", "--no-progress")
+    assert code == 2 and "aggregates.parquet" in one_error_line(stderr)
+    assert not (tmp_path / "ev").exists()
+
+
+def test_evaluate_checks_its_output_before_reading(tmp_path, capsys, cases, monkeypatch):
+    release = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", release, "--no-progress")[0] == 0
+    monkeypatch.chdir(tmp_path)
+    reads = []
+    monkeypatch.setattr("showcase.engine.evaluation_job.load", lambda *a, **k: reads.append(a))
+    code, _, stderr = run(capsys, "evaluate", cases, release, "-o", ".", "--no-progress")
+    assert code == 2 and "current folder" in one_error_line(stderr)
+    assert reads == []
+
+
+def test_stale_staging_folders_are_removed_by_the_next_run(tmp_path, capsys, cases):
+    out = tmp_path / "release"
+    stale = tmp_path / ".release.partial-0123456789ab"
+    stale.mkdir()
+    (stale / "aggregates.tsv").write_text("half")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    other = tmp_path / ".other.partial-0123456789ab"  # another output's: not ours to remove
+    other.mkdir()
+    os.utime(other, (an_hour_ago, an_hour_ago))
+    assert run(capsys, "aggregate", cases, "-o", out, "--no-progress")[0] == 0
+    assert not stale.exists() and other.exists()
+    assert leftovers(tmp_path) == [".other.partial-0123456789ab"]
