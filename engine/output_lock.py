@@ -63,6 +63,20 @@ def acquire(out: str | Path, shown: str | Path | None = None) -> None:
     raise ParameterError(f"cannot lock {shown or out}: the lock file {path} keeps changing")
 
 
+def held(out: str | Path) -> bool:
+    """Whether this process holds the lock of ``out``."""
+    return str(Path(os.path.abspath(out))) in _held
+
+
+def try_acquire(out: str | Path) -> bool:
+    """Lock ``out`` if no other process holds it; False (and nothing held) if one does."""
+    try:
+        acquire(out)
+    except ParameterError:
+        return False
+    return True
+
+
 def release(out: str | Path) -> None:
     """Drop this process's lock on ``out`` (if held) and remove the lock file."""
     held = _held.pop(str(Path(os.path.abspath(out))), None)

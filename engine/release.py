@@ -51,21 +51,10 @@ MARKERS = (METADATA, EVALUATION, COMPARISON_JSON)
 _BESIDE_TEMP = re.compile(r"^\.(evaluation\.json|report\.html)\.[0-9a-f]+\.partial$")
 
 
-def _process_started() -> float:
-    """When this process started (epoch seconds), from /proc where there is one."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    return time.time()
-
-
-#: Staging folders last changed before this instant belong to processes that are gone.
-PROCESS_STARTED = _process_started()
+#: When this process started, as near as it knows (this module is imported at start up):
+#: staging folders last changed before it belong to runs that are over. (/proc's start time
+#: is rounded to whole seconds by the boot time it counts from: too coarse here.)
+PROCESS_STARTED = time.time()
 
 
 def is_release(folder: str | Path) -> bool:
@@ -197,35 +186,60 @@ def aside_prefix(out: Path) -> str:
     return f".{out.name}.old-"
 
 
-def clear_leftovers(out: Path) -> None:
-    """Remove what a killed run into ``out`` left in its parent; restore a release left aside.
+#: What a run into ``NAME`` may leave in the parent folder: staging, an old release, a lock.
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial-[0-9a-f]{12}.*|old-[0-9a-f]{12}|lock)$")
 
-    Staging folders (``.NAME.partial-*``) last changed before this process
-    started are removed. A release moved aside (``.NAME.old-*``) by a run
-    killed in the middle of a replacement is put back when ``out`` is missing,
-    and removed when ``out`` is in place. Call with the output's lock held.
+
+def clear_leftovers(out: Path) -> None:
+    """Clean what killed runs left in the parent folder of ``out``; restore releases left aside.
+
+    For every output ``NAME`` in that folder that no live process is writing
+    (its lock can be taken; ``out`` itself is locked by the caller): a release
+    moved aside (``.NAME.old-*``) by a run killed in the middle of a
+    replacement is put back when ``NAME`` is missing, and removed when
+    ``NAME`` is in place; staging folders (``.NAME.partial-*``) are removed;
+    so is a stale lock file. Only entries last changed before this process
+    started are touched.
     """
     parent = out.parent
     try:
-        entries = sorted(os.scandir(parent), key=lambda e: e.name)
+        entries = list(os.scandir(parent))
     except OSError:
         return
-    aside = [e for e in entries if e.name.startswith(aside_prefix(out))]
-    if aside and not os.path.lexists(out):
+    by_name: dict[str, list[os.DirEntry]] = {}
+    for entry in entries:
+        match = _LEFTOVER.match(entry.name)
+        if match:
+            by_name.setdefault(match.group("name"), []).append(entry)
+    for name, found in sorted(by_name.items()):
+        target = parent / name
+        if target == out:
+            _clear(target, found)
+        elif not output_lock.held(target) and output_lock.try_acquire(target):
+            try:
+                _clear(target, found)
+            finally:
+                output_lock.release(target)  # removes the lock file as well
+
+
+def _clear(target: Path, found: list[os.DirEntry]) -> None:
+    """Restore or remove the leftovers ``found`` of output ``target`` (its lock held)."""
+    aside = [e for e in found if e.name.startswith(aside_prefix(target))]
+    if aside and not os.path.lexists(target):
         newest = max(aside, key=lambda e: e.stat(follow_symlinks=False).st_mtime)
         with contextlib.suppress(OSError):
-            os.rename(newest.path, out)
-            aside.remove(newest)
-    for entry in entries:
-        stale = entry.name.startswith(staging_prefix(out)) or entry in aside
-        if not stale:
-            continue
+            os.rename(newest.path, target)
+            found = [e for e in found if e is not newest]
+    for entry in found:
+        if entry.name.endswith(".lock"):
+            continue  # the lock file: removed by whoever holds the lock when it lets go
         with contextlib.suppress(OSError):
-            if entry.stat(follow_symlinks=False).st_mtime < PROCESS_STARTED:
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
+            if entry.stat(follow_symlinks=False).st_mtime >= PROCESS_STARTED:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
 
 
 def write_json(path: Path, document: dict) -> None:

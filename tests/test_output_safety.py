@@ -6,7 +6,6 @@ code before the fix.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -170,16 +169,17 @@ def test_evaluate_checks_its_output_before_reading(tmp_path, capsys, cases, monk
     assert reads == []
 
 
-def test_stale_staging_folders_are_removed_by_the_next_run(tmp_path, capsys, cases):
-    out = tmp_path / "release"
-    stale = tmp_path / ".release.partial-0123456789ab"
-    stale.mkdir()
-    (stale / "aggregates.tsv").write_text("half")
+def test_stale_staging_folders_are_removed_by_the_next_run_into_the_folder(tmp_path, capsys, cases):
     an_hour_ago = time.time() - 3600
-    os.utime(stale, (an_hour_ago, an_hour_ago))
-    other = tmp_path / ".other.partial-0123456789ab"  # another output's: not ours to remove
-    other.mkdir()
-    os.utime(other, (an_hour_ago, an_hour_ago))
-    assert run(capsys, "aggregate", cases, "-o", out, "--no-progress")[0] == 0
-    assert not stale.exists() and other.exists()
-    assert leftovers(tmp_path) == [".other.partial-0123456789ab"]
+    stale = []
+    for name in (".release.partial-0123456789ab", ".other.partial-0123456789ab"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "aggregates.tsv").write_text("half")
+        os.utime(tmp_path / name, (an_hour_ago, an_hour_ago))
+        stale.append(tmp_path / name)
+    (tmp_path / ".other.lock").write_text("")  # left by a writer killed with SIGKILL
+    live = tmp_path / ".third.partial-0123456789ab"  # changed after this process started: kept
+    live.mkdir()
+    assert run(capsys, "aggregate", cases, "-o", tmp_path / "release", "--no-progress")[0] == 0
+    assert not any(path.exists() for path in stale)
+    assert leftovers(tmp_path) == [".third.partial-0123456789ab"]

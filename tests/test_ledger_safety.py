@@ -1,0 +1,213 @@
+"""The privacy ledger never loses budget and never starts afresh by accident (issue #10).
+
+Each test checks the ledger's rows: no row for a release refused before the
+charge, a 'failed' row with its reason for one that failed after it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from showcase.cli.main import main
+from showcase.datasets import generate_table, write_table
+from showcase.engine.dp import job as job_module
+from showcase.engine.dp.ledger import Ledger
+
+from .test_output_safety import one_error_line
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def ledger(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.sqlite"
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(path))
+    return path
+
+
+@pytest.fixture
+def cases(tmp_path):
+    path = tmp_path / "cases.csv"
+    write_table(generate_table(400, 4, seed=3), path)
+    return path
+
+
+def rows(path) -> list[tuple]:
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT status, epsilon, reason FROM releases ORDER BY id").fetchall()
+
+
+def dp(capsys, command, data, out, *extra):
+    return run(capsys, command, data, "--dp", "--epsilon", 1, "-o", out, "--seed", 1, "--no-progress", *extra)
+
+
+def test_run_dp_into_an_unwritable_folder_charges_nothing(tmp_path, capsys, cases, ledger):
+    code, _, stderr = dp(capsys, "run", cases, "/proc/showcase-dp-out")
+    assert code == 2 and "cannot write" in one_error_line(stderr)
+    assert rows(ledger) == []
+
+
+def test_run_dp_on_one_column_charges_nothing(tmp_path, capsys, ledger):
+    data = tmp_path / "one.csv"
+    data.write_text("A\n" + "\n".join("xyz"[i % 3] for i in range(300)) + "\n")
+    code, _, stderr = dp(capsys, "run", data, tmp_path / "o")
+    assert code == 2 and "1 column" in one_error_line(stderr)
+    assert rows(ledger) == [] and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--percentile", "nan"], "percentile"),
+        (["--percentile", "200"], "percentile"),
+        (["-l", "3", "--thresholds", "nan,1"], "thresholds"),
+        (["-l", "100"], "longer than the input's 4 columns"),
+        (["--budget-total", "inf"], "budget total"),
+        (["--delta", "1e-300"], "delta"),
+    ],
+)
+def test_aggregate_dp_typos_charge_nothing(tmp_path, capsys, cases, ledger, extra, message):
+    code, _, stderr = dp(capsys, "aggregate", cases, tmp_path / "o", *extra)
+    assert code == 2 and message in one_error_line(stderr)
+    assert rows(ledger) == []
+
+
+@pytest.mark.parametrize("epsilon", ["1e308", "1e-300", "nan", "inf"])
+def test_extreme_epsilon_is_refused_and_never_recorded(tmp_path, capsys, cases, ledger, epsilon):
+    code, _, stderr = run(capsys, "aggregate", cases, "--dp", "--epsilon", epsilon, "-o", tmp_path / "o",
+                          "--no-progress")  # fmt: skip
+    assert code == 2 and "epsilon" in one_error_line(stderr)
+    assert rows(ledger) == []
+
+
+def test_a_failure_after_the_charge_is_recorded_failed_and_said(tmp_path, capsys, cases, ledger, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(job_module, "write_records_parquet", broken)
+    code, _, stderr = dp(capsys, "run", cases, tmp_path / "o")
+    line = one_error_line(stderr)
+    assert code == 1 and "No space left" in line and "stays spent" in line and "recorded as failed" in line
+    assert [(status, epsilon) for status, epsilon, _ in rows(ledger)] == [("failed", 1.0)]
+    assert "OSError" in rows(ledger)[0][2]
+    assert not (tmp_path / "o").exists()
+
+
+def test_released_only_once_the_directory_is_in_place(tmp_path, capsys, cases, ledger, monkeypatch):
+    seen = []
+    original = job_module.staged_directory
+
+    def watching(out, force=False):
+        seen.append(rows(ledger))  # the ledger as the directory is about to be written
+        return original(out, force)
+
+    monkeypatch.setattr(job_module, "staged_directory", watching)
+    code, _, stderr = dp(capsys, "run", cases, tmp_path / "o")
+    assert code == 0, stderr
+    assert [r[0] for r in seen[0]] == ["charged"]
+    assert [r[0] for r in rows(ledger)] == ["released"]
+
+
+def test_a_new_ledger_says_where_it_was_created(tmp_path, capsys, cases, ledger):
+    code, _, stderr = dp(capsys, "aggregate", cases, tmp_path / "a", "-l", 1)
+    assert code == 0 and f"created a new privacy ledger at {ledger}" in " ".join(stderr.split())
+    code, _, stderr = dp(capsys, "aggregate", cases, tmp_path / "b", "-l", 1)
+    assert code == 0 and "created a new privacy ledger" not in stderr
+    assert [r[0] for r in rows(ledger)] == ["released", "released"]
+
+
+def _spend(capsys, cases, tmp_path, name):
+    return dp(capsys, "aggregate", cases, tmp_path / name, "-l", 1, "--budget-total", 1.5)
+
+
+CORRUPTIONS = {
+    "truncated to 0 bytes": (lambda p: p.write_bytes(b""), "empty"),
+    "table dropped": (lambda p: _sql(p, "DROP TABLE releases"), "no releases table"),
+    "rows deleted": (lambda p: _sql(p, "DELETE FROM releases"), "rows were deleted"),
+    "schema version changed": (lambda p: _sql(p, "PRAGMA user_version = 99"), "schema version 99"),
+    "another file": (lambda p: p.write_bytes(b"not a database at all" * 100), "cannot be read"),
+}
+
+
+def _sql(path, statement):
+    with sqlite3.connect(path) as db:
+        db.execute(statement)
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_a_damaged_ledger_is_refused_not_restarted(tmp_path, capsys, cases, ledger, case):
+    assert _spend(capsys, cases, tmp_path, "first")[0] == 0
+    damage, message = CORRUPTIONS[case]
+    damage(ledger)
+    before = ledger.read_bytes()
+    code, _, stderr = _spend(capsys, cases, tmp_path, "second")
+    assert code == 2 and message in one_error_line(stderr) and "will not start a new budget" in stderr
+    assert not (tmp_path / "second").exists()
+    assert ledger.read_bytes() == before  # left for the user to restore
+    code, _, stderr = run(capsys, "ledger", "show")
+    assert code == 2 and message in one_error_line(stderr)
+
+
+def test_the_first_ledger_format_is_upgraded_with_its_spending(tmp_path, capsys, cases, ledger):
+    with sqlite3.connect(ledger) as db:
+        db.executescript(
+            "CREATE TABLE releases (id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, "
+            "created TEXT NOT NULL, epsilon REAL NOT NULL, delta REAL NOT NULL, rho REAL, "
+            "status TEXT NOT NULL, parameters TEXT NOT NULL);"
+        )
+        from showcase.engine.ingest import fingerprint
+
+        db.execute("INSERT INTO releases (fingerprint, created, epsilon, delta, status, parameters) "
+                   "VALUES (?, 'then', 1.0, 0, 'released', '{}')", (fingerprint(cases),))  # fmt: skip
+    code, _, stderr = _spend(capsys, cases, tmp_path, "second")
+    assert code == 2 and "budget exceeded" in one_error_line(stderr)
+    assert Ledger(ledger).spent(fingerprint(cases)).epsilon == 1.0
+
+
+def test_dataset_id_shares_one_budget_across_file_versions(tmp_path, capsys, cases, ledger):
+    edited = tmp_path / "edited.csv"
+    edited.write_text(cases.read_text() + cases.read_text().splitlines()[1] + "\n")
+    args = ["-l", 1, "--budget-total", 1.5, "--dataset-id", "cases-2024"]
+    assert dp(capsys, "aggregate", cases, tmp_path / "a", *args)[0] == 0
+    code, _, stderr = dp(capsys, "aggregate", edited, tmp_path / "b", *args)
+    assert code == 2 and "budget exceeded" in one_error_line(stderr)
+    # Without the name, the edited file is a new input with a budget of its own.
+    assert dp(capsys, "aggregate", edited, tmp_path / "c", "-l", 1, "--budget-total", 1.5)[0] == 0
+    code, stdout, _ = run(capsys, "ledger", "show", "--dataset-id", "cases-2024")
+    assert code == 0 and "cases-2024: 1 release(s), ε spent 1" in stdout
+
+
+SHOW_EACH = """
+import sys
+from showcase.cli.main import main
+for target in sys.argv[2:]:
+    for argv in (["--ledger", target], [target, "--ledger", sys.argv[1]]):
+        print(main(["ledger", "show", *argv]), flush=True)
+"""
+
+
+def test_ledger_show_on_a_non_file_is_one_line_and_never_hangs(tmp_path):
+    folder, fifo = tmp_path / "folder", tmp_path / "fifo"
+    folder.mkdir()
+    os.mkfifo(fifo)
+    targets = [str(folder), str(fifo), "/dev/zero"]
+    # In a process of its own, with a timeout: on a FIFO or /dev/zero a read would never end.
+    done = subprocess.run([sys.executable, "-c", SHOW_EACH, str(tmp_path / "l.sqlite"), *targets],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.stdout.split() == ["2"] * 6, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 6 and all(
+        line.startswith("Error:") and "not a regular file" in line for line in lines
+    )
+    assert "Traceback" not in done.stderr
