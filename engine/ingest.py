@@ -34,6 +34,8 @@ COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zst", ".lz4"}
 TEXT = pa.dictionary(pa.int32(), pa.string())
 #: Bounds of the CSV reader's block size (see ``_block_size``).
 MIN_BLOCK, MAX_BLOCK = 1 << 22, 1 << 24
+#: Largest ``record_limit`` (Arrow slices take a signed 64-bit length).
+MAX_RECORD_LIMIT = 2**62
 
 
 def input_format(path: Path) -> str:
@@ -96,8 +98,8 @@ def read_table(
         Keep only the first ``record_limit`` records.
     """
     path = check_input(path)
-    if record_limit is not None and record_limit < 1:
-        raise ParameterError(f"record_limit must be at least 1, got {record_limit}")
+    if record_limit is not None and not 1 <= record_limit <= MAX_RECORD_LIMIT:
+        raise ParameterError(f"record_limit must be from 1 to {MAX_RECORD_LIMIT}, got {record_limit}")
     kind = input_format(path)
     if kind == "csv":
         table = _read_text(path, parse_delimiter(delimiter, path), use_columns, record_limit)

@@ -123,6 +123,7 @@ def test_user_text_is_never_read_as_markup(tmp_path, capsys, cases):
         (["-k", "99999999999999999999"], "resolution"),
         (["-l", "100"], "longer than the input's 4 columns"),
         (["--threads", "99999999999999999999"], "threads"),
+        (["--record-limit", "99999999999999999999"], "record_limit"),
     ],
 )
 def test_aggregate_numbers_are_bounded(tmp_path, capsys, cases, extra, message):
