@@ -35,11 +35,13 @@ def stream_seeds(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def describe_seed(seed: int | None) -> dict:
-    """What metadata records about randomness."""
+    """What metadata records about randomness: whether it was seeded, never the seed itself.
+
+    A seed would let anyone recompute the random choices (for DP, the noise).
+    """
     if seed is None:
         return {"seeded": False, "source": "operating system CSPRNG"}
     return {
         "seeded": True,
-        "seed": int(seed),
         "warning": "seeded for reproducibility: this release is for testing, not for publication",
     }

@@ -6,6 +6,7 @@ code before the fix.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -184,3 +185,14 @@ def test_stale_staging_folders_are_removed_by_the_next_run_into_the_folder(tmp_p
     assert run(capsys, "aggregate", cases, "-o", tmp_path / "release", "--no-progress")[0] == 0
     assert not any(path.exists() for path in stale)
     assert leftovers(tmp_path) == [".third.partial-0123456789ab"]
+
+
+def test_k_anonymous_metadata_never_holds_the_seed(tmp_path, capsys, cases):
+    for command, extra in (("run", []), ("synthesize", ["--mode", "unseeded"])):
+        out = tmp_path / command
+        code, _, stderr = run(capsys, command, cases, "-k", 5, "-l", 2, "--seed", 424242, "-o", out,
+                              "--no-progress", *extra)  # fmt: skip
+        assert code == 0, stderr
+        text = (out / "metadata.json").read_text()
+        assert "424242" not in text
+        assert json.loads(text)["randomness"]["seeded"] is True
