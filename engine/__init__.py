@@ -15,6 +15,8 @@ showcase.engine`` costs nothing until a name is used: the command line's
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 from ._version import __version__ as __version__
 
@@ -65,3 +67,20 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
+
+
+class _Engine(types.ModuleType):
+    """The package's module type: a submodule never hides a public name it shares.
+
+    Importing ``showcase.engine.encode`` (the module) would otherwise set the
+    package attribute ``encode`` to it, and ``from showcase.engine import
+    encode`` would then give the module instead of the function.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Engine

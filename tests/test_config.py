@@ -9,7 +9,7 @@ import sys
 
 from showcase.engine.config import ENGINE_ROOT, max_threads, source_stamp
 
-SHOW_CACHE = "import numba, showcase.engine; print(numba.config.CACHE_DIR)"
+SHOW_CACHE = "import numba, showcase.engine.count; print(numba.config.CACHE_DIR)"  # loads the kernels
 
 
 def cache_dir_in(env: dict) -> str:
