@@ -67,9 +67,9 @@ def test_synthesize_aggregate_seeded_end_to_end(tmp_path, capsys, cases):
     assert meta["parameters"]["weight_selection_percentile"] == 95.0
     assert meta["randomness"] == {
         "seeded": True,
-        "seed": 7,
         "warning": "seeded for reproducibility: this release is for testing, not for publication",
     }
+    assert "7" not in json.dumps(meta["randomness"])  # never the seed itself
     assert meta["input"]["fingerprint"].startswith("sha256:")
     assert meta["aggregates"]["protection"] == "k-anonymity"
     assert meta["synthesis"]["records"] == 400
@@ -285,8 +285,13 @@ def test_existing_output_needs_force(tmp_path, capsys, cases):
         code, _, stderr = run(capsys, command, cases, "--mode", "aggregate_seeded", "-o", out)
         assert code == 2 and "--force" in stderr
         assert (out / "keep.txt").exists()
-    code, _, _ = run(capsys, "synthesize", cases, "--mode", "aggregate_seeded", "-o", out, "--force")
-    assert code == 0 and not (out / "keep.txt").exists() and (out / "synthetic.csv").exists()
+    # --force replaces only a release showcase wrote: a folder of other files is refused, kept.
+    code, _, stderr = run(capsys, "synthesize", cases, "--mode", "aggregate_seeded", "-o", out, "--force")
+    assert code == 2 and "not a showcase release" in stderr and (out / "keep.txt").read_text() == "old"
+    (out / "keep.txt").unlink()
+    for _ in range(2):  # into the now empty folder, then over the release it holds
+        code, _, stderr = run(capsys, "synthesize", cases, "--mode", "aggregate_seeded", "-o", out, "--force")
+        assert code == 0 and (out / "synthetic.csv").exists(), stderr
     assert leftovers(tmp_path) == []
 
 
