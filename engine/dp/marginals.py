@@ -142,8 +142,9 @@ def selection_threshold(scale: float, bound: int, selection_delta: float) -> flo
     record holds gets any of them released with probability below
     ``selection_delta / 2``, the share of delta this step is charged.
     """
-    quantile = (1 - selection_delta / 2) ** (1 / bound)
-    return 1 + SELECTION_MARGIN + scale * NormalDist().inv_cdf(quantile)
+    # 1 - (1 - d/2)^(1/bound), computed without rounding a tiny tail to 0, read off the lower tail.
+    tail = -math.expm1(math.log1p(-selection_delta / 2) / bound)
+    return 1 + SELECTION_MARGIN - scale * NormalDist().inv_cdf(tail)
 
 
 def adaptive_threshold(scale: float, eta: float) -> float:
