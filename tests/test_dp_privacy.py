@@ -30,6 +30,7 @@ import pytest
 from scipy import stats
 
 from showcase.engine import encode
+from showcase.engine.dp import audit as audit_module
 from showcase.engine.dp import marginals as marginals_module
 from showcase.engine.dp.audit import audit_neighbours, gaussian_epsilon
 from showcase.engine.dp.marginals import SELECTION_MARGIN, dp_aggregate, records
@@ -350,3 +351,10 @@ def test_gaussian_epsilon_matches_the_gdp_formula():
     assert gaussian_epsilon(1.0, delta) == pytest.approx(1.0, abs=1e-9)
     assert gaussian_epsilon(0.0, 1e-5) == 0.0
     assert gaussian_epsilon(2.0, 1e-5) > gaussian_epsilon(1.0, 1e-5)
+
+
+@pytest.mark.parametrize("successes,trials", [(0, 400), (5, 400), (300, 2000), (1500, 2000), (1999, 2000)])
+def test_clopper_pearson_bound_matches_the_beta_quantile(successes, trials):
+    # The assumption-free audit bound rests on it; large counts must not underflow to the point estimate.
+    expected = stats.beta.ppf(0.95, successes + 1, trials - successes)
+    assert audit_module._beta_quantile_bound(successes, trials, 0.95) == pytest.approx(expected, rel=1e-6)

@@ -76,12 +76,15 @@ def _beta_quantile_bound(successes: int, trials: int, confidence: float) -> floa
         return 1.0
     target = 1 - confidence
 
-    def tail(p: float) -> float:  # P(X <= successes) under rate p
-        total, term = 0.0, (1 - p) ** trials
-        for i in range(successes + 1):
-            total += term
-            term *= (trials - i) / (i + 1) * p / (1 - p) if p < 1 else 0.0
-        return total
+    i = np.arange(successes + 1)
+    log_choose = np.cumsum(np.log((trials - i + 1) / np.maximum(i, 1)) * (i > 0))  # log C(trials, i)
+
+    def tail(p: float) -> float:  # P(X <= successes) under rate p, summed in logs (no underflow)
+        if p >= 1:
+            return 0.0
+        logs = log_choose + i * math.log(p if p > 0 else 1e-300) + (trials - i) * math.log1p(-p)
+        top = logs.max()
+        return float(math.exp(top) * np.exp(logs - top).sum())
 
     low, high = successes / trials, 1.0
     for _ in range(60):
