@@ -24,7 +24,7 @@ from harness import BENCH, generated_input, run_isolated
 from synthesize_table import prepared_nist
 
 from showcase.engine import Preparation, encode, load, read_table
-from showcase.engine.evaluation_job import Release, evaluate_release
+from showcase.engine.evaluate import Release, evaluate_release
 
 
 def metrics(sensitive, synthetic_path: Path, prep: Preparation, length: int) -> dict:

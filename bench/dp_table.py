@@ -17,7 +17,7 @@ Mechanisms, all at reporting length L on the same prepared input, in one session
   from its exact, non-private 1-way distribution; not DP, a floor for the joint
   structure.
 
-Metrics come from ``showcase.engine.evaluation_job`` in this process, with
+Metrics come from ``showcase.engine.evaluate`` in this process, with
 the sensitive table loaded with null marker ``N`` and every column a
 sensitive-zero column. A peer's value that the sensitive data lacks is turned
 into "missing" and counted in the notes. "% complete rows" counts synthetic
@@ -96,7 +96,7 @@ class Scorer:
 
     def score(self, path: Path) -> dict:
         from showcase.engine import encode
-        from showcase.engine.evaluation_job import Release, evaluate_release
+        from showcase.engine.evaluate import Release, evaluate_release
 
         table, unknown = self.conform(path)
         encoded = encode(

@@ -2,7 +2,7 @@
 
 Each synthesis runs as ``showcase synthesize`` end to end (read, encode,
 synthesize, check, write CSV + Parquet + metadata) in its own process, timed
-with its peak RSS. Metrics come from ``showcase.engine.evaluation_job``
+with its peak RSS. Metrics come from ``showcase.engine.evaluate``
 against the sensitive table, at k = 10 and L = 3.
 
 NIST preparation (done here, into a temporary CSV): AGEP in 10-year bins,
@@ -92,7 +92,7 @@ def synthesize(path: Path, mode: str, out: Path, extra: list[str], timeout: floa
 
 def metrics(sensitive_path: Path, out: Path, preparation, group: str | None) -> dict:
     from showcase.engine import load
-    from showcase.engine.evaluation_job import evaluate_release, load_release
+    from showcase.engine.evaluate import evaluate_release, load_release
 
     sensitive = load(sensitive_path, preparation)
     release = load_release(out, sensitive, preparation)

@@ -1,11 +1,19 @@
 """showcase.engine: release sensitive microdata as protected aggregates and synthetic data.
 
-The data flows one way: ``read_table`` → ``encode`` → ``count_combinations``
-→ ``k_anonymize`` → ``write_parquet``/``write_tsv``; :func:`aggregate` runs
-the whole job into a release directory. Synthetic records come from
-:mod:`showcase.engine.synthesize` (one function per mode, and the dispatcher
-``synthesize.synthesize``); :func:`synthesize_release` and :func:`run_release`
-are the whole jobs (``pipeline.synthesize`` and ``pipeline.run``).
+The jobs are :func:`aggregate`, :func:`synthesize`, :func:`run`,
+:func:`evaluate` and :func:`compare` (``showcase.engine.jobs``). Each takes a
+file path, a ``pyarrow.Table`` or a data frame that speaks the Arrow PyCapsule
+interface, and a protection spec (:class:`KAnonymity`,
+:class:`DifferentialPrivacy` or :class:`Exact`), and returns a typed result
+whose tables are Arrow (``result.to_pandas()`` one call away)::
+
+    from showcase.engine import aggregate, KAnonymity
+    result = aggregate("cases.csv", protection=KAnonymity(10), length=3, out="release/")
+
+Underneath, data flows one way: ``load`` (read, prepare, encode) →
+``count_combinations`` → ``k_anonymize`` or ``dp_aggregate`` →
+``write_parquet``/``write_tsv``; synthesis modes live in
+:mod:`showcase.engine.synthesize`.
 
 The public names are imported on first use (PEP 562), so ``import
 showcase.engine`` costs nothing until a name is used: the command line's
@@ -22,34 +30,58 @@ from ._version import __version__ as __version__
 
 #: Public name → the module (relative to this package) that defines it, and its name there.
 _EXPORTS = {
+    # Jobs: input in, release out (engine/jobs/).
+    "aggregate": ("jobs.aggregate", "aggregate"),
+    "synthesize": ("jobs.synthesize", "synthesize"),
+    "run": ("jobs.run", "run"),
+    "evaluate": ("jobs.evaluate", "evaluate"),
+    "compare": ("jobs.compare", "compare"),
+    "AggregateResult": ("jobs.results", "AggregateResult"),
+    "SynthesisResult": ("jobs.results", "SynthesisResult"),
+    "RunResult": ("jobs.results", "RunResult"),
+    # Protection specs, chosen here and passed down.
+    "KAnonymity": ("protection", "KAnonymity"),
+    "DifferentialPrivacy": ("protection", "DifferentialPrivacy"),
+    "Exact": ("protection", "Exact"),
+    "Protection": ("protection", "Protection"),
+    # The load path and representations.
+    "Preparation": ("prepare", "Preparation"),
+    "load": ("prepare", "load"),
+    "read_table": ("ingest", "read_table"),
+    "fingerprint": ("ingest", "fingerprint"),
+    "EncodedTable": ("encode", "EncodedTable"),
+    "Schema": ("encode", "Schema"),
+    "encode": ("encode", "encode"),
+    "decode": ("encode", "decode"),
     "Aggregates": ("aggregates", "Aggregates"),
+    "read_aggregates": ("aggregates_io", "read_aggregates"),
     "read_parquet": ("aggregates_io", "read_parquet"),
     "read_tsv": ("aggregates_io", "read_tsv"),
     "to_arrow": ("aggregates_io", "to_arrow"),
     "write_parquet": ("aggregates_io", "write_parquet"),
     "write_tsv": ("aggregates_io", "write_tsv"),
+    # Building blocks for notebooks and benchmarks.
     "combinations_per_record": ("count", "combinations_per_record"),
     "count_combinations": ("count", "count_combinations"),
-    "dp_aggregate_release": ("dp.job", "dp_aggregate_release"),
+    "k_anonymize": ("protect", "k_anonymize"),
     "dp_aggregate": ("dp.marginals", "dp_aggregate"),
-    "EncodedTable": ("encode", "EncodedTable"),
-    "Schema": ("encode", "Schema"),
-    "encode": ("encode", "encode"),
+    "aggregate_seeded": ("synthesize.aggregate_seeded", "aggregate_seeded"),
+    "MECHANISMS": ("mechanisms", "MECHANISMS"),
+    # Errors.
     "InputError": ("errors", "InputError"),
     "ParameterError": ("errors", "ParameterError"),
     "ShowcaseError": ("errors", "ShowcaseError"),
-    "read_table": ("ingest", "read_table"),
-    "AggregateResult": ("pipeline", "AggregateResult"),
-    "RunResult": ("pipeline", "RunResult"),
-    "SynthesisResult": ("pipeline", "SynthesisResult"),
-    "aggregate": ("pipeline", "aggregate"),
-    "read_aggregates": ("pipeline", "read_aggregates"),
-    "run_release": ("pipeline", "run"),
-    "synthesize_release": ("pipeline", "synthesize"),
-    "Preparation": ("prepare", "Preparation"),
-    "load": ("prepare", "load"),
-    "k_anonymize": ("protect", "k_anonymize"),
-    "aggregate_seeded": ("synthesize.aggregate_seeded", "aggregate_seeded"),
+    # What the command line needs around the jobs: signals, output locks, files, the ledger.
+    "handle_signals": ("interrupts", "handle_signals"),
+    "pending_signal": ("interrupts", "pending"),
+    "Terminated": ("interrupts", "Terminated"),
+    "release_locks": ("output_lock", "release_all"),
+    "lock_output": ("output_lock", "acquire"),
+    "check_output_file": ("release", "check_output_file"),
+    "staged_file": ("staging", "staged_file"),
+    "Ledger": ("dp.ledger", "Ledger"),
+    "dataset_key": ("dp.ledger", "dataset_key"),
+    "ledger_path": ("dp.ledger", "ledger_path"),
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

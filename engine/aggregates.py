@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from .encode import Schema
+from .errors import ParameterError
 
 #: Padding of ``attrs`` beyond a combination's length.
 NO_ATTRIBUTE = -1
@@ -93,3 +94,21 @@ class Aggregates:
         position = (np.cumsum(used) - 1).astype(np.int32)
         attrs = np.where(self.attrs != NO_ATTRIBUTE, position[np.maximum(self.attrs, 0)], NO_ATTRIBUTE)
         return replace(self, schema=Schema(self.schema.columns, dictionaries), attrs=attrs.astype(np.int32))
+
+
+def restrict_length(aggregates: Aggregates, length: int) -> Aggregates:
+    """Only the combinations of up to ``length`` attributes (at most the reporting length)."""
+    if length > aggregates.reporting_length:
+        raise ParameterError(
+            f"length {length} is longer than the aggregates' reporting length {aggregates.reporting_length}"
+        )
+    if length == aggregates.reporting_length:
+        return aggregates
+    keep = aggregates.length <= length
+    return replace(
+        aggregates,
+        reporting_length=length,
+        attrs=np.ascontiguousarray(aggregates.attrs[keep][:, :length]),
+        length=aggregates.length[keep],
+        count=aggregates.count[keep],
+    )

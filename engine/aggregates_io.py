@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from .aggregates import NO_ATTRIBUTE, PROTECTION_NONE, Aggregates
 from .errors import InputError
 from .labels import attribute_labels, schema_from_labels
+from .release import AGGREGATES_PARQUET, AGGREGATES_TSV, SENSITIVE_PARQUET, SENSITIVE_TSV
 
 METADATA_KEY = b"showcase"
 TSV_HEADER = ("selections", "protected_count")
@@ -225,3 +226,35 @@ def _sibling_metadata(path: Path) -> dict:
         return json.loads(candidate.read_text(encoding="utf-8")).get("aggregates", {})
     except (json.JSONDecodeError, OSError):
         return {}
+
+
+def read_aggregates(path: str | Path) -> tuple[Aggregates, Path]:
+    """Read an aggregates release: a release directory, or its ``.parquet`` / SDS ``.tsv`` file.
+
+    A directory must hold ``aggregates.parquet`` (preferred) or
+    ``aggregates.tsv``; exact ``sensitive_aggregates.*`` are read only when
+    the file is named explicitly. Returns the aggregates and the file read.
+    """
+    path = Path(path)
+    if path.is_dir():
+        for name in (AGGREGATES_PARQUET, AGGREGATES_TSV):
+            if (path / name).is_file():
+                return read_aggregates(path / name)
+        if any((path / name).exists() for name in (SENSITIVE_PARQUET, SENSITIVE_TSV)):
+            raise InputError(
+                f"{path} holds only exact (unprotected) aggregates; name the file itself "
+                "to synthesize from them"
+            )
+        raise InputError(f"{path}: no {AGGREGATES_PARQUET} or {AGGREGATES_TSV} in this directory")
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if not path.is_file() or path.stat().st_size == 0:
+        raise InputError(f"{path}: not an aggregates file (it is empty or not a file)")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return read_parquet(path), path
+    if suffix == ".tsv":
+        return read_tsv(path), path
+    raise InputError(
+        f"{path}: not an aggregates release; give a release directory, aggregates.parquet or an SDS .tsv"
+    )

@@ -79,6 +79,23 @@ class EncodedTable:
         return int(self.codes.shape[0])
 
 
+def decode(table: EncodedTable, start: int = 0, stop: int | None = None) -> pa.Table:
+    """Records ``start:stop`` back as dictionary-encoded strings in the input's spellings.
+
+    A code 0 (no attribute) becomes null. This is the one way codes go back
+    to values: files, results and peer adapters all use it.
+    """
+    stop = table.n_rows if stop is None else min(stop, table.n_rows)
+    columns = []
+    for c, dictionary in enumerate(table.schema.dictionaries):
+        indices = table.codes[c, start:stop].astype(np.int32) - 1
+        values = dictionary.cast(pa.string())
+        columns.append(
+            pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32(), mask=indices < 0), values)
+        )
+    return pa.Table.from_arrays(columns, names=list(table.schema.columns))
+
+
 def code_dtype(max_code: int) -> np.dtype:
     """Narrowest dtype for codes up to ``max_code``."""
     if max_code <= np.iinfo(np.uint8).max:

@@ -23,12 +23,14 @@ Definitions (per combination length and overall):
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .aggregates import NO_ATTRIBUTE, Aggregates
-from .count import marginal_counts
+from .count import count_combinations, marginal_counts
 from .encode import EncodedTable, Schema
 from .errors import InputError, ParameterError
 
@@ -241,3 +243,79 @@ def column_distributions(
             }
         )
     return out
+
+
+#: Column used as the k-marginal score's group when the data has it (SDNist's PUMA).
+DEFAULT_GROUP = "PUMA"
+
+
+@dataclass
+class Release:
+    """A release to evaluate: synthetic microdata (``table``) or aggregates."""
+
+    path: Path
+    kind: str  # "synthetic" or "aggregates"
+    table: EncodedTable | None = None
+    aggregates: Aggregates | None = None
+
+
+def load_release(path: str | Path, sensitive: EncodedTable, preparation) -> Release:
+    """Read a release and encode it on the sensitive schema."""
+    from .aggregates_io import read_aggregates
+    from .prepare import load_onto
+    from .release import find_release
+
+    file, kind = find_release(path)
+    if kind == "aggregates":
+        return Release(file, kind, aggregates=read_aggregates(file)[0])
+    return Release(file, kind, table=load_onto(file, sensitive, preparation))
+
+
+def evaluate_release(
+    sensitive: EncodedTable,
+    release: Release,
+    *,
+    length: int,
+    resolution: int,
+    group: str | None = None,
+    marginal_k: int = 2,
+    exact: Aggregates | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
+    """Every metric of SPEC §4 for one release, as a JSON-ready dictionary.
+
+    ``exact`` may pass the sensitive data's exact counts when evaluating several releases.
+    """
+    report_progress = progress or (lambda stage, done, total: None)
+    if exact is None:
+        exact = count_combinations(
+            sensitive, length, progress=lambda d, t: report_progress("count", d, 2 * t)
+        )
+    if release.kind == "synthetic":
+        released = count_combinations(
+            release.table, length, progress=lambda d, t: report_progress("count", t + d, 2 * t)
+        )
+        released_rows = release.table.n_rows
+    else:
+        released = release.aggregates
+        released_rows = released.record_count
+    report_progress("evaluate", 0, 1)
+    metrics = combination_metrics(join(exact, released), resolution, length)
+    result = {
+        "release_kind": release.kind,
+        "reporting_length": length,
+        "resolution": resolution,
+        "sensitive_records": sensitive.n_rows,
+        "release_records": int(released_rows),
+        "record_expansion": released_rows / sensitive.n_rows,
+        **metrics,
+    }
+    if release.kind == "synthetic":
+        if group is None and DEFAULT_GROUP in sensitive.schema.columns:
+            group = DEFAULT_GROUP
+        columns_left = sensitive.n_columns - (group is not None)
+        if columns_left >= marginal_k:
+            result["k_marginal"] = k_marginal_score(sensitive, release.table, group=group, k=marginal_k)
+        result["column_distributions"] = column_distributions(sensitive, release.table, resolution)
+    report_progress("evaluate", 1, 1)
+    return result

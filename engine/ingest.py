@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,8 +67,38 @@ def parse_delimiter(delimiter: str | None, path: Path) -> str:
     return value
 
 
-def check_input(path: str | Path) -> Path:
-    """Fail early, in one line, when ``path`` is not a non-empty file of a known type."""
+#: What a job reads: a file path, a :class:`pyarrow.Table`, or any table that
+#: speaks the Arrow PyCapsule stream interface (pandas, polars, DuckDB results).
+Source = str | Path | pa.Table | Any
+
+
+def is_path(source: object) -> bool:
+    """Whether ``source`` names a file (rather than holding a table in memory)."""
+    return isinstance(source, (str, os.PathLike))
+
+
+def as_arrow(source: object) -> pa.Table:
+    """An in-memory table as a :class:`pyarrow.Table`, without a copy through Python objects."""
+    if isinstance(source, pa.Table):
+        return source
+    if isinstance(source, pa.RecordBatch):
+        return pa.Table.from_batches([source])
+    if hasattr(source, "__arrow_c_stream__"):
+        return pa.table(source)
+    raise InputError(
+        f"cannot read a {type(source).__name__}: give a file path, a pyarrow.Table, or a data "
+        "frame that supports the Arrow PyCapsule interface (pandas >= 2.2, polars)"
+    )
+
+
+def check_input(path: Source) -> Path | None:
+    """Fail early, in one line, when ``path`` is not a non-empty file of a known type.
+
+    An in-memory table is checked for being one (returns None).
+    """
+    if not is_path(path):
+        as_arrow(path)
+        return None
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -80,7 +111,7 @@ def check_input(path: str | Path) -> Path:
 
 
 def read_table(
-    path: str | Path,
+    path: Source,
     *,
     delimiter: str | None = None,
     use_columns: Sequence[str] | None = None,
@@ -96,10 +127,15 @@ def read_table(
         Keep only these columns (kept in the file's order); unknown names are an error.
     record_limit
         Keep only the first ``record_limit`` records.
+
+    ``path`` may also be an in-memory table (see :data:`Source`); the options
+    then apply as to a file, except the delimiter.
     """
-    path = check_input(path)
     if record_limit is not None and not 1 <= record_limit <= MAX_RECORD_LIMIT:
         raise ParameterError(f"record_limit must be from 1 to {MAX_RECORD_LIMIT}, got {record_limit}")
+    if not is_path(path):
+        return _read_memory(as_arrow(path), use_columns, record_limit)
+    path = check_input(path)
     kind = input_format(path)
     if kind == "csv":
         table = _read_text(path, parse_delimiter(delimiter, path), use_columns, record_limit)
@@ -113,6 +149,17 @@ def read_table(
     if table.num_rows == 0:
         raise InputError(f"{path}: no records (only a header?)")
     return _as_text(path, table)
+
+
+def _read_memory(table: pa.Table, use_columns: Sequence[str] | None, record_limit: int | None) -> pa.Table:
+    shown = Path("the input table")
+    _check_names(shown, list(table.column_names))
+    table = table.select(_select(shown, list(table.column_names), use_columns))
+    if record_limit is not None:
+        table = table.slice(0, record_limit)
+    if table.num_rows == 0:
+        raise InputError("the input table has no records")
+    return _as_text(shown, table)
 
 
 def _read_text(
@@ -259,9 +306,20 @@ def _as_text(path: Path, table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names).unify_dictionaries()
 
 
-def fingerprint(path: str | Path) -> str:
-    """SHA-256 of the input file's bytes: identifies the input without revealing it."""
+def fingerprint(path: Source) -> str:
+    """SHA-256 of the input file's bytes: identifies the input without revealing it.
+
+    For an in-memory table, the SHA-256 of its Arrow IPC stream (same data,
+    same columns and types: same fingerprint).
+    """
     digest = hashlib.sha256()
+    if not is_path(path):
+        sink = pa.BufferOutputStream()
+        table = as_arrow(path)
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        digest.update(sink.getvalue())
+        return "sha256:" + digest.hexdigest()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)

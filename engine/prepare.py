@@ -1,13 +1,26 @@
-"""Data preparation options shared by every command that reads sensitive data."""
+"""The one load path: read → prepare → encode, used by every job.
+
+:class:`Preparation` says how sensitive input is read and turned into
+attributes, and is recorded in every release's metadata. :func:`load_input`
+applies it to a file or an in-memory table and returns the codes, the
+subject ids (when privacy is per subject) and the facts metadata needs;
+:func:`load` returns only the codes. Later preparation steps (multi-value
+columns, linked tables, binning) belong here, so that every job gets them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .encode import EncodedTable, encode
-from .ingest import fingerprint, input_format, read_table
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .encode import EncodedTable, Schema, encode
+from .errors import InputError, ParameterError
+from .ingest import Source, check_input, fingerprint, input_format, is_path, read_table
 
 
 @dataclass(frozen=True)
@@ -16,7 +29,10 @@ class Preparation:
 
     ``null_markers`` are extra values meaning "no attribute" (the empty string
     and null always do); ``sensitive_zeros`` lists columns where ``0`` is a
-    real value, or is ``"all"``.
+    real value, or is ``"all"``. ``subject_id`` names a column identifying
+    the subject of each row (all rows of one subject are protected together,
+    and the column itself is not an attribute); ``codebook`` is a public CSV
+    ``column,value`` listing every possible value of every column.
     """
 
     delimiter: str | None = None
@@ -24,33 +40,133 @@ class Preparation:
     record_limit: int | None = None
     null_markers: Sequence[str] = field(default_factory=tuple)
     sensitive_zeros: str | Sequence[str] | None = None
+    subject_id: str | None = None
+    codebook: str | Path | None = None
 
     def describe(self) -> dict:
+        """The preparation as metadata records it (the codebook as a yes/no, never a path)."""
         doc = asdict(self)
         for key in ("use_columns", "null_markers"):
             if doc[key] is not None:
                 doc[key] = list(doc[key])
         if isinstance(doc["sensitive_zeros"], (list, tuple)):
             doc["sensitive_zeros"] = list(doc["sensitive_zeros"])
+        for key in ("subject_id", "codebook"):
+            if doc[key] is None:
+                del doc[key]  # the metadata of releases without them stays as it was
+        if "codebook" in doc:
+            doc["codebook"] = True
         return doc
 
+    def files(self) -> list[str | Path]:
+        """The files this preparation reads besides the input (the codebook)."""
+        return [self.codebook] if self.codebook is not None else []
 
-def load(path: str | Path, preparation: Preparation = Preparation()) -> EncodedTable:
-    """Read and encode a sensitive input file as ``preparation`` says."""
-    table = read_table(
-        path,
+
+@dataclass
+class Loaded:
+    """A prepared input: codes, subject ids (or None: one subject per row), facts for metadata."""
+
+    table: EncodedTable
+    subject: np.ndarray | None
+    description: dict
+    #: The values come from a public codebook rather than from the data.
+    public_domain: bool = False
+
+
+def check_source(source: Source, preparation: Preparation) -> None:
+    """Fail early, in one line, on an unreadable input or codebook (before any work)."""
+    check_input(source)
+    for extra in preparation.files():
+        check_input(extra)
+
+
+def load_input(
+    source: Source, preparation: Preparation = Preparation(), schema: Schema | None = None
+) -> Loaded:
+    """Read ``source`` (a path or a table) and prepare and encode it as ``preparation`` says.
+
+    With ``schema`` the table is encoded onto it (a release onto the
+    sensitive data's schema); a codebook gives the schema otherwise.
+    """
+    raw = read_table(
+        source,
         delimiter=preparation.delimiter,
         use_columns=preparation.use_columns,
         record_limit=preparation.record_limit,
     )
-    return encode(
-        table,
+    subject = None
+    if preparation.subject_id is not None:
+        raw, subject = _split_subject(raw, preparation.subject_id)
+    if preparation.codebook is not None:
+        schema = read_codebook(preparation.codebook, raw.column_names)
+    table = encode(
+        raw,
         null_markers=preparation.null_markers,
         sensitive_zeros=preparation.sensitive_zeros,
+        schema=schema,
     )
+    return Loaded(table, subject, describe_input(source), public_domain=preparation.codebook is not None)
 
 
-def describe_input(path: str | Path) -> dict:
-    """Non-sensitive facts about an input file: its format and fingerprint."""
-    path = Path(path)
-    return {"format": input_format(path), "fingerprint": fingerprint(path)}
+def load(
+    source: Source, preparation: Preparation = Preparation(), schema: Schema | None = None
+) -> EncodedTable:
+    """Read and encode a sensitive input (a path or a table) as ``preparation`` says."""
+    return load_input(source, preparation, schema).table
+
+
+def load_onto(source: Source, sensitive: EncodedTable, preparation: Preparation) -> EncodedTable:
+    """Read a release's records and encode them on the sensitive data's schema.
+
+    The record limit and the subject id are the sensitive input's, not the release's.
+    """
+    own = replace(preparation, record_limit=None, subject_id=None, codebook=None)
+    return load(source, own, schema=sensitive.schema)
+
+
+def _split_subject(raw: pa.Table, column: str) -> tuple[pa.Table, np.ndarray]:
+    """The table without its subject id column, and one integer id per row."""
+    if column not in raw.column_names:
+        raise ParameterError(f"unknown subject id column {column!r}")
+    subject = subject_ids(raw.column(column))
+    raw = raw.drop_columns([column])
+    if raw.num_columns == 0:
+        raise ParameterError(f"the subject id {column!r} is the input's only column")
+    return raw, subject
+
+
+def subject_ids(column: pa.ChunkedArray) -> np.ndarray:
+    """One integer per row; rows without a subject id are subjects of their own."""
+    ids = pc.dictionary_encode(column).combine_chunks()
+    codes = pc.fill_null(ids.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = ids.dictionary.to_pylist()
+    blank = [i for i, v in enumerate(values) if v in ("", None)]
+    missing = (codes < 0) | np.isin(codes, blank)
+    codes[missing] = -1 - np.arange(int(missing.sum()))  # distinct negative ids
+    return codes
+
+
+def read_codebook(path: str | Path, columns: Sequence[str]) -> Schema:
+    """A public codebook: a CSV with columns ``column,value``, one row per possible value."""
+    table = read_table(path)
+    if table.column_names[:2] != ["column", "value"]:
+        raise InputError(f"{path}: a codebook needs the header 'column,value'")
+    names = table.column("column").cast(pa.string()).to_pylist()
+    values = table.column("value").cast(pa.string()).to_pylist()
+    unknown = sorted({n for n in names if n not in set(columns)})
+    if unknown:
+        raise InputError(f"{path}: codebook names unknown column(s) {', '.join(map(repr, unknown))}")
+    dictionaries = []
+    for name in columns:
+        mine = sorted({v for n, v in zip(names, values) if n == name and v}, key=str.encode)
+        if not mine:
+            raise InputError(f"{path}: codebook lists no values for column {name!r}")
+        dictionaries.append(pa.array(mine, pa.string()))
+    return Schema(tuple(columns), tuple(dictionaries))
+
+
+def describe_input(source: Source) -> dict:
+    """Non-sensitive facts about an input: its format and fingerprint."""
+    kind = input_format(Path(source)) if is_path(source) else "table"
+    return {"format": kind, "fingerprint": fingerprint(source)}

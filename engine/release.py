@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import output_lock
-from .errors import ParameterError
+from .errors import InputError, ParameterError
 
 AGGREGATES_PARQUET = "aggregates.parquet"
 AGGREGATES_TSV = "aggregates.tsv"
@@ -249,3 +249,35 @@ def write_json(path: Path, document: dict) -> None:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def find_release(path: str | Path) -> tuple[Path, str]:
+    """The file to evaluate inside ``path`` and its kind: synthetic or aggregates."""
+    path = Path(path)
+    if path.is_dir():
+        for name, kind in (
+            (SYNTHETIC_PARQUET, "synthetic"),
+            (SYNTHETIC_CSV, "synthetic"),
+            (AGGREGATES_PARQUET, "aggregates"),
+            (SENSITIVE_PARQUET, "aggregates"),
+        ):
+            if (path / name).exists():
+                return path / name, kind
+        raise InputError(f"{path}: no synthetic data or aggregates found in this directory")
+    from .aggregates_io import METADATA_KEY
+    from .ingest import check_input
+
+    check_input(path)
+    if path.suffix.lower() == ".tsv":
+        with open(path, "rb") as handle:
+            if handle.readline().startswith(b"selections\t"):
+                return path, "aggregates"
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            if METADATA_KEY in (pq.read_schema(path).metadata or {}):
+                return path, "aggregates"
+        except OSError:
+            raise InputError(f"{path}: not a readable parquet file") from None
+    return path, "synthetic"

@@ -10,7 +10,7 @@ import pytest
 
 from showcase.cli.main import app, main
 from showcase.engine import __version__, read_parquet, read_tsv
-from showcase.engine import pipeline as pipeline_module
+from showcase.engine.jobs import aggregate as aggregate_job
 
 from .conftest import as_dict
 from .test_count import WORKED
@@ -152,7 +152,7 @@ def test_failure_while_writing_leaves_nothing(tmp_path, capsys, worked_example, 
     def broken(*args, **kwargs):
         raise failure("disk gone")
 
-    monkeypatch.setattr(pipeline_module, "write_tsv", broken)
+    monkeypatch.setattr(aggregate_job, "write_tsv", broken)
     out = tmp_path / "out"
     code, _, stderr = run(capsys, "aggregate", worked_example, "-o", out)
     assert code in (1, 130) and "Error:" in stderr

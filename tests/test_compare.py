@@ -9,7 +9,7 @@ import pytest
 
 from showcase.cli.main import main
 from showcase.engine import ParameterError
-from showcase.engine.compare import mechanism_seeds, parse_mechanism
+from showcase.engine.mechanisms import mechanism_seeds, parse_mechanism
 
 from .test_evaluate import SENSITIVE, write
 

@@ -10,7 +10,7 @@ import pytest
 
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, count_combinations, encode, k_anonymize
-from showcase.engine.compare import decode_table
+from showcase.engine.encode import decode as decode_table
 from showcase.engine.config import threads
 from showcase.engine.dp.marginals import dp_aggregate
 from showcase.engine.dp.noise import RandomSource

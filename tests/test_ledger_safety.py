@@ -15,7 +15,7 @@ import pytest
 
 from showcase.cli.main import main
 from showcase.datasets import generate_table, write_table
-from showcase.engine.dp import job as job_module
+from showcase.engine.jobs import skeleton, synthesize as synthesize_job
 from showcase.engine.dp.ledger import Ledger
 
 from .test_output_safety import one_error_line
@@ -95,7 +95,7 @@ def test_a_failure_after_the_charge_is_recorded_failed_and_said(tmp_path, capsys
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(job_module, "write_records_parquet", broken)
+    monkeypatch.setattr(synthesize_job, "write_parquet", broken)
     code, _, stderr = dp(capsys, "run", cases, tmp_path / "o")
     line = one_error_line(stderr)
     assert code == 1 and "No space left" in line and "stays spent" in line and "recorded as failed" in line
@@ -106,13 +106,13 @@ def test_a_failure_after_the_charge_is_recorded_failed_and_said(tmp_path, capsys
 
 def test_released_only_once_the_directory_is_in_place(tmp_path, capsys, cases, ledger, monkeypatch):
     seen = []
-    original = job_module.staged_directory
+    original = skeleton.staged_directory
 
     def watching(out, force=False):
         seen.append(rows(ledger))  # the ledger as the directory is about to be written
         return original(out, force)
 
-    monkeypatch.setattr(job_module, "staged_directory", watching)
+    monkeypatch.setattr(skeleton, "staged_directory", watching)
     code, _, stderr = dp(capsys, "run", cases, tmp_path / "o")
     assert code == 0, stderr
     assert [r[0] for r in seen[0]] == ["charged"]

@@ -79,7 +79,7 @@ def test_force_never_replaces_a_release_holding_the_input(tmp_path, capsys, case
 def test_output_in_the_current_folder_is_refused_before_any_work(tmp_path, capsys, cases, monkeypatch):
     monkeypatch.chdir(tmp_path)
     reads = []
-    monkeypatch.setattr("showcase.engine.pipeline.load", lambda *a, **k: reads.append(a))
+    monkeypatch.setattr("showcase.engine.jobs.protect.load_input", lambda *a, **k: reads.append(a))
     for out in (".", str(tmp_path)):
         code, _, stderr = run(capsys, "aggregate", cases, "-o", out, "--force", "--no-progress")
         assert code == 2 and "current folder" in one_error_line(stderr)
@@ -89,7 +89,7 @@ def test_output_in_the_current_folder_is_refused_before_any_work(tmp_path, capsy
 
 def test_unwritable_output_is_refused_before_any_work(capsys, cases, monkeypatch):
     reads = []
-    monkeypatch.setattr("showcase.engine.pipeline.load", lambda *a, **k: reads.append(a))
+    monkeypatch.setattr("showcase.engine.jobs.protect.load_input", lambda *a, **k: reads.append(a))
     # /proc refuses new files even to root, whom permission bits would not stop.
     code, _, stderr = run(capsys, "aggregate", cases, "-o", "/proc/showcase-out", "--no-progress")
     assert code == 2 and "cannot write in /proc" in one_error_line(stderr)
@@ -165,7 +165,7 @@ def test_evaluate_checks_its_output_before_reading(tmp_path, capsys, cases, monk
     assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", release, "--no-progress")[0] == 0
     monkeypatch.chdir(tmp_path)
     reads = []
-    monkeypatch.setattr("showcase.engine.evaluation_job.load", lambda *a, **k: reads.append(a))
+    monkeypatch.setattr("showcase.engine.jobs.evaluate.load", lambda *a, **k: reads.append(a))
     code, _, stderr = run(capsys, "evaluate", cases, release, "-o", ".", "--no-progress")
     assert code == 2 and "current folder" in one_error_line(stderr)
     assert reads == []

@@ -9,7 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from showcase.engine import Preparation, count_combinations, encode, load, read_parquet, read_table
-from showcase.engine import pipeline as pipeline_module
+from showcase.engine import KAnonymity
+from showcase.engine import synthesize as synthesize_release
+from showcase.engine.jobs import synthesize as synthesize_job
 from showcase.engine.evaluate import align
 
 from .conftest import write_csv
@@ -203,8 +205,8 @@ def test_same_seed_gives_byte_identical_files(tmp_path, capsys, cases, command):
 
 
 def test_engine_job_without_output(cases):
-    result = pipeline_module.synthesize(
-        cases, mode="aggregate_seeded", resolution=5, seed=1, target_number_of_records=50
+    result = synthesize_release(
+        cases, mode="aggregate_seeded", protection=KAnonymity(5), seed=1, target_number_of_records=50
     )
     assert result.synthetic.n_rows == 50 and result.files == []
     assert result.record_expansion == pytest.approx(50 / 400)
@@ -300,7 +302,7 @@ def test_failure_while_writing_leaves_nothing(tmp_path, capsys, cases, monkeypat
     def broken(*args, **kwargs):
         raise failure("disk gone")
 
-    monkeypatch.setattr(pipeline_module, "write_synthetic_parquet", broken)
+    monkeypatch.setattr(synthesize_job, "write_parquet", broken)
     for command in ("synthesize", "run"):
         out = tmp_path / command
         code, _, stderr = run(capsys, command, cases, "--mode", "aggregate_seeded", "-o", out)

@@ -19,23 +19,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..encode import EncodedTable
+from ..encode import decode as to_arrow
 
 #: Records per written batch (and per Parquet row group).
 BATCH_RECORDS = 1 << 20
-
-
-def to_arrow(table: EncodedTable, start: int = 0, stop: int | None = None) -> pa.Table:
-    """Records ``start:stop`` as an Arrow table of dictionary-encoded strings (null = no attribute)."""
-    stop = table.n_rows if stop is None else min(stop, table.n_rows)
-    schema = table.schema
-    columns = []
-    for c in range(table.n_columns):
-        indices = table.codes[c, start:stop].astype(np.int32) - 1
-        dictionary = schema.dictionaries[c].cast(pa.string())
-        columns.append(
-            pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32(), mask=indices < 0), dictionary)
-        )
-    return pa.Table.from_arrays(columns, names=list(schema.columns))
 
 
 def _batches(table: EncodedTable, size: int = BATCH_RECORDS) -> Iterator[pa.Table]:

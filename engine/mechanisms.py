@@ -1,4 +1,4 @@
-"""Run several release mechanisms on one sensitive input and evaluate them side by side.
+"""Named release mechanisms, this project's and peers', for comparing them side by side.
 
 A mechanism is named by a spec string ``NAME[:key=value,...]``, for example
 ``aggregate:k=10``, ``row_seeded:k=5``, ``aggregate_seeded:k=10``,
@@ -22,10 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 from .count import count_combinations
-from .encode import EncodedTable, encode
+from .encode import EncodedTable, decode, encode
 from .errors import ParameterError
-from .evaluation_job import Release
-from .prepare import Preparation
+from .evaluate import Release
 from .protect import k_anonymize
 from .randomness import make_rng
 
@@ -104,21 +103,7 @@ def _onto(table: EncodedTable, sensitive: EncodedTable) -> EncodedTable:
     """Re-encode a table whose schema is a subset of the sensitive one onto it."""
     if table.schema is sensitive.schema:
         return table
-    strings = decode_table(table)
-    return encode(strings, sensitive_zeros="all", schema=sensitive.schema)
-
-
-def decode_table(table: EncodedTable) -> pa.Table:
-    """Codes back to a table of values (null where there is no attribute)."""
-    columns = []
-    for c, dictionary in enumerate(table.schema.dictionaries):
-        codes = table.codes[c].astype(np.int32) - 1
-        columns.append(
-            pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32(), mask=codes < 0), dictionary).cast(
-                pa.string()
-            )
-        )
-    return pa.table(columns, names=list(table.schema.columns))
+    return encode(decode(table), sensitive_zeros="all", schema=sensitive.schema)
 
 
 def _frame_of(sensitive: EncodedTable):
@@ -246,9 +231,7 @@ def mechanism_seeds(seed: int | None, n: int) -> list[int]:
 __all__ = [
     "MECHANISMS",
     "Mechanism",
-    "Preparation",
     "check_available",
-    "decode_table",
     "mechanism_seeds",
     "parse_mechanism",
     "run_mechanism",

@@ -1,0 +1,76 @@
+"""The aggregate job: counts of every combination of up to L attributes, protected, in a release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..aggregates import Aggregates
+from ..aggregates_io import write_parquet, write_tsv
+from ..count import validate_length
+from ..ingest import Source
+from ..output_lock import locks_for_call
+from ..prepare import Preparation
+from ..protection import Exact, KAnonymity, Protection
+from ..release import AGGREGATES_PARQUET, AGGREGATES_TSV, SENSITIVE_PARQUET, SENSITIVE_TSV
+from .protect import aggregate_parameters, aggregate_sections, check_request, inputs, protected_counts
+from .results import AggregateResult
+from .skeleton import Job, StageProgress, Writer
+
+#: Reporting length when none is given.
+DEFAULT_LENGTH = 3
+
+
+def aggregate_files(released: Aggregates) -> dict[str, Writer]:
+    """The aggregates files of a release: Parquet and SDS TSV (``sensitive_*`` when exact)."""
+    exact = released.protection == Exact.name
+    parquet, tsv = (SENSITIVE_PARQUET, SENSITIVE_TSV) if exact else (AGGREGATES_PARQUET, AGGREGATES_TSV)
+    return {parquet: lambda path: write_parquet(released, path), tsv: lambda path: write_tsv(released, path)}
+
+
+@locks_for_call
+def aggregate(
+    source: Source,
+    *,
+    protection: Protection = KAnonymity(),
+    length: int = DEFAULT_LENGTH,
+    out: str | Path | None = None,
+    preparation: Preparation = Preparation(),
+    seed: int | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    progress: StageProgress | None = None,
+) -> AggregateResult:
+    """Count every combination of up to ``length`` attributes of ``source`` and protect the counts.
+
+    ``source`` is a file (CSV/TSV/Parquet/Arrow), a :class:`pyarrow.Table` or
+    a data frame with the Arrow PyCapsule interface. ``protection`` is
+    :class:`~showcase.engine.protection.KAnonymity` (default k = 10),
+    :class:`~showcase.engine.protection.DifferentialPrivacy` or
+    :class:`~showcase.engine.protection.Exact`. With ``out``, writes a release
+    directory (aggregates.parquet, aggregates.tsv, metadata.json; exact counts
+    as ``sensitive_aggregates.*``) atomically. ``seed`` makes DP noise
+    reproducible, for tests only.
+
+    Example::
+
+        from showcase.engine import aggregate, KAnonymity
+        result = aggregate("cases.csv", protection=KAnonymity(10), length=3)
+        result.to_pandas()
+    """
+    length = validate_length(length)
+    check_request(protection, preparation, seed, length)
+    job = Job("aggregates", out=out, force=force, inputs=inputs(source, protection, preparation),
+              threads=threads, progress=progress)  # fmt: skip
+    with protected_counts(job, source, protection, length, preparation, seed) as counted:
+        result = counted.result
+        if out is not None:
+            result.files = job.write(
+                aggregate_files(result.released),
+                lambda: {
+                    "input": counted.loaded.description,
+                    "preparation": preparation.describe(),
+                    "parameters": aggregate_parameters(counted, protection, length, threads),
+                    **aggregate_sections(counted),
+                },
+            )
+    return result

@@ -1,0 +1,72 @@
+"""A DP release's account in the privacy ledger: charged before noise, settled after the write.
+
+The budget is charged before any noise is drawn and stays spent whatever
+happens next; the entry is settled as released only once the output is in
+place, and as failed (with a reason that holds no data value) otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..dp.ledger import Ledger, dataset_key
+from ..errors import ShowcaseError
+from ..ingest import Source, fingerprint
+from ..interrupts import Terminated
+from ..protection import DifferentialPrivacy
+
+
+@dataclass
+class Account:
+    """One DP release's entry in the ledger, between its charge and its settlement."""
+
+    book: Ledger
+    entry: int
+    epsilon: float
+
+    def record_delta(self, delta: float) -> None:
+        """Record the delta actually used (a default one is known only after the record count)."""
+        self.book.raise_delta(self.entry, delta)
+
+    def released(self, rho: float) -> None:
+        self.book.settle(self.entry, "released", rho)
+
+
+def _reason(problem: BaseException) -> str:
+    """Why a charged release failed, in words that hold no data value."""
+    if isinstance(problem, ShowcaseError):
+        return str(problem)
+    if isinstance(problem, Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(problem, KeyboardInterrupt):
+        return "interrupted"
+    return f"unexpected {type(problem).__name__}"
+
+
+@contextlib.contextmanager
+def charged(
+    book: Ledger, source: Source, protection: DifferentialPrivacy, parameters: dict
+) -> Iterator[Account]:
+    """Charge ``protection``'s budget; if the block raises, settle the entry as failed and say so.
+
+    The delta charged is the requested one or, when it defaults, filled in
+    by :meth:`Account.record_delta` (never lower than what is used).
+    """
+    key = dataset_key(protection.dataset_id) if protection.dataset_id is not None else None
+    entry = book.charge(
+        fingerprint(source), protection.epsilon, protection.delta or 0.0, key=key,
+        budget_total=protection.budget_total, parameters=parameters,
+    )  # fmt: skip
+    account = Account(book, entry, protection.epsilon)
+    try:
+        yield account
+    except BaseException as problem:
+        with contextlib.suppress(ShowcaseError):
+            book.settle(entry, "failed", reason=_reason(problem))
+        problem.add_note(
+            f"the release's budget (epsilon {protection.epsilon:g}) stays spent in the privacy ledger "
+            f"{book.path} (entry {entry}, recorded as failed)"
+        )
+        raise

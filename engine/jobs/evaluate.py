@@ -1,0 +1,93 @@
+"""The evaluate job: a release against the sensitive data, as evaluation.json and report.html."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import output_lock
+from ..count import check_length_fits, validate_length
+from ..errors import ParameterError
+from ..evaluate import evaluate_release, load_release
+from ..ingest import Source, fingerprint
+from ..output_lock import locks_for_call
+from ..prepare import Preparation, check_source, load
+from ..protection import check_k
+from ..release import EVALUATION, REPORT, check_writable_folder, find_release
+from ..report.evaluation import CONTENTS, render_report
+from ..staging import write_beside
+from .skeleton import Job, StageProgress
+
+#: Largest k of the k-marginal score (it counts every k-set of columns).
+MAX_MARGINAL = 8
+
+
+def _in_place(release_path: str | Path, force: bool) -> Path:
+    """The release directory to write into, checked and locked (no --force replacement meanwhile)."""
+    if not Path(release_path).is_dir():
+        raise ParameterError("give --out when the release is a single file")
+    out = Path(release_path)
+    existing = [n for n in (EVALUATION, REPORT) if (out / n).exists()]
+    if existing and not force:
+        raise ParameterError(f"{out} already has {', '.join(existing)}; pass --force to replace")
+    check_writable_folder(out, out)
+    output_lock.acquire(out, out)
+    return out
+
+
+@locks_for_call
+def evaluate(
+    sensitive: Source,
+    release: str | Path,
+    *,
+    length: int,
+    resolution: int,
+    out: str | Path | None = None,
+    preparation: Preparation = Preparation(),
+    group: str | None = None,
+    marginal_k: int = 2,
+    force: bool = False,
+    progress: StageProgress | None = None,
+) -> dict:
+    """Evaluate a release (SPEC §4) and write ``evaluation.json`` and ``report.html``.
+
+    Without ``out`` the files go into the release directory itself (which
+    ``release`` must then be). Returns the evaluation document.
+    """
+    length = validate_length(length)
+    resolution = check_k(resolution)
+    if isinstance(marginal_k, bool) or not isinstance(marginal_k, int) or not 1 <= marginal_k <= MAX_MARGINAL:
+        raise ParameterError(f"marginal size must be from 1 to {MAX_MARGINAL}, got {marginal_k}")
+    check_source(sensitive, preparation)
+    find_release(release)
+    folder = _in_place(release, force) if out is None else None
+    job = Job("evaluation", out=out, force=force, inputs=[sensitive, release], progress=progress)
+    with job.step("read"):
+        table = load(sensitive, preparation)
+        check_length_fits(length, table.n_columns)
+        loaded = load_release(release, table, preparation)
+    if group is not None:
+        table.schema.column_index(group)
+    result = evaluate_release(table, loaded, length=length, resolution=resolution, group=group,
+                              marginal_k=marginal_k, progress=progress)  # fmt: skip
+    document = job.document({
+        "contents": CONTENTS,
+        "sensitive": {"fingerprint": fingerprint(sensitive)},
+        "release": {"file": loaded.path.name, "fingerprint": fingerprint(loaded.path)},
+        "preparation": preparation.describe(),
+        **result,
+        "seconds": round(job.elapsed(), 3),
+    })  # fmt: skip
+    files = {EVALUATION: json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+             REPORT: render_report(result)}  # fmt: skip
+    if folder is not None:
+        job.report("write", 0, 1)
+        write_beside(folder, files)
+        job.report("write", 1, 1)
+    else:
+        job.write({name: _text(text) for name, text in files.items()}, sections=None)
+    return document
+
+
+def _text(text: str):
+    return lambda path: Path(path).write_text(text, encoding="utf-8")

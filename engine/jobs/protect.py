@@ -1,0 +1,190 @@
+"""The step aggregate and run share: read the input, count, and protect as the spec says.
+
+:func:`protected_counts` is a context manager: under DP the release is
+charged to the privacy ledger before the noise and settled as released only
+when the block (the write of the release) completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..aggregates import PROTECTION_NONE
+from ..aggregates_io import describe
+from ..count import check_length_fits, count_combinations
+from ..dp.ledger import Ledger, ledger_path
+from ..errors import ParameterError
+from ..guarantees import aggregates_guarantee, dp_guarantee
+from ..ingest import Source
+from ..prepare import Loaded, Preparation, check_source, load_input
+from ..protect import k_anonymize
+from ..protection import DifferentialPrivacy, Exact, Protection, check_protection
+from .budget import Account, charged
+from .results import AggregateResult
+from .skeleton import Job
+
+
+def check_request(protection: Protection, preparation: Preparation, seed: int | None, length: int) -> None:
+    """Refuse, before any work, a protection that is not a spec or options it does not use."""
+    check_protection(protection)
+    if isinstance(protection, DifferentialPrivacy):
+        from ..dp.noise import RandomSource
+
+        protection.check(length)
+        RandomSource(seed)  # checks the seed
+        return
+    for name in ("subject_id", "codebook"):
+        if getattr(preparation, name) is not None:
+            raise ParameterError(
+                f"{name.replace('_', ' ')} is used by differential privacy only (--dp); "
+                f"{protection.name} counts records"
+            )
+
+
+def inputs(source: Source, protection: Protection, preparation: Preparation) -> list[object]:
+    """Every file the job reads: never to be replaced by its output."""
+    ledger = [ledger_path(protection.ledger)] if isinstance(protection, DifferentialPrivacy) else []
+    return [source, *preparation.files(), *ledger]
+
+
+@dataclass
+class Counted:
+    """The prepared input and its protected counts, inside a job."""
+
+    loaded: Loaded
+    result: AggregateResult
+    #: Under DP, the parameters as the ledger and metadata record them; else None.
+    dp_parameters: dict | None = None
+
+
+def read(job: Job, source: Source, preparation: Preparation, length: int) -> Loaded:
+    """The job's read step: the one load path, and the length checked against the columns."""
+    with job.step("read"):
+        loaded = load_input(source, preparation)
+        check_length_fits(length, loaded.table.n_columns)
+    return loaded
+
+
+@contextlib.contextmanager
+def protected_counts(
+    job: Job,
+    source: Source,
+    protection: Protection,
+    length: int,
+    preparation: Preparation,
+    seed: int | None,
+    extra_parameters: dict | None = None,
+) -> Iterator[Counted]:
+    """Read ``source`` and yield its counts of up to ``length`` attributes, protected.
+
+    k-anonymity and exact counts are counted here; DP counts are charged to
+    the ledger first and the entry is settled when the block completes.
+    """
+    check_source(source, preparation)
+    if not isinstance(protection, DifferentialPrivacy):
+        loaded = read(job, source, preparation, length)
+        with job.step("count", total=None) as tick:
+            exact = count_combinations(loaded.table, length, progress=tick)
+        released = exact if isinstance(protection, Exact) else k_anonymize(exact, protection.k)
+        privacy = {
+            "mechanism": released.protection,
+            "sensitive": released.protection == PROTECTION_NONE,
+            "guarantee": aggregates_guarantee(released),
+        }
+        yield Counted(
+            loaded, AggregateResult(released, protection, privacy, exact=exact, seconds=job.seconds)
+        )
+        return
+    book = Ledger(protection.ledger)
+    loaded = read(job, source, preparation, length)
+    from ..dp.parameters import check_against_table
+
+    check_against_table(loaded.table, protection, length, loaded.public_domain)
+    parameters = dp_parameters(protection, length, preparation, seed, extra_parameters or {})
+    with charged(book, source, protection, parameters) as account:
+        result = _noise(job, loaded, protection, length, seed, account, preparation.subject_id)
+        result.ledger_created = book.path if book.created else None
+        yield Counted(loaded, result, parameters)
+        account.released(result.privacy["rho"])
+
+
+def dp_parameters(
+    protection: DifferentialPrivacy, length: int, preparation: Preparation, seed: int | None, extra: dict
+) -> dict:
+    """A DP release's parameters, as the ledger and the metadata record them (never the seed)."""
+    parameters = {
+        "epsilon": protection.epsilon,
+        "delta": protection.delta,
+        "reporting_length": length,
+        "subject_id": preparation.subject_id,
+        "codebook": preparation.codebook is not None,
+        "seeded": seed is not None,
+        **protection.mechanism(),
+        **extra,
+    }
+    if protection.budget_total is not None:
+        parameters["budget_total"] = protection.budget_total
+    if protection.dataset_id is not None:
+        parameters["dataset_id"] = protection.dataset_id
+    return parameters
+
+
+def _noise(
+    job: Job,
+    loaded: Loaded,
+    protection: DifferentialPrivacy,
+    length: int,
+    seed: int | None,
+    account: Account,
+    subject_id: str | None,
+) -> AggregateResult:
+    """Draw the DP marginals (after the charge) and record the delta used."""
+    from ..dp.marginals import dp_aggregate
+    from ..dp.noise import RandomSource
+
+    with job.step("release", total=None):
+        released, report = dp_aggregate(
+            loaded.table, epsilon=protection.epsilon, length=length, delta=protection.delta,
+            public_domain=loaded.public_domain, subject=loaded.subject, source=RandomSource(seed),
+            progress=lambda d, t: job.report("noise", d, t), **protection.mechanism(),
+        )  # fmt: skip
+    facts = report.describe()
+    account.record_delta(facts["delta"])
+    privacy = {
+        "mechanism": "differential-privacy",
+        "sensitive": False,
+        "guarantee": dp_guarantee(facts, subject_id),
+        "seeded": seed is not None,
+        **facts,
+    }
+    if seed is not None:
+        privacy["warning"] = (
+            "seeded for reproducibility: the noise can be recomputed from "
+            "the seed, so this release is for testing, not for publication"
+        )
+    return AggregateResult(released, protection, privacy, seconds=job.seconds)
+
+
+def aggregate_sections(counted: Counted) -> dict:
+    """The privacy, aggregates and statistics sections of a release's metadata."""
+    result = counted.result
+    released = result.released
+    statistics = {"combinations_by_length": released.by_length().tolist()}
+    if result.exact is not None:
+        statistics["rare_combinations_by_length"] = result.rare_by_length.tolist()
+        statistics["rare_threshold"] = result.protection.k
+    return {"privacy": result.privacy, "aggregates": describe(released), "statistics": statistics}
+
+
+def aggregate_parameters(counted: Counted, protection: Protection, length: int, threads: int | None) -> dict:
+    """The parameters section of an aggregates release."""
+    if counted.dp_parameters is not None:
+        return counted.dp_parameters
+    return {
+        "reporting_length": length,
+        "resolution": protection.k,
+        "unprotected": isinstance(protection, Exact),
+        "threads": threads,
+    }

@@ -1,0 +1,114 @@
+"""The run job: protected aggregates and synthetic records of one input, in one release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..count import validate_length
+from ..errors import ParameterError
+from ..guarantees import synthesis_guarantee
+from ..ingest import Source
+from ..output_lock import locks_for_call
+from ..prepare import Preparation
+from ..protection import DifferentialPrivacy, KAnonymity, check_protection
+from ..randomness import describe_seed, make_rng
+from ..synthesize import AGGREGATE_MODES, ROW_SEEDED, SENSITIVE_MODES, TREE, validate_mode
+from .aggregate import aggregate_files
+from .protect import aggregate_sections, check_request, inputs, protected_counts
+from .results import RunResult, SynthesisResult
+from .skeleton import Job, StageProgress
+from .synthesize import (
+    check_step,
+    effective_parameters,
+    mode_parameters,
+    synthesis_section,
+    synthesize_step,
+    synthetic_files,
+)
+
+#: Reporting lengths when none is given: DP spends no budget on triples its synthesis does not use.
+DEFAULT_LENGTH, DEFAULT_DP_LENGTH = 3, 2
+
+
+def _plan(protection, length: int | None, mode: str | None) -> tuple[int, str]:
+    """The length and mode of a run, refusing what does not go with the protection."""
+    check_protection(protection, (KAnonymity, DifferentialPrivacy))
+    dp = isinstance(protection, DifferentialPrivacy)
+    length = validate_length(length if length is not None else DEFAULT_DP_LENGTH if dp else DEFAULT_LENGTH)
+    mode = validate_mode(mode if mode is not None else TREE if dp else ROW_SEEDED)
+    if dp and mode not in AGGREGATE_MODES:
+        raise ParameterError(
+            f"a DP run synthesizes from the DP aggregates alone: mode {', '.join(AGGREGATE_MODES)}; "
+            f"mode {mode} reads the sensitive data"
+        )
+    if dp and mode != "aggregate_seeded" and length < 2:
+        raise ParameterError(f"the {mode} synthesis of a DP run needs --length 2 or more")
+    return length, mode
+
+
+@locks_for_call
+def run(
+    source: Source,
+    *,
+    protection: KAnonymity | DifferentialPrivacy = KAnonymity(),
+    length: int | None = None,
+    mode: str | None = None,
+    out: str | Path | None = None,
+    preparation: Preparation = Preparation(),
+    seed: int | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    progress: StageProgress | None = None,
+    **parameters,
+) -> RunResult:
+    """Protected aggregates and synthetic records of one input, in one release directory.
+
+    Writes aggregates.parquet, aggregates.tsv, synthetic.csv,
+    synthetic.parquet and metadata.json atomically. Under k-anonymity
+    ``mode`` is any synthesis mode (default ``row_seeded``; ``aggregate_seeded``
+    synthesizes from the released aggregates) and ``length`` defaults to 3.
+    Under DP the records come from the DP aggregates alone (post-processing:
+    the release is as private as the aggregates), ``mode`` is ``tree``
+    (default), ``pairwise`` or ``aggregate_seeded``, and ``length`` defaults to 2.
+    """
+    length, mode = _plan(protection, length, mode)
+    dp = isinstance(protection, DifferentialPrivacy)
+    given = mode_parameters(mode, None if dp else protection.k, parameters)
+    check_request(protection, preparation, seed, length)
+    job = Job("release", out=out, force=force, inputs=inputs(source, protection, preparation),
+              threads=threads, progress=progress)  # fmt: skip
+    rng = make_rng(seed)
+    extra = {"mode": mode, **{k: v for k, v in given.items() if k != "resolution"}}
+    with protected_counts(job, source, protection, length, preparation, seed, extra) as counted:
+        aggregated, table = counted.result, counted.loaded.table
+        released = aggregated.released
+        synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng)
+        metrics = None if dp else check_step(job, synthetic, aggregated.exact, length, protection.k)
+        synthesis = SynthesisResult(
+            synthetic=synthetic, mode=mode, parameters=effective_parameters(mode, given, synthetic),
+            length=length, input_records=table.n_rows,
+            reference="sensitive data" if metrics is not None else "aggregates", metrics=metrics,
+            seconds=job.seconds, protection=protection.name if mode not in SENSITIVE_MODES else "k-anonymity",
+        )  # fmt: skip
+        result = RunResult(aggregate=aggregated, synthesis=synthesis)
+        if out is not None:
+            resolution = None if dp else protection.k
+            guarantee = synthesis_guarantee(mode, resolution, released, length)
+
+            def sections() -> dict:
+                parameters = counted.dp_parameters or {
+                    "reporting_length": length, "resolution": resolution, "mode": mode,
+                    **synthesis.parameters, "threads": threads,
+                }  # fmt: skip
+                return {
+                    "input": counted.loaded.description,
+                    "preparation": preparation.describe(),
+                    "parameters": parameters,
+                    "randomness": describe_seed(seed),
+                    **aggregate_sections(counted),
+                    "synthesis": synthesis_section(synthesis, int(released.record_count), guarantee),
+                }
+
+            files = {**aggregate_files(released), **synthetic_files(synthetic)}
+            result.files = synthesis.files = aggregated.files = job.write(files, sections)
+    return result

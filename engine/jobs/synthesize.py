@@ -1,0 +1,262 @@
+"""The synthesize job: synthetic records from sensitive data or from released aggregates.
+
+The steps here (mode parameters, the synthesis, the combination check, the
+synthetic files and the metadata section) are shared with :mod:`.run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..aggregates import PROTECTION_K_ANONYMITY, Aggregates, restrict_length
+from ..aggregates_io import describe, read_aggregates
+from ..count import count_combinations, validate_length
+from ..encode import EncodedTable
+from ..errors import ParameterError
+from ..evaluate import align, combination_metrics, join
+from ..guarantees import synthesis_guarantee
+from ..ingest import Source, fingerprint
+from ..output_lock import locks_for_call
+from ..prepare import Preparation, check_source
+from ..protect import k_anonymize, round_down
+from ..protection import KAnonymity, check_protection
+from ..randomness import describe_seed, make_rng
+from ..release import SYNTHETIC_CSV, SYNTHETIC_PARQUET
+from ..synthesize import (
+    AGGREGATE_MODES,
+    AGGREGATE_SEEDED,
+    ROW_SEEDED,
+    SENSITIVE_MODES,
+    TREE,
+    check_parameters,
+    validate_mode,
+)
+from ..synthesize import synthesize as synthesize_codes
+from ..synthesize.output import write_csv, write_parquet
+from .protect import read
+from .results import SynthesisResult
+from .skeleton import Job, StageProgress, Writer
+
+#: Reporting length of the combination check when neither it nor aggregates give one.
+DEFAULT_LENGTH = 3
+
+
+def mode_parameters(mode: str, resolution: int | None, parameters: dict) -> dict:
+    """Validated parameters of ``mode``, with the resolution for the k-anonymity modes."""
+    given = dict(parameters)
+    if mode in SENSITIVE_MODES:
+        given["resolution"] = resolution
+    return check_parameters(mode, given)
+
+
+def effective_parameters(mode: str, given: dict, synthetic: EncodedTable) -> dict:
+    """The parameters as used, defaults filled in where they are known (for metadata)."""
+    if mode != AGGREGATE_SEEDED:
+        return {k: v for k, v in given.items() if k != "resolution"}
+    return {
+        "weight_selection_percentile": float(given.get("weight_selection_percentile", 95.0)),
+        "use_synthetic_counts": bool(given.get("use_synthetic_counts", False)),
+        "aggregate_counts_scale_factor": float(given.get("aggregate_counts_scale_factor", 1.0)),
+        "target_number_of_records": synthetic.n_rows,
+    }
+
+
+def synthesize_step(
+    job: Job, mode: str, given: dict, *, table: EncodedTable | None, source: Aggregates | None, rng
+) -> EncodedTable:
+    """The job's synthesize step: records from the aggregates or from the sensitive table."""
+    with job.step("synthesize") as tick:
+        if mode in AGGREGATE_MODES:
+            return synthesize_codes(mode, source, rng=rng, progress=lambda d, t: tick(d, max(t, 1)), **given)
+        return synthesize_codes(mode, table, rng=rng, **given)
+
+
+def check_step(
+    job: Job, synthetic: EncodedTable, reference: Aggregates, length: int, resolution: int
+) -> dict:
+    """Combination metrics of the synthetic records against ``reference`` (lengths 1..length)."""
+    with job.step("check", total=None) as tick:
+        counted = count_combinations(synthetic, length, progress=lambda d, t: tick(d, t + 1))
+        metrics = combination_metrics(join(reference, counted), resolution, length)
+        metrics["synthetic_by_length"] = counted.by_length().tolist()
+        tick(1, 1)
+    return metrics
+
+
+def synthetic_files(synthetic: EncodedTable) -> dict[str, Writer]:
+    """The synthetic records' files of a release: CSV and Parquet in the input's spellings."""
+    return {
+        SYNTHETIC_CSV: lambda path: write_csv(synthetic, path),
+        SYNTHETIC_PARQUET: lambda path: write_parquet(synthetic, path),
+    }
+
+
+def synthesis_section(result: SynthesisResult, protected_records: int, guarantee: str) -> dict:
+    """The synthesis part of metadata.json: never a data row nor an exact sensitive count.
+
+    The record expansion is taken against ``protected_records``, the input's
+    record count as released (rounded down to a multiple of k, or noisy), not the exact one.
+    """
+    n = result.synthetic.n_rows
+    section = {
+        "mode": result.mode,
+        "parameters": result.parameters,
+        "guarantee": guarantee,
+        "records": n,
+        "columns": list(result.synthetic.schema.columns),
+        "protected_input_records": protected_records,
+        "record_expansion": round(n / protected_records, 6) if protected_records else None,
+    }
+    if result.metrics is not None:
+        section["combinations"] = {
+            "compared_with": result.reference,
+            "reporting_length": result.length,
+            "preserved_pct": result.metrics["overall"]["preserved_pct"],
+            "preserved_pct_by_length": [m["preserved_pct"] for m in result.metrics["by_length"]],
+            "synthetic_by_length": result.metrics["synthetic_by_length"],
+        }
+    return section
+
+
+def _choose_mode(mode: str | None, aggregates, resolution: int | None, source: Source | None) -> str:
+    """The mode to use, and the refusals of what does not go with it."""
+    if source is None and aggregates is None:
+        raise ParameterError("give the sensitive input or aggregates to synthesize from (--from-aggregates)")
+    if mode is None and isinstance(aggregates, (str, Path)):
+        # DP aggregates suppress many longer combinations: complete records down a tree.
+        mode = TREE if read_aggregates(aggregates)[0].protection == "differential-privacy" else None
+    if mode is None:
+        mode = AGGREGATE_SEEDED if aggregates is not None else ROW_SEEDED
+    validate_mode(mode)
+    if aggregates is not None and mode not in AGGREGATE_MODES:
+        raise ParameterError(
+            f"synthesizing from aggregates uses mode {', '.join(AGGREGATE_MODES)}; "
+            f"mode {mode} reads the sensitive data"
+        )
+    if aggregates is not None and resolution is not None:
+        raise ParameterError("resolution (k) is not used with aggregates: they are already protected")
+    if source is not None and aggregates is None and resolution is None:
+        raise ParameterError(f"mode {mode} on sensitive data needs a resolution (k)")
+    return mode
+
+
+def _sources(job: Job, source, aggregates, length, preparation):
+    """Read the aggregates (restricted to ``length``) and the sensitive table, as given."""
+    released = released_file = None
+    if aggregates is not None:
+        if isinstance(aggregates, Aggregates):
+            released = aggregates
+        else:
+            released, released_file = read_aggregates(aggregates)
+        length = length or released.reporting_length
+        released = restrict_length(released, length)
+    length = length or DEFAULT_LENGTH
+    loaded = None
+    if source is not None:
+        loaded = read(job, source, preparation, length)
+        if released is not None:
+            align(released, loaded.table.schema)  # aggregates of another table fail here, in one line
+    return released, released_file, loaded, length
+
+
+@locks_for_call
+def synthesize(
+    source: Source | None = None,
+    *,
+    aggregates: str | Path | Aggregates | None = None,
+    protection: KAnonymity | None = None,
+    mode: str | None = None,
+    length: int | None = None,
+    out: str | Path | None = None,
+    preparation: Preparation = Preparation(),
+    seed: int | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    progress: StageProgress | None = None,
+    check: bool = True,
+    **parameters,
+) -> SynthesisResult:
+    """Synthesize records and, with ``out``, write a release directory atomically.
+
+    Give the sensitive ``source`` (a path or a table; modes ``row_seeded``
+    (default), ``unseeded``, ``value_seeded`` with ``protection=KAnonymity(k)``;
+    or ``aggregate_seeded``, which first k-anonymizes the counts of up to
+    ``length`` attributes in memory and synthesizes from those only), or
+    ``aggregates`` (a release directory, an aggregates ``.parquet``/SDS
+    ``.tsv`` or an :class:`Aggregates`: modes ``aggregate_seeded`` (implied),
+    ``tree`` (implied for DP aggregates) or ``pairwise``). With both, the
+    records come from the aggregates alone and the input is only the
+    reference of the combination check.
+
+    ``parameters`` are the mode's own (see
+    :data:`showcase.engine.synthesize.MODE_PARAMETERS`). ``length`` (default 3,
+    or the aggregates' reporting length) is also the longest combination
+    checked when ``check``. Writes synthetic.csv, synthetic.parquet and
+    metadata.json. The same ``seed`` gives byte-identical synthetic files.
+    """
+    if protection is not None:
+        check_protection(protection, (KAnonymity,))
+    resolution = protection.k if protection is not None else None
+    mode = _choose_mode(mode, aggregates, resolution, source)
+    if length is not None:
+        length = validate_length(length)
+    given = mode_parameters(mode, resolution, parameters)
+    if source is not None:
+        check_source(source, preparation)
+    files = [source, aggregates if isinstance(aggregates, (str, Path)) else None]
+    job = Job("synthetic", out=out, force=force, inputs=files, threads=threads, progress=progress)
+    rng = make_rng(seed)
+    released, released_file, loaded, length = _sources(job, source, aggregates, length, preparation)
+    table = loaded.table if loaded is not None else None
+    exact = None
+    if table is not None and (mode in AGGREGATE_MODES or check):
+        with job.step("count", total=None) as tick:
+            exact = count_combinations(table, length, progress=tick)
+    if released is None and mode in AGGREGATE_MODES:
+        released = k_anonymize(exact, resolution)
+    synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng)
+    metrics = None
+    if check:
+        k_check = resolution or (released.resolution if released is not None else None) or 1
+        metrics = check_step(job, synthetic, exact if exact is not None else released, length, k_check)
+    result = SynthesisResult(
+        synthetic=synthetic, mode=mode, parameters=effective_parameters(mode, given, synthetic),
+        length=length, input_records=table.n_rows if table is not None else released.record_count,
+        reference="sensitive data" if exact is not None else "aggregates", metrics=metrics,
+        seconds=job.seconds,
+        protection=PROTECTION_K_ANONYMITY if mode in SENSITIVE_MODES else released.protection,
+    )  # fmt: skip
+    if out is not None:
+        result.files = job.write(
+            synthetic_files(synthetic),
+            lambda: _metadata(
+                result, loaded, preparation, released, released_file, resolution, seed, threads
+            ),
+        )
+    return result
+
+
+def _metadata(result, loaded, preparation, released, released_file, resolution, seed, threads) -> dict:
+    """The sections of a synthetic release's metadata."""
+    mode, length = result.mode, result.length
+    if loaded is not None and mode in SENSITIVE_MODES:
+        protected_records = int(round_down(loaded.table.n_rows, resolution))
+    else:
+        protected_records = int(released.record_count)
+    sections: dict = {}
+    if loaded is not None:
+        sections["input"] = loaded.description
+        sections["preparation"] = preparation.describe()
+    if mode in AGGREGATE_MODES:
+        sections["aggregates"] = describe(released)
+        if released_file is not None:
+            sections["aggregates"].update(file=released_file.name, fingerprint=fingerprint(released_file))
+    guarantee = synthesis_guarantee(mode, resolution, released, length)
+    return {
+        **sections,
+        "parameters": {"mode": mode, "reporting_length": length, "resolution": resolution,
+                       **result.parameters, "threads": threads},
+        "randomness": describe_seed(seed),
+        "privacy": {"mechanism": result.protection, "guarantee": guarantee},
+        "synthesis": synthesis_section(result, protected_records, guarantee),
+    }  # fmt: skip

@@ -1,0 +1,191 @@
+"""How a release is protected: a value chosen once, validated at construction, passed down.
+
+* :class:`KAnonymity` ``(k)``: combinations shared by fewer than k records are
+  not reported, and counts are rounded down to multiples of k.
+* :class:`DifferentialPrivacy` ``(epsilon, delta, ...)``: (ε, δ)-DP counts
+  (SPEC §2.2), charged to a privacy ledger.
+* :class:`Exact`: exact counts, as sensitive as the input (never to publish).
+
+Jobs (:mod:`showcase.engine.jobs`) take one of these as ``protection`` and
+decide everything else from it; nothing above the engine chooses between them.
+This module imports nothing heavy, so the command line can build a spec
+before NumPy or Numba are loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .dp.accountant import check_delta, check_epsilon, check_proportion, split_budget
+from .errors import ParameterError
+
+#: k used when none is given (SDS's default resolution).
+DEFAULT_K = 10
+#: Largest k accepted: far above any record count a job can hold.
+MAX_K = 2**31 - 1
+#: Largest total budget a ledger check accepts.
+MAX_BUDGET_TOTAL = 1e6
+#: Largest fixed threshold accepted (no count comes near it).
+MAX_THRESHOLD = 1e15
+#: Fabrication modes of the DP marginals: how adaptive thresholds trade fabricated for lost combinations.
+FABRICATION_MODES = ("uncontrolled", "balanced", "minimize", "progressive")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_k(k: object) -> int:
+    """``k`` as an int from 1 to :data:`MAX_K`, else a :class:`ParameterError`."""
+    if isinstance(k, bool) or not hasattr(k, "__index__") or not 1 <= int(k) <= MAX_K:
+        raise ParameterError(f"resolution (k) must be an integer from 1 to {MAX_K}, got {k!r}")
+    return int(k)
+
+
+@dataclass(frozen=True)
+class KAnonymity:
+    """k-anonymity with resolution ``k`` (SPEC §2.1)."""
+
+    k: int = DEFAULT_K
+    name = "k-anonymity"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "k", check_k(self.k))
+
+    def describe(self) -> dict:
+        return {"mechanism": self.name, "k": self.k}
+
+
+@dataclass(frozen=True)
+class Exact:
+    """No protection: the exact counts (files named ``sensitive_*``; never publish them).
+
+    ``k`` only sets which combinations the statistics call rare (fewer than k records).
+    """
+
+    k: int = DEFAULT_K
+    name = "none"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "k", check_k(self.k))
+
+    def describe(self) -> dict:
+        return {"mechanism": self.name, "k": self.k}
+
+
+@dataclass(frozen=True)
+class DifferentialPrivacy:
+    """(ε, δ)-differential privacy for aggregate counts (SPEC §2.2), recorded in a ledger.
+
+    ``delta`` defaults to 1/(n ln n) for the protected record count n. The
+    mechanism options are those of :func:`showcase.engine.dp.marginals.dp_aggregate`;
+    ``budget_total``, ``ledger`` and ``dataset_id`` are the privacy ledger's
+    (refuse past a total ε; the ledger file; the name the budget is kept
+    under instead of the input's fingerprint). Everything that does not
+    depend on the reporting length is checked here; :meth:`check` adds the rest.
+    """
+
+    epsilon: float
+    delta: float | None = None
+    record_count_proportion: float = 0.005
+    percentile_proportion: float = 0.1
+    percentile: float = 99.0
+    accuracy_mode: str | None = None
+    sigma_proportions: Sequence[float] | None = None
+    fabrication_mode: str = "balanced"
+    thresholds: Sequence[float] | None = None
+    budget_total: float | None = None
+    ledger: str | Path | None = field(default=None, compare=False)
+    dataset_id: str | None = None
+    name = "differential-privacy"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "epsilon", check_epsilon(self.epsilon))
+        if self.delta is not None:
+            set_(self, "delta", check_delta(self.delta))
+        check_proportion(self.record_count_proportion, "record count proportion")
+        check_proportion(self.percentile_proportion, "percentile proportion")
+        if self.record_count_proportion + self.percentile_proportion >= 1:
+            raise ParameterError("record count and percentile proportions must sum to less than 1")
+        if not (_is_number(self.percentile) and 0 < self.percentile <= 100):
+            raise ParameterError(f"percentile must be in (0, 100], got {self.percentile!r}")
+        if self.fabrication_mode not in FABRICATION_MODES:
+            raise ParameterError(
+                f"unknown fabrication mode {self.fabrication_mode!r}; choose {', '.join(FABRICATION_MODES)}"
+            )
+        for name in ("sigma_proportions", "thresholds"):
+            values = getattr(self, name)
+            if values is not None:
+                if isinstance(values, (str, bytes)) or not all(_is_number(v) for v in values):
+                    raise ParameterError(f"{name.replace('_', ' ')} must be numbers, got {values!r}")
+                set_(self, name, tuple(float(v) for v in values))
+        if self.budget_total is not None and not (
+            _is_number(self.budget_total) and 0 < self.budget_total <= MAX_BUDGET_TOTAL
+        ):
+            raise ParameterError(
+                f"budget total must be in (0, {MAX_BUDGET_TOTAL:g}], got {self.budget_total!r}"
+            )
+        if self.dataset_id is not None:
+            from .dp.ledger import dataset_key
+
+            dataset_key(self.dataset_id)
+
+    def check(self, length: int) -> None:
+        """The checks that need the reporting length: one value per length, and a trial budget split."""
+        if self.thresholds is not None and (
+            len(self.thresholds) != length - 1 or any(not 0 <= t <= MAX_THRESHOLD for t in self.thresholds)
+        ):
+            raise ParameterError(
+                f"thresholds needs {length - 1} values from 0 to {MAX_THRESHOLD:g} (lengths 2..L), "
+                f"got {list(self.thresholds)!r}"
+            )
+        self.split(length, self.delta or 1e-6)
+
+    def split(self, length: int, delta: float, selection: bool = True):
+        """The :class:`~showcase.engine.dp.accountant.BudgetSplit` of this budget at ``delta``."""
+        return split_budget(
+            self.epsilon,
+            delta,
+            length,
+            record_count_proportion=self.record_count_proportion,
+            percentile_proportion=self.percentile_proportion,
+            accuracy_mode=self.accuracy_mode,
+            proportions=self.sigma_proportions,
+            selection=selection,
+        )
+
+    def mechanism(self) -> dict:
+        """The options of the DP marginals mechanism that differ from None (its keyword arguments)."""
+        names = ("record_count_proportion", "percentile_proportion", "percentile", "accuracy_mode",
+                 "sigma_proportions", "fabrication_mode", "thresholds")  # fmt: skip
+        values = {name: getattr(self, name) for name in names}
+        for name in ("sigma_proportions", "thresholds"):
+            if values[name] is not None:
+                values[name] = list(values[name])
+        return {k: v for k, v in values.items() if v is not None}
+
+    def describe(self) -> dict:
+        """The spec as the ledger and the metadata record it (never a path or a seed)."""
+        doc = {"mechanism": self.name}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "ledger" and value is not None:
+                doc[f.name] = list(value) if isinstance(value, tuple) else value
+        return doc
+
+
+#: Any of the protections a job accepts.
+Protection = KAnonymity | DifferentialPrivacy | Exact
+
+
+def check_protection(
+    protection: object, allowed: tuple[type, ...] = (KAnonymity, DifferentialPrivacy, Exact)
+) -> None:
+    """Refuse anything but a protection spec of one of the ``allowed`` kinds, in one line."""
+    if not isinstance(protection, allowed):
+        names = " or ".join(f"{kind.__name__}(...)" for kind in allowed)
+        raise ParameterError(f"protection must be {names}, got {protection!r}")
