@@ -13,8 +13,8 @@ CONTENTS = (
 )
 
 
-def render_report(result: dict, title: str = "showcase evaluation") -> str:
-    """The human report: summary table and charts of an evaluation result."""
+def _summary(result: dict) -> list[list[str]]:
+    """The summary table's rows: one metric a row."""
     overall = result["overall"]
     summary = [
         ["release", result["release_kind"]],
@@ -32,6 +32,11 @@ def render_report(result: dict, title: str = "showcase evaluation") -> str:
         km = result["k_marginal"]
         group = f" with {km['group']}" if km["group"] else ""
         summary.append([f"NIST {km['k']}-marginal score{group}", f"{km['score']:.1f} / 1000"])
+    return summary
+
+
+def _charts(result: dict) -> list[str]:
+    """The combination charts: by length, and preserved and error by sensitive count."""
     lengths = [f"length {m['length']}" for m in result["by_length"]]
     buckets = [b["bucket"] for b in result["by_count_bucket"]]
     charts = [
@@ -71,6 +76,12 @@ def render_report(result: dict, title: str = "showcase evaluation") -> str:
             "Mean absolute and proportional error of combination counts per bucket.",
         ),
     ]
+    return charts
+
+
+def render_report(result: dict, title: str = "showcase evaluation") -> str:
+    """The human report: summary table and charts of an evaluation result."""
+    summary, charts = _summary(result), _charts(result)
     sections = [
         f'<p class="note">{escape(CONTENTS)}</p>',
         "<h2>Summary</h2>",
