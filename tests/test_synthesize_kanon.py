@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, encode
 from showcase.engine.config import threads
+from showcase.engine.kernels.rng import seeded_states
 from showcase.engine.kernels.row_synthesis import (
     pool_records,
-    pool_start_states,
     pool_trees,
     row_seeded_records,
 )
@@ -203,7 +203,7 @@ def test_pool_records_on_attribute_indexes_match_the_whole_table(rows, k):
     codes, offsets, attr_col = index.arrays[0], index.offsets, index.arrays[2]
     runs = {}
     for on_first in (False, True):
-        left, states = remaining.copy(), pool_start_states(seeds)
+        left, states = remaining.copy(), seeded_states(seeds)
         trees = pool_trees(left)
         grown = []
         for share, a in [(2, a) for a in pool_order(pool)] + [(1, a) for a in pool_order(pool)]:

@@ -5,10 +5,10 @@ record's combination, with it, is shared by at least ``k`` sensitive records
 (tested with :mod:`.support`). So every synthetic record, and every
 sub-combination of it, occurs at least ``k`` times in the sensitive data.
 
-Randomness comes from xoshiro256** generators, one per fixed partition of the
-work, each seeded (through splitmix64) with a uint64 that the caller drew from
-its ``numpy.random.Generator``. Outputs depend on the seed and on how the work
-is partitioned, never on the number of threads.
+Randomness comes from the streams of :mod:`.rng`, one per fixed partition of
+the work (and one per record within it), each seeded with a uint64 that the
+caller drew from its ``numpy.random.Generator``. Outputs depend on the seed and
+on how the work is partitioned, never on the number of threads.
 
 ``index`` is the support index tuple of :mod:`.support`; ``exit_hits`` and
 ``list_max`` tune its tests. Synthetic records are written as codes with the
@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import JIT, PARALLEL_JIT
+from .rng import below, seed_state, shuffle, substream_seed
 from .support import (
     MODE_ALL,
     MODE_BITMAP,
@@ -32,72 +33,6 @@ from .support import (
     reset,
     try_add,
 )
-
-# --- random numbers ---------------------------------------------------------------------------
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
-
-
-@njit(**JIT)
-def seed_state(state, seed):
-    """Fill a xoshiro256** state (4 uint64) from one seed with splitmix64."""
-    x = np.uint64(seed)
-    for i in range(4):
-        x = x + _GOLDEN
-        z = x
-        z = (z ^ (z >> np.uint64(30))) * _MIX1
-        z = (z ^ (z >> np.uint64(27))) * _MIX2
-        state[i] = z ^ (z >> np.uint64(31))
-
-
-@njit(**JIT)
-def _rotl(x, k):
-    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
-
-
-@njit(**JIT)
-def next_u64(state):
-    """Next 64 random bits (xoshiro256**)."""
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
-    t = s1 << np.uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, 45)
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return result
-
-
-@njit(**JIT)
-def below(state, n):
-    """Uniform integer in ``[0, n)`` for ``n >= 1``, without modulo bias."""
-    un = np.uint64(n)
-    threshold = (np.uint64(0) - un) % un
-    while True:
-        x = next_u64(state)
-        if x >= threshold:
-            return np.int64(x % un)
-
-
-@njit(**JIT)
-def uniform(state):
-    """Uniform float in ``[0, 1)`` with 53 random bits."""
-    return np.float64(next_u64(state) >> np.uint64(11)) * _DOUBLE_UNIT
-
-
-@njit(**JIT)
-def shuffle(state, values, n):
-    """Shuffle ``values[:n]`` in place (Fisher–Yates)."""
-    for i in range(n - 1, 0, -1):
-        j = below(state, i + 1)
-        values[i], values[j] = values[j], values[i]
-
 
 # --- weighted sampling with a Fenwick tree -----------------------------------------------------
 
@@ -204,12 +139,6 @@ def _grow(out, n_records):
 
 
 @njit(**JIT)
-def record_seed(seed, r):
-    """Seed of record ``r``'s own stream, from its partition's seed."""
-    return np.uint64(seed) ^ (np.uint64(r) * _GOLDEN)
-
-
-@njit(**JIT)
 def record_order(codes, offsets, counts, k, r, rng, candidates):
     """Record ``r``'s attributes with count >= ``k``, shuffled into ``candidates``; returns how many."""
     n = 0
@@ -244,7 +173,7 @@ def row_seeded_records(index, k, seeds, partition_size, n_workers, exit_hits, li
         candidates = np.empty(n_columns, dtype=np.int64)
         for p in range(w, n_parts, n_workers):
             for r in range(p * partition_size, min(n_rows, (p + 1) * partition_size)):
-                seed_state(rng, record_seed(seeds[p], r))
+                seed_state(rng, substream_seed(seeds[p], r))
                 n = record_order(codes, offsets, counts, k, r, rng, candidates)
                 reset(work)
                 for i in range(n):
@@ -268,7 +197,7 @@ def first_attributes(codes, offsets, counts, k, seeds, partition_size):
         rng = np.empty(4, dtype=np.uint64)
         candidates = np.empty(n_columns, dtype=np.int64)
         for r in range(p * partition_size, min(n_rows, (p + 1) * partition_size)):
-            seed_state(rng, record_seed(seeds[p], r))
+            seed_state(rng, substream_seed(seeds[p], r))
             if record_order(codes, offsets, counts, k, r, rng, candidates) > 0:
                 first[r] = candidates[0]
     return first
@@ -326,7 +255,7 @@ def next_kept(
     candidates = np.empty(n_columns, dtype=np.int64)
     for i in range(n_records):
         r = records[i]
-        seed_state(rng, record_seed(seeds[r // partition_size], r))
+        seed_state(rng, substream_seed(seeds[r // partition_size], r))
         n = record_order(codes, offsets, counts, k, r, rng, candidates)
         for j in range(positions[i] + 1, n):
             b = candidates[j]
@@ -371,7 +300,7 @@ def grow_records(
     candidates = np.empty(n_columns, dtype=np.int64)
     for i in range(records.shape[0]):
         r = records[i]
-        seed_state(rng, record_seed(seeds[r // partition_size], r))
+        seed_state(rng, substream_seed(seeds[r // partition_size], r))
         n = record_order(codes, offsets, counts, k, r, rng, candidates)
         start = positions[i]
         a = candidates[start]
@@ -383,15 +312,6 @@ def grow_records(
             b = candidates[j]
             if try_add(node_index, work, b, k, exit_hits, list_max):
                 out[attr_col[b], r] = codes[attr_col[b], r]
-
-
-@njit(**JIT)
-def pool_start_states(seeds):
-    """One xoshiro256** state per pool partition, from its seed."""
-    states = np.empty((seeds.shape[0], 4), dtype=np.uint64)
-    for p in range(seeds.shape[0]):
-        seed_state(states[p], seeds[p])
-    return states
 
 
 @njit(**JIT)
@@ -505,7 +425,7 @@ def unseeded_starts(codes, offsets, counts, k, n_records, seeds, partition_size)
         rng = np.empty(4, dtype=np.uint64)
         order = np.empty(n_columns, dtype=np.int64)
         for j in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
-            seed_state(rng, record_seed(seeds[p], j))
+            seed_state(rng, substream_seed(seeds[p], j))
             first[j] = unseeded_start(codes, offsets, counts, k, rng, order)[1]
     return first
 
@@ -531,7 +451,7 @@ def grow_unseeded_group(
     work = new_work(n_columns, group_codes.shape[1])
     order = np.empty(n_columns, dtype=np.int64)
     for j in records:
-        seed_state(rng, record_seed(seeds[j // partition_size], j))
+        seed_state(rng, substream_seed(seeds[j // partition_size], j))
         start, a = unseeded_start(codes, offsets, counts, k, rng, order)
         if a < n_attributes:
             out[attr_col[a], j] = attr_code[a]

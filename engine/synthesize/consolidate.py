@@ -26,7 +26,8 @@ import numba
 import numpy as np
 
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import pool_records, pool_start_states, pool_trees, suppress_excess
+from ..kernels.rng import seeded_states
+from ..kernels.row_synthesis import pool_records, pool_trees, suppress_excess
 from ..kernels.support import (
     attribute_counts,
     attribute_counts_serial,
@@ -282,7 +283,7 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
     """
     total = int(pool.sum())
     n_parts = max(1, -(-total // POOL_PARTITION))
-    states = pool_start_states(stream_seeds(rng, n_parts))
+    states = seeded_states(stream_seeds(rng, n_parts))
     remaining = np.stack([split_counts(pool, n_parts, part) for part in range(n_parts)])
     trees = pool_trees(remaining)
     codes, offsets, attr_col = index.arrays[0], index.offsets, index.arrays[2]
