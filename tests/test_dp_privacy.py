@@ -33,9 +33,9 @@ from showcase.engine import encode
 from showcase.engine.dp import audit as audit_module
 from showcase.engine.dp import marginals as marginals_module
 from showcase.engine.dp.audit import audit_neighbours, gaussian_epsilon
-from showcase.engine.dp.marginals import SELECTION_MARGIN, dp_aggregate, records
+from showcase.engine.dp.marginals import SELECTION_MARGIN, combinations_table, dp_aggregate, records
 from showcase.engine.dp.noise import RandomSource
-from showcase.engine.kernels.dp_marginals import build_table, candidates_per_record, pack_rows
+from showcase.engine.kernels.dp_marginals import Level, Records, candidates_per_record
 
 from .conftest import as_dict
 
@@ -188,23 +188,16 @@ def kept_subsets(k: int, bound: int, seeds) -> tuple[list[list[tuple]], list[lis
     combos = sorted({c for cs in per_record_ref for c in cs})
     index = {c: i for i, c in enumerate(combos)}
     candidates = np.array(combos, dtype=np.int32)
-    base = schema.n_attributes + 1
-    slots, values = build_table(pack_rows(candidates, base))
-    empty = build_table(np.empty(0, dtype=np.int64))
-    shape = {
-        "ptr": ptr,
-        "attrs": attrs,
-        "column": schema.attribute_columns.astype(np.int64),
-        "k": k,
-        "base": base,
-        "slots": slots,
-        "values": values,
-        "prev_slots": empty[0],
-        "prev_values": empty[1],
-        "allowed": np.ones(schema.n_attributes, dtype=np.bool_),
-        "widest": int(np.diff(ptr).max()),
-    }
-    per_record = candidates_per_record(*(shape[name] for name in list(shape)))
+    n_attributes = schema.n_attributes
+    csr = Records(ptr, attrs, schema.attribute_columns.astype(np.int64), int(np.diff(ptr).max()))
+    level = Level(
+        k,
+        combinations_table(candidates, n_attributes),
+        combinations_table(np.empty((0, 1)), n_attributes),
+        np.ones(n_attributes, dtype=np.bool_),
+    )
+    shape = (csr, level)
+    per_record = candidates_per_record(csr, level)
     assert per_record.tolist() == [len(cs) for cs in per_record_ref]
     kept = []
     for seed in seeds:

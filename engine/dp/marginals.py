@@ -23,13 +23,15 @@ from ..aggregates import NO_ATTRIBUTE, Aggregates
 from ..encode import EncodedTable, Schema, encode
 from ..errors import ParameterError
 from ..kernels.dp_marginals import (
-    build_table,
+    Level,
+    Records,
+    Trimming,
     candidates_per_record,
     cap_by_subsets,
     extend_candidates,
-    pack_rows,
     trimmed_counts,
 )
+from ..kernels.keys import combination_table
 from .accountant import (
     BudgetSplit,
     default_delta,
@@ -157,8 +159,15 @@ def adaptive_threshold(scale: float, eta: float) -> float:
 PARTITIONS = 8
 
 
+def combinations_table(combos: np.ndarray, n_attributes: int):
+    """The :class:`~showcase.engine.kernels.keys.Table` of ``combos`` (rows of sorted ids) → their row."""
+    combos = np.ascontiguousarray(combos, dtype=np.int32)
+    lengths = np.full(len(combos), combos.shape[1], dtype=np.int64)
+    return combination_table(combos, lengths, n_attributes, max(combos.shape[1], 1))[0]
+
+
 def _trimmed_counts(
-    shape: dict, per_record: np.ndarray, bound: int, n_candidates: int, source: RandomSource
+    shape: tuple[Records, Level], per_record: np.ndarray, bound: int, n_candidates: int, source: RandomSource
 ) -> np.ndarray:
     """Counts with each record's contribution bounded by ``bound`` (random subsets)."""
     n = len(per_record)
@@ -174,27 +183,7 @@ def _trimmed_counts(
     most = int(per_record.max(initial=0))
     while todo.any():
         words = np.stack([stream.words(size) for stream in streams])
-        trimmed_counts(
-            shape["ptr"],
-            shape["attrs"],
-            shape["column"],
-            shape["k"],
-            shape["base"],
-            shape["slots"],
-            shape["values"],
-            shape["prev_slots"],
-            shape["prev_values"],
-            shape["allowed"],
-            shape["widest"],
-            n_candidates,
-            bound,
-            most,
-            bounds,
-            words,
-            states,
-            todo,
-            local,
-        )
+        trimmed_counts(*shape, Trimming(bound, most, bounds, words, states, todo, local))
         todo = states[:, 1] == 1  # ran out of words: replay with the same words and more
         size *= 4
     return local.sum(axis=0, dtype=np.int64)
@@ -255,7 +244,7 @@ def dp_aggregate(
     ptr, attrs = records(table, subject)
     n_records = ptr.shape[0] - 1
     column = schema.attribute_columns.astype(np.int64)
-    widest = int(np.diff(ptr).max(initial=0))
+    csr = Records(ptr, attrs, column, int(np.diff(ptr).max(initial=0)))
 
     # The record count first: its protected value sets the default delta.
     noisy_count = int(n_records + discrete_laplace(1, 1 / eps_count, source)[0])
@@ -286,36 +275,24 @@ def dp_aggregate(
             previous, _ = released[-1]
             if len(previous) == 0:
                 break
-            prev_slots, prev_values = build_table(pack_rows(previous, base))
             singles = released[0][0][:, 0].astype(np.int64)
-            candidates = extend_candidates(previous, prev_slots, prev_values, singles, column, base)
+            candidates = extend_candidates(
+                previous, combinations_table(previous, schema.n_attributes), singles, column
+            )
         report.candidates.append(int(len(candidates)))
         if len(candidates) == 0:
             released.append((candidates, np.empty(0, dtype=np.int64)))
             break
-        slots, values = build_table(pack_rows(candidates, base))
-        if k >= 3:
-            prev_slots, prev_values = build_table(pack_rows(released[-1][0], base))
-        else:
-            prev_slots, prev_values = build_table(np.empty(0, dtype=np.int64))
         allowed = np.zeros(schema.n_attributes, dtype=np.bool_)
         allowed[(candidates if k == 1 else released[0][0])[:, 0]] = True
-        shape = {
-            "ptr": ptr,
-            "attrs": attrs,
-            "column": column,
-            "k": k,
-            "base": base,
-            "slots": slots,
-            "values": values,
-            "prev_slots": prev_slots,
-            "prev_values": prev_values,
-            "allowed": allowed,
-            "widest": widest,
-        }
-        per_record = candidates_per_record(
-            ptr, attrs, column, k, base, slots, values, prev_slots, prev_values, allowed, widest
+        level = Level(
+            k,
+            combinations_table(candidates, schema.n_attributes),
+            combinations_table(released[-1][0] if k >= 3 else np.empty((0, 1)), schema.n_attributes),
+            allowed,
         )
+        shape = (csr, level)
+        per_record = candidates_per_record(csr, level)
         upper = math.comb(n_cols * per_column, k)
         bound = max(1, dp_percentile(per_record, upper, percentile, split.percentile_epsilons[k - 1], source))
         report.deltas.append(bound)
@@ -334,12 +311,12 @@ def dp_aggregate(
         report.released.append(int(keep.sum()))
         if progress is not None:
             progress(k, length)
-    normalized = _normalize(released, base)
+    normalized = _normalize(released, schema.n_attributes)
     return _as_aggregates(schema, length, normalized, protected_count), report
 
 
 def _normalize(
-    released: list[tuple[np.ndarray, np.ndarray]], base: int
+    released: list[tuple[np.ndarray, np.ndarray]], n_attributes: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Cap each count by its sub-combinations' counts, shortest lengths first."""
     out = [released[0]]
@@ -348,8 +325,8 @@ def _normalize(
         if len(combos) == 0:
             out.append((combos, counts))
             continue
-        slots, values = build_table(pack_rows(sub_combos, base))
-        out.append((combos, cap_by_subsets(combos, counts, base, slots, values, sub_counts)))
+        subsets = combinations_table(sub_combos, n_attributes)
+        out.append((combos, cap_by_subsets(combos, counts, subsets, sub_counts)))
     return out
 
 
