@@ -239,7 +239,8 @@ def test_hash_table_finds_exactly_the_stored_combinations(n_attributes, length, 
         count=np.ones(len(stored), np.int64),
     )
     table = CombinationTable(aggregates)
-    assert table.words == math.ceil(length / (64 // max(1, n_attributes.bit_length())))
+    per_word = max(m for m in range(1, 64) if (n_attributes + 1) ** m < 2**63)  # base-(n + 1) digits
+    assert table.words == math.ceil(length / per_word)
     query = np.full((len(probes), length), NO_ATTRIBUTE, dtype=np.int32)
     for i, combo in enumerate(probes):
         query[i, : len(combo)] = combo

@@ -60,7 +60,8 @@ import numpy as np
 from ..aggregates import Aggregates
 from ..encode import EncodedTable, code_dtype
 from ..errors import InputError, ParameterError
-from ..kernels.aggregate_synthesis import build_children, build_table, find_rows, synthesize_records
+from ..kernels.aggregate_synthesis import Children, Model, Plan, build_children, synthesize_records
+from ..kernels.keys import combination_table, find_rows
 from ..randomness import stream_seeds
 
 #: Records per partition: the unit of randomness, of budget shares and of parallel work.
@@ -81,42 +82,33 @@ def _wrapping():
 
 
 class CombinationTable:
-    """Open-addressing hash table of an aggregates' combinations → their row.
-
-    Keys are the packed sorted attribute ids (see
-    :mod:`showcase.engine.kernels.aggregate_synthesis`); one uint64 word per
-    key unless ``L`` fields of ``bits`` bits do not fit in one, then as many
-    words as needed.
-    """
+    """The :class:`~showcase.engine.kernels.keys.Table` of an aggregates' combinations → their row."""
 
     def __init__(self, aggregates: Aggregates):
-        n_attributes = aggregates.schema.n_attributes
-        self.bits = max(1, int(n_attributes).bit_length())
-        self.per_word = 64 // self.bits
-        self.words = max(1, -(-aggregates.reporting_length // self.per_word))
-        self.capacity = 1 << max(4, (2 * max(len(aggregates), 1) - 1).bit_length())
         attrs = np.ascontiguousarray(aggregates.attrs, dtype=np.int32)
         lengths = np.ascontiguousarray(aggregates.length, dtype=np.uint8)
         with _wrapping():
-            self.keys, self.rows, duplicates = build_table(
-                attrs, lengths, self.bits, self.per_word, self.words, self.capacity
+            self.table, duplicates = combination_table(
+                attrs, lengths, aggregates.schema.n_attributes, max(aggregates.reporting_length, 1)
             )
         if duplicates:
             raise InputError(f"the aggregates list {duplicates} combination(s) more than once")
+        #: int64 words per key (one unless the ids of a combination do not fit one).
+        self.words = self.table.keys.shape[1]
 
     def children(self, aggregates: Aggregates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CSR lists of each combination's one-attribute extensions (see ``build_children``)."""
         attrs = np.ascontiguousarray(aggregates.attrs, dtype=np.int32)
         lengths = np.ascontiguousarray(aggregates.length, dtype=np.uint8)
         with _wrapping():
-            return build_children(attrs, lengths, self.keys, self.rows, self.bits, self.per_word)
+            return build_children(attrs, lengths, self.table)
 
     def find(self, attrs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Row of every combination ``attrs[i, :lengths[i]]`` (sorted ids), -1 where absent."""
         attrs = np.ascontiguousarray(attrs, dtype=np.int32).reshape(len(lengths), -1)
         lengths = np.ascontiguousarray(lengths, dtype=np.uint8)
         with _wrapping():
-            return find_rows(self.keys, self.rows, attrs, lengths, self.bits, self.per_word)
+            return find_rows(self.table, attrs, lengths)
 
 
 #: Bounds of the aggregate-seeded parameters: far beyond any useful value, and small
@@ -226,37 +218,18 @@ def aggregate_seeded(
     threads = numba.get_num_threads()
     store = schema.n_attributes * capacity * 8 * threads <= STORE_MEMORY
     if store:
-        child_start, child_attr, child_row = table.children(aggregates)
+        children = Children(True, capacity, *table.children(aggregates))
     else:
-        child_start = np.zeros(1, dtype=np.int64)
-        child_attr = child_row = np.zeros(0, dtype=np.int32)
+        children = Children(False, capacity, np.zeros(1, dtype=np.int64), *[np.zeros(0, dtype=np.int32)] * 2)
+    model = Model(scaled, single_row, attr_col, attr_code, length, float(weight_selection_percentile),
+                  bool(use_synthetic_counts))  # fmt: skip
 
     per_call = max(1, PARTITIONS_PER_CALL * threads)
     for start in range(0, n_parts, per_call):
         partitions = np.arange(start, min(n_parts, start + per_call), dtype=np.int64)
         with _wrapping():
             synthesize_records(
-                partitions,
-                PARTITION_RECORDS,
-                n_total,
-                seeds,
-                table.keys,
-                table.rows,
-                table.bits,
-                table.per_word,
-                scaled,
-                single_row,
-                attr_col,
-                attr_code,
-                length,
-                float(weight_selection_percentile),
-                bool(use_synthetic_counts),
-                store,
-                capacity,
-                child_start,
-                child_attr,
-                child_row,
-                codes,
+                Plan(partitions, PARTITION_RECORDS, n_total, seeds), table.table, model, children, codes
             )
         if progress is not None:
             progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)
