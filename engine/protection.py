@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .dp.accountant import check_delta, check_epsilon, check_proportion, split_budget
+from .dp.accountant import ACCURACY_MODES, check_delta, check_epsilon, check_proportion, split_budget
 from .errors import ParameterError
 
 #: k used when none is given (SDS's default resolution).
@@ -117,6 +117,10 @@ class DifferentialPrivacy:
             raise ParameterError(
                 f"unknown fabrication mode {self.fabrication_mode!r}; choose {', '.join(FABRICATION_MODES)}"
             )
+        if self.accuracy_mode is not None and self.accuracy_mode not in ACCURACY_MODES:
+            raise ParameterError(
+                f"unknown accuracy mode {self.accuracy_mode!r}; choose {', '.join(ACCURACY_MODES)}"
+            )
         for name in ("sigma_proportions", "thresholds"):
             values = getattr(self, name)
             if values is not None:
@@ -163,6 +167,10 @@ class DifferentialPrivacy:
         names = ("record_count_proportion", "percentile_proportion", "percentile", "accuracy_mode",
                  "sigma_proportions", "fabrication_mode", "thresholds")  # fmt: skip
         values = {name: getattr(self, name) for name in names}
+        if self.accuracy_mode is not None and self.accuracy_mode not in ACCURACY_MODES:
+            raise ParameterError(
+                f"unknown accuracy mode {self.accuracy_mode!r}; choose {', '.join(ACCURACY_MODES)}"
+            )
         for name in ("sigma_proportions", "thresholds"):
             if values[name] is not None:
                 values[name] = list(values[name])
