@@ -26,6 +26,8 @@ from showcase.engine import ParameterError, encode
 from showcase.engine.config import threads
 from showcase.engine.kernels.rng import seeded_states
 from showcase.engine.kernels.row_synthesis import (
+    Pool,
+    Rule,
     pool_records,
     pool_trees,
     row_seeded_records,
@@ -164,7 +166,7 @@ def test_row_seeded_first_pass_keeps_maximal_subsets(table, k, seed):
     index = support_index(table, k)
     n_parts = -(-table.n_rows // PARTITION_SIZE)
     seeds = stream_seeds(np.random.default_rng(seed), n_parts)
-    out = row_seeded_records(index.arrays, k, seeds, PARTITION_SIZE, 1, index.exit_hits, index.list_max)
+    out = row_seeded_records(index.arrays, Rule(k, index.exit_hits, index.list_max), seeds, PARTITION_SIZE, 1)
     # The grouped first pass makes the same records, however far it splits the groups.
     assert np.array_equal(first_pass(table, index, k, seeds), out)
     assert np.array_equal(first_pass(table, index, k, seeds, split_cost=0), out)
@@ -185,7 +187,9 @@ def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_c
     table = encode(generate_table(rows, columns, 4))
     index = support_index(table, k)
     seeds = stream_seeds(np.random.default_rng(rows + k), -(-rows // PARTITION_SIZE))
-    plain = row_seeded_records(index.arrays, k, seeds, PARTITION_SIZE, 1, index.exit_hits, index.list_max)
+    plain = row_seeded_records(
+        index.arrays, Rule(k, index.exit_hits, index.list_max), seeds, PARTITION_SIZE, 1
+    )
     grouped = first_pass(table, index, k, seeds, split_cost=split_cost)
     assert grouped.dtype == plain.dtype
     assert grouped.tobytes() == plain.tobytes()
@@ -210,8 +214,12 @@ def test_pool_records_on_attribute_indexes_match_the_whole_table(rows, k):
             node = index
             if on_first:
                 node = group_index(codes, offsets, attr_col[: len(pool)], attr_col, int(a), k)
-            args = (left, trees, states, 0, n_parts, share, 1, node.exit_hits, node.list_max)
-            grown.append(pool_records(node.arrays, on_first, k, int(a), *args))
+            rule = Rule(k, node.exit_hits, node.list_max)
+            grown.append(
+                pool_records(
+                    node.arrays, on_first, rule, int(a), Pool(left, trees, states), 0, n_parts, share, 1
+                )
+            )
         assert not left.any()  # every pooled occurrence was placed
         runs[on_first] = np.concatenate(grown, axis=1)
     assert runs[True].tobytes() == runs[False].tobytes() and runs[True].shape == runs[False].shape

@@ -10,12 +10,15 @@ the work (and one per record within it), each seeded with a uint64 that the
 caller drew from its ``numpy.random.Generator``. Outputs depend on the seed and
 on how the work is partitioned, never on the number of threads.
 
-``index`` is the support index tuple of :mod:`.support`; ``exit_hits`` and
-``list_max`` tune its tests. Synthetic records are written as codes with the
-meaning of the sensitive codes (0 = no attribute).
+``index`` is the support index tuple of :mod:`.support`; a :data:`Rule` holds
+k and the tuning of its tests, :data:`Orders` what a record's random order is
+drawn from. Synthetic records are written as codes with the meaning of the
+sensitive codes (0 = no attribute).
 """
 
 from __future__ import annotations
+
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
@@ -33,6 +36,23 @@ from .support import (
     reset,
     try_add,
 )
+
+#: How every record's random order is drawn (:func:`record_order`): the whole table's
+#: ``codes``, ``offsets`` and id ``counts``, the resolution ``k``, and the partition
+#: seeds ``seeds`` (record r's partition is ``r // partition_size``).
+Orders = namedtuple("Orders", ["codes", "offsets", "counts", "k", "seeds", "partition_size"])
+#: How an id is tested (:func:`~.support.try_add`): the resolution ``k`` and the index's tuning.
+Rule = namedtuple("Rule", ["k", "exit_hits", "list_max"])
+#: A pool's partitions: ``remaining[p]`` occurrences still to place, their Fenwick
+#: ``trees[p]`` and random ``states[p]`` (see :func:`pool_records`).
+Pool = namedtuple("Pool", ["remaining", "trees", "states"])
+
+
+@njit(**JIT)
+def _add(index, work, b, rule):
+    """:func:`~.support.try_add` under ``rule``."""
+    return try_add(index, work, b, rule.k, rule.exit_hits, rule.list_max)
+
 
 # --- weighted sampling with a Fenwick tree -----------------------------------------------------
 
@@ -151,115 +171,89 @@ def record_order(codes, offsets, counts, k, r, rng, candidates):
     return n
 
 
+@njit(**JIT)
+def draw_order(orders, r, rng, candidates):
+    """:func:`record_order` of record ``r`` from its own stream (seeded into ``rng``)."""
+    seed_state(rng, substream_seed(orders.seeds[r // orders.partition_size], r))
+    return record_order(orders.codes, orders.offsets, orders.counts, orders.k, r, rng, candidates)
+
+
 @njit(**PARALLEL_JIT)
-def row_seeded_records(index, k, seeds, partition_size, n_workers, exit_hits, list_max):
+def row_seeded_records(index, rule, seeds, partition_size, n_workers):
     """One synthetic record per sensitive record: its attributes in random order, each kept
     if the record's support stays >= ``k``.
 
-    Record ``r`` draws its order from its own stream (``record_seed`` of its
-    partition's seed ``seeds[r // partition_size]``), so any grouping of the
+    Record ``r`` draws its order from its own stream (:func:`draw_order`, from
+    its partition's seed ``seeds[r // partition_size]``), so any grouping of the
     work gives the same records. Returns codes shaped like the sensitive
     codes, 0 where an attribute was left out. This is the plain form, on the
-    whole table's index; :func:`first_attributes` and :func:`grow_group` give
-    the same records faster, and tests hold them to this one.
+    whole table's index; :func:`first_attributes`, :func:`next_kept` and
+    :func:`grow_records` give the same records faster, and tests hold them to this one.
     """
     codes, offsets, attr_col, counts = index[0], index[1], index[2], index[4]
     n_columns, n_rows = codes.shape
     n_parts = seeds.shape[0]
     out = np.zeros_like(codes)
+    k = rule.k
     for w in prange(n_workers):
+        orders = Orders(codes, offsets, counts, k, seeds, partition_size)
         rng = np.empty(4, dtype=np.uint64)
         work = new_work(n_columns, n_rows)
         candidates = np.empty(n_columns, dtype=np.int64)
         for p in range(w, n_parts, n_workers):
             for r in range(p * partition_size, min(n_rows, (p + 1) * partition_size)):
-                seed_state(rng, substream_seed(seeds[p], r))
-                n = record_order(codes, offsets, counts, k, r, rng, candidates)
+                n = draw_order(orders, r, rng, candidates)
                 reset(work)
                 for i in range(n):
                     b = candidates[i]
-                    if try_add(index, work, b, k, exit_hits, list_max):
+                    if _add(index, work, b, rule):
                         out[attr_col[b], r] = codes[attr_col[b], r]
     return out
 
 
 @njit(**PARALLEL_JIT)
-def first_attributes(codes, offsets, counts, k, seeds, partition_size):
+def first_attributes(orders):
     """The first attribute of every record's random order (-1 when it has none).
 
     Every record's first attribute is kept (its count is >= k), so records can
-    be grouped by it and grown on the records holding it (:func:`grow_group`).
+    be grouped by it and grown on the records holding it (:func:`grow_records`).
     """
-    n_columns, n_rows = codes.shape
-    n_parts = seeds.shape[0]
+    n_columns, n_rows = orders.codes.shape
+    partition_size = orders.partition_size
     first = np.full(n_rows, -1, dtype=np.int64)
-    for p in prange(n_parts):
+    for p in prange(orders.seeds.shape[0]):
         rng = np.empty(4, dtype=np.uint64)
         candidates = np.empty(n_columns, dtype=np.int64)
         for r in range(p * partition_size, min(n_rows, (p + 1) * partition_size)):
-            seed_state(rng, substream_seed(seeds[p], r))
-            if record_order(codes, offsets, counts, k, r, rng, candidates) > 0:
+            if draw_order(orders, r, rng, candidates) > 0:
                 first[r] = candidates[0]
     return first
 
 
 @njit(**JIT)
-def grow_group(
-    group_index, codes, offsets, counts, k, records, seeds, partition_size, exit_hits, list_max, out
-):
-    """Grow the records whose first attribute is the same ``a``, on the records holding ``a``.
-
-    ``group_index`` indexes only the sensitive records that hold ``a`` (so every
-    support there is a support of a combination with ``a``) and costs scale
-    with their number rather than with all records. ``codes``, ``offsets`` and
-    ``counts`` are the whole table's, to draw each record's order exactly as
-    :func:`row_seeded_records` does; the records' codes are written into ``out``.
-    """
-    positions = np.zeros(records.shape[0], dtype=np.int64)
-    grow_records(
-        group_index,
-        codes,
-        offsets,
-        counts,
-        k,
-        records,
-        positions,
-        False,
-        seeds,
-        partition_size,
-        exit_hits,
-        list_max,
-        out,
-    )
-
-
-@njit(**JIT)
-def next_kept(
-    node_counts, codes, offsets, attr_col, counts, k, records, positions, seeds, partition_size, out
-):
+def next_kept(node_counts, orders, attr_col, records, positions, out):
     """Every record's next kept attribute, from the support counts of its kept prefix's extensions.
 
     The records share a kept prefix ``P`` (their attributes up to candidate
-    position ``positions[i]`` of their order, as :func:`record_order` draws
+    position ``positions[i]`` of their order, as :func:`draw_order` draws
     it), and ``node_counts[b]`` is the number of sensitive records holding
     ``P`` and ``b``: the exact support of ``P + b``. So the next attribute kept
     by record ``i`` is its first candidate after ``positions[i]`` with
     ``node_counts >= k``, found without a support scan. It is written into
     ``out``; returns it and its position (-1, -1 where none is left).
     """
-    n_columns = codes.shape[0]
+    codes = orders.codes
     n_records = records.shape[0]
     attributes = np.full(n_records, -1, dtype=np.int64)
     places = np.full(n_records, -1, dtype=np.int64)
     rng = np.empty(4, dtype=np.uint64)
-    candidates = np.empty(n_columns, dtype=np.int64)
+    candidates = np.empty(codes.shape[0], dtype=np.int64)
     for i in range(n_records):
         r = records[i]
-        seed_state(rng, substream_seed(seeds[r // partition_size], r))
-        n = record_order(codes, offsets, counts, k, r, rng, candidates)
+        n = draw_order(orders, r, rng, candidates)
         for j in range(positions[i] + 1, n):
             b = candidates[j]
-            if node_counts[b] >= k:
+            if node_counts[b] >= orders.k:
                 out[attr_col[b], r] = codes[attr_col[b], r]
                 attributes[i] = b
                 places[i] = j
@@ -268,21 +262,7 @@ def next_kept(
 
 
 @njit(**JIT)
-def grow_records(
-    node_index,
-    codes,
-    offsets,
-    counts,
-    k,
-    records,
-    positions,
-    add_last,
-    seeds,
-    partition_size,
-    exit_hits,
-    list_max,
-    out,
-):
+def grow_records(node_index, orders, rule, records, positions, add_last, out):
     """Finish records on the index of the sensitive records holding their kept prefix.
 
     Record ``i`` has kept its attributes up to candidate position
@@ -293,6 +273,7 @@ def grow_records(
     Every later candidate is kept if the support stays >= ``k``. Kept
     attributes are written into ``out``.
     """
+    codes = orders.codes
     n_columns = codes.shape[0]
     attr_col = node_index[2]
     rng = np.empty(4, dtype=np.uint64)
@@ -300,17 +281,16 @@ def grow_records(
     candidates = np.empty(n_columns, dtype=np.int64)
     for i in range(records.shape[0]):
         r = records[i]
-        seed_state(rng, substream_seed(seeds[r // partition_size], r))
-        n = record_order(codes, offsets, counts, k, r, rng, candidates)
+        n = draw_order(orders, r, rng, candidates)
         start = positions[i]
         a = candidates[start]
         out[attr_col[a], r] = codes[attr_col[a], r]
         reset(work)
         if add_last:
-            try_add(node_index, work, a, k, exit_hits, list_max)  # always fits: chosen on the node's counts
+            _add(node_index, work, a, rule)  # always fits: chosen on the node's counts
         for j in range(start + 1, n):
             b = candidates[j]
-            if try_add(node_index, work, b, k, exit_hits, list_max):
+            if _add(node_index, work, b, rule):
                 out[attr_col[b], r] = codes[attr_col[b], r]
 
 
@@ -324,15 +304,13 @@ def pool_trees(remaining):
 
 
 @njit(**JIT)
-def pool_records(
-    node, on_first, k, first, remaining, trees, states, lo, hi, share, tries, exit_hits, list_max
-):
+def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries):
     """The pool records that start from attribute ``first``, in pool partitions ``lo .. hi - 1``.
 
-    Partition ``p`` owns ``remaining[p]`` (how many more times each attribute
-    must appear; every pooled attribute has count >= ``k``), the Fenwick tree
-    ``trees[p]`` over it and the random state ``states[p]``; all three are
-    updated in place. A record starts from ``first``; then, column by column
+    Partition ``p`` of the :data:`Pool` owns ``remaining[p]`` (how many more
+    times each attribute must appear; every pooled attribute has count >=
+    ``k``), the Fenwick tree ``trees[p]`` over it and the random state
+    ``states[p]``; all three are updated in place. A record starts from ``first``; then, column by column
     in random order, a value of that column is drawn in proportion to what is
     left and kept if the support stays >= ``k``; a column gets up to ``tries``
     draws of distinct values. Each partition starts ``ceil(left / share)`` such
@@ -353,7 +331,7 @@ def pool_records(
     out = np.zeros((n_columns, 1024), dtype=codes.dtype)
     n_records = 0
     for p in range(lo, hi):
-        left, tree, rng = remaining[p], trees[p], states[p]
+        left, tree, rng = pool.remaining[p], pool.trees[p], pool.states[p]
         starts = left[first] if share <= 1 else -(-left[first] // share)
         for _ in range(starts):
             if left[first] == 0:
@@ -361,7 +339,7 @@ def pool_records(
             out = _grow(out, n_records + 1)
             reset(work)
             if not on_first:
-                try_add(node, work, first, k, exit_hits, list_max)  # always fits: count >= k
+                _add(node, work, first, rule)  # always fits: count >= k
             out[attr_col[first], n_records] = attr_code[first]
             left[first] -= 1
             fenwick_add(tree, first, -1)
@@ -375,7 +353,7 @@ def pool_records(
                 n_hidden = 0
                 while mass > 0 and n_hidden < tries:
                     b = fenwick_find(tree, below_lo + below(rng, mass))
-                    if try_add(node, work, b, k, exit_hits, list_max):
+                    if _add(node, work, b, rule):
                         out[c, n_records] = attr_code[b]
                         left[b] -= 1
                         fenwick_add(tree, b, -1)
@@ -416,27 +394,32 @@ def unseeded_start(codes, offsets, counts, k, rng, order):
     return n_columns, -1
 
 
+@njit(**JIT)
+def replay_start(orders, j, rng, order):
+    """:func:`unseeded_start` of unseeded record ``j`` from its own stream (seeded into ``rng``)."""
+    seed_state(rng, substream_seed(orders.seeds[j // orders.partition_size], j))
+    return unseeded_start(orders.codes, orders.offsets, orders.counts, orders.k, rng, order)
+
+
 @njit(**PARALLEL_JIT)
-def unseeded_starts(codes, offsets, counts, k, n_records, seeds, partition_size):
-    """The first id kept by every unseeded record (see :func:`unseeded_start`), -1 for none."""
-    n_columns = codes.shape[0]
+def unseeded_starts(orders, n_records):
+    """The first id kept by every unseeded record (see :func:`replay_start`), -1 for none."""
+    n_columns = orders.codes.shape[0]
+    partition_size = orders.partition_size
     first = np.full(n_records, -1, dtype=np.int64)
-    for p in prange(seeds.shape[0]):
+    for p in prange(orders.seeds.shape[0]):
         rng = np.empty(4, dtype=np.uint64)
         order = np.empty(n_columns, dtype=np.int64)
         for j in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
-            seed_state(rng, substream_seed(seeds[p], j))
-            first[j] = unseeded_start(codes, offsets, counts, k, rng, order)[1]
+            first[j] = replay_start(orders, j, rng, order)[1]
     return first
 
 
 @njit(**JIT)
-def grow_unseeded_group(
-    group_index, codes, offsets, counts, k, records, seeds, partition_size, exit_hits, list_max, out
-):
+def grow_unseeded_group(group_index, orders, rule, records, out):
     """Finish the unseeded records whose first kept id is the same ``a``.
 
-    Each record replays its start (:func:`unseeded_start`, on the whole table),
+    Each record replays its start (:func:`replay_start`, on the whole table),
     then visits its remaining columns in order: it draws a record uniformly
     from its support set (the records that agree with it so far, all holding
     ``a``, indexed by ``group_index``) and takes that record's value. An
@@ -444,15 +427,15 @@ def grow_unseeded_group(
     empty; an absence is kept as context (restricting the support set) when
     >= ``k`` records share it, so absences follow the data too.
     """
-    n_columns = codes.shape[0]
+    offsets = orders.offsets
+    n_columns = orders.codes.shape[0]
     n_attributes = offsets[n_columns]
     group_codes, attr_col, attr_code = group_index[0], group_index[2], group_index[3]
     rng = np.empty(4, dtype=np.uint64)
     work = new_work(n_columns, group_codes.shape[1])
     order = np.empty(n_columns, dtype=np.int64)
     for j in records:
-        seed_state(rng, substream_seed(seeds[j // partition_size], j))
-        start, a = unseeded_start(codes, offsets, counts, k, rng, order)
+        start, a = replay_start(orders, j, rng, order)
         if a < n_attributes:
             out[attr_col[a], j] = attr_code[a]
         reset(work)
@@ -460,13 +443,13 @@ def grow_unseeded_group(
             c = order[position]
             v = np.int64(group_codes[c, random_member(group_index, work, rng)])
             if v == 0:
-                try_add(group_index, work, n_attributes + c, k, exit_hits, list_max)
-            elif try_add(group_index, work, offsets[c] + v - 1, k, exit_hits, list_max):
+                _add(group_index, work, n_attributes + c, rule)
+            elif _add(group_index, work, offsets[c] + v - 1, rule):
                 out[c, j] = v
 
 
 @njit(**JIT)
-def value_seeded_records(index, k, budget, cap, tries, seed, exit_hits, list_max):
+def value_seeded_records(index, rule, budget, cap, tries, seed):
     """Records seeded from attribute budgets and completed from the conditional distribution.
 
     While some attribute has budget left, a record starts from an attribute drawn
@@ -498,7 +481,7 @@ def value_seeded_records(index, k, budget, cap, tries, seed, exit_hits, list_max
         out = _grow(out, n_records + 1)
         reset(work)
         first = fenwick_find(tree, below(rng, total))
-        try_add(index, work, first, k, exit_hits, list_max)  # always fits: count >= k
+        _add(index, work, first, rule)  # always fits: count >= k
         out[attr_col[first], n_records] = attr_code[first]
         used[first] += 1
         remaining[first] -= 1
@@ -513,7 +496,7 @@ def value_seeded_records(index, k, budget, cap, tries, seed, exit_hits, list_max
             while True:
                 v = np.int64(codes[c, random_member(index, work, rng)])
                 if v == 0:
-                    try_add(index, work, n_attributes + c, k, exit_hits, list_max)
+                    _add(index, work, n_attributes + c, rule)
                     break
                 b = offsets[c] + v - 1
                 if used[b] >= cap[b]:
@@ -521,7 +504,7 @@ def value_seeded_records(index, k, budget, cap, tries, seed, exit_hits, list_max
                     if left < 0:
                         break
                     continue
-                if try_add(index, work, b, k, exit_hits, list_max):
+                if _add(index, work, b, rule):
                     out[c, n_records] = v
                     used[b] += 1
                     if remaining[b] > 0:

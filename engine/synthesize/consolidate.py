@@ -27,7 +27,7 @@ import numpy as np
 
 from ..encode import EncodedTable
 from ..kernels.rng import seeded_states
-from ..kernels.row_synthesis import pool_records, pool_trees, suppress_excess
+from ..kernels.row_synthesis import Pool, Rule, pool_records, pool_trees, suppress_excess
 from ..kernels.support import (
     attribute_counts,
     attribute_counts_serial,
@@ -258,12 +258,10 @@ def pool_order(pool: np.ndarray) -> np.ndarray:
 
 
 def _grow_pool_chunk(
-    node: SupportIndex, on_first: bool, a: int, share: int, k: int, remaining, trees, states, chunk
+    node: SupportIndex, on_first: bool, a: int, share: int, k: int, pool, chunk
 ) -> np.ndarray:
-    return pool_records(
-        node.arrays, on_first, k, a, remaining, trees, states, chunk[0], chunk[1], share,
-        POOL_TRIES, node.exit_hits, node.list_max,
-    )  # fmt: skip
+    rule = Rule(k, node.exit_hits, node.list_max)
+    return pool_records(node.arrays, on_first, rule, a, pool, chunk[0], chunk[1], share, POOL_TRIES)
 
 
 def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:
@@ -286,6 +284,7 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
     states = seeded_states(stream_seeds(rng, n_parts))
     remaining = np.stack([split_counts(pool, n_parts, part) for part in range(n_parts)])
     trees = pool_trees(remaining)
+    pool_state = Pool(remaining, trees, states)
     codes, offsets, attr_col = index.arrays[0], index.offsets, index.arrays[2]
     columns = attr_col[: len(index.counts)]
     chunks = [(lo, min(lo + POOL_CHUNK, n_parts)) for lo in range(0, n_parts, POOL_CHUNK)]
@@ -298,7 +297,7 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
         node = index
         if on_first:
             node = group_index(codes, offsets, columns, attr_col, int(a), resolution, parallel=True)
-        grow = partial(_grow_pool_chunk, node, on_first, int(a), share, resolution, remaining, trees, states)
+        grow = partial(_grow_pool_chunk, node, on_first, int(a), share, resolution, pool_state)
         grown.extend(run_parallel(grow, chunks))
     return np.concatenate(grown, axis=1)
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import first_attributes, grow_records, next_kept
+from ..kernels.row_synthesis import Orders, Rule, first_attributes, grow_records, next_kept
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
 from .consolidate import (
@@ -99,7 +99,8 @@ def first_pass(
     ``split_cost`` tunes the splits (0 splits every group, for tests).
     """
     codes, offsets, attr_col, _, counts = index.arrays[:5]
-    first = first_attributes(codes, offsets, counts, k, seeds, PARTITION_SIZE)
+    orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
+    first = first_attributes(orders)
     out = np.zeros_like(codes)
     columns = table.schema.attribute_columns
 
@@ -115,9 +116,7 @@ def first_pass(
         """
         node_rows = node_codes.shape[1]
         node_counts = id_counts(node_codes, offsets, columns, parallel=False)
-        kept, places = next_kept(
-            node_counts, codes, offsets, attr_col, counts, k, records, positions, seeds, PARTITION_SIZE, out
-        )
+        kept, places = next_kept(node_counts, orders, attr_col, records, positions, out)
         rest = []
         for b, members in group_by(kept):
             if len(members) * (node_rows - node_counts[b]) >= split_cost * node_counts[b]:
@@ -131,21 +130,8 @@ def first_pass(
         node = index_codes(
             node_codes, offsets, columns, k, use_pairs=False, parallel=False, all_counts=node_counts
         )
-        grow_records(
-            node.arrays,
-            codes,
-            offsets,
-            counts,
-            k,
-            records[members],
-            places[members],
-            True,
-            seeds,
-            PARTITION_SIZE,
-            node.exit_hits,
-            node.list_max,
-            out,
-        )
+        rule = Rule(k, node.exit_hits, node.list_max)
+        grow_records(node.arrays, orders, rule, records[members], places[members], True, out)
 
     def grow(item: tuple[int, np.ndarray]) -> None:
         a, records = item

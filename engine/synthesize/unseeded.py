@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import grow_unseeded_group, unseeded_starts
+from ..kernels.row_synthesis import Orders, Rule, grow_unseeded_group, unseeded_starts
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
 from .consolidate import PARTITION_SIZE, group_by, group_index, id_counts, run_parallel
@@ -51,25 +51,14 @@ def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) 
     n_records = table.n_rows
     n_parts = max(1, -(-n_records // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
-    first = unseeded_starts(codes, offsets, counts, k, n_records, seeds, PARTITION_SIZE)
+    orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
+    first = unseeded_starts(orders, n_records)
     out = np.zeros((table.n_columns, n_records), dtype=codes.dtype)
 
     def grow(item: tuple[int, np.ndarray]) -> None:
         a, records = item
         group = group_index(codes, offsets, columns, attr_col, a, k)
-        grow_unseeded_group(
-            group.arrays,
-            codes,
-            offsets,
-            counts,
-            k,
-            records,
-            seeds,
-            PARTITION_SIZE,
-            group.exit_hits,
-            group.list_max,
-            out,
-        )
+        grow_unseeded_group(group.arrays, orders, Rule(k, group.exit_hits, group.list_max), records, out)
 
     run_parallel(grow, group_by(first))
     return out

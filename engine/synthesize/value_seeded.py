@@ -39,7 +39,7 @@ import numpy as np
 
 from ..encode import EncodedTable
 from ..errors import ParameterError
-from ..kernels.row_synthesis import value_seeded_records
+from ..kernels.row_synthesis import Rule, value_seeded_records
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
 from .consolidate import protected_counts, run_parallel, split_counts, support_index
@@ -100,9 +100,8 @@ def value_seeded(
             cap = np.full_like(share, NO_LIMIT)
         else:
             cap = share + split_counts(allowance, n_parts, part)
-        return value_seeded_records(
-            index.arrays, k, share, cap, tries, seeds[part], index.exit_hits, index.list_max
-        )
+        rule = Rule(k, index.exit_hits, index.list_max)
+        return value_seeded_records(index.arrays, rule, share, cap, tries, seeds[part])
 
     parts = run_parallel(grow, range(n_parts))
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
