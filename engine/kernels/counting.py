@@ -3,7 +3,8 @@
 ``codes`` is a 2-D C-contiguous array, one row per column of the data, holding
 codes 0..n_c where 0 means "no attribute". A set of k columns is counted by
 giving every record the mixed-radix key ``sum_j codes[cols[j], r] * strides[j]``
-(radix ``n_c + 1`` per column, so "no attribute" is a digit of its own), then
+(radix ``n_c + 1`` per column, so "no attribute" is a digit of its own: the
+value keys of :mod:`.keys`, read back with :func:`~.keys.digit`), then
 either a dense histogram over the whole key space or, when that space is too
 large, a sort of the keys of records that have all k attributes.
 """
@@ -14,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import JIT, PARALLEL_JIT
+from .keys import digit
 
 #: Rows per thread below which splitting rows over threads does not pay.
 MIN_ROWS_PER_THREAD = 1 << 15
@@ -74,7 +76,7 @@ def dense_histogram(codes, cols, strides, n_bins, n_threads):
 def _is_full(key, radices, strides):
     """True when no digit of ``key`` is 0, i.e. the record had every attribute."""
     for j in range(radices.shape[0]):
-        if (key // strides[j]) % radices[j] == 0:
+        if digit(key, strides[j], radices[j]) == 0:
             return False
     return True
 
@@ -97,7 +99,7 @@ def full_bins(hist, radices, strides):
     for key in range(hist.shape[0]):
         if hist[key] > 0 and _is_full(key, radices, strides):
             for j in range(k):
-                digits[i, j] = (key // strides[j]) % radices[j]
+                digits[i, j] = digit(key, strides[j], radices[j])
             counts[i] = hist[key]
             i += 1
     return digits, counts
@@ -185,7 +187,7 @@ def sparse_counts(codes, cols, radices, strides):
         if i == 0 or keys[i] != keys[i - 1]:
             u += 1
             for j in range(k):
-                digits[u, j] = (keys[i] // strides[j]) % radices[j]
+                digits[u, j] = digit(keys[i], strides[j], radices[j])
         counts[u] += 1
     return digits, counts
 

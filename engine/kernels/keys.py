@@ -170,29 +170,27 @@ def combination_table(combos, lengths, n_attributes, length):
 
 
 @njit(**JIT)
-def find(table, key):
-    """Row of the packed ``key`` in ``table``, or -1."""
+def _probe(table, s, key, word):
+    """Linear probing from slot ``s`` for ``key`` (for ``word`` when ``key`` is None)."""
     keys, rows = table.keys, table.rows
     mask = rows.shape[0] - 1
-    s = _slot(key, mask)
     while rows[s] != EMPTY:
-        if _same(keys, s, key):
+        if (keys[s, 0] == word) if key is None else _same(keys, s, key):
             return rows[s]
         s = (s + 1) & mask
     return EMPTY
 
 
 @njit(**JIT)
+def find(table, key):
+    """Row of the packed ``key`` in ``table``, or -1."""
+    return _probe(table, _slot(key, table.rows.shape[0] - 1), key, 0)
+
+
+@njit(**JIT)
 def find_word(table, word):
     """Row of a one-word key in a table of one-word keys, or -1."""
-    keys, rows = table.keys, table.rows
-    mask = rows.shape[0] - 1
-    s = _word_slot(word, mask)
-    while rows[s] != EMPTY:
-        if keys[s, 0] == word:
-            return rows[s]
-        s = (s + 1) & mask
-    return EMPTY
+    return _probe(table, _word_slot(word, table.rows.shape[0] - 1), None, word)
 
 
 @njit(**JIT)

@@ -187,7 +187,7 @@ def row_seeded_records(index, rule, seeds, partition_size, n_workers):
     its partition's seed ``seeds[r // partition_size]``), so any grouping of the
     work gives the same records. Returns codes shaped like the sensitive
     codes, 0 where an attribute was left out. This is the plain form, on the
-    whole table's index; :func:`first_attributes`, :func:`next_kept` and
+    whole table's index; :func:`first_ids`, :func:`next_kept` and
     :func:`grow_records` give the same records faster, and tests hold them to this one.
     """
     codes, offsets, attr_col, counts = index[0], index[1], index[2], index[4]
@@ -212,21 +212,26 @@ def row_seeded_records(index, rule, seeds, partition_size, n_workers):
 
 
 @njit(**PARALLEL_JIT)
-def first_attributes(orders):
-    """The first attribute of every record's random order (-1 when it has none).
+def first_ids(orders, n_records, unseeded):
+    """The first id every record keeps, -1 when it keeps none.
 
-    Every record's first attribute is kept (its count is >= k), so records can
-    be grouped by it and grown on the records holding it (:func:`grow_records`).
+    Row-seeded records (one per sensitive record): the first attribute of the
+    record's random order (:func:`draw_order`), which is always kept (its count
+    is >= k), so records can be grouped by it and grown on the records holding
+    it (:func:`next_kept`, :func:`grow_records`). With ``unseeded``: the id of
+    each unseeded record's start (:func:`replay_start`).
     """
-    n_columns, n_rows = orders.codes.shape
+    n_columns = orders.codes.shape[0]
     partition_size = orders.partition_size
-    first = np.full(n_rows, -1, dtype=np.int64)
+    first = np.full(n_records, -1, dtype=np.int64)
     for p in prange(orders.seeds.shape[0]):
         rng = np.empty(4, dtype=np.uint64)
-        candidates = np.empty(n_columns, dtype=np.int64)
-        for r in range(p * partition_size, min(n_rows, (p + 1) * partition_size)):
-            if draw_order(orders, r, rng, candidates) > 0:
-                first[r] = candidates[0]
+        scratch = np.empty(n_columns, dtype=np.int64)
+        for r in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
+            if unseeded:
+                first[r] = replay_start(orders, r, rng, scratch)[1]
+            elif draw_order(orders, r, rng, scratch) > 0:
+                first[r] = scratch[0]
     return first
 
 
@@ -399,20 +404,6 @@ def replay_start(orders, j, rng, order):
     """:func:`unseeded_start` of unseeded record ``j`` from its own stream (seeded into ``rng``)."""
     seed_state(rng, substream_seed(orders.seeds[j // orders.partition_size], j))
     return unseeded_start(orders.codes, orders.offsets, orders.counts, orders.k, rng, order)
-
-
-@njit(**PARALLEL_JIT)
-def unseeded_starts(orders, n_records):
-    """The first id kept by every unseeded record (see :func:`replay_start`), -1 for none."""
-    n_columns = orders.codes.shape[0]
-    partition_size = orders.partition_size
-    first = np.full(n_records, -1, dtype=np.int64)
-    for p in prange(orders.seeds.shape[0]):
-        rng = np.empty(4, dtype=np.uint64)
-        order = np.empty(n_columns, dtype=np.int64)
-        for j in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
-            first[j] = replay_start(orders, j, rng, order)[1]
-    return first
 
 
 @njit(**JIT)

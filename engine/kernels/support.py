@@ -51,6 +51,8 @@ never raise: callers size every buffer.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -82,6 +84,17 @@ def popcount(x):
     x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
     x = (x + (x >> np.uint64(4))) & _M4
     return np.int64((x * _H01) >> np.uint64(56))
+
+
+def one_thread(kernel, name: str):
+    """``kernel`` compiled again without ``parallel``, as ``name``: its ``prange`` loops run as
+    plain loops, for work already spread over threads. The copy has a name of its own, so that
+    Numba's cache keeps the two compilations apart."""
+    py = kernel.py_func
+    twin = types.FunctionType(py.__code__, py.__globals__, name, py.__defaults__, py.__closure__)
+    twin.__qualname__ = name
+    twin.__doc__ = f":func:`{py.__name__}` on one thread (for work already spread over threads)."
+    return njit(**JIT)(twin)
 
 
 # --- building the index ---------------------------------------------------------------------
@@ -119,13 +132,7 @@ def attribute_counts(codes, offsets):
     return counts
 
 
-@njit(**JIT)
-def attribute_counts_serial(codes, offsets):
-    """:func:`attribute_counts` on one thread (for work already spread over threads)."""
-    counts = np.zeros(offsets[codes.shape[0]], dtype=np.int64)
-    for c in range(codes.shape[0]):
-        _count_column(codes, offsets, c, counts)
-    return counts
+attribute_counts_serial = one_thread(attribute_counts, "attribute_counts_serial")
 
 
 @njit(**JIT)
@@ -182,15 +189,7 @@ def fill_index(codes, offsets, dense_slot, sparse_start, n_dense, n_sparse_rows)
     return bitmaps, sparse_rows
 
 
-@njit(**JIT)
-def fill_index_serial(codes, offsets, dense_slot, sparse_start, n_dense, n_sparse_rows):
-    """:func:`fill_index` on one thread (for work already spread over threads)."""
-    bitmaps = np.zeros((n_dense, (codes.shape[1] + 63) // 64), dtype=np.uint64)
-    sparse_rows = np.empty(n_sparse_rows, dtype=np.int32)
-    cursor = sparse_start[:-1].copy()
-    for c in range(codes.shape[0]):
-        _index_column(codes, offsets, dense_slot, c, bitmaps, sparse_rows, cursor)
-    return bitmaps, sparse_rows
+fill_index_serial = one_thread(fill_index, "fill_index_serial")
 
 
 @njit(**PARALLEL_JIT)

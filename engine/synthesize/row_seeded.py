@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import Orders, Rule, first_attributes, grow_records, next_kept
+from ..kernels.row_synthesis import Orders, Rule, first_ids, grow_records, next_kept
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
 from .consolidate import (
@@ -100,7 +100,7 @@ def first_pass(
     """
     codes, offsets, attr_col, _, counts = index.arrays[:5]
     orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
-    first = first_attributes(orders)
+    first = first_ids(orders, table.n_rows, False)
     out = np.zeros_like(codes)
     columns = table.schema.attribute_columns
 

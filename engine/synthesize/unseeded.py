@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import Orders, Rule, grow_unseeded_group, unseeded_starts
+from ..kernels.row_synthesis import Orders, Rule, first_ids, grow_unseeded_group
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
 from .consolidate import PARTITION_SIZE, group_by, group_index, id_counts, run_parallel
@@ -52,7 +52,7 @@ def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) 
     n_parts = max(1, -(-n_records // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
     orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
-    first = unseeded_starts(orders, n_records)
+    first = first_ids(orders, n_records, True)
     out = np.zeros((table.n_columns, n_records), dtype=codes.dtype)
 
     def grow(item: tuple[int, np.ndarray]) -> None:
