@@ -46,11 +46,11 @@ def check_k(k: object) -> int:
 
 
 @dataclass(frozen=True)
-class KAnonymity:
-    """k-anonymity with resolution ``k`` (SPEC §2.1)."""
+class _CountsWithK:
+    """A protection of exact counts with a resolution ``k``, checked at construction."""
 
     k: int = DEFAULT_K
-    name = "k-anonymity"
+    name = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "k", check_k(self.k))
@@ -60,20 +60,20 @@ class KAnonymity:
 
 
 @dataclass(frozen=True)
-class Exact:
+class KAnonymity(_CountsWithK):
+    """k-anonymity with resolution ``k`` (SPEC §2.1)."""
+
+    name = "k-anonymity"
+
+
+@dataclass(frozen=True)
+class Exact(_CountsWithK):
     """No protection: the exact counts (files named ``sensitive_*``; never publish them).
 
     ``k`` only sets which combinations the statistics call rare (fewer than k records).
     """
 
-    k: int = DEFAULT_K
     name = "none"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "k", check_k(self.k))
-
-    def describe(self) -> dict:
-        return {"mechanism": self.name, "k": self.k}
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,12 @@ from ..encode import EncodedTable, decode
 from ..protection import Protection
 
 
+@dataclass(kw_only=True)
 class _ArrowResult:
-    """``to_pandas()`` for results that have ``to_arrow()``."""
+    """What every result has: its steps' seconds, the files written, ``to_pandas()``."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
 
     def to_arrow(self) -> pa.Table:  # pragma: no cover - every result defines it
         raise NotImplementedError
@@ -43,8 +47,6 @@ class AggregateResult(_ArrowResult):
     protection: Protection
     privacy: dict
     exact: Aggregates | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
     #: The privacy ledger file, when this DP release created it (there was none before).
     ledger_created: Path | None = None
 
@@ -79,8 +81,6 @@ class SynthesisResult(_ArrowResult):
     input_records: int
     reference: str
     metrics: dict | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
     #: Protection of the records: k-anonymity, or that of the aggregates they came from.
     protection: str = PROTECTION_K_ANONYMITY
 
@@ -100,7 +100,6 @@ class RunResult(_ArrowResult):
 
     aggregate: AggregateResult
     synthesis: SynthesisResult
-    files: list[str] = field(default_factory=list)
 
     @property
     def ledger_created(self) -> Path | None:
