@@ -14,12 +14,12 @@ from showcase.engine.encode import decode as decode_table
 from showcase.engine.config import threads
 from showcase.engine.dp.marginals import dp_aggregate
 from showcase.engine.dp.noise import RandomSource
-from showcase.engine.dp.synthesis import pairwise_synthesis
 from showcase.engine.evaluate import k_marginal_score
 from showcase.engine.randomness import make_rng
+from showcase.engine.synthesize.pairwise import pairwise
 from showcase.engine.synthesize.tree import mutual_information, spanning_tree, tree
 
-SYNTHESIZERS = {"tree": tree, "pairwise": pairwise_synthesis}
+SYNTHESIZERS = {"tree": tree, "pairwise": pairwise}
 
 
 @pytest.fixture(scope="module")

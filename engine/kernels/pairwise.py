@@ -11,6 +11,8 @@ incrementally, so a record costs O(columns × attributes).
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 # ruff: noqa: NPY002 - Numba kernels support only the legacy np.random API; each
 # partition seeds it explicitly, so outputs are reproducible for a given seed.
 import numpy as np
@@ -18,24 +20,21 @@ from numba import njit, prange
 
 from ..config import PARALLEL_JIT
 
+#: The log-score tables (see the module docs): column ``c``'s attributes are
+#: ``offsets[c]:offsets[c + 1]``; ``log_single[a]`` and ``log_single_missing[c]`` are the
+#: 1-way scores, ``log_cond[a, b]`` and ``log_missing[a, c]`` the conditional ones.
+Scores = namedtuple("Scores", ["offsets", "log_single", "log_single_missing", "log_cond", "log_missing"])
+
 
 @njit(**PARALLEL_JIT)
-def pairwise_records(
-    n_records,
-    offsets,
-    log_single,
-    log_single_missing,
-    log_cond,
-    log_missing,
-    seeds,
-    partition_size,
-    out,
-):
-    """Fill ``out[c, r]`` with codes (0 = missing) for ``n_records`` records.
+def pairwise_records(scores, seeds, partition_size, out):
+    """Fill ``out[c, r]`` with codes (0 = missing) for every record ``r``.
 
     Partition p of ``partition_size`` records draws from numba's generator
     seeded with ``seeds[p]``: same seeds, same records, whatever the threads.
     """
+    offsets, log_single, log_single_missing, log_cond, log_missing = scores
+    n_records = out.shape[1]
     n_cols = offsets.shape[0] - 1
     n_attrs = offsets[n_cols]
     n_parts = seeds.shape[0]

@@ -10,6 +10,8 @@ and holds ``widths[c]`` cumulative probabilities, the last one 1.0. Value 0 is
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 # ruff: noqa: NPY002 - Numba kernels support only the legacy np.random API; each
 # partition seeds it explicitly, so outputs are reproducible for a given seed.
 import numpy as np
@@ -17,10 +19,16 @@ from numba import njit, prange
 
 from ..config import PARALLEL_JIT
 
+#: The fitted tree: columns in sampling ``order``, each one's ``parent`` (-1: the root) and
+#: its flat cumulative tables (``starts``, ``widths``, ``cumulative``; see the module docs).
+Tree = namedtuple("Tree", ["order", "parent", "starts", "widths", "cumulative"])
+
 
 @njit(**PARALLEL_JIT)
-def tree_records(n_records, order, parent, starts, widths, cumulative, seeds, partition_size, out):
-    """Fill ``out[c, r]`` for ``n_records`` records; partition p seeds numba's generator with ``seeds[p]``."""
+def tree_records(tree, seeds, partition_size, out):
+    """Fill ``out[c, r]`` for every record ``r``; partition p seeds numba's generator with ``seeds[p]``."""
+    order, parent, starts, widths, cumulative = tree
+    n_records = out.shape[1]
     n_parts = seeds.shape[0]
     for p in prange(n_parts):
         np.random.seed(seeds[p])

@@ -14,8 +14,7 @@ combination of length <= L absent from them. ``tree`` and ``pairwise`` also
 read only released aggregates and complete every record from the released 1-
 and 2-combinations: ``tree`` samples down a Chow–Liu tree of the columns (see
 :mod:`.tree`; the mode for DP aggregates, where aggregate-seeded records stop
-early), ``pairwise`` pools every released pair (see
-:mod:`showcase.engine.dp.synthesis`).
+early), ``pairwise`` pools every released pair (see :mod:`.pairwise`).
 
 Every mode returns codes on the schema of its input, 0 where a record has no
 attribute for a column; :mod:`.output` turns them back into the input's spellings.
@@ -147,14 +146,8 @@ def synthesize(
     given = check_parameters(mode, parameters)
     if mode in AGGREGATE_MODES and not isinstance(source, Aggregates):
         raise ParameterError(f"{mode} synthesizes from aggregates, not from sensitive records")
-    if mode == PAIRWISE:
-        from ..dp.synthesis import pairwise_synthesis
-
-        return pairwise_synthesis(source, rng=rng, **given)
-    if mode == TREE:
-        from .tree import tree
-
-        return tree(source, rng=rng, **given)
+    if mode in (TREE, PAIRWISE):
+        return _mode_function(mode)(source, rng=rng, **given)
     if mode == AGGREGATE_SEEDED:
         from .aggregate_seeded import aggregate_seeded
 

@@ -1,4 +1,4 @@
-"""Complete synthetic records from released (DP) aggregates: pairwise-conditional sampling.
+"""Pairwise synthesis: complete records from released aggregates by pairwise-conditional sampling.
 
 aggregate-seeded synthesis stops a record at the first combination missing
 from the aggregates; with DP aggregates, where noise and thresholds suppress
@@ -23,13 +23,13 @@ import numpy as np
 from ..aggregates import Aggregates
 from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
-from ..kernels.pairwise import pairwise_records
+from ..kernels.pairwise import Scores, pairwise_records
 from ..randomness import stream_seeds
 
 PARTITION = 4096
 
 
-def pairwise_tables(aggregates: Aggregates, smoothing: float = 1.0):
+def pairwise_tables(aggregates: Aggregates, smoothing: float = 1.0) -> Scores:
     """Log-score tables from the released 1- and 2-combinations."""
     schema = aggregates.schema
     n_attrs, n_cols = schema.n_attributes, len(schema.columns)
@@ -60,10 +60,10 @@ def pairwise_tables(aggregates: Aggregates, smoothing: float = 1.0):
         / (single[:, None] + smoothing * (sizes[None, :] + 1))
     )
     log_missing[np.arange(n_attrs), column] = 0.0
-    return offsets, log_single, log_single_missing, log_cond, log_missing
+    return Scores(offsets, log_single, log_single_missing, log_cond, log_missing)
 
 
-def pairwise_synthesis(
+def pairwise(
     aggregates: Aggregates,
     *,
     rng: np.random.Generator,
@@ -76,10 +76,9 @@ def pairwise_synthesis(
     n = int(target_number_of_records or aggregates.record_count)
     if n < 1:
         raise ParameterError(f"number of records must be at least 1, got {n}")
-    offsets, *tables = pairwise_tables(aggregates)
     schema = aggregates.schema
     width = max((len(d) for d in schema.dictionaries), default=0)
     out = np.zeros((len(schema.columns), n), dtype=code_dtype(width))
     seeds = stream_seeds(rng, math.ceil(n / PARTITION)).astype(np.int64) & ((1 << 31) - 1)
-    pairwise_records(n, offsets, *tables, seeds, PARTITION, out)
+    pairwise_records(pairwise_tables(aggregates), seeds, PARTITION, out)
     return EncodedTable(schema, out)

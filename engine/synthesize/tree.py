@@ -24,7 +24,7 @@ import numpy as np
 from ..aggregates import Aggregates
 from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
-from ..kernels.tree import tree_records
+from ..kernels.tree import Tree, tree_records
 from ..randomness import stream_seeds
 
 #: Pseudo-records added to every cell of a released value or of "missing".
@@ -130,8 +130,8 @@ def spanning_tree(weights: np.ndarray, root: int = 0) -> tuple[np.ndarray, np.nd
     return np.array(order, dtype=np.int64), parent
 
 
-def fit(aggregates: Aggregates) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The tree and its flat cumulative tables: (order, parent, starts, widths, cumulative)."""
+def fit(aggregates: Aggregates) -> Tree:
+    """The tree and its flat cumulative tables (see :mod:`showcase.engine.kernels.tree`)."""
     counts = column_counts(aggregates)
     tables = pair_tables(aggregates, counts)
     n_cols = len(counts)
@@ -155,7 +155,7 @@ def fit(aggregates: Aggregates) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         pieces[c] = cumulative.ravel()
         starts[c] = start
         start += pieces[c].shape[0]
-    return order, parent, starts, widths, np.concatenate(pieces)
+    return Tree(order, parent, starts, widths, np.concatenate(pieces))
 
 
 def tree(
@@ -172,8 +172,8 @@ def tree(
     n = int(target_number_of_records or aggregates.record_count)
     if n < 1:
         raise ParameterError(f"number of records must be at least 1, got {n}")
-    order, parent, starts, widths, cumulative = fit(aggregates)
-    out = np.zeros((n_cols, n), dtype=code_dtype(int(widths.max(initial=1)) - 1))
+    fitted = fit(aggregates)
+    out = np.zeros((n_cols, n), dtype=code_dtype(int(fitted.widths.max(initial=1)) - 1))
     seeds = stream_seeds(rng, math.ceil(n / PARTITION)).astype(np.int64) & ((1 << 31) - 1)
-    tree_records(n, order, parent, starts, widths, cumulative, seeds, PARTITION, out)
+    tree_records(fitted, seeds, PARTITION, out)
     return EncodedTable(aggregates.schema, out)
