@@ -25,10 +25,10 @@ PINNED = {
     },
     "unseeded": {"synthetic.csv": "0f9cbad5a570b44ec2677624290dd446a610cf774571a711a12881c0167fe0f1"},
     "value_seeded": {"synthetic.csv": "50253ef00f875926112f8bb16e085b070d2f0698bca0e22fb0124c95cac22a1a"},
-    "aggregate_seeded": {"synthetic.csv": "f2474eb23253ea19518638354c176b3316cb37d6c85a2c229209f7d8e4183628"},
+    "aggregate_seeded": {"synthetic.csv": "758e53f4f5d0954cd89667117804421c135c8d5bf899e002f0467152a43d5df7"},
     "dp": {
         "aggregates.tsv": "eb13718d81be21be580e001debe050c8d0cb0e22df421e2336b8bf28430c99ad",
-        "synthetic.csv": "028577c55c967196da0a69e066d5cfb59761ff374bd32a272fdac57ecc7d468d",
+        "synthetic.csv": "f372a730ff71945777499829044cf9e5ce264b79121bd15a2e78fc4e6f0349cd",
     },
 }
 

@@ -34,6 +34,8 @@ from showcase.engine.randomness import make_rng, stream_seeds
 from showcase.engine.synthesize import synthesize
 from showcase.engine.synthesize.aggregate_seeded import PARTITION_RECORDS, CombinationTable
 
+from .naive_rng import Xoshiro
+
 module = importlib.import_module("showcase.engine.synthesize.aggregate_seeded")
 
 # ---------------------------------------------------------------- helpers
@@ -84,23 +86,6 @@ def drop_some(aggregates, keep_mask):
 # ---------------------------------------------------------------- slow reference
 
 
-class SplitMix:
-    """The kernels' random stream, in plain Python."""
-
-    MASK = (1 << 64) - 1
-
-    def __init__(self, seed: int):
-        self.state = int(seed)
-
-    def uniform(self) -> float:
-        self.state = (self.state + 0x9E3779B97F4A7C15) & self.MASK
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self.MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self.MASK
-        z ^= z >> 31
-        return float(z >> 11) * (1.0 / 9007199254740992.0)
-
-
 def reference_percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     n = len(ordered)
@@ -133,7 +118,7 @@ def reference_synthesis(
         first = p * partition
         n_records = min(n_total, first + partition) - first
         share = n_records / n_total
-        rng = SplitMix(int(seeds[p]))
+        rng = Xoshiro(int(seeds[p]))  # the kernels' stream (engine/kernels/rng.py)
         synthetic: dict = {}
 
         def value(combo, share=share, synthetic=synthetic):

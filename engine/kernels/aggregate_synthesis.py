@@ -8,7 +8,7 @@ Combinations
 Sampler
     Records are built in fixed-size partitions of the target number of
     records (:data:`Plan`); every partition has its own random stream
-    (SplitMix64 seeded from ``seeds[p]``), its own share of the attribute
+    (:mod:`.rng`, seeded from ``seeds[p]``), its own share of the attribute
     budgets and, with synthetic counts, its own tally of what it has
     synthesized. Partitions never share writes, so the output depends on the
     seed and never on the thread count. :data:`Model` holds what the
@@ -25,9 +25,7 @@ from numba import njit, prange
 
 from ..config import JIT, PARALLEL_JIT
 from .keys import find_ids, next_subset, without
-from .rng import GOLDEN, mix64
-
-_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+from .rng import new_state, uniform
 
 #: Which records to build: partition ``p`` of ``partitions`` holds records
 #: ``[p * partition_size, min(n_total, (p + 1) * partition_size))`` and draws from ``seeds[p]``.
@@ -46,13 +44,6 @@ Work = namedtuple(
     ["alive", "weight", "stored", "values", "scratch", "record", "grown", "idx", "comb", "extra", "key",
      "member", "hits", "full", "synthetic"],
 )  # fmt: skip
-
-
-@njit(**JIT)
-def _uniform(state):
-    """Next double in [0, 1) from the SplitMix64 stream held in ``state[0]``."""
-    state[0] += GOLDEN
-    return np.float64(mix64(state[0]) >> np.uint64(11)) * _TO_UNIT
 
 
 @njit(**JIT)
@@ -358,7 +349,7 @@ def _budgets(model, share, state):
         if r >= 0 and model.scaled[r] > 0:
             x = model.scaled[r] * share
             whole = np.floor(x)
-            initial[a] = np.int64(whole) + (1 if _uniform(state) < x - whole else 0)
+            initial[a] = np.int64(whole) + (1 if uniform(state) < x - whole else 0)
     return initial
 
 
@@ -392,7 +383,7 @@ def _draw(weight, n_alive, state):
         total += weight[t]
     if total <= 0.0:
         return -1
-    u = _uniform(state) * total
+    u = uniform(state) * total
     pick = -1
     acc = 0.0
     for t in range(n_alive):
@@ -433,8 +424,7 @@ def _grow(record, grown, m, x):
 @njit(**JIT)
 def _synthesize_partition(first, n_records, share, seed, table, model, children, out):
     """Fill ``out[:, first:first + n_records]`` with synthetic records (see :func:`synthesize_records`)."""
-    state = np.empty(1, dtype=np.uint64)
-    state[0] = seed
+    state = new_state(seed)
     initial = _budgets(model, share, state)
     budget = initial.copy()
     left = budget.sum()

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-# ruff: noqa: NPY002 - Numba kernels support only the legacy np.random API; each
-# partition seeds it explicitly, so outputs are reproducible for a given seed.
 import numpy as np
 from numba import njit, prange
 
 from ..config import PARALLEL_JIT
+from .rng import new_state, shuffle, uniform
 
 #: The log-score tables (see the module docs): column ``c``'s attributes are
 #: ``offsets[c]:offsets[c + 1]``; ``log_single[a]`` and ``log_single_missing[c]`` are the
@@ -30,8 +29,8 @@ Scores = namedtuple("Scores", ["offsets", "log_single", "log_single_missing", "l
 def pairwise_records(scores, seeds, partition_size, out):
     """Fill ``out[c, r]`` with codes (0 = missing) for every record ``r``.
 
-    Partition p of ``partition_size`` records draws from numba's generator
-    seeded with ``seeds[p]``: same seeds, same records, whatever the threads.
+    Partition p of ``partition_size`` records draws from the stream of
+    ``seeds[p]`` (:mod:`.rng`): same seeds, same records, whatever the threads.
     """
     offsets, log_single, log_single_missing, log_cond, log_missing = scores
     n_records = out.shape[1]
@@ -39,7 +38,7 @@ def pairwise_records(scores, seeds, partition_size, out):
     n_attrs = offsets[n_cols]
     n_parts = seeds.shape[0]
     for p in prange(n_parts):
-        np.random.seed(seeds[p])
+        state = new_state(seeds[p])
         score = np.zeros(n_attrs, dtype=np.float64)
         score_missing = np.zeros(n_cols, dtype=np.float64)
         order = np.arange(n_cols)
@@ -48,9 +47,7 @@ def pairwise_records(scores, seeds, partition_size, out):
             score[:] = 0.0
             score_missing[:] = 0.0
             chosen = 0
-            for i in range(n_cols - 1, 0, -1):
-                j = np.random.randint(0, i + 1)
-                order[i], order[j] = order[j], order[i]
+            shuffle(state, order, n_cols)
             for step in range(n_cols):
                 c = order[step]
                 lo, hi = offsets[c], offsets[c + 1]
@@ -69,7 +66,7 @@ def pairwise_records(scores, seeds, partition_size, out):
                 for v in range(size + 1):
                     weights[v] = np.exp(weights[v] - best)
                     total += weights[v]
-                u = np.random.random() * total
+                u = uniform(state) * total
                 pick = size
                 acc = 0.0
                 for v in range(size + 1):

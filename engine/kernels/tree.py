@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-# ruff: noqa: NPY002 - Numba kernels support only the legacy np.random API; each
-# partition seeds it explicitly, so outputs are reproducible for a given seed.
 import numpy as np
 from numba import njit, prange
 
 from ..config import PARALLEL_JIT
+from .rng import new_state, uniform
 
 #: The fitted tree: columns in sampling ``order``, each one's ``parent`` (-1: the root) and
 #: its flat cumulative tables (``starts``, ``widths``, ``cumulative``; see the module docs).
@@ -26,18 +25,18 @@ Tree = namedtuple("Tree", ["order", "parent", "starts", "widths", "cumulative"])
 
 @njit(**PARALLEL_JIT)
 def tree_records(tree, seeds, partition_size, out):
-    """Fill ``out[c, r]`` for every record ``r``; partition p seeds numba's generator with ``seeds[p]``."""
+    """Fill ``out[c, r]`` for every record ``r``; partition p draws from the stream of ``seeds[p]``."""
     order, parent, starts, widths, cumulative = tree
     n_records = out.shape[1]
     n_parts = seeds.shape[0]
     for p in prange(n_parts):
-        np.random.seed(seeds[p])
+        state = new_state(seeds[p])
         for r in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
             for step in range(order.shape[0]):
                 c = order[step]
                 row = 0 if parent[c] < 0 else np.int64(out[parent[c], r])
                 lo = starts[c] + row * widths[c]
-                u = np.random.random()
+                u = uniform(state)
                 # Binary search for the first cumulative value above u.
                 left, right = 0, widths[c] - 1
                 while left < right:

@@ -79,6 +79,6 @@ def pairwise(
     schema = aggregates.schema
     width = max((len(d) for d in schema.dictionaries), default=0)
     out = np.zeros((len(schema.columns), n), dtype=code_dtype(width))
-    seeds = stream_seeds(rng, math.ceil(n / PARTITION)).astype(np.int64) & ((1 << 31) - 1)
+    seeds = stream_seeds(rng, math.ceil(n / PARTITION))
     pairwise_records(pairwise_tables(aggregates), seeds, PARTITION, out)
     return EncodedTable(schema, out)

@@ -174,6 +174,6 @@ def tree(
         raise ParameterError(f"number of records must be at least 1, got {n}")
     fitted = fit(aggregates)
     out = np.zeros((n_cols, n), dtype=code_dtype(int(fitted.widths.max(initial=1)) - 1))
-    seeds = stream_seeds(rng, math.ceil(n / PARTITION)).astype(np.int64) & ((1 << 31) - 1)
+    seeds = stream_seeds(rng, math.ceil(n / PARTITION))
     tree_records(fitted, seeds, PARTITION, out)
     return EncodedTable(aggregates.schema, out)
