@@ -8,22 +8,13 @@ import sys
 
 import pytest
 
-from showcase.cli.main import app, main
+from showcase.cli.main import app
 from showcase.engine import __version__, read_parquet, read_tsv
 from showcase.engine.jobs import aggregate as aggregate_job
 
 from .conftest import as_dict
+from .helpers import leftovers, run
 from .test_count import WORKED
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def leftovers(folder):
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
 def test_aggregate_worked_example_end_to_end(tmp_path, capsys, worked_example):
@@ -73,27 +64,8 @@ def test_ingestion_options_reach_the_engine(tmp_path, capsys):
     data = tmp_path / "d.csv"
     data.write_text("A;B;Z\nx;N;0\nx;b;0\ny;b;1\n")
     out = tmp_path / "o"
-    code, _, _ = run(
-        capsys,
-        "aggregate",
-        data,
-        "-l",
-        2,
-        "-k",
-        1,
-        "-o",
-        out,
-        "-d",
-        ";",
-        "--null-marker",
-        "N",
-        "--sensitive-zeros",
-        "Z",
-        "--use-columns",
-        "A,Z",
-        "--record-limit",
-        2,
-    )
+    code, _, _ = run(capsys, "aggregate", data, "-l", 2, "-k", 1, "-o", out, "-d", ";", "--null-marker", "N",
+                     "--sensitive-zeros", "Z", "--use-columns", "A,Z", "--record-limit", 2)  # fmt: skip
     assert code == 0
     got = as_dict(read_parquet(out / "aggregates.parquet"))
     assert got == {(("A", "x"),): 2, (("Z", "0"),): 2, (("A", "x"), ("Z", "0")): 2}

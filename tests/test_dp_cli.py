@@ -7,10 +7,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from showcase.cli.main import main
 from showcase.datasets import generate_table, write_table
 from showcase.engine import ParameterError, read_parquet
 from showcase.engine.dp.ledger import Ledger
+
+from .helpers import run
 
 
 @pytest.fixture
@@ -19,12 +20,6 @@ def cases(tmp_path, monkeypatch):
     path = tmp_path / "cases.csv"
     write_table(generate_table(3000, 6, seed=4), path)
     return path
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_dp_release_end_to_end(cases, tmp_path, capsys):
@@ -110,25 +105,8 @@ def test_codebook_and_subject_id(tmp_path, capsys, monkeypatch):
     book = tmp_path / "codebook.csv"
     book.write_text("column,value\nA,x\nA,y\nA,z\nB,p\nB,q\n")
     out = tmp_path / "o"
-    code, _, stderr = run(
-        capsys,
-        "aggregate",
-        data,
-        "--dp",
-        "--epsilon",
-        5,
-        "-l",
-        2,
-        "--codebook",
-        book,
-        "--subject-id",
-        "id",
-        "-o",
-        out,
-        "--seed",
-        7,
-        "--no-progress",
-    )
+    args = ["aggregate", data, "--dp", "--epsilon", 5, "--subject-id", "id", "--no-progress"]
+    code, _, stderr = run(capsys, *args, "-l", 2, "--codebook", book, "-o", out, "--seed", 7)
     assert code == 0, stderr
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["privacy"]["public_domain"] is True and meta["privacy"]["selection_delta"] == 0
@@ -139,19 +117,5 @@ def test_codebook_and_subject_id(tmp_path, capsys, monkeypatch):
     assert abs(meta["aggregates"]["record_count"] - 300) < 150
     bad = tmp_path / "bad.csv"
     bad.write_text("column,value\nA,x\n")
-    code, _, stderr = run(
-        capsys,
-        "aggregate",
-        data,
-        "--dp",
-        "--epsilon",
-        5,
-        "--codebook",
-        bad,
-        "--subject-id",
-        "id",
-        "-o",
-        tmp_path / "o2",
-        "--no-progress",
-    )
+    code, _, stderr = run(capsys, *args, "--codebook", bad, "-o", tmp_path / "o2")
     assert code == 2 and "no values for column 'B'" in stderr

@@ -10,14 +10,16 @@ import pytest
 
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, count_combinations, encode, k_anonymize
-from showcase.engine.encode import decode as decode_table
 from showcase.engine.config import threads
 from showcase.engine.dp.marginals import dp_aggregate
 from showcase.engine.dp.noise import RandomSource
+from showcase.engine.encode import decode as decode_table
 from showcase.engine.evaluate import k_marginal_score
 from showcase.engine.randomness import make_rng
 from showcase.engine.synthesize.pairwise import pairwise
 from showcase.engine.synthesize.tree import mutual_information, spanning_tree, tree
+
+from .helpers import run
 
 SYNTHESIZERS = {"tree": tree, "pairwise": pairwise}
 
@@ -165,49 +167,27 @@ def test_needs_pairs(mode):
 def test_run_dp_and_synthesize_from_dp_aggregates(tmp_path, monkeypatch, capsys):
     import json
 
-    from showcase.cli.main import main
     from showcase.datasets import write_table
 
     monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
     data = tmp_path / "cases.csv"
     write_table(generate_table(3000, 6, seed=2), data)
     out = tmp_path / "dp"
-    assert (
-        main(
-            [
-                "run",
-                str(data),
-                "--dp",
-                "--epsilon",
-                "4",
-                "-l",
-                "2",
-                "-o",
-                str(out),
-                "--seed",
-                "1",
-                "--no-progress",
-            ]
-        )
-        == 0
-    ), capsys.readouterr().err
+    code, _, stderr = run(capsys, "run", data, "--dp", "--epsilon", 4, "-l", 2, "-o", out, "--seed", 1,
+                          "--no-progress")  # fmt: skip
+    assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "aggregates.parquet", "aggregates.tsv", "metadata.json", "synthetic.csv",
         "synthetic.parquet"]  # fmt: skip
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["synthesis"]["mode"] == "tree"
     assert meta["privacy"]["mechanism"] == "differential-privacy"
+    from_release = ["synthesize", "--from-aggregates", out, "--seed", 1, "--no-progress"]
     again = tmp_path / "again"
-    assert (
-        main(["synthesize", "--from-aggregates", str(out), "-o", str(again), "--seed", "1", "--no-progress"])
-        == 0
-    )
+    assert run(capsys, *from_release, "-o", again)[0] == 0
     assert json.loads((again / "metadata.json").read_text())["parameters"]["mode"] == "tree"
     twice = tmp_path / "twice"
-    assert (
-        main(["synthesize", "--from-aggregates", str(out), "-o", str(twice), "--seed", "1", "--no-progress"])
-        == 0
-    )
+    assert run(capsys, *from_release, "-o", twice)[0] == 0
     assert (again / "synthetic.csv").read_bytes() == (twice / "synthetic.csv").read_bytes()
-    code = main(["run", str(data), "--epsilon", "4", "-o", str(tmp_path / "x"), "--no-progress"])
-    assert code == 2 and "--dp and --epsilon" in capsys.readouterr().err
+    code, _, stderr = run(capsys, "run", data, "--epsilon", 4, "-o", tmp_path / "x", "--no-progress")
+    assert code == 2 and "--dp and --epsilon" in stderr

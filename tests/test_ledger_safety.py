@@ -13,18 +13,13 @@ import sys
 
 import pytest
 
-from showcase.cli.main import main
 from showcase.datasets import generate_table, write_table
-from showcase.engine.jobs import skeleton, synthesize as synthesize_job
 from showcase.engine.dp.ledger import Ledger
+from showcase.engine.jobs import skeleton
+from showcase.engine.jobs import synthesize as synthesize_job
 
+from .helpers import run
 from .test_output_safety import one_error_line
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

@@ -12,17 +12,10 @@ import time
 
 import pytest
 
-from showcase.cli.main import main
 from showcase.datasets import generate_table, write_table
 from showcase.engine.release import is_release
 
-from .test_cli import leftovers
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from .helpers import leftovers, run
 
 
 def one_error_line(stderr: str) -> str:

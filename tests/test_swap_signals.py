@@ -21,7 +21,7 @@ from showcase.cli.main import main
 from showcase.datasets import generate_table, write_table
 from showcase.engine.release import is_release
 
-from .test_cli import leftovers
+from .helpers import leftovers
 
 EXE = [sys.executable, "-m", "showcase.cli.main"]
 OLD_K, NEW_K = 2, 1

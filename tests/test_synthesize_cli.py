@@ -8,14 +8,21 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from showcase.engine import Preparation, count_combinations, encode, load, read_parquet, read_table
-from showcase.engine import KAnonymity
+from showcase.engine import (
+    KAnonymity,
+    Preparation,
+    count_combinations,
+    encode,
+    load,
+    read_parquet,
+    read_table,
+)
 from showcase.engine import synthesize as synthesize_release
-from showcase.engine.jobs import synthesize as synthesize_job
 from showcase.engine.evaluate import align
+from showcase.engine.jobs import synthesize as synthesize_job
 
 from .conftest import write_csv
-from .test_cli import leftovers, run
+from .helpers import leftovers, run
 
 
 @pytest.fixture
