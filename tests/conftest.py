@@ -71,5 +71,18 @@ def worked_example(tmp_path) -> Path:
     return write_csv(tmp_path / "example.csv", ["A", "B", "C"], rows)
 
 
+@pytest.fixture(params=[KeyboardInterrupt, OSError], ids=lambda failure: failure.__name__)
+def break_writer(request, monkeypatch):
+    """``break_writer(module, "name")``: that writer then fails as a lost disk would, once per parameter."""
+
+    def breaks(module, name: str) -> None:
+        def broken(*args, **kwargs):
+            raise request.param("disk gone")
+
+        monkeypatch.setattr(module, name, broken)
+
+    return breaks
+
+
 def sorted_rows(array: np.ndarray) -> list:
     return sorted(map(tuple, array.tolist()))

@@ -119,12 +119,8 @@ def test_existing_output_needs_force_and_force_replaces_only_a_release(tmp_path,
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
-def test_failure_while_writing_leaves_nothing(tmp_path, capsys, worked_example, monkeypatch, failure):
-    def broken(*args, **kwargs):
-        raise failure("disk gone")
-
-    monkeypatch.setattr(aggregate_job, "write_tsv", broken)
+def test_failure_while_writing_leaves_nothing(tmp_path, capsys, worked_example, break_writer):
+    break_writer(aggregate_job, "write_tsv")
     out = tmp_path / "out"
     code, _, stderr = run(capsys, "aggregate", worked_example, "-o", out)
     assert code in (1, 130) and "Error:" in stderr

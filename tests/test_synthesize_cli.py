@@ -304,12 +304,8 @@ def test_existing_output_needs_force(tmp_path, capsys, cases):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
-def test_failure_while_writing_leaves_nothing(tmp_path, capsys, cases, monkeypatch, failure):
-    def broken(*args, **kwargs):
-        raise failure("disk gone")
-
-    monkeypatch.setattr(synthesize_job, "write_parquet", broken)
+def test_failure_while_writing_leaves_nothing(tmp_path, capsys, cases, break_writer):
+    break_writer(synthesize_job, "write_parquet")
     for command in ("synthesize", "run"):
         out = tmp_path / command
         code, _, stderr = run(capsys, command, cases, "--mode", "aggregate_seeded", "-o", out)
