@@ -15,6 +15,12 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def compare(capsys, sensitive: Path, out: Path, mechanisms: list[str], *options) -> tuple[int, str, str]:
+    """``showcase compare SENSITIVE -m SPEC ... -o OUT OPTIONS --no-progress``, as ``run`` returns it."""
+    specs = [arg for spec in mechanisms for arg in ("-m", spec)]
+    return run(capsys, "compare", sensitive, *specs, "-o", out, *options, "--no-progress")
+
+
 def leftovers(folder: Path) -> list[str]:
     """The hidden entries of ``folder``: the partial files and folders of a write that did not finish."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
-from showcase.cli.main import main
 from showcase.engine import ParameterError
 from showcase.engine.mechanisms import mechanism_seeds, parse_mechanism
 
+from .helpers import compare
 from .test_evaluate import SENSITIVE, write
+
+THREE = [("a1", "b1", "c1"), ("a2", "b2", "c2"), ("a1", "b2", "c1")]
+
+
+def compared(tmp_path, capsys, rows, mechanisms: list[str], *options) -> Path:
+    """``showcase compare`` of ``rows`` at L = 2; its output folder, once it succeeded."""
+    out = tmp_path / "cmp"
+    code, _, stderr = compare(capsys, write(tmp_path / "s.csv", rows), out, mechanisms, "-l", 2, *options)
+    assert code == 0, stderr
+    return out
 
 
 def test_parse_mechanism_specs():
@@ -31,28 +42,7 @@ def test_parse_mechanism_specs():
 
 
 def test_compare_aggregate_mechanisms(tmp_path, capsys):
-    sensitive = write(tmp_path / "s.csv", SENSITIVE * 4)
-    out = tmp_path / "cmp"
-    code = main(
-        [
-            "compare",
-            str(sensitive),
-            "-m",
-            "aggregate:k=2",
-            "-m",
-            "aggregate:k=8",
-            "-o",
-            str(out),
-            "-l",
-            "2",
-            "-k",
-            "2",
-            "--seed",
-            "7",
-            "--no-progress",
-        ]
-    )
-    assert code == 0, capsys.readouterr().err
+    out = compared(tmp_path, capsys, SENSITIVE * 4, ["aggregate:k=2", "aggregate:k=8"], "-k", 2, "--seed", 7)
     rows = list(csv.DictReader((out / "comparison.csv").read_text().splitlines()))
     assert [r["mechanism"] for r in rows] == ["aggregate:k=2", "aggregate:k=8"]
     # A larger k suppresses more and never fabricates.
@@ -67,12 +57,7 @@ def test_compare_aggregate_mechanisms(tmp_path, capsys):
 
 def test_comparison_outputs_never_hold_a_seed(tmp_path, capsys):
     """A DP mechanism's seed would give its noise away: outputs say "seeded" only."""
-    rows = [("a1", "b1", "c1"), ("a2", "b2", "c2"), ("a1", "b2", "c1")] * 50
-    sensitive = write(tmp_path / "s.csv", rows)
-    out = tmp_path / "cmp"
-    argv = ["compare", str(sensitive), "-m", "dp:epsilon=4", "-m", "row_seeded:k=2", "-o", str(out),
-            "-l", "2", "--seed", "987654321", "--no-progress"]  # fmt: skip
-    assert main(argv) == 0, capsys.readouterr().err
+    out = compared(tmp_path, capsys, THREE * 50, ["dp:epsilon=4", "row_seeded:k=2"], "--seed", 987654321)
     derived = mechanism_seeds(987654321, 2)
     for name in ("comparison.json", "comparison.csv", "report.html"):
         text = (out / name).read_text()
@@ -82,29 +67,7 @@ def test_comparison_outputs_never_hold_a_seed(tmp_path, capsys):
 
 
 def test_dp_mechanisms_at_two_budgets(tmp_path, capsys):
-    rows = [("a1", "b1", "c1"), ("a2", "b2", "c2"), ("a1", "b2", "c1")] * 100
-    sensitive = write(tmp_path / "s.csv", rows)
-    out = tmp_path / "cmp"
-    code = main(
-        [
-            "compare",
-            str(sensitive),
-            "-m",
-            "dp:epsilon=1",
-            "-m",
-            "dp:epsilon=8",
-            "-o",
-            str(out),
-            "-l",
-            "2",
-            "-k",
-            "2",
-            "--seed",
-            "3",
-            "--no-progress",
-        ]
-    )
-    assert code == 0, capsys.readouterr().err
+    out = compared(tmp_path, capsys, THREE * 100, ["dp:epsilon=1", "dp:epsilon=8"], "-k", 2, "--seed", 3)
     rows = list(csv.DictReader((out / "comparison.csv").read_text().splitlines()))
     assert all(0 < float(r["k_marginal"]) <= 1000 for r in rows)
     assert "k-marginal score by ε" in (out / "report.html").read_text()
@@ -112,25 +75,7 @@ def test_dp_mechanisms_at_two_budgets(tmp_path, capsys):
 
 def test_pac_synth_peer_runs_when_installed(tmp_path, capsys):
     pytest.importorskip("pacsynth")
-    rows = [("a1", "b1", "c1"), ("a2", "b2", "c2"), ("a1", "b2", "c1")] * 30
-    sensitive = write(tmp_path / "s.csv", rows)
-    out = tmp_path / "cmp"
-    code = main(
-        [
-            "compare",
-            str(sensitive),
-            "-m",
-            "pac-synth:epsilon=8",
-            "-o",
-            str(out),
-            "-l",
-            "2",
-            "-k",
-            "2",
-            "--no-progress",
-        ]
-    )
-    assert code == 0, capsys.readouterr().err
+    out = compared(tmp_path, capsys, THREE * 30, ["pac-synth:epsilon=8"], "-k", 2)
     row = next(csv.DictReader((out / "comparison.csv").read_text().splitlines()))
     assert row["seeded"] == "not seedable" and float(row["k_marginal"]) > 0
 
@@ -151,7 +96,7 @@ def test_missing_peer_and_bad_spec_are_one_line_errors(tmp_path, capsys, monkeyp
         ("mst:epsilon=1", "pip install smartnoise-synth"),
         ("bogus:k=1", "unknown mechanism"),
     ]:
-        code = main(["compare", str(sensitive), "-m", spec, "-o", str(tmp_path / "o"), "--no-progress"])
-        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        code, _, stderr = compare(capsys, sensitive, tmp_path / "o", [spec])
+        err = [line for line in stderr.splitlines() if line.strip()]
         assert code == 2 and len(err) == 1 and message in err[0]
         assert not (tmp_path / "o").exists()

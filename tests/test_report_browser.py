@@ -10,6 +10,8 @@ import pytest
 from showcase.cli.main import main
 from showcase.datasets import generate_table, write_table
 
+from .helpers import compare
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -62,26 +64,10 @@ def test_evaluation_report_in_chromium(generated, tmp_path):
     assert (ARTIFACTS / "evaluation-report.png").stat().st_size > 10_000
 
 
-def test_comparison_report_in_chromium(generated, tmp_path):
+def test_comparison_report_in_chromium(generated, tmp_path, capsys):
     out = tmp_path / "cmp"
-    assert (
-        main(
-            [
-                "compare",
-                str(generated),
-                "-m",
-                "aggregate:k=5",
-                "-m",
-                "aggregate:k=20",
-                "-o",
-                str(out),
-                "--seed",
-                "1",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    code, _, stderr = compare(capsys, generated, out, ["aggregate:k=5", "aggregate:k=20"], "--seed", 1)
+    assert code == 0, stderr
     shown = open_in_chromium(out / "report.html", ARTIFACTS / "comparison-report.png")
     assert shown["errors"] == [] and shown["requests"] == []
     assert shown["svg"] == 4
