@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from harness import BENCH, generated_input, run_isolated
+from harness import BENCH, generated_input, release_scores, run_showcase
 from synthesize_table import prepared_nist
 
 from showcase.engine import Preparation, encode, load, read_table
@@ -39,15 +38,7 @@ def metrics(sensitive, synthetic_path: Path, prep: Preparation, length: int) -> 
     )
     full = [c for c in range(sensitive.n_columns) if (sensitive.codes[c] != 0).all()]
     complete = float(np.mean(np.all(table.codes[full] != 0, axis=0))) if full else 1.0
-    overall = result["overall"]
-    return {
-        "k_marginal": result["k_marginal"]["score"],
-        "mae": overall["mean_absolute_error"],
-        "fabricated": overall["fabricated_pct"],
-        "suppressed": overall["suppressed_pct"],
-        "expansion": result["record_expansion"],
-        "complete": 100 * complete,
-    }
+    return {**release_scores(result), "complete_pct": 100 * complete}
 
 
 def main() -> None:
@@ -75,28 +66,26 @@ def main() -> None:
         rows = []
         for seed in [int(s) for s in args.seeds.split(",")]:
             out = tmp / f"e{epsilon}-s{seed}"
-            command = [
-                sys.executable,
-                "-m",
-                "showcase.cli.main",
+            done, error = run_showcase(
                 "run",
-                str(path),
-                "--dp",
-                "--epsilon",
-                str(epsilon),
-                "-l",
-                str(args.length),
-                "-o",
-                str(out),
-                "--seed",
-                str(seed),
-                "--ledger",
-                env_ledger,
-                "--no-progress",
-                *extra,
-            ]
-            done = run_isolated(command, timeout=1200)
-            if done.returncode != 0:
+                [
+                    str(path),
+                    "--dp",
+                    "--epsilon",
+                    str(epsilon),
+                    "-l",
+                    str(args.length),
+                    "-o",
+                    str(out),
+                    "--seed",
+                    str(seed),
+                    "--ledger",
+                    env_ledger,
+                    *extra,
+                ],
+                timeout=1200,
+            )
+            if error:
                 raise SystemExit(done.stderr)
             rows.append(
                 {
@@ -116,8 +105,8 @@ def main() -> None:
         print(
             f"| {name} | {epsilon:g} | {args.length} | {len(rows)} | {cell('seconds')} "
             f"| {max(r['rss'] for r in rows):.0f} | {cell('k_marginal')} | {cell('mae', 2)} "
-            f"| {cell('fabricated')} | {cell('suppressed')} | {cell('expansion', 3)} "
-            f"| {cell('complete')} |",
+            f"| {cell('fabricated_pct')} | {cell('suppressed_pct')} | {cell('expansion', 3)} "
+            f"| {cell('complete_pct')} |",
             flush=True,
         )
     print(f"<!-- load average at the end: {os.getloadavg()[0]:.2f} -->")

@@ -48,13 +48,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from harness import BENCH, CACHE, run_isolated
+from harness import BENCH, CACHE, failure, release_scores, run_isolated, run_showcase
 from synthesize_table import prepared_nist
 
 PEERS = BENCH / "peers"
 NULL_MARKER = "N"
 MST_PYTHON = Path("/work/peers-mst/bin/python")
-SHOWCASE = [sys.executable, "-m", "showcase.cli.main"]
 FABRICATION_MODES = ("balanced", "minimize", "progressive", "uncontrolled")
 PERCENTILE_PROPORTIONS = (0.05, 0.1)
 
@@ -112,24 +111,12 @@ class Scorer:
         complete = np.ones(encoded.n_rows, dtype=bool)
         for c in self.never_missing:
             complete &= encoded.codes[c] > 0
-        overall = result["overall"]
         return {
-            "k_marginal": result["k_marginal"]["score"],
-            "mae": overall["mean_absolute_error"],
-            "fabricated_pct": overall["fabricated_pct"],
-            "suppressed_pct": overall["suppressed_pct"],
-            "expansion": result["record_expansion"],
+            **release_scores(result),
             "complete_pct": 100.0 * complete.mean() if encoded.n_rows else 0.0,
             "rows": encoded.n_rows,
             "unknown_cells": unknown,
         }
-
-
-def failure(result, what: str) -> str:
-    if result.returncode is None:
-        return f"{what}: killed at the time limit"
-    last = (result.stderr.strip().splitlines() or ["?"])[-1]
-    return f"{what} failed ({result.returncode}): {last[:200]}"
 
 
 def prepared_options(length: int, seed: int) -> list[str]:
@@ -143,10 +130,9 @@ def showcase_run(
     """DP aggregates then synthesis from them, each a measured process."""
     aggregates, synthetic = work / "aggregates", work / "synthetic"
     work.mkdir(parents=True, exist_ok=True)
-    aggregate = run_isolated(
+    aggregate, error = run_showcase(
+        "aggregate",
         [
-            *SHOWCASE,
-            "aggregate",
             str(prepared),
             "--dp",
             "--epsilon",
@@ -154,31 +140,18 @@ def showcase_run(
             *prepared_options(length, seed),
             "-o",
             str(aggregates),
-            "--no-progress",
             "--ledger",
             str(work.parent / "ledger.sqlite"),
             *extra,
         ],
         timeout,
     )
-    if aggregate.returncode != 0:
-        return {"error": failure(aggregate, "showcase aggregate")}
-    synthesize = run_isolated(
-        [
-            *SHOWCASE,
-            "synthesize",
-            "--from-aggregates",
-            str(aggregates),
-            "--out",
-            str(synthetic),
-            "--seed",
-            str(seed),
-            "--no-progress",
-        ],
-        timeout,
-    )
-    if synthesize.returncode != 0:
-        return {"error": failure(synthesize, "showcase synthesize")}
+    if error:
+        return error
+    options = ["--from-aggregates", str(aggregates), "--out", str(synthetic), "--seed", str(seed)]
+    synthesize, error = run_showcase("synthesize", options, timeout)
+    if error:
+        return error
     return {
         "seconds": aggregate.seconds + synthesize.seconds,
         "rss": max(aggregate.peak_rss_mib, synthesize.peak_rss_mib),
@@ -249,30 +222,14 @@ def compare_dp_run(
     """
     out = work / "comparison"
     work.mkdir(parents=True, exist_ok=True)
-    result = run_isolated(
-        [
-            *SHOWCASE,
-            "compare",
-            str(prepared),
-            "-m",
-            f"dp:epsilon={epsilon:g}",
-            *prepared_options(length, seed),
-            "-o",
-            str(out),
-            "--no-progress",
-        ],
-        timeout,
-    )
-    if result.returncode != 0:
-        return {"error": failure(result, "showcase compare")}
+    mechanism = f"dp:epsilon={epsilon:g}"
+    options = [str(prepared), "-m", mechanism, *prepared_options(length, seed), "-o", str(out)]
+    result, error = run_showcase("compare", options, timeout)
+    if error:
+        return error
     evaluation = json.loads((out / "comparison.json").read_text())["evaluations"][0]
-    overall = evaluation["overall"]
     score = {
-        "k_marginal": evaluation["k_marginal"]["score"],
-        "mae": overall["mean_absolute_error"],
-        "fabricated_pct": overall["fabricated_pct"],
-        "suppressed_pct": overall["suppressed_pct"],
-        "expansion": evaluation["record_expansion"],
+        **release_scores(evaluation),
         "complete_pct": None,
         "rows": evaluation["release_records"],
         "unknown_cells": 0,

@@ -1,4 +1,4 @@
-"""Shared bench helpers: cached generated inputs and measured subprocesses."""
+"""Shared bench helpers: cached generated inputs, measured subprocesses, the DP tables' scores."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".cache"
+SHOWCASE = [sys.executable, "-m", "showcase.cli.main"]
 
 
 def generated_input(rows: int, columns: int = 20, seed: int = 1, suffix: str = ".csv") -> Path:
@@ -71,3 +72,31 @@ def run_isolated(command: list[str], timeout: float = 600.0) -> Measured:
         lines[0] if len(lines) == 2 else "",
         done.stderr,
     )
+
+
+def failure(result: Measured, what: str) -> str:
+    """One line on why a measured process failed: the time limit, or its exit code and last stderr line."""
+    if result.returncode is None:
+        return f"{what}: killed at the time limit"
+    last = (result.stderr.strip().splitlines() or ["?"])[-1]
+    return f"{what} failed ({result.returncode}): {last[:200]}"
+
+
+def run_showcase(command: str, arguments: list[str], timeout: float) -> tuple[Measured, dict | None]:
+    """``showcase COMMAND ARGUMENTS --no-progress``, measured on its own; ``{"error": ...}`` if it failed."""
+    result = run_isolated([*SHOWCASE, command, *arguments, "--no-progress"], timeout)
+    if result.returncode != 0:
+        return result, {"error": failure(result, f"showcase {command}")}
+    return result, None
+
+
+def release_scores(evaluation: dict) -> dict:
+    """The DP tables' scores of one release, from ``evaluate_release`` or an entry of comparison.json."""
+    overall = evaluation["overall"]
+    return {
+        "k_marginal": evaluation["k_marginal"]["score"],
+        "mae": overall["mean_absolute_error"],
+        "fabricated_pct": overall["fabricated_pct"],
+        "suppressed_pct": overall["suppressed_pct"],
+        "expansion": evaluation["record_expansion"],
+    }
