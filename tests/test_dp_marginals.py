@@ -122,3 +122,33 @@ def test_public_codebook_needs_no_selection_delta(cases):
 def test_invalid_parameters(cases, kwargs, message):
     with pytest.raises(ParameterError, match=message):
         release(cases, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"delta": 1e-7, "percentile": 90.0, "fabrication_mode": "minimize"},
+        {"accuracy_mode": "prioritize-long", "percentile_proportion": 0.2},
+        {"thresholds": [3.0, 5.0], "sigma_proportions": [1.0, 2.0, 3.0], "record_count_proportion": 0.01},
+    ],
+)
+def test_a_protection_spec_gives_the_release_its_keywords_give(cases, options):
+    """``protection=DifferentialPrivacy(...)`` takes every option from the spec, its split included."""
+    from showcase.engine.protection import DifferentialPrivacy
+
+    spec = DifferentialPrivacy(epsilon=2.0, **options)
+    by_spec, spec_report = release(cases, epsilon=None, protection=spec)
+    by_keywords, keyword_report = release(cases, epsilon=2.0, **options)
+    assert as_dict(by_spec) == as_dict(by_keywords)
+    assert spec_report.describe() == keyword_report.describe()
+    assert spec_report.split == spec.split(3, spec_report.split.delta, selection=True)
+
+
+def test_a_protection_spec_and_epsilon_together_are_refused(cases):
+    from showcase.engine.protection import DifferentialPrivacy
+
+    with pytest.raises(ParameterError, match="either a protection spec or epsilon"):
+        release(cases, epsilon=1.0, protection=DifferentialPrivacy(epsilon=1.0))
+    with pytest.raises(ParameterError, match="need an epsilon"):
+        release(cases, epsilon=None)

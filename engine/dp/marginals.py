@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +41,9 @@ from .accountant import (
 )
 from .noise import RandomSource, discrete_gaussian, discrete_laplace
 from .percentile import dp_percentile
+
+if TYPE_CHECKING:
+    from ..protection import DifferentialPrivacy
 
 PROTECTION_DP = "differential-privacy"
 #: Fabrication modes: the adaptive eta of each length k >= 2 (threshold sigma sqrt(Delta) PhiInv(1 - eta/2)).
@@ -189,10 +193,107 @@ def _trimmed_counts(
     return local.sum(axis=0, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Mechanism:
+    """The options of one DP marginals release, from a protection spec or from keywords.
+
+    ``split(length, delta, selection)`` is the budget split: the spec's own
+    (:meth:`~showcase.engine.protection.DifferentialPrivacy.split`) or, for
+    keywords, :func:`~.accountant.split_budget` with these options.
+    """
+
+    epsilon: float
+    delta: float | None
+    record_count_proportion: float
+    percentile: float
+    fabrication_mode: str
+    thresholds: list[float] | None
+    split: Callable[[int, float, bool], BudgetSplit]
+
+    @classmethod
+    def of(
+        cls, protection: DifferentialPrivacy | None, epsilon: float | None, delta, options: dict
+    ) -> Mechanism:
+        """The spec's mechanism when there is one, else that of ``epsilon``, ``delta`` and ``options``."""
+        if protection is not None:
+            if epsilon is not None or delta is not None:
+                raise ParameterError("give either a protection spec or epsilon and the DP options, not both")
+            return cls.from_protection(protection)
+        if epsilon is None:
+            raise ParameterError("DP aggregates need an epsilon (or a DifferentialPrivacy protection)")
+        return cls.from_keywords(epsilon, delta, **options)
+
+    @classmethod
+    def from_protection(cls, protection: DifferentialPrivacy) -> Mechanism:
+        options = protection.mechanism()
+        return cls(
+            protection.epsilon,
+            protection.delta,
+            protection.record_count_proportion,
+            protection.percentile,
+            protection.fabrication_mode,
+            options.get("thresholds"),
+            lambda length, delta, selection: protection.split(length, delta, selection=selection),
+        )
+
+    @classmethod
+    def from_keywords(cls, epsilon: float, delta: float | None, **options) -> Mechanism:
+        def split(length: int, delta: float, selection: bool) -> BudgetSplit:
+            return split_budget(
+                epsilon,
+                delta,
+                length,
+                record_count_proportion=options["record_count_proportion"],
+                percentile_proportion=options["percentile_proportion"],
+                accuracy_mode=options["accuracy_mode"],
+                proportions=options["sigma_proportions"],
+                selection=selection,
+            )
+
+        thresholds = options["thresholds"]
+        return cls(
+            epsilon,
+            delta,
+            options["record_count_proportion"],
+            options["percentile"],
+            options["fabrication_mode"],
+            None if thresholds is None else list(thresholds),
+            split,
+        )
+
+    def check(self, length: int) -> None:
+        """The checks :func:`dp_aggregate` makes before it reads any data."""
+        percentile = self.percentile
+        if not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
+            raise ParameterError(f"percentile must be in (0, 100], got {percentile!r}")
+        record_count_epsilon(self.epsilon, self.record_count_proportion)
+        if length < 1:
+            raise ParameterError(f"reporting length must be >= 1, got {length}")
+        if self.thresholds is not None:
+            thresholds = [float(t) for t in self.thresholds]
+            if len(thresholds) != length - 1 or any(not math.isfinite(t) or t < 0 for t in thresholds):
+                raise ParameterError(f"thresholds needs {length - 1} non-negative values (lengths 2..L)")
+        fabrication_etas(self.fabrication_mode, length)
+
+
+@dataclass
+class _Release:
+    """What every length of one release reads: the records, the schema, the budget, the noise."""
+
+    schema: Schema
+    csr: Records
+    mechanism: Mechanism
+    split: BudgetSplit
+    public_domain: bool
+    per_column: int
+    source: RandomSource
+    etas: list[float]
+
+
 def dp_aggregate(
     table: EncodedTable | pa.Table,
     *,
-    epsilon: float,
+    epsilon: float | None = None,
     length: int = 3,
     delta: float | None = None,
     record_count_proportion: float = 0.005,
@@ -202,6 +303,7 @@ def dp_aggregate(
     sigma_proportions: Sequence[float] | None = None,
     fabrication_mode: str = "balanced",
     thresholds: Sequence[float] | None = None,
+    protection: DifferentialPrivacy | None = None,
     public_domain: bool = False,
     subject: np.ndarray | None = None,
     source: RandomSource | None = None,
@@ -211,6 +313,11 @@ def dp_aggregate(
 
     Parameters
     ----------
+    protection
+        A :class:`~showcase.engine.protection.DifferentialPrivacy` spec: every
+        option (epsilon, delta and the mechanism's) comes from it, and the
+        budget split is its own. Without it, ``epsilon`` and the keywords that
+        follow it give them.
     public_domain
         The schema's values are public (a codebook), so length-1 candidates need
         no selection step and no delta.
@@ -220,99 +327,128 @@ def dp_aggregate(
         Fixed thresholds for lengths 2..L (a noisy count must exceed them),
         instead of the fabrication mode's adaptive ones.
     """
+    options = dict(
+        record_count_proportion=record_count_proportion, percentile_proportion=percentile_proportion,
+        percentile=percentile, accuracy_mode=accuracy_mode, sigma_proportions=sigma_proportions,
+        fabrication_mode=fabrication_mode, thresholds=thresholds,
+    )  # fmt: skip
+    mechanism = Mechanism.of(protection, epsilon, delta, options)
     if isinstance(table, pa.Table):
         table = encode(table)
-    source = source or RandomSource()
-    if not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
-        raise ParameterError(f"percentile must be in (0, 100], got {percentile!r}")
-    eps_count = record_count_epsilon(epsilon, record_count_proportion)
-    if length < 1:
-        raise ParameterError(f"reporting length must be >= 1, got {length}")
-    if thresholds is not None:
-        thresholds = [float(t) for t in thresholds]
-        if len(thresholds) != length - 1 or any(not math.isfinite(t) or t < 0 for t in thresholds):
-            raise ParameterError(f"thresholds needs {length - 1} non-negative values (lengths 2..L)")
-    etas = fabrication_etas(fabrication_mode, length)
-    schema: Schema = table.schema
-    n_cols = len(schema.columns)
-    length = min(length, n_cols)
+    mechanism.check(length)
+    length = min(length, len(table.schema.columns))
+    check_key_space(table.schema, length)
+    release, protected_count = _start(table, subject, length, mechanism, public_domain, source)
+    report = DpReport(release.split, protected_count, fabrication_mode=mechanism.fabrication_mode,
+                      public_domain=public_domain)  # fmt: skip
+    released: list[tuple[np.ndarray, np.ndarray]] = []
+    for k in range(1, length + 1):
+        candidates = _candidates(release, k, released)
+        if candidates is None:
+            break
+        report.candidates.append(int(len(candidates)))
+        if len(candidates) == 0:
+            released.append((candidates, np.empty(0, dtype=np.int64)))
+            break
+        released.append(_release_length(release, k, candidates, released, report))
+        if progress is not None:
+            progress(k, length)
+    normalized = _normalize(released, release.schema.n_attributes)
+    return _as_aggregates(release.schema, length, normalized, protected_count), report
+
+
+def check_key_space(schema: Schema, length: int) -> None:
+    """Refuse a schema whose combinations of ``length`` ids do not fit one key word."""
     base = schema.n_attributes + 1
     if base**length >= 2**62:
         raise ParameterError(
             "too many attribute values for DP marginals at this length; bin or drop high-cardinality columns"
         )
+
+
+def _start(
+    table: EncodedTable,
+    subject: np.ndarray | None,
+    length: int,
+    mechanism: Mechanism,
+    public_domain: bool,
+    source: RandomSource | None,
+) -> tuple[_Release, int]:
+    """The records, then the protected record count (it sets the default delta), then the split."""
+    source = source or RandomSource()
+    schema: Schema = table.schema
     ptr, attrs = records(table, subject)
-    n_records = ptr.shape[0] - 1
     column = schema.attribute_columns.astype(np.int64)
     csr = Records(ptr, attrs, column, int(np.diff(ptr).max(initial=0)))
-
-    # The record count first: its protected value sets the default delta.
-    noisy_count = int(n_records + discrete_laplace(1, 1 / eps_count, source)[0])
+    eps_count = record_count_epsilon(mechanism.epsilon, mechanism.record_count_proportion)
+    noisy_count = int(ptr.shape[0] - 1 + discrete_laplace(1, 1 / eps_count, source)[0])
     protected_count = max(noisy_count, 0)
-    delta = delta if delta is not None else default_delta(protected_count)
-    split = split_budget(
-        epsilon,
-        delta,
-        length,
-        record_count_proportion=record_count_proportion,
-        percentile_proportion=percentile_proportion,
-        accuracy_mode=accuracy_mode,
-        proportions=sigma_proportions,
-        selection=not public_domain,
-    )
-    report = DpReport(split, protected_count, fabrication_mode=fabrication_mode, public_domain=public_domain)
+    delta = mechanism.delta if mechanism.delta is not None else default_delta(protected_count)
+    split = mechanism.split(length, delta, not public_domain)
     per_column = 1 if subject is None else SUBJECT_VALUES_PER_COLUMN
-    released: list[tuple[np.ndarray, np.ndarray]] = []
-    for k in range(1, length + 1):
-        if k == 1:
-            if public_domain:
-                candidates = np.arange(schema.n_attributes, dtype=np.int32)[:, None]
-            else:
-                present = np.zeros(schema.n_attributes, dtype=bool)
-                present[attrs] = True
-                candidates = np.flatnonzero(present).astype(np.int32)[:, None]
-        else:
-            previous, _ = released[-1]
-            if len(previous) == 0:
-                break
-            singles = released[0][0][:, 0].astype(np.int64)
-            candidates = extend_candidates(
-                previous, combinations_table(previous, schema.n_attributes), singles, column
-            )
-        report.candidates.append(int(len(candidates)))
-        if len(candidates) == 0:
-            released.append((candidates, np.empty(0, dtype=np.int64)))
-            break
-        allowed = np.zeros(schema.n_attributes, dtype=np.bool_)
-        allowed[(candidates if k == 1 else released[0][0])[:, 0]] = True
-        level = Level(
-            k,
-            combinations_table(candidates, schema.n_attributes),
-            combinations_table(released[-1][0] if k >= 3 else np.empty((0, 1)), schema.n_attributes),
-            allowed,
-        )
-        shape = (csr, level)
-        per_record = candidates_per_record(csr, level)
-        upper = math.comb(n_cols * per_column, k)
-        bound = max(1, dp_percentile(per_record, upper, percentile, split.percentile_epsilons[k - 1], source))
-        report.deltas.append(bound)
-        counts = _trimmed_counts(shape, per_record, bound, len(candidates), source)
-        scale = noise_scale(split.sigmas[k - 1], bound)
-        noisy = counts + discrete_gaussian(len(candidates), scale, source)
-        if k == 1 and not public_domain:
-            threshold = selection_threshold(scale, bound, split.selection_delta)
-        elif thresholds is not None and k >= 2:
-            threshold = thresholds[k - 2]
-        else:
-            threshold = adaptive_threshold(scale, etas[k - 2] if k >= 2 else 0.5)
-        report.thresholds.append(float(threshold))
-        keep = noisy > threshold
-        released.append((candidates[keep], noisy[keep].astype(np.int64)))
-        report.released.append(int(keep.sum()))
-        if progress is not None:
-            progress(k, length)
-    normalized = _normalize(released, schema.n_attributes)
-    return _as_aggregates(schema, length, normalized, protected_count), report
+    etas = fabrication_etas(mechanism.fabrication_mode, length)
+    return _Release(schema, csr, mechanism, split, public_domain, per_column, source, etas), protected_count
+
+
+def _candidates(release: _Release, k: int, released: list) -> np.ndarray | None:
+    """Length-k candidates (rows of sorted ids); None when no (k-1)-combination was released.
+
+    k = 1: every attribute of the codebook, or every attribute some record
+    holds; k >= 2: the combinations all of whose (k-1)-subsets were released.
+    """
+    n_attributes = release.schema.n_attributes
+    if k == 1:
+        if release.public_domain:
+            return np.arange(n_attributes, dtype=np.int32)[:, None]
+        present = np.zeros(n_attributes, dtype=bool)
+        present[release.csr.attrs] = True
+        return np.flatnonzero(present).astype(np.int32)[:, None]
+    previous, _ = released[-1]
+    if len(previous) == 0:
+        return None
+    singles = released[0][0][:, 0].astype(np.int64)
+    return extend_candidates(
+        previous, combinations_table(previous, n_attributes), singles, release.csr.column
+    )
+
+
+def _release_length(
+    release: _Release, k: int, candidates: np.ndarray, released: list, report: DpReport
+) -> tuple[np.ndarray, np.ndarray]:
+    """The released combinations of length k and their noisy counts (SPEC §2.2, one length)."""
+    split, source, csr = release.split, release.source, release.csr
+    n_attributes = release.schema.n_attributes
+    allowed = np.zeros(n_attributes, dtype=np.bool_)
+    allowed[(candidates if k == 1 else released[0][0])[:, 0]] = True
+    previous = released[-1][0] if k >= 3 else np.empty((0, 1))
+    level = Level(k, combinations_table(candidates, n_attributes), combinations_table(previous, n_attributes),
+                  allowed)  # fmt: skip
+    shape = (csr, level)
+    per_record = candidates_per_record(csr, level)
+    upper = math.comb(len(release.schema.columns) * release.per_column, k)
+    epsilon_k = split.percentile_epsilons[k - 1]
+    bound = max(1, dp_percentile(per_record, upper, release.mechanism.percentile, epsilon_k, source))
+    report.deltas.append(bound)
+    counts = _trimmed_counts(shape, per_record, bound, len(candidates), source)
+    scale = noise_scale(split.sigmas[k - 1], bound)
+    noisy = counts + discrete_gaussian(len(candidates), scale, source)
+    threshold = _threshold(release, k, scale, bound)
+    report.thresholds.append(float(threshold))
+    keep = noisy > threshold
+    report.released.append(int(keep.sum()))
+    return candidates[keep], noisy[keep].astype(np.int64)
+
+
+def _threshold(release: _Release, k: int, scale: float, bound: int) -> float:
+    """What a length-k noisy count must exceed: partition selection, fixed, or adaptive."""
+    split, thresholds = release.split, release.mechanism.thresholds
+    if k == 1 and not release.public_domain:
+        threshold = selection_threshold(scale, bound, split.selection_delta)
+    elif thresholds is not None and k >= 2:
+        threshold = float(thresholds[k - 2])
+    else:
+        threshold = adaptive_threshold(scale, release.etas[k - 2] if k >= 2 else 0.5)
+    return threshold
 
 
 def _normalize(
