@@ -44,3 +44,73 @@ def attribute_counts(codes: np.ndarray) -> Counter:
 def protected_counts(codes: np.ndarray, k: int) -> dict:
     """``floor(count / k) * k`` of every attribute with count >= k."""
     return {a: (n // k) * k for a, n in attribute_counts(codes).items() if n >= k}
+
+
+# --- tree and pairwise synthesis kernels (engine/kernels/tree.py, pairwise.py) --------------------
+
+
+def tree_records(order, parent, starts, widths, cumulative, seeds, partition_size, n_records):
+    """Codes ``[column][record]``: down the tree, each value the first whose cumulative
+    probability in its parent's row exceeds a uniform draw; partition p draws from seeds[p]."""
+    from .naive_rng import Xoshiro
+
+    out = [[0] * n_records for _ in range(len(order))]
+    for p, seed in enumerate(seeds):
+        rng = Xoshiro(int(seed))
+        for r in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
+            for c in order:
+                row = 0 if parent[c] < 0 else out[parent[c]][r]
+                lo = starts[c] + row * widths[c]
+                u = rng.uniform()
+                values = [v for v in range(widths[c]) if cumulative[lo + v] > u]
+                out[c][r] = values[0] if values else widths[c] - 1
+    return out
+
+
+def pairwise_records(offsets, log_single, log_single_missing, log_cond, log_missing, seeds, partition_size,
+                     n_records):  # fmt: skip
+    """Codes ``[column][record]`` of pairwise-conditional sampling (see kernels/pairwise.py), with
+    the kernel's floating-point operations in the kernel's order."""
+    import math
+
+    from .naive_rng import Xoshiro
+
+    n_cols = len(offsets) - 1
+    n_attrs = offsets[-1]
+    out = [[0] * n_records for _ in range(n_cols)]
+    for p, seed in enumerate(seeds):
+        rng = Xoshiro(int(seed))
+        order = list(range(n_cols))  # shuffled in place, record after record
+        for r in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
+            score = [0.0] * n_attrs
+            score_missing = [0.0] * n_cols
+            chosen = 0
+            rng.shuffle(order)
+            for c in order:
+                lo, size = offsets[c], offsets[c + 1] - offsets[c]
+                if chosen == 0:
+                    logs = [float(log_single[lo + v]) for v in range(size)] + [float(log_single_missing[c])]
+                else:
+                    logs = [score[lo + v] / chosen for v in range(size)] + [score_missing[c] / chosen]
+                best = max(logs)
+                weights = [math.exp(s - best) for s in logs]
+                total = 0.0
+                for w in weights:
+                    total += w
+                u = rng.uniform() * total
+                pick, acc = size, 0.0
+                for v, w in enumerate(weights):
+                    acc += w
+                    if u < acc:
+                        pick = v
+                        break
+                if pick == size:
+                    continue
+                out[c][r] = pick + 1
+                a = lo + pick
+                for b in range(n_attrs):
+                    score[b] += float(log_cond[a, b])
+                for d in range(n_cols):
+                    score_missing[d] += float(log_missing[a, d])
+                chosen += 1
+    return out
