@@ -57,14 +57,14 @@ def test_table_lookups_match_a_dict(n_attributes, length, data):
     for row, ids in enumerate(stored):
         first.setdefault(tuple(ids), row)
     assert duplicates == len(stored) - len(first)
-    capacity = table.rows.shape[0]
+    capacity = table.slots.shape[0]
     assert capacity & (capacity - 1) == 0 and capacity >= 2 * len(stored)  # power of two, at most half full
     query = np.full((len(probes), length), -1, dtype=np.int32)
     for i, ids in enumerate(probes):
         query[i, : len(ids)] = ids
     found = keys.find_rows(table, query, np.array([len(ids) for ids in probes], dtype=np.uint8))
     assert found.tolist() == [first.get(tuple(ids), -1) for ids in probes]
-    if table.keys.shape[1] == 1:
+    if keys.key_words(table) == 1:
         for ids in probes:
             word = keys.pack_word(np.array(ids, dtype=np.int64), 0, len(ids), table.radix)
             assert keys.find_word(table, word) == first.get(tuple(ids), -1)

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import JIT, PARALLEL_JIT
-from .keys import find_ids, next_subset, without
+from .keys import find_ids, key_words, next_subset, without
 from .rng import new_state, uniform
 
 #: Which records to build: partition ``p`` of ``partitions`` holds records
@@ -58,7 +58,7 @@ def build_children(attrs, lengths, table):
     """
     n, width = attrs.shape
     parent = np.full(n * width, -1, dtype=np.int32)
-    key = np.zeros(table.keys.shape[1], dtype=np.int64)
+    key = np.zeros(key_words(table), dtype=np.int64)
     sub = np.empty(width, dtype=np.int64)
     counts = np.zeros(n + 1, dtype=np.int64)
     for r in range(n):
@@ -330,7 +330,7 @@ def _new_work(table, model, children, n_columns):
         np.empty(length + 1, dtype=np.int64),  # idx
         np.empty(length + 2, dtype=np.int64),  # comb
         np.empty(2, dtype=np.int64),  # extra
-        np.zeros(table.keys.shape[1], dtype=np.int64),  # key
+        np.zeros(key_words(table), dtype=np.int64),  # key
         np.zeros(n_attr, dtype=np.bool_),  # member
         np.zeros(n_attr, dtype=np.int64),  # hits
         np.zeros(n_attr, dtype=np.float64),  # full

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import JIT, PARALLEL_JIT
-from .keys import EMPTY, Table, extend, find_word, next_subset, pack_word, without
+from .keys import EMPTY, INLINE, Table, extend, find_word, next_subset, pack_word, without
 from .noise import uniform_below
 
 #: The records, in CSR form (see the module docs).
@@ -71,7 +71,7 @@ def extend_candidates(previous, released, singles, column):
     return out
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def _note(buffer, found, c):
     """Add candidate ``c`` (-1: not a candidate) to ``buffer`` while it has room; the new count."""
     if c == EMPTY:

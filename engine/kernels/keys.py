@@ -15,11 +15,12 @@ Combination keys
 
 Table
     :class:`Table`: open addressing with linear probing over a power-of-two
-    number of slots, at most half full (:func:`build_table`). ``keys[slot]``
-    holds a packed key, ``rows[slot]`` the row of its combination in whatever
-    the caller keyed (-1: an empty slot). The slot is the splitmix64 hash of
-    the key's words; :func:`find` looks a key up, :func:`find_word` a one-word
-    key, :func:`find_ids` a combination given by its ids.
+    number of slots, at most half full (:func:`build_table`). ``slots[s, 0]``
+    is the row of slot s's combination in whatever the caller keyed (-1: an
+    empty slot) and ``slots[s, 1:]`` its packed key, so a probe reads one
+    cache line. The slot is a multiplicative hash of the key's words;
+    :func:`find` looks a key up, :func:`find_word` a one-word key,
+    :func:`find_ids` a combination given by its ids.
 
 Value keys of a column set (the counting kernels)
     :mod:`.counting` keys a record on a set of columns rather than a
@@ -36,15 +37,17 @@ import numpy as np
 from numba import njit
 
 from ..config import JIT
-from .rng import mix64
+from .rng import GOLDEN
 
-#: ``keys`` (int64, ``(capacity, n_words)``), ``rows`` (int64, ``(capacity,)``, -1 empty),
+#: ``slots`` (int64, ``(capacity, 1 + n_words)``: a row, -1 when empty, then the key's words)
 #: and the packing of the keys: ``radix`` and ``per_word``.
-Table = namedtuple("Table", ["keys", "rows", "radix", "per_word"])
+Table = namedtuple("Table", ["slots", "radix", "per_word"])
 
 EMPTY = -1
-_HASH_SEED = np.uint64(0x243F6A8885A308D3)
 _WORD_LIMIT = (1 << 63) - 1
+#: Small functions of the hot loops, inlined into their callers by Numba (a call would pass
+#: the table's arrays by value and count their references, several times slower).
+INLINE = {**JIT, "inline": "always"}
 
 
 @njit(**JIT)
@@ -60,13 +63,13 @@ def key_layout(n_attributes, length):
     return radix, per_word, n_words
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def extend(word, a, radix):
     """The one-word key of a combination whose key is ``word``, with ``a`` added last."""
     return word * radix + a + 1
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def pack_word(ids, lo, hi, radix):
     """One word: the digits ``ids[lo:hi] + 1`` in base ``radix``."""
     word = 0
@@ -110,23 +113,25 @@ def unpack(key, radix, out):
     return n
 
 
-@njit(**JIT)
+@njit(**INLINE)
+def _mix(h, word):
+    """One round of the slot hash: multiply by the golden ratio, fold the high bits down."""
+    h = (h ^ np.uint64(word)) * GOLDEN
+    return h ^ (h >> np.uint64(29))
+
+
+@njit(**INLINE)
 def _slot(key, mask):
-    h = _HASH_SEED
+    h = np.uint64(0)
     for w in range(key.shape[0]):
-        h = mix64(h ^ np.uint64(key[w]))
+        h = _mix(h, key[w])
     return np.int64(h & np.uint64(mask))
 
 
-@njit(**JIT)
-def _word_slot(word, mask):
-    return np.int64(mix64(_HASH_SEED ^ np.uint64(word)) & np.uint64(mask))
-
-
-@njit(**JIT)
-def _same(keys, slot, key):
+@njit(**INLINE)
+def _same(slots, s, key):
     for w in range(key.shape[0]):
-        if keys[slot, w] != key[w]:
+        if slots[s, 1 + w] != key[w]:
             return False
     return True
 
@@ -143,22 +148,20 @@ def build_table(keys, radix, per_word):
     while capacity < 2 * n + 2:
         capacity *= 2
     mask = capacity - 1
-    slots = np.zeros((capacity, n_words), dtype=np.int64)
-    rows = np.full(capacity, EMPTY, dtype=np.int64)
+    slots = np.zeros((capacity, 1 + n_words), dtype=np.int64)
+    slots[:, 0] = EMPTY
     duplicates = 0
     for r in range(n):
         key = keys[r]
         s = _slot(key, mask)
-        while True:
-            if rows[s] == EMPTY:
-                slots[s] = key
-                rows[s] = r
-                break
-            if _same(slots, s, key):
-                duplicates += 1
-                break
+        while slots[s, 0] != EMPTY and not _same(slots, s, key):
             s = (s + 1) & mask
-    return Table(slots, rows, radix, per_word), duplicates
+        if slots[s, 0] == EMPTY:
+            slots[s, 0] = r
+            slots[s, 1:] = key
+        else:
+            duplicates += 1
+    return Table(slots, radix, per_word), duplicates
 
 
 @njit(**JIT)
@@ -169,28 +172,32 @@ def combination_table(combos, lengths, n_attributes, length):
     return build_table(pack_rows(combos, lengths, radix, per_word, n_words), radix, per_word)
 
 
-@njit(**JIT)
-def _probe(table, s, key, word):
-    """Linear probing from slot ``s`` for ``key`` (for ``word`` when ``key`` is None)."""
-    keys, rows = table.keys, table.rows
-    mask = rows.shape[0] - 1
-    while rows[s] != EMPTY:
-        if (keys[s, 0] == word) if key is None else _same(keys, s, key):
-            return rows[s]
-        s = (s + 1) & mask
-    return EMPTY
+@njit(**INLINE)
+def key_words(table):
+    """Words per key of ``table``."""
+    return table.slots.shape[1] - 1
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def find(table, key):
     """Row of the packed ``key`` in ``table``, or -1."""
-    return _probe(table, _slot(key, table.rows.shape[0] - 1), key, 0)
+    slots = table.slots
+    mask = slots.shape[0] - 1
+    s = _slot(key, mask)
+    while slots[s, 0] != EMPTY and not _same(slots, s, key):
+        s = (s + 1) & mask
+    return slots[s, 0]
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def find_word(table, word):
-    """Row of a one-word key in a table of one-word keys, or -1."""
-    return _probe(table, _word_slot(word, table.rows.shape[0] - 1), None, word)
+    """Row of a one-word key in a table of one-word keys, or -1 (the same slots as :func:`find`)."""
+    slots = table.slots
+    mask = slots.shape[0] - 1
+    s = np.int64(_mix(np.uint64(0), word) & np.uint64(mask))
+    while slots[s, 0] != EMPTY and slots[s, 1] != word:
+        s = (s + 1) & mask
+    return slots[s, 0]
 
 
 @njit(**JIT)
@@ -204,7 +211,7 @@ def find_ids(table, ids, n, key):
 def find_rows(table, combos, lengths):
     """Row of each combination ``combos[i, :lengths[i]]`` in ``table``, or -1."""
     out = np.empty(combos.shape[0], dtype=np.int64)
-    key = np.zeros(table.keys.shape[1], dtype=np.int64)
+    key = np.zeros(key_words(table), dtype=np.int64)
     for i in range(combos.shape[0]):
         out[i] = find_ids(table, combos[i], lengths[i], key)
     return out

@@ -10,8 +10,7 @@ needs a stream per item (a record) derives one with :func:`substream_seed`.
 
 Draws: :func:`next_u64` (64 bits), :func:`below` (an unbiased integer below
 n), :func:`uniform` (a double in [0, 1) with 53 random bits) and
-:func:`shuffle` (Fisher-Yates). :func:`mix64`, splitmix64's finalizer, is also
-the hash of :mod:`.keys`.
+:func:`shuffle` (Fisher-Yates).
 
 The privacy noise of DP (:mod:`.noise`) is not drawn from here: its exact
 samplers take words from :class:`showcase.engine.dp.noise.RandomSource`.

@@ -94,7 +94,7 @@ class CombinationTable:
         if duplicates:
             raise InputError(f"the aggregates list {duplicates} combination(s) more than once")
         #: int64 words per key (one unless the ids of a combination do not fit one).
-        self.words = self.table.keys.shape[1]
+        self.words = self.table.slots.shape[1] - 1
 
     def children(self, aggregates: Aggregates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CSR lists of each combination's one-attribute extensions (see ``build_children``)."""
