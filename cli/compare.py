@@ -6,42 +6,34 @@ from pathlib import Path
 
 import typer
 
-from showcase.engine.compare import MECHANISMS
-from showcase.engine.comparison_job import compare as run_compare
-
 from . import console, options
 
+#: The names of the engine's mechanisms (showcase.engine.MECHANISMS), written out so that --help
+#: loads no engine module; tests/test_cli_startup.py checks that they are the same.
+MECHANISM_NAMES = ("aggregate", "row_seeded", "unseeded", "value_seeded", "aggregate_seeded", "dp",
+                   "pac-synth", "mst", "aim")  # fmt: skip
 
+
+@options.command
 def compare(
     sensitive: Path = typer.Argument(..., help="The sensitive microdata."),
     mechanism: list[str] = typer.Option(
         ...,
         "--mechanism",
         "-m",
+        metavar="<spec>",
         help="NAME[:key=value,...], repeatable. Names: "
-        + ", ".join(MECHANISMS)
+        + ", ".join(MECHANISM_NAMES)
         + ". E.g. row_seeded:k=10, aggregate:k=5, pac-synth:epsilon=4.",
     ),  # fmt: skip
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the comparison."),
-    length: int = typer.Option(3, "--length", "-l", min=1, help="Longest combination compared."),
-    resolution: int = typer.Option(10, "--resolution", "-k", min=1, help="k for rare combinations."),
-    seed: int | None = typer.Option(
-        None,
-        "--seed",
-        min=0,
-        help="Seed for every mechanism (for testing: the outputs say 'seeded', never the seed); "
-        "default: OS randomness.",
-    ),
-    group_column: str | None = typer.Option(
-        None, "--group-column", help="Column added to every k-marginal (default: PUMA if present)."
-    ),
-    delimiter: str | None = options.DELIMITER,
-    use_columns: str | None = options.USE_COLUMNS,
-    record_limit: int | None = options.RECORD_LIMIT,
-    null_marker: list[str] | None = options.NULL_MARKER,
-    sensitive_zeros: str | None = options.SENSITIVE_ZEROS,
+    length: int = options.COMPARED_LENGTH,
+    resolution: int = options.RARE_K,
+    seed: int | None = options.SEED,
+    group_column: str | None = options.GROUP_COLUMN,
+    read: options.Read = options.READ,
     force: bool = options.FORCE,
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    progress: bool = options.PROGRESS,
 ) -> None:
     """Run several mechanisms and compare their releases with the same metrics.
 
@@ -51,12 +43,14 @@ def compare(
 
     Example:
 
+    \b
         showcase compare cases.csv -m aggregate:k=10 -m row_seeded:k=10 -m pac-synth:epsilon=4 --out cmp/
     """
-    prep = options.preparation(delimiter, use_columns, record_limit, null_marker, sensitive_zeros)
+    from showcase.engine import compare as compare_job
+
     with console.stage_progress(progress) as report:
-        result = run_compare(sensitive, mechanism, length=length, resolution=resolution, out=out,
-                             preparation=prep, seed=seed, group=group_column, force=force,
+        result = compare_job(sensitive, mechanism, length=length, resolution=resolution, out=out,
+                             preparation=read.preparation(), seed=seed, group=group_column, force=force,
                              progress=report)  # fmt: skip
     rows = [[r["mechanism"], f"{r['seconds']:.1f}", f"{r['record_expansion']:.3f}",
              "–" if r["k_marginal"] is None else f"{r['k_marginal']:.1f}",

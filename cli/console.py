@@ -1,19 +1,31 @@
-"""Terminal output shared by the commands: errors, warnings, progress, tables."""
+"""Terminal output shared by the commands: errors, warnings, progress, tables.
+
+``out`` (stdout) and ``err`` (stderr) are Rich consoles made on first use, so
+that ``--help``, which prints through Typer, never imports Rich.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
+from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
-# Markup is off: paths, column names and values are user text, and a name such as
-# "[/x].csv" must print as it is, not be read as a style tag.
-out = Console(markup=False, highlight=False)
-err = Console(stderr=True, markup=False, highlight=False)
+@functools.cache
+def _console(stderr: bool):
+    from rich.console import Console
+
+    # Markup is off: paths, column names and values are user text, and a name such as
+    # "[/x].csv" must print as it is, not be read as a style tag.
+    return Console(stderr=stderr, markup=False, highlight=False)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("out", "err"):
+        return _console(name == "err")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 STAGE_LABELS = {
     "read": "reading and encoding",
@@ -27,19 +39,25 @@ STAGE_LABELS = {
 }
 
 
+def _line(label: str, style: str, message: str) -> None:
+    from rich.text import Text
+
+    _console(True).print(Text.assemble((label, style), " ", one_line(message)), soft_wrap=True)
+
+
 def error(message: str) -> None:
     """Print a one-line error to stderr (``message`` is shown as it is, never as markup)."""
-    err.print(Text.assemble(("Error:", "bold red"), " ", one_line(message)), soft_wrap=True)
+    _line("Error:", "bold red", message)
 
 
 def warning(message: str) -> None:
     """Print a one-line warning to stderr."""
-    err.print(Text.assemble(("Warning:", "bold yellow"), " ", one_line(message)), soft_wrap=True)
+    _line("Warning:", "bold yellow", message)
 
 
 def note(message: str) -> None:
     """Print a one-line note to stderr."""
-    err.print(Text.assemble(("Note:", "bold"), " ", one_line(message)), soft_wrap=True)
+    _line("Note:", "bold", message)
 
 
 def one_line(message: str) -> str:
@@ -53,12 +71,14 @@ def stage_progress(enabled: bool = True) -> Iterator:
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     bar = Progress(
         TextColumn("{task.description:<22}"),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=_console(True),
         transient=False,
     )
     tasks: dict[str, int] = {}
@@ -74,9 +94,11 @@ def stage_progress(enabled: bool = True) -> Iterator:
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     """Print a summary table to stdout."""
+    from rich.table import Table
+
     view = Table(title=title, title_justify="left")
     for i, name in enumerate(header):
         view.add_column(name, justify="left" if i == 0 else "right")
     for row in rows:
         view.add_row(*row)
-    out.print(view)
+    _console(False).print(view)

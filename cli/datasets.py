@@ -6,17 +6,10 @@ from pathlib import Path
 
 import typer
 
-from showcase.datasets import generate_table, write_table
-from showcase.datasets.table import _validate as check_size
-from showcase.engine import output_lock
-from showcase.engine.errors import ParameterError
-from showcase.engine.release import check_output_file
-from showcase.engine.staging import staged_file
+from . import console, options
 
-from . import console
-
-app = typer.Typer(help="Generate realistic fake datasets.", no_args_is_help=True)
-generate = typer.Typer(help="Generate a dataset of a given kind.", no_args_is_help=True)
+app = options.typer_app("Generate realistic fake datasets.")
+generate = options.typer_app("Generate a dataset of a given kind.")
 app.add_typer(generate, name="generate")
 SUFFIXES = (".csv", ".tsv", ".parquet")
 
@@ -33,8 +26,13 @@ def table(
 
     Example:
 
+    \b
         showcase datasets generate table --rows 100000 --columns 20 --seed 1 --out cases.csv
     """
+    from showcase.datasets import generate_table, write_table
+    from showcase.datasets.table import _validate as check_size
+    from showcase.engine import ParameterError, check_output_file, release_locks, staged_file
+
     check_size(rows, columns)
     try:
         check_output_file(out, force)
@@ -43,5 +41,5 @@ def table(
         with staged_file(out, force) as partial:
             write_table(generate_table(rows, columns, seed), partial)
     finally:
-        output_lock.release(out)
+        release_locks()
     console.out.print(f"Wrote {rows:,} records × {columns} columns to {out}")

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import typer
 
-from showcase.engine.evaluation_job import evaluate as run_evaluate
-
 from . import console, options
 
 
+@options.command
 def evaluate(
     sensitive: Path = typer.Argument(..., help="The sensitive microdata the release came from."),
     release: Path = typer.Argument(
@@ -18,27 +17,19 @@ def evaluate(
         help="A release directory, a synthetic table (.csv/.parquet) or aggregates "
         "(aggregates.parquet or an SDS .tsv).",
     ),  # fmt: skip
-    length: int = typer.Option(3, "--length", "-l", min=1, help="Longest combination compared."),
-    resolution: int = typer.Option(
-        10, "--resolution", "-k", min=1, help="k: combinations with fewer records are rare."
-    ),
+    length: int = options.COMPARED_LENGTH,
+    resolution: int = options.RARE_K,
     out: Path | None = typer.Option(
         None,
         "--out",
         "-o",
         help="Directory for evaluation.json and report.html. Default: the release directory.",
     ),  # fmt: skip
-    group_column: str | None = typer.Option(
-        None, "--group-column", help="Column added to every k-marginal (default: PUMA if present)."
-    ),
+    group_column: str | None = options.GROUP_COLUMN,
     marginal_k: int = typer.Option(2, "--marginal-k", min=1, help="Size of the k-marginals."),
-    delimiter: str | None = options.DELIMITER,
-    use_columns: str | None = options.USE_COLUMNS,
-    record_limit: int | None = options.RECORD_LIMIT,
-    null_marker: list[str] | None = options.NULL_MARKER,
-    sensitive_zeros: str | None = options.SENSITIVE_ZEROS,
+    read: options.Read = options.READ,
     force: bool = typer.Option(False, "--force", help="Replace existing evaluation files."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    progress: bool = options.PROGRESS,
 ) -> None:
     """Compare a release with the sensitive data: preservation, leakage, errors, k-marginal.
 
@@ -47,12 +38,14 @@ def evaluate(
 
     Example:
 
+    \b
         showcase evaluate cases.csv release/ --length 3 --resolution 10
     """
-    prep = options.preparation(delimiter, use_columns, record_limit, null_marker, sensitive_zeros)
+    from showcase.engine import evaluate as evaluate_job
+
     with console.stage_progress(progress) as report:
-        result = run_evaluate(
-            sensitive, release, length=length, resolution=resolution, out=out, preparation=prep,
+        result = evaluate_job(
+            sensitive, release, length=length, resolution=resolution, out=out, preparation=read.preparation(),
             group=group_column, marginal_k=marginal_k, force=force, progress=report,
         )  # fmt: skip
     rows = [

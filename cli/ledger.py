@@ -7,21 +7,15 @@ from pathlib import Path
 
 import typer
 
-from showcase.engine.dp.ledger import Ledger, dataset_key, ledger_path
-from showcase.engine.errors import InputError
-from showcase.engine.ingest import fingerprint
+from . import console, options
 
-from . import console
-
-app = typer.Typer(help="The privacy ledger of DP releases.", no_args_is_help=True)
+app = options.typer_app("The privacy ledger of DP releases.")
 
 
 @app.command("show")
 def show(
     input: Path | None = typer.Argument(None, help="Only releases of this input file."),
-    ledger: Path | None = typer.Option(
-        None, "--ledger", help="Ledger file (default $SHOWCASE_LEDGER or ~/.showcase/ledger.sqlite)."
-    ),
+    ledger: Path | None = options.LEDGER,
     dataset_id: str | None = typer.Option(
         None, "--dataset-id", help="Only releases charged to this named dataset (see aggregate --dp)."
     ),
@@ -30,8 +24,11 @@ def show(
 
     Example:
 
+    \b
         showcase ledger show cases.csv
     """
+    from showcase.engine import InputError, Ledger, dataset_key, fingerprint, ledger_path
+
     key = dataset_key(dataset_id) if dataset_id is not None else None
     if input is not None and not input.is_file():
         # Reading a FIFO or a device would block or never end: only regular files.

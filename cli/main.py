@@ -14,12 +14,11 @@ import os
 import signal
 import sys
 
-import pyarrow as pa
 import typer
 
-from showcase.engine import ShowcaseError, __version__, interrupts, output_lock
+import showcase.engine as engine
 
-from . import console
+from . import console, options
 from .aggregate import aggregate
 from .compare import compare
 from .datasets import app as datasets_app
@@ -28,10 +27,9 @@ from .ledger import app as ledger_app
 from .run import run as run_command
 from .synthesize import synthesize
 
-app = typer.Typer(
+app = options.typer_app(
+    "Release sensitive microdata safely: protected aggregates and synthetic data.",
     name="showcase",
-    help="Release sensitive microdata safely: protected aggregates and synthetic data.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -39,7 +37,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        console.out.print(f"showcase {__version__}")
+        console.out.print(f"showcase {engine.__version__}")
         raise typer.Exit()
 
 
@@ -53,8 +51,8 @@ def root(
 
     Try it on generated data:
 
+    \b
         showcase datasets generate table --rows 100000 --out cases.csv
-
         showcase aggregate cases.csv --length 3 --resolution 10 --out release/
     """
 
@@ -70,12 +68,12 @@ app.add_typer(ledger_app, name="ledger")
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    with interrupts.handle_signals():
+    with engine.handle_signals():
         try:
             code = _dispatch(argv)
         finally:
-            output_lock.release_all()
-        received = interrupts.pending()
+            engine.release_locks()
+        received = engine.pending_signal()
     if received is not None and code == 0:
         # A signal that came while a release was being put in place waited for it.
         name = "terminated" if received == signal.SIGTERM else "interrupted"
@@ -96,7 +94,7 @@ def _dispatch(argv: list[str] | None) -> int:
         if result == 130:  # Typer returns Ctrl-C as exit status 130
             console.error("interrupted; nothing was written")
         return result if isinstance(result, int) else 0
-    except ShowcaseError as problem:
+    except engine.ShowcaseError as problem:
         console.error(_with_notes(problem, str(problem)))
         return 2
     except typer.Exit as done:
@@ -107,7 +105,7 @@ def _dispatch(argv: list[str] | None) -> int:
     except (KeyboardInterrupt, typer.Abort) as problem:
         console.error(_with_notes(problem, "interrupted; nothing was written"))
         return 130
-    except interrupts.Terminated as problem:
+    except engine.Terminated as problem:
         console.error(_with_notes(problem, "terminated (SIGTERM); nothing was written"))
         return 143
     except OSError as problem:
@@ -117,15 +115,14 @@ def _dispatch(argv: list[str] | None) -> int:
         where = f"{problem.filename}: " if problem.filename else ""
         console.error(_with_notes(problem, f"{where}{problem.strerror or type(problem).__name__}"))
         return 1
-    except pa.ArrowException as problem:
-        if os.environ.get("SHOWCASE_DEBUG"):
-            raise
-        # Arrow's message can quote data values: name the kind of problem only.
-        console.error(_with_notes(problem, f"a file could not be read or written ({type(problem).__name__})"))
-        return 2
     except Exception as problem:  # noqa: BLE001 - the last line of defence for the user
         if os.environ.get("SHOWCASE_DEBUG"):
             raise
+        if _is_arrow_error(problem):
+            # Arrow's message can quote data values: name the kind of problem only.
+            kind = type(problem).__name__
+            console.error(_with_notes(problem, f"a file could not be read or written ({kind})"))
+            return 2
         console.error(
             _with_notes(
                 problem,
@@ -134,6 +131,12 @@ def _dispatch(argv: list[str] | None) -> int:
             )
         )
         return 1
+
+
+def _is_arrow_error(problem: BaseException) -> bool:
+    """Whether ``problem`` is PyArrow's (only possible once something imported PyArrow)."""
+    pyarrow = sys.modules.get("pyarrow")
+    return pyarrow is not None and isinstance(problem, pyarrow.ArrowException)
 
 
 def run() -> None:

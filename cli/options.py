@@ -1,46 +1,119 @@
-"""Options shared by every command that reads sensitive data."""
+"""Every option that more than one command takes, declared once, and the values built from them.
+
+Options come in groups, each gathered into one value before the command
+body runs: :data:`READ` (how the input is read) → :class:`Read`,
+:data:`RELEASE` (where and how a release is written) → :class:`Release`,
+:data:`MODE` (the synthesis mode and its parameters) → :class:`Mode`,
+:data:`DP` (``--dp`` and the mechanism's options) → :class:`Dp`. A command
+names a group by taking a parameter whose default is the group, and is
+wrapped with :func:`command`, which puts the group's options in that place of
+its signature::
+
+    @options.command
+    def aggregate(input: Path = options.INPUT, read: options.Read = options.READ) -> None:
+        preparation = read.preparation()
+
+Defaults of options whose presence matters are None: the engine supplies the
+defaults (stated in the help), and the command can refuse an option that does
+not apply. Nothing here imports the engine's heavy modules: ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
-import typer
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from showcase.engine import Preparation
+import typer
+import typer.core
 
 from . import console
 
-DELIMITER = typer.Option(
-    None, "--delimiter", "-d", help="Field separator of a text input: ',', ';', '|' or 'tab'. "
-    "Default: ',' (tab for .tsv)."
-)  # fmt: skip
-USE_COLUMNS = typer.Option(
-    None, "--use-columns", help="Comma-separated columns to keep, e.g. 'sex,age_band'. Default: all."
-)
-RECORD_LIMIT = typer.Option(None, "--record-limit", min=1, help="Use only the first N records.")
-NULL_MARKER = typer.Option(
-    None, "--null-marker", help="A value meaning 'no attribute' (repeatable), e.g. N. "
-    "Empty cells always mean 'no attribute'."
-)  # fmt: skip
-SENSITIVE_ZEROS = typer.Option(
-    None, "--sensitive-zeros", help="Columns where 0 is a real value ('A,B' or 'all'). "
-    "Elsewhere 0 means 'no attribute', as for 0/1 indicator columns."
-)  # fmt: skip
-THREADS = typer.Option(None, "--threads", min=1, help="Threads for the kernels. Default: all cores.")
-FORCE = typer.Option(
-    False, "--force", help="Replace --out if it is a release showcase wrote (never any other folder)."
-)
-DATASET_ID = typer.Option(
-    None, "--dataset-id", help="DP: charge the budget to this named dataset in the ledger, not to the "
-    "file's fingerprint (which changes with any edit of the file), e.g. 'cases-2024'."
-)  # fmt: skip
+
+class _Group(typer.core.TyperGroup):
+    """A command group whose --help, when not given, is False rather than None.
+
+    Typer converts a None flag value through Pydantic, which takes longer to
+    import than the whole rest of ``showcase --help``; a False one it passes as it is.
+    """
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option
 
 
-def report_ledger(result) -> None:
-    """Say where a DP release created a new privacy ledger (there was none before)."""
-    if getattr(result, "ledger_created", None) is not None:
-        console.note(
-            f"created a new privacy ledger at {result.ledger_created}; it records this and later "
-            "DP releases (keep it and back it up: without it earlier releases are forgotten)"
-        )
+def typer_app(help: str, **settings: Any) -> typer.Typer:
+    """A Typer app (or sub-app) of this command line: plain help (fast to print), --help cheap to parse."""
+    return typer.Typer(help=help, cls=_Group, no_args_is_help=True, rich_markup_mode=None, **settings)
+
+
+def _option(name: str, annotation: Any, default: Any, *declarations: str, **settings: Any):
+    """One option of a group, as the parameter of a command signature."""
+    return _shared(name, annotation, typer.Option(default, *declarations, **settings))
+
+
+def _shared(name: str, annotation: Any, info: Any) -> inspect.Parameter:
+    """An option declared on its own (``info``), as the parameter of a group."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
+
+
+def _table(
+    helps: dict[str, str], types: dict[str, Any] | None = None, settings: dict[str, dict] | None = None
+) -> tuple[inspect.Parameter, ...]:
+    """Options from a table ``'--long -s' → help``, in its order.
+
+    Each is a ``str`` unless ``types`` names another type, with default None
+    (False for a ``bool`` flag) and the extra Typer ``settings`` of its row.
+    """
+    parameters = []
+    for flags, help in helps.items():
+        declarations = flags.split()
+        kind = (types or {}).get(flags, str)
+        default, annotation = (False, bool) if kind is bool else (None, kind | None)
+        name = declarations[0].lstrip("-").replace("-", "_")
+        extra = (settings or {}).get(flags, {})
+        parameters.append(_option(name, annotation, default, *declarations, help=help, **extra))
+    return tuple(parameters)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Options that go together, and how their values become one value (``gather(**values)``)."""
+
+    options: tuple[inspect.Parameter, ...]
+    gather: Callable[..., Any]
+
+
+def command(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` with each parameter defaulting to a :class:`Group` replaced by the group's options.
+
+    Typer reads the returned function's signature; when it is called, the
+    values of each group's options are gathered into the group's value,
+    passed to ``function`` under the parameter's name.
+    """
+    signature = inspect.signature(function, eval_str=True)
+    groups = {p.name: p.default for p in signature.parameters.values() if isinstance(p.default, Group)}
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        group = groups.get(parameter.name)
+        # Keyword-only throughout, so that options with defaults may come before arguments without.
+        parameters += group.options if group else [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)]
+
+    def call(**values: Any) -> Any:
+        for name, group in groups.items():
+            values[name] = group.gather(**{option.name: values.pop(option.name) for option in group.options})
+        return function(**values)
+
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(call, attribute, getattr(function, attribute))
+    call.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    call.__annotations__ = {p.name: p.annotation for p in parameters}
+    return call
 
 
 def split_list(value: str | None) -> list[str] | None:
@@ -50,23 +123,306 @@ def split_list(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def preparation(
-    delimiter: str | None,
-    use_columns: str | None,
-    record_limit: int | None,
-    null_marker: list[str] | None,
-    sensitive_zeros: str | None,
-) -> Preparation:
-    """Build the engine's :class:`Preparation` from the command-line options."""
-    zeros: str | list[str] | None = sensitive_zeros
-    if sensitive_zeros is not None and sensitive_zeros.strip().lower() != "all":
-        zeros = split_list(sensitive_zeros)
-    elif sensitive_zeros is not None:
-        zeros = "all"
-    return Preparation(
-        delimiter=delimiter,
-        use_columns=split_list(use_columns),
-        record_limit=record_limit,
-        null_markers=tuple(null_marker or ()),
-        sensitive_zeros=zeros,
-    )
+def numbers(text: str | None, flag: str) -> list[float] | None:
+    """``'5,10'`` → ``[5.0, 10.0]``, or a usage error naming ``flag``."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in split_list(text) or []]
+    except ValueError:
+        raise typer.BadParameter(f"{flag} must be comma-separated numbers, got {text!r}") from None
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The ``values`` that were given (not None): the engine's defaults stand for the others."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def refuse(flags: dict[str, Any], reason: str) -> None:
+    """A usage error (one line, exit status 2) naming the ``flags`` given (not None, not False)."""
+    named = [flag for flag, value in flags.items() if value is not None and value is not False]
+    if named:
+        raise typer.BadParameter(f"{', '.join(named)}: {reason}")
+
+
+# Options of several commands, declared on their own.
+
+INPUT = typer.Argument(..., help="Sensitive microdata: .csv, .tsv, .parquet or .arrow.")
+FORCE = typer.Option(
+    False, "--force", help="Replace --out if it is a release showcase wrote (never any other folder)."
+)
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")
+GROUP_COLUMN = typer.Option(
+    None, "--group-column", help="Column added to every k-marginal. Default: PUMA if present."
+)
+SEED = typer.Option(
+    None, "--seed", min=0, help="Seed for reproducible noise and records, for testing only: the "
+    "metadata marks a seeded release as not for publication (and never holds the seed). "
+    "Default: the OS's secure randomness."
+)  # fmt: skip
+#: The longest combination and the k of rare combinations where a release is compared with its input.
+COMPARED_LENGTH = typer.Option(3, "--length", "-l", min=1, help="Longest combination compared.")
+RARE_K = typer.Option(10, "--resolution", "-k", min=1, help="k: combinations with fewer records are rare.")
+LEDGER = typer.Option(
+    None, "--ledger", help="Privacy ledger file. Default: $SHOWCASE_LEDGER, else ~/.showcase/ledger.sqlite."
+)
+
+
+def length(help: str) -> Any:
+    """``--length/-l`` of a release: the longest combination counted (``help`` says how; default None)."""
+    return typer.Option(None, *COMPARED_LENGTH.param_decls, min=1, help=help)
+
+
+def resolution(help: str) -> Any:
+    """``--resolution/-k`` of a release: the k of k-anonymity (``help`` says what it does; default None)."""
+    return typer.Option(None, *RARE_K.param_decls, min=1, help=help)
+
+
+# How the input is read.
+
+
+@dataclass(frozen=True)
+class Read:
+    """The ingestion options, as given."""
+
+    delimiter: str | None = None
+    use_columns: str | None = None
+    record_limit: int | None = None
+    null_marker: list[str] | None = None
+    sensitive_zeros: str | None = None
+
+    def preparation(self, subject_id: str | None = None, codebook: Path | None = None):
+        """The engine's :class:`~showcase.engine.Preparation` of these options."""
+        from showcase.engine import Preparation
+
+        zeros: str | list[str] | None = self.sensitive_zeros
+        if zeros is not None:
+            zeros = "all" if zeros.strip().lower() == "all" else split_list(zeros)
+        return Preparation(
+            delimiter=self.delimiter,
+            use_columns=split_list(self.use_columns),
+            record_limit=self.record_limit,
+            null_markers=tuple(self.null_marker or ()),
+            sensitive_zeros=zeros,
+            subject_id=subject_id,
+            codebook=codebook,
+        )
+
+
+READ = Group(
+    _table(
+        {
+            "--delimiter -d": "Field separator of a text input: ',', ';', '|' or 'tab'. "
+            "Default: ',' (tab for .tsv).",
+            "--use-columns": "Comma-separated columns to keep, e.g. 'sex,age_band'. Default: all.",
+            "--record-limit": "Use only the first N records.",
+            "--null-marker": "A value meaning 'no attribute' (repeatable), e.g. N. "
+            "Empty cells always mean 'no attribute'.",
+            "--sensitive-zeros": "Columns where 0 is a real value ('A,B' or 'all'). "
+            "Elsewhere 0 means 'no attribute', as for 0/1 indicator columns.",
+        },
+        types={"--record-limit": int, "--null-marker": list[str]},
+        settings={"--record-limit": {"min": 1}, "--null-marker": {"metavar": "<str>"}},
+    ),
+    Read,
+)
+
+
+# Where and how a release is written.
+
+
+@dataclass(frozen=True)
+class Release:
+    """The output options of a release: the folder, replacing it, threads, progress bars, the seed."""
+
+    out: Path
+    force: bool = False
+    threads: int | None = None
+    progress: bool = True
+    seed: int | None = None
+
+    def job(self) -> dict[str, Any]:
+        """The keywords every job takes from these options (the progress bars are the command's)."""
+        return {"out": self.out, "seed": self.seed, "force": self.force, "threads": self.threads}
+
+    def run(self, job: Callable[..., Any], *arguments: Any, **keywords: Any) -> tuple[Any, float]:
+        """``job(*arguments, **keywords)`` with these options and progress bars: its result and seconds."""
+        started = time.perf_counter()
+        with console.stage_progress(self.progress) as progress:
+            result = job(*arguments, progress=progress, **keywords, **self.job())
+        return result, time.perf_counter() - started
+
+    def warn_if_seeded(self, dp: bool = False) -> None:
+        """Warn that a seeded release (its DP noise, or its records) is for testing only."""
+        if self.seed is None:
+            return
+        if dp:
+            console.warning("seeded DP release: for testing only, never publish it")
+        else:
+            console.warning("--seed: the records are reproducible; use them for testing, "
+                            "not for publication.")  # fmt: skip
+
+
+RELEASE = Group(
+    (
+        _option("out", Path, ..., "--out", "-o", help="Release directory to create."),
+        _shared("force", bool, FORCE),
+        _option("threads", int | None, None, "--threads", min=1,
+                help="Threads for the kernels. Default: all cores."),
+        _shared("progress", bool, PROGRESS),
+        _shared("seed", int | None, SEED),
+    ),
+    Release,
+)  # fmt: skip
+
+
+# The synthesis mode and its parameters.
+
+
+@dataclass(frozen=True)
+class Mode:
+    """The synthesis mode (None: the engine's default) and the mode parameters given (not None)."""
+
+    mode: str | None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def job(self, length: int | None) -> dict[str, Any]:
+        """The keywords of a synthesizing job: the mode and ``length`` if given, and the parameters."""
+        return {**given(mode=self.mode, length=length), **self.parameters}
+
+
+def _mode(mode: str | None, use_synthetic_counts: bool, **parameters: Any) -> Mode:
+    return Mode(mode, given(use_synthetic_counts=True if use_synthetic_counts else None, **parameters))
+
+
+MODE = Group(
+    _table(
+        {
+            "--mode -m": "Synthesis mode. From sensitive records: row_seeded (the default), unseeded, "
+            "value_seeded. From aggregates alone: aggregate_seeded (the default from k-anonymous "
+            "aggregates), tree (the default from DP aggregates and for run --dp: every record complete, "
+            "drawn down a Chow-Liu tree of the released pairs) or pairwise (every record complete, from "
+            "all released pairs pooled).",
+            "--weight-selection-percentile": "aggregate_seeded: percentile of the length-L "
+            "sub-combination counts that weighs an attribute once a record is longer than L. Default: 95.",
+            "--use-synthetic-counts": "aggregate_seeded: weigh by what is left of each count after the "
+            "records already synthesized.",
+            "--aggregate-counts-scale-factor": "aggregate_seeded: multiply every aggregate count by this "
+            "before synthesis. Default: 1.",
+            "--target-number-of-records": "aggregate_seeded, tree, pairwise: records to synthesize. "
+            "Default: the aggregates' record count (times the scale factor).",
+            "--oversampling-ratio": "value_seeded: how far above its count a combination may be "
+            "synthesized (0.1 = 10 %).",
+            "--oversampling-tries": "value_seeded: attempts to sample an attribute that does not "
+            "oversample before a record is finished.",
+        },
+        types={
+            "--weight-selection-percentile": float,
+            "--use-synthetic-counts": bool,
+            "--aggregate-counts-scale-factor": float,
+            "--target-number-of-records": int,
+            "--oversampling-ratio": float,
+            "--oversampling-tries": int,
+        },  # fmt: skip
+        settings={
+            "--weight-selection-percentile": {"min": 0.0, "max": 100.0},
+            "--target-number-of-records": {"min": 0},
+            "--oversampling-ratio": {"min": 0.0},
+            "--oversampling-tries": {"min": 1},
+        },
+    ),
+    _mode,
+)
+
+
+# Differential privacy.
+
+
+@dataclass(frozen=True)
+class Dp:
+    """``--dp`` and the DP options given (flag → value, only those not None)."""
+
+    enabled: bool
+    given: dict[str, Any] = field(default_factory=dict)
+
+    def specs(self, read: Read, resolution: int | None, unprotected: bool = False) -> tuple[Any, Any]:
+        """The engine's protection and preparation: DP with ``--dp``, else k-anonymity (or exact counts).
+
+        Refuses DP options without ``--dp``, ``--dp`` without ``--epsilon``,
+        and the k-anonymity options ``-k`` and ``--unprotected`` with ``--dp``.
+        """
+        from showcase.engine import DifferentialPrivacy, Exact, KAnonymity
+
+        if not self.enabled:
+            refuse(self.given, "DP options, used with --dp only")
+            return (Exact if unprotected else KAnonymity)(**given(k=resolution)), read.preparation()
+        if "--epsilon" not in self.given:
+            raise typer.BadParameter("--dp needs --epsilon (the privacy budget ε > 0)")
+        refuse({"-k/--resolution": resolution}, "k-anonymity only; a --dp release has no k")
+        refuse({"--unprotected": unprotected}, "cannot be combined with --dp")
+        spec = {flag[2:].replace("-", "_"): value for flag, value in self.given.items()}
+        for name in ("thresholds", "sigma_proportions"):
+            if name in spec:
+                spec[name] = numbers(spec[name], "--" + name.replace("_", "-"))
+        subject, codebook = spec.pop("subject_id", None), spec.pop("codebook", None)
+        return DifferentialPrivacy(**spec), read.preparation(subject_id=subject, codebook=codebook)
+
+
+def _dp(dp: bool, **values: Any) -> Dp:
+    given = {"--" + name.replace("_", "-"): value for name, value in values.items() if value is not None}
+    return Dp(dp, given)
+
+
+#: The DP options but --dp itself: help (each shown after "DP: ").
+_DP_HELP = {
+    "--epsilon": "total privacy budget ε > 0.",
+    "--delta": "δ in (0, 1). Default: 1/(n ln n) for the protected record count n.",
+    "--fabrication-mode": "thresholds for lengths >= 2: uncontrolled, balanced, minimize or "
+    "progressive. Default: balanced.",
+    "--thresholds": "fixed thresholds for lengths 2..L instead, e.g. '5,10'.",
+    "--accuracy-mode": "noise split over lengths: balanced, prioritize-long or prioritize-short. "
+    "Default: balanced (the same noise for every length).",
+    "--sigma-proportions": "relative noise per length 1..L instead, e.g. '1,1,2'.",
+    "--percentile": "percentile of per-record combination counts that bounds each record's "
+    "contribution. Default: 99.",
+    "--percentile-proportion": "share of the budget for those percentiles. Default: 0.1.",
+    "--record-count-proportion": "share of ε for the record count. Default: 0.005.",
+    "--codebook": "public CSV 'column,value' listing every possible value; removes the δ spent "
+    "choosing attributes from the data.",
+    "--subject-id": "column identifying a subject; privacy is per subject, not per row.",
+    "--budget-total": "refuse the release if this input's total ε in the ledger would exceed this.",
+    "--ledger": LEDGER.help[0].lower() + LEDGER.help[1:],
+    "--dataset-id": "charge the budget to this named dataset in the ledger, not to the file's "
+    "fingerprint (which changes with any edit of the file), e.g. 'cases-2024'.",
+}
+
+DP = Group(
+    _table(
+        {
+            "--dp": "Release differentially private counts (SPEC §2.2) instead of k-anonymous ones "
+            "(needs --epsilon). The options below apply only with --dp.",
+            **{flag: f"DP: {help}" for flag, help in _DP_HELP.items()},
+        },
+        types={
+            "--dp": bool,
+            "--epsilon": float,
+            "--delta": float,
+            "--percentile": float,
+            "--percentile-proportion": float,
+            "--record-count-proportion": float,
+            "--codebook": Path,
+            "--budget-total": float,
+            "--ledger": Path,
+        },  # fmt: skip
+    ),
+    _dp,
+)
+
+
+def report_ledger(result) -> None:
+    """Say where a DP release created a new privacy ledger (there was none before)."""
+    if getattr(result, "ledger_created", None) is not None:
+        console.note(
+            f"created a new privacy ledger at {result.ledger_created}; it records this and later "
+            "DP releases (keep it and back it up: without it earlier releases are forgotten)"
+        )

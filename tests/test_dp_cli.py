@@ -97,13 +97,20 @@ def test_bad_dp_parameters(cases, tmp_path, capsys, extra, message):
     assert not out.exists()
 
 
-def test_codebook_and_subject_id(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def subjects(tmp_path, monkeypatch):
+    """300 subjects of two rows each (column id), and a codebook of columns A and B."""
     monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
     data = tmp_path / "d.csv"
     rows = ["id,A,B"] + [f"s{i // 2},{'xy'[i % 2]},{'pq'[i % 3 % 2]}" for i in range(600)]
     data.write_text("\n".join(rows) + "\n")
     book = tmp_path / "codebook.csv"
     book.write_text("column,value\nA,x\nA,y\nA,z\nB,p\nB,q\n")
+    return data, book
+
+
+def test_codebook_and_subject_id(tmp_path, capsys, subjects):
+    data, book = subjects
     out = tmp_path / "o"
     args = ["aggregate", data, "--dp", "--epsilon", 5, "--subject-id", "id", "--no-progress"]
     code, _, stderr = run(capsys, *args, "-l", 2, "--codebook", book, "-o", out, "--seed", 7)
@@ -119,3 +126,63 @@ def test_codebook_and_subject_id(tmp_path, capsys, monkeypatch):
     bad.write_text("column,value\nA,x\n")
     code, _, stderr = run(capsys, *args, "--codebook", bad, "-o", tmp_path / "o2")
     assert code == 2 and "no values for column 'B'" in stderr
+
+
+#: Options given where they do not apply, for both aggregate and run: (options, the error).
+NOT_APPLYING = [
+    (["--dp", "--epsilon", "1", "-k", "5"], "-k/--resolution: k-anonymity only"),
+    (["--dp", "--epsilon", "1", "--resolution", "5"], "-k/--resolution: k-anonymity only"),
+    (["--epsilon", "1", "--ledger", "book.sqlite"], "--epsilon, --ledger: DP options, used with --dp only"),
+    (["--codebook", "book.csv"], "--codebook: DP options, used with --dp only"),
+    (["--subject-id", "id"], "--subject-id: DP options, used with --dp only"),
+    (["--fabrication-mode", "minimize"], "--fabrication-mode: DP options, used with --dp only"),
+    (["--dp", "--delta", "1e-6"], "--dp needs --epsilon"),
+    (["--dp", "--epsilon", "1", "--thresholds", "a,b"], "--thresholds must be comma-separated numbers"),
+]
+
+
+@pytest.mark.parametrize("command,extra,message", [
+    *[(command, extra, message) for command in ("aggregate", "run") for extra, message in NOT_APPLYING],
+    ("aggregate", ["--seed", "3"], "--seed: used with --dp only"),
+    ("run", ["--dp", "--epsilon", "1", "--mode", "row_seeded"], "mode row_seeded reads the sensitive data"),
+    ("run", ["--dp", "--epsilon", "1", "--oversampling-ratio", "0.1"], "not a parameter of mode tree"),
+    ("run", ["--dp", "--epsilon", "1", "--mode", "pairwise", "-l", "1"], "needs --length 2 or more"),
+])  # fmt: skip
+def test_options_that_do_not_apply_are_refused(cases, tmp_path, capsys, command, extra, message):
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, command, cases, "-o", out, "--no-progress", *extra)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], stderr
+    assert not out.exists() and not (tmp_path / "ledger.sqlite").exists()  # nothing written, nothing charged
+
+
+def test_run_dp_takes_every_dp_option_and_an_aggregate_fed_mode(cases, tmp_path, capsys):
+    out = tmp_path / "o"
+    code, stdout, stderr = run(
+        capsys, "run", cases, "--dp", "--epsilon", 4, "-l", 2, "--mode", "pairwise",
+        "--target-number-of-records", 100, "--fabrication-mode", "minimize", "--percentile", 95,
+        "--record-count-proportion", 0.01, "--accuracy-mode", "prioritize-long", "--budget-total", 10,
+        "--dataset-id", "cases-1", "-o", out, "--seed", 3, "--no-progress",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "DP release" in stdout and "for testing only" in stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    parameters = meta["parameters"]
+    assert parameters["fabrication_mode"] == "minimize" and parameters["percentile"] == 95
+    assert parameters["record_count_proportion"] == 0.01 and parameters["accuracy_mode"] == "prioritize-long"
+    assert parameters["dataset_id"] == "cases-1" and parameters["budget_total"] == 10
+    assert meta["synthesis"]["mode"] == "pairwise" and meta["synthesis"]["records"] == 100
+    assert Ledger(tmp_path / "ledger.sqlite").spent("dataset:cases-1").epsilon == pytest.approx(4.0)
+
+
+def test_run_dp_codebook_and_subject_id(tmp_path, capsys, subjects):
+    data, book = subjects
+    out = tmp_path / "o"
+    dp = ["--dp", "--epsilon", 5, "--subject-id", "id", "--codebook", book]
+    code, _, stderr = run(capsys, "run", data, *dp, "-o", out, "--seed", 7, "--no-progress")
+    assert code == 0, stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["privacy"]["public_domain"] is True and meta["privacy"]["selection_delta"] == 0
+    assert "per subject" in meta["privacy"]["guarantee"]
+    assert meta["parameters"]["subject_id"] == "id" and meta["parameters"]["codebook"] is True
+    assert "id" not in meta["synthesis"]["columns"]  # the subject column is no attribute

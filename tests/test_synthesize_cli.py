@@ -365,3 +365,22 @@ def test_exact_aggregates_only_when_named_and_with_a_warning(tmp_path, capsys, c
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["privacy"]["mechanism"] == "none"
     assert "NOT marked as protected" in meta["privacy"]["guarantee"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["synthesize", "--mode", "row_seeded", "--weight-selection-percentile", 90],
+     "weight-selection-percentile: not a parameter of mode row_seeded"),
+    (["synthesize", "--mode", "unseeded", "--use-synthetic-counts"],
+     "use-synthetic-counts: not a parameter of mode unseeded"),
+    (["run", "--oversampling-tries", 3], "oversampling-tries: not a parameter of mode row_seeded"),
+    (["run", "--mode", "value_seeded", "--target-number-of-records", 5],
+     "target-number-of-records: not a parameter of mode value_seeded"),
+    (["run", "--mode", "aggregate_seeded", "--oversampling-ratio", 0.1],
+     "oversampling-ratio: not a parameter of mode aggregate_seeded"),
+])  # fmt: skip
+def test_mode_options_of_another_mode_are_refused(tmp_path, capsys, cases, argv, message):
+    out = tmp_path / "out"
+    code, _, stderr = run(capsys, argv[0], cases, *argv[1:], "-o", out, "--no-progress")
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], stderr
+    assert not out.exists() and leftovers(tmp_path) == []

@@ -1,0 +1,116 @@
+"""The command line starts fast: ``--help`` loads no NumPy, Numba or PyArrow, and cli/ reaches the
+engine only through ``showcase.engine``, lazily (timings are in bench/cli_startup.py, never asserted)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = Path(__file__).resolve().parents[1] / "cli"
+
+#: Every command and group, as the words after ``showcase``.
+COMMANDS = [
+    [], ["aggregate"], ["synthesize"], ["run"], ["evaluate"], ["compare"], ["ledger"], ["ledger", "show"],
+    ["datasets"], ["datasets", "generate"], ["datasets", "generate", "table"],
+]  # fmt: skip
+HEAVY = ("numpy", "numba", "pyarrow")
+
+# Runs each --help in turn in one fresh process and reports, after each, its exit status, what it
+# printed and which heavy modules were loaded by then.
+PROBE = """
+import contextlib, io, json, sys
+from showcase.cli.main import main
+report = []
+for words in json.loads(sys.argv[1]):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main([*words, "--help"])
+    heavy = [name for name in {heavy!r} if name in sys.modules]
+    report.append({{"words": words, "code": code, "help": printed.getvalue(), "heavy": heavy}})
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def helps() -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), json.dumps(COMMANDS)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_help_loads_no_numpy_numba_or_pyarrow(helps):
+    assert [entry["words"] for entry in helps] == COMMANDS
+    for entry in helps:
+        assert entry["code"] == 0, entry["words"]
+        assert "Usage: showcase" in entry["help"], entry["words"]
+        assert entry["heavy"] == [], f"showcase {' '.join(entry['words'])} --help loaded {entry['heavy']}"
+
+
+def test_help_states_examples_and_defaults(helps):
+    by_command = {" ".join(entry["words"]): entry["help"] for entry in helps}
+    for command in ("aggregate", "synthesize", "run", "evaluate", "compare", "ledger show"):
+        assert f"showcase {command} " in by_command[command], command  # an example
+    assert "Default: 3; 2 with --dp" in by_command["run"]
+    assert "Default: 10. Not with --dp." in by_command["aggregate"]
+    assert "Default: balanced." in by_command["aggregate"]  # the fabrication mode
+
+
+def test_run_and_aggregate_take_the_same_dp_options(helps):
+    def flags(text: str) -> set[str]:
+        return {word.rstrip(",") for word in text.split() if word.startswith("--")}
+
+    by_command = {" ".join(entry["words"]): entry["help"] for entry in helps}
+    dp_flags = {"--dp", "--epsilon", "--delta", "--fabrication-mode", "--thresholds", "--accuracy-mode",
+                "--sigma-proportions", "--percentile", "--percentile-proportion",
+                "--record-count-proportion", "--codebook", "--subject-id", "--budget-total", "--ledger",
+                "--dataset-id", "--seed"}  # fmt: skip
+    assert dp_flags <= flags(by_command["aggregate"])
+    assert dp_flags <= flags(by_command["run"])
+
+
+def test_compare_help_names_every_mechanism(helps):
+    from showcase.cli.compare import MECHANISM_NAMES
+    from showcase.engine import MECHANISMS
+
+    assert tuple(MECHANISMS) == MECHANISM_NAMES
+    text = " ".join(next(entry["help"] for entry in helps if entry["words"] == ["compare"]).split())
+    assert ", ".join(MECHANISM_NAMES) in text
+
+
+def _engine_imports(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, module) of every import of showcase.engine or below it, anywhere in a module."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        else:
+            continue
+        found += [(node.lineno, name) for name in names if name.startswith("showcase.engine")]
+    return found
+
+
+def test_cli_reaches_the_engine_only_through_its_package_and_lazily():
+    light = {"__future__", "typer", "rich"} | set(sys.stdlib_module_names)
+    for path in sorted(CLI.glob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for line, module in _engine_imports(tree):
+            assert module == "showcase.engine", f"{path.name}:{line} imports {module}"
+        for node in tree.body:  # at import time: light modules, and the (lazy, PEP 562) engine package
+            if isinstance(node, ast.Import):  # `import showcase.engine` loads only the package
+                modules = [alias.name for alias in node.names if alias.name != "showcase.engine"]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:  # a name of it would load its module
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                assert module.split(".")[0] in light, f"{path.name}:{node.lineno} imports {module} at import"
