@@ -100,6 +100,9 @@ def _dispatch(argv: list[str] | None) -> int:
     except typer.Exit as done:
         return done.exit_code
     except typer.TyperException as problem:
+        if type(problem).__name__ == "NoArgsIsHelpError":  # a group named alone: its help, as it is
+            sys.stderr.write(problem.format_message() + "\n")
+            return 2
         console.error(problem.format_message().replace("\n", " "))
         return 2 if problem.exit_code == 1 else problem.exit_code
     except (KeyboardInterrupt, typer.Abort) as problem:

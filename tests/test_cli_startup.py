@@ -114,3 +114,12 @@ def test_cli_reaches_the_engine_only_through_its_package_and_lazily():
                 continue
             for module in modules:
                 assert module.split(".")[0] in light, f"{path.name}:{node.lineno} imports {module} at import"
+
+
+def test_a_group_named_alone_prints_its_help_as_it_is(capsys):
+    from .helpers import run
+
+    for words in ([], ["datasets"], ["ledger"]):
+        code, stdout, stderr = run(capsys, *words)
+        assert code == 2 and stdout == ""
+        assert stderr.startswith(f"Usage: {' '.join(['showcase', *words])} ") and "\nCommands:\n" in stderr
