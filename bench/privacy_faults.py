@@ -16,7 +16,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_dp_privacy.py", "tests/test_dp_marginals.py", "tests/test_dp_accountant.py"]
+TESTS = [
+    "tests/test_dp_privacy.py",
+    "tests/test_dp_marginals.py",
+    "tests/test_dp_accountant.py",
+    "tests/test_kernel_references.py",
+]
 NOISE_CALL = "noisy = counts + discrete_gaussian(len(candidates), scale, source)"
 TRIM_CALL = "counts = _trimmed_counts(shape, per_record, bound, len(candidates), source)"
 #: name → (file, original line part, broken line part)
