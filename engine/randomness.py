@@ -26,7 +26,7 @@ def make_rng(seed: int | None) -> np.random.Generator:
 
 
 def stream_seeds(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` independent uint64 seeds for kernel-side generators (one per work partition).
+    """``n`` independent uint64 seeds for the kernels' streams (:mod:`.kernels.rng`), one per work partition.
 
     Giving each fixed-size partition of the work its own stream makes results
     identical for a given seed whatever the number of threads.

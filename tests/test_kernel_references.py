@@ -13,15 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from showcase.engine.dp.marginals import combinations_table
-from showcase.engine.kernels.dp_marginals import (
-    Level,
-    Records,
-    Trimming,
-    candidates_per_record,
-    cap_by_subsets,
-    extend_candidates,
-    trimmed_counts,
-)
+from showcase.engine.kernels import dp_marginals as kernel
 from showcase.engine.kernels.pairwise import Scores, pairwise_records
 from showcase.engine.kernels.tree import Tree, tree_records
 
@@ -62,11 +54,11 @@ def kernel_bundles(records, column, n_attributes, k, candidates, previous, allow
     lengths = np.array([len(r) for r in records], dtype=np.int64)
     ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     attrs = np.array([a for r in records for a in r], dtype=np.int64)
-    csr = Records(ptr, attrs, column, int(lengths.max(initial=0)))
+    csr = kernel.Records(ptr, attrs, column, int(lengths.max(initial=0)))
     combos = np.array(sorted(candidates, key=candidates.get), dtype=np.int32).reshape(len(candidates), k)
     prev = np.array(sorted(previous), dtype=np.int32).reshape(len(previous), max(k - 1, 1))
     table = combinations_table(combos, n_attributes)
-    level = Level(k, table, combinations_table(prev, n_attributes), allowed.astype(np.bool_))
+    level = kernel.Level(k, table, combinations_table(prev, n_attributes), allowed.astype(np.bool_))
     return csr, level
 
 
@@ -75,7 +67,7 @@ def test_candidates_per_record_matches_the_reference(inputs):
     records, column, n_attributes, k, candidates, previous, allowed = inputs
     csr, level = kernel_bundles(*inputs)
     expected = naive.candidates_per_record(records, column, allowed, k, candidates, previous)
-    assert candidates_per_record(csr, level).tolist() == expected
+    assert kernel.candidates_per_record(csr, level).tolist() == expected
 
 
 @given(
@@ -89,14 +81,14 @@ def test_trimmed_counts_match_the_reference(inputs, bound, n_parts, n_words, see
     """Counts with at most ``bound`` candidates per record, draw for draw; and running out of words."""
     records, column, n_attributes, k, candidates, previous, allowed = inputs
     csr, level = kernel_bundles(*inputs)
-    per_record = candidates_per_record(csr, level)
+    per_record = kernel.candidates_per_record(csr, level)
     bounds = np.linspace(0, len(records), n_parts + 1).astype(np.int64)
     words = np.random.default_rng(seed).integers(0, 1 << 62, size=(n_parts, n_words), dtype=np.int64)
     states = np.zeros((n_parts, 2), dtype=np.int64)
     counts = np.zeros((n_parts, len(candidates)), dtype=np.int32)
     todo = np.ones(n_parts, dtype=np.bool_)
     most = int(per_record.max(initial=0))
-    trimmed_counts(csr, level, Trimming(bound, most, bounds, words, states, todo, counts))
+    kernel.trimmed_counts(csr, level, kernel.Trimming(bound, most, bounds, words, states, todo, counts))
     expected, exhausted = naive.trimmed_counts(
         records, column, allowed, k, candidates, previous, bound, bounds.tolist(), words.tolist()
     )
@@ -115,7 +107,9 @@ def test_extend_candidates_matches_the_reference(inputs):
     previous = sorted(c for c in every if rng.random() < 0.75)
     singles = [a for a in range(n_attributes) if allowed[a]]
     prev = np.array(previous, dtype=np.int32).reshape(len(previous), k)
-    got = extend_candidates(prev, combinations_table(prev, n_attributes), np.array(singles, np.int64), column)
+    got = kernel.extend_candidates(
+        prev, combinations_table(prev, n_attributes), np.array(singles, np.int64), column
+    )
     assert got.dtype == np.int32 and got.shape[1] == k + 1
     assert [tuple(row) for row in got.tolist()] == naive.extend_candidates(previous, singles, column)
 
@@ -131,7 +125,7 @@ def test_cap_by_subsets_matches_the_reference(inputs, seed):
     subs = sorted(previous)
     sub_counts = rng.integers(0, 50, size=len(subs))
     sub_table = combinations_table(np.array(subs, dtype=np.int32).reshape(len(subs), k - 1), n_attributes)
-    got = cap_by_subsets(np.array(combos, dtype=np.int32), counts, sub_table, sub_counts)
+    got = kernel.cap_by_subsets(np.array(combos, dtype=np.int32), counts, sub_table, sub_counts)
     expected = naive.cap_by_subsets(combos, counts.tolist(), dict(zip(subs, sub_counts.tolist())))
     assert got.tolist() == expected
 
