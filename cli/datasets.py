@@ -29,8 +29,7 @@ def table(
     \b
         showcase datasets generate table --rows 100000 --columns 20 --seed 1 --out cases.csv
     """
-    from showcase.datasets import generate_table, write_table
-    from showcase.datasets.table import _validate as check_size
+    from showcase.datasets import check_size, generate_table, write_table
     from showcase.engine import ParameterError, check_output_file, release_locks, staged_file
 
     check_size(rows, columns)

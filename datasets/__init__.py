@@ -1,5 +1,5 @@
 """Generators of realistic fake microdata, for examples, tests and benchmarks."""
 
-from .table import generate_table, write_table
+from .table import check_size, generate_table, write_table
 
-__all__ = ["generate_table", "write_table"]
+__all__ = ["check_size", "generate_table", "write_table"]

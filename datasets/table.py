@@ -142,7 +142,8 @@ def column_specs(columns: int) -> list[tuple[str, list[str], float]]:
 MAX_ROWS, MAX_COLUMNS = 10**8, 1000
 
 
-def _validate(rows: int, columns: int) -> None:
+def check_size(rows: int, columns: int) -> None:
+    """Refuse, in one line, a table size the generator does not make."""
     if not 1 <= rows <= MAX_ROWS:
         raise ParameterError(f"rows must be from 1 to {MAX_ROWS:,}, got {rows}")
     if not 1 <= columns <= MAX_COLUMNS:
@@ -151,7 +152,7 @@ def _validate(rows: int, columns: int) -> None:
 
 def generate_codes(rows: int, columns: int, seed: int) -> tuple[list[tuple], np.ndarray]:
     """Column specs and a ``(columns, rows)`` array of value indices (-1 = missing)."""
-    _validate(rows, columns)
+    check_size(rows, columns)
     rng = np.random.default_rng(seed)
     specs = column_specs(columns)
     class_weights = 1.0 / np.arange(1, N_CLASSES + 1) ** 1.1

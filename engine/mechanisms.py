@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-
-from .count import count_combinations
-from .encode import EncodedTable, decode, encode
 from .errors import ParameterError
-from .evaluate import Release
-from .protect import k_anonymize
-from .randomness import make_rng
+
+if TYPE_CHECKING:
+    from .encode import EncodedTable
+    from .evaluate import Release
 
 
 @dataclass(frozen=True)
@@ -40,134 +36,39 @@ class Mechanism:
 
 @dataclass(frozen=True)
 class MechanismInfo:
-    run: Callable[..., Release]
-    params: dict  # name -> (type, default or None when required)
+    """How a mechanism runs: a function of :mod:`.mechanism_runs` (with its variant), its
+    parameters (name → (type, default or None when required)), its peer package, if any."""
+
+    run: str
+    params: dict
     peer: str | None = None  # the import name of a peer package
     seeded: bool = True
-
-
-def _k_and_length(params: dict, length: int) -> tuple[int, int]:
-    return int(params["k"]), int(params.get("L") or length)
-
-
-def _aggregate(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
-    k, reporting = _k_and_length(params, length)
-    return Release(None, "aggregates", aggregates=k_anonymize(count_combinations(sensitive, reporting), k))
-
-
-def _kanon_mode(mode: str) -> Callable[..., Release]:
-    def run(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
-        module = importlib.import_module(f"showcase.engine.synthesize.{mode}")
-        extra = {}
-        if mode == "value_seeded":
-            for key in ("oversampling_ratio", "oversampling_tries"):
-                if params.get(key) is not None:
-                    extra[key] = params[key]
-        codes = getattr(module, mode)(sensitive, resolution=int(params["k"]), rng=make_rng(seed), **extra)
-        return Release(None, "synthetic", table=EncodedTable(sensitive.schema, codes))
-
-    return run
-
-
-def _aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
-    from .synthesize.aggregate_seeded import aggregate_seeded
-
-    k, reporting = _k_and_length(params, length)
-    released = k_anonymize(count_combinations(sensitive, reporting), k)
-    synthetic = aggregate_seeded(released, rng=make_rng(seed))
-    return Release(None, "synthetic", table=_onto(synthetic, sensitive))
-
-
-def _dp(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
-    """DP aggregates, then tree synthesis from them (never the sensitive rows).
-
-    Comparison releases stay in memory and are not recorded in the privacy
-    ledger: they are for measuring mechanisms, not for publication.
-    """
-    from .dp.marginals import dp_aggregate
-    from .dp.noise import RandomSource
-    from .synthesize.tree import tree
-
-    released, _ = dp_aggregate(
-        sensitive,
-        epsilon=float(params["epsilon"]),
-        delta=params.get("delta") or None,
-        length=int(params.get("L") or 2),  # the synthesis uses lengths 1 and 2 only
-        source=RandomSource(seed),
-    )
-    synthetic = tree(released, rng=make_rng(seed))
-    return Release(None, "synthetic", table=_onto(synthetic, sensitive))
-
-
-def _onto(table: EncodedTable, sensitive: EncodedTable) -> EncodedTable:
-    """Re-encode a table whose schema is a subset of the sensitive one onto it."""
-    if table.schema is sensitive.schema:
-        return table
-    return encode(decode(table), sensitive_zeros="all", schema=sensitive.schema)
-
-
-def _frame_of(sensitive: EncodedTable):
-    import pandas as pd
-
-    columns = {}
-    for c, name in enumerate(sensitive.schema.columns):
-        values = np.array([""] + sensitive.schema.dictionaries[c].to_pylist(), dtype=object)
-        columns[name] = values[sensitive.codes[c]]
-    return pd.DataFrame(columns)
-
-
-def _from_rows(rows: list[list[str]], sensitive: EncodedTable) -> Release:
-    header, body = rows[0], rows[1:]
-    table = pa.table({name: [r[i] for r in body] for i, name in enumerate(header)})
-    return Release(None, "synthetic", table=encode(table, sensitive_zeros="all", schema=sensitive.schema))
-
-
-def _pac_synth(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
-    import pacsynth
-
-    builder = pacsynth.DpAggregateSeededParametersBuilder()
-    builder = builder.reporting_length(int(params.get("L") or length)).epsilon(float(params["epsilon"]))
-    if params.get("delta") is not None:
-        builder = builder.delta(float(params["delta"]))
-    synthesizer = pacsynth.DpAggregateSeededSynthesizer(builder.build())
-    # Empty cells are "no attribute" in both tools; sensitive zeros keep real zeros.
-    frame = _frame_of(sensitive)
-    dataset = pacsynth.Dataset.from_data_frame(frame, sensitive_zeros=list(frame.columns))
-    synthesizer.fit(dataset)
-    return _from_rows(synthesizer.sample(), sensitive)
-
-
-def _smartnoise(name: str) -> Callable[..., Release]:
-    def run(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
-        from snsynth import Synthesizer
-
-        frame = _frame_of(sensitive)
-        synthesizer = Synthesizer.create(name, epsilon=float(params["epsilon"]), verbose=False)
-        sample = synthesizer.fit_sample(frame, preprocessor_eps=0.0, categorical_columns=list(frame.columns))
-        rows = [list(sample.columns)] + sample.astype(str).values.tolist()
-        return _from_rows(rows, sensitive)
-
-    return run
+    variant: str | None = None
 
 
 MECHANISMS: dict[str, MechanismInfo] = {
-    "aggregate": MechanismInfo(_aggregate, {"k": (int, None), "L": (int, 0)}),
-    "row_seeded": MechanismInfo(_kanon_mode("row_seeded"), {"k": (int, None)}),
-    "unseeded": MechanismInfo(_kanon_mode("unseeded"), {"k": (int, None)}),
+    "aggregate": MechanismInfo("aggregate", {"k": (int, None), "L": (int, 0)}),
+    "row_seeded": MechanismInfo("kanon_mode", {"k": (int, None)}, variant="row_seeded"),
+    "unseeded": MechanismInfo("kanon_mode", {"k": (int, None)}, variant="unseeded"),
     "value_seeded": MechanismInfo(
-        _kanon_mode("value_seeded"),
+        "kanon_mode",
         {"k": (int, None), "oversampling_ratio": (float, 0), "oversampling_tries": (int, 0)},
+        variant="value_seeded",
     ),
-    "aggregate_seeded": MechanismInfo(_aggregate_seeded, {"k": (int, None), "L": (int, 0)}),
-    "dp": MechanismInfo(_dp, {"epsilon": (float, None), "delta": (float, 0), "L": (int, 0)}),
+    "aggregate_seeded": MechanismInfo("aggregate_seeded", {"k": (int, None), "L": (int, 0)}),
+    "dp": MechanismInfo("dp", {"epsilon": (float, None), "delta": (float, 0), "L": (int, 0)}),
     "pac-synth": MechanismInfo(
-        _pac_synth,
+        "pac_synth",
         {"epsilon": (float, None), "delta": (float, 0), "L": (int, 0)},
         peer="pacsynth",
         seeded=False,
     ),
-    "mst": MechanismInfo(_smartnoise("mst"), {"epsilon": (float, None)}, peer="snsynth", seeded=False),
-    "aim": MechanismInfo(_smartnoise("aim"), {"epsilon": (float, None)}, peer="snsynth", seeded=False),
+    "mst": MechanismInfo(
+        "smartnoise", {"epsilon": (float, None)}, peer="snsynth", seeded=False, variant="mst"
+    ),
+    "aim": MechanismInfo(
+        "smartnoise", {"epsilon": (float, None)}, peer="snsynth", seeded=False, variant="aim"
+    ),
 }
 
 
@@ -217,13 +118,17 @@ def run_mechanism(
 ) -> tuple[Release, float]:
     """Produce one mechanism's release; returns it and the seconds it took."""
     info = MECHANISMS[mechanism.name]
+    run = getattr(importlib.import_module(".mechanism_runs", __package__), info.run)
+    extra = () if info.variant is None else (info.variant,)
     start = time.perf_counter()
-    release = info.run(sensitive, mechanism.params, length, seed)
+    release = run(sensitive, mechanism.params, length, seed, *extra)
     return release, time.perf_counter() - start
 
 
 def mechanism_seeds(seed: int | None, n: int) -> list[int]:
     """One seed per mechanism, derived from the comparison seed (random when not given)."""
+    from .randomness import make_rng
+
     rng = make_rng(seed)
     return [int(s) for s in rng.integers(0, 2**63 - 1, size=n)]
 

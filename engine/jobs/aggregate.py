@@ -32,7 +32,7 @@ def aggregate(
     source: Source,
     *,
     protection: Protection = KAnonymity(),
-    length: int = DEFAULT_LENGTH,
+    length: int | None = None,
     out: str | Path | None = None,
     preparation: Preparation = Preparation(),
     seed: int | None = None,
@@ -48,8 +48,8 @@ def aggregate(
     :class:`~showcase.engine.protection.DifferentialPrivacy` or
     :class:`~showcase.engine.protection.Exact`. With ``out``, writes a release
     directory (aggregates.parquet, aggregates.tsv, metadata.json; exact counts
-    as ``sensitive_aggregates.*``) atomically. ``seed`` makes DP noise
-    reproducible, for tests only.
+    as ``sensitive_aggregates.*``) atomically. ``length`` defaults to 3.
+    ``seed`` makes DP noise reproducible, for tests only.
 
     Example::
 
@@ -57,7 +57,7 @@ def aggregate(
         result = aggregate("cases.csv", protection=KAnonymity(10), length=3)
         result.to_pandas()
     """
-    length = validate_length(length)
+    length = validate_length(DEFAULT_LENGTH if length is None else length)
     check_request(protection, preparation, seed, length)
     job = Job("aggregates", out=out, force=force, inputs=inputs(source, protection, preparation),
               threads=threads, progress=progress)  # fmt: skip

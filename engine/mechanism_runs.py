@@ -1,0 +1,119 @@
+"""How each named mechanism runs (see :mod:`.mechanisms`): this project's, and peers' adapters.
+
+Every function takes the sensitive codes, the mechanism's parameters, the
+reporting length and a seed, and returns a :class:`~showcase.engine.evaluate.Release`.
+Peers are imported only when their mechanism runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pyarrow as pa
+
+from .count import count_combinations
+from .encode import EncodedTable, decode, encode
+from .evaluate import Release
+from .protect import k_anonymize
+from .randomness import make_rng
+
+
+def _k_and_length(params: dict, length: int) -> tuple[int, int]:
+    return int(params["k"]), int(params.get("L") or length)
+
+
+def aggregate(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+    k, reporting = _k_and_length(params, length)
+    return Release(None, "aggregates", aggregates=k_anonymize(count_combinations(sensitive, reporting), k))
+
+
+def kanon_mode(sensitive: EncodedTable, params: dict, length: int, seed: int, mode: str) -> Release:
+    """One of the k-anonymity synthesis modes, on the sensitive records."""
+    module = importlib.import_module(f"showcase.engine.synthesize.{mode}")
+    extra = {}
+    if mode == "value_seeded":
+        for key in ("oversampling_ratio", "oversampling_tries"):
+            if params.get(key) is not None:
+                extra[key] = params[key]
+    codes = getattr(module, mode)(sensitive, resolution=int(params["k"]), rng=make_rng(seed), **extra)
+    return Release(None, "synthetic", table=EncodedTable(sensitive.schema, codes))
+
+
+def aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+    from .synthesize.aggregate_seeded import aggregate_seeded
+
+    k, reporting = _k_and_length(params, length)
+    released = k_anonymize(count_combinations(sensitive, reporting), k)
+    synthetic = aggregate_seeded(released, rng=make_rng(seed))
+    return Release(None, "synthetic", table=_onto(synthetic, sensitive))
+
+
+def dp(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+    """DP aggregates, then tree synthesis from them (never the sensitive rows).
+
+    Comparison releases stay in memory and are not recorded in the privacy
+    ledger: they are for measuring mechanisms, not for publication.
+    """
+    from .dp.marginals import dp_aggregate
+    from .dp.noise import RandomSource
+    from .synthesize.tree import tree
+
+    released, _ = dp_aggregate(
+        sensitive,
+        epsilon=float(params["epsilon"]),
+        delta=params.get("delta") or None,
+        length=int(params.get("L") or 2),  # the synthesis uses lengths 1 and 2 only
+        source=RandomSource(seed),
+    )
+    synthetic = tree(released, rng=make_rng(seed))
+    return Release(None, "synthetic", table=_onto(synthetic, sensitive))
+
+
+def _onto(table: EncodedTable, sensitive: EncodedTable) -> EncodedTable:
+    """Re-encode a table whose schema is a subset of the sensitive one onto it."""
+    if table.schema is sensitive.schema:
+        return table
+    return encode(decode(table), sensitive_zeros="all", schema=sensitive.schema)
+
+
+def _frame_of(sensitive: EncodedTable):
+    import pandas as pd
+
+    columns = {}
+    for c, name in enumerate(sensitive.schema.columns):
+        values = np.array([""] + sensitive.schema.dictionaries[c].to_pylist(), dtype=object)
+        columns[name] = values[sensitive.codes[c]]
+    return pd.DataFrame(columns)
+
+
+def _from_rows(rows: list[list[str]], sensitive: EncodedTable) -> Release:
+    header, body = rows[0], rows[1:]
+    table = pa.table({name: [r[i] for r in body] for i, name in enumerate(header)})
+    return Release(None, "synthetic", table=encode(table, sensitive_zeros="all", schema=sensitive.schema))
+
+
+def pac_synth(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+    import pacsynth
+
+    builder = pacsynth.DpAggregateSeededParametersBuilder()
+    builder = builder.reporting_length(int(params.get("L") or length)).epsilon(float(params["epsilon"]))
+    if params.get("delta") is not None:
+        builder = builder.delta(float(params["delta"]))
+    synthesizer = pacsynth.DpAggregateSeededSynthesizer(builder.build())
+    # Empty cells are "no attribute" in both tools; sensitive zeros keep real zeros.
+    frame = _frame_of(sensitive)
+    dataset = pacsynth.Dataset.from_data_frame(frame, sensitive_zeros=list(frame.columns))
+    synthesizer.fit(dataset)
+    return _from_rows(synthesizer.sample(), sensitive)
+
+
+def smartnoise(sensitive: EncodedTable, params: dict, length: int, seed: int, name: str) -> Release:
+    """SmartNoise's MST or AIM synthesizer (peer), on the sensitive records."""
+    from snsynth import Synthesizer
+
+    frame = _frame_of(sensitive)
+    synthesizer = Synthesizer.create(name, epsilon=float(params["epsilon"]), verbose=False)
+    sample = synthesizer.fit_sample(frame, preprocessor_eps=0.0, categorical_columns=list(frame.columns))
+    rows = [list(sample.columns)] + sample.astype(str).values.tolist()
+    return _from_rows(rows, sensitive)
