@@ -190,4 +190,4 @@ def test_run_dp_and_synthesize_from_dp_aggregates(tmp_path, monkeypatch, capsys)
     assert run(capsys, *from_release, "-o", twice)[0] == 0
     assert (again / "synthetic.csv").read_bytes() == (twice / "synthetic.csv").read_bytes()
     code, _, stderr = run(capsys, "run", data, "--epsilon", 4, "-o", tmp_path / "x", "--no-progress")
-    assert code == 2 and "--dp and --epsilon" in stderr
+    assert code == 2 and "--epsilon: DP options, used with --dp only" in stderr

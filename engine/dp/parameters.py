@@ -14,6 +14,7 @@ from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..protection import DifferentialPrivacy
 from .accountant import default_delta
+from .marginals import check_key_space
 from .noise import gaussian_parameters
 
 
@@ -27,11 +28,7 @@ def check_against_table(
     a budget that cannot be sampled even then is refused before it is charged.
     """
     check_length_fits(length, table.n_columns)
-    base = table.schema.n_attributes + 1
-    if base**length >= 2**62:
-        raise ParameterError(
-            "too many attribute values for DP marginals at this length; bin or drop high-cardinality columns"
-        )
+    check_key_space(table.schema, length)
     delta = protection.delta if protection.delta is not None else default_delta(table.n_rows)
     for sigma in protection.split(length, delta, selection=not public_domain).sigmas:
         try:

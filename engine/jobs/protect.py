@@ -146,9 +146,9 @@ def _noise(
 
     with job.step("release", total=None):
         released, report = dp_aggregate(
-            loaded.table, epsilon=protection.epsilon, length=length, delta=protection.delta,
-            public_domain=loaded.public_domain, subject=loaded.subject, source=RandomSource(seed),
-            progress=lambda d, t: job.report("noise", d, t), **protection.mechanism(),
+            loaded.table, protection=protection, length=length, public_domain=loaded.public_domain,
+            subject=loaded.subject, source=RandomSource(seed),
+            progress=lambda d, t: job.report("noise", d, t),
         )  # fmt: skip
     facts = report.describe()
     account.record_delta(facts["delta"])
