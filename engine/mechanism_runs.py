@@ -14,9 +14,14 @@ import pyarrow as pa
 
 from .count import count_combinations
 from .encode import EncodedTable, decode, encode
+from .errors import ShowcaseError
 from .evaluate import Release
 from .protect import k_anonymize
 from .randomness import make_rng
+
+
+class MechanismError(ShowcaseError):
+    """A peer tool failed on the input (a limitation of the peer, reported in one line)."""
 
 
 def _k_and_length(params: dict, length: int) -> tuple[int, int]:
@@ -94,6 +99,19 @@ def _from_rows(rows: list[list[str]], sensitive: EncodedTable) -> Release:
 
 
 def pac_synth(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+    """pac-synth's DP aggregate-seeded synthesizer (peer); its Rust panics become one-line errors."""
+    try:
+        return _pac_synth(sensitive, params, length)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as problem:  # noqa: BLE001 - pyo3's PanicException is not an Exception
+        if type(problem).__name__ != "PanicException":
+            raise
+        first = (str(problem).splitlines() or ["no message"])[0][:120]
+        raise MechanismError(f"pac-synth failed on this input ({first})") from None
+
+
+def _pac_synth(sensitive: EncodedTable, params: dict, length: int) -> Release:
     import pacsynth
 
     builder = pacsynth.DpAggregateSeededParametersBuilder()

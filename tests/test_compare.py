@@ -100,3 +100,17 @@ def test_missing_peer_and_bad_spec_are_one_line_errors(tmp_path, capsys, monkeyp
         err = [line for line in stderr.splitlines() if line.strip()]
         assert code == 2 and len(err) == 1 and message in err[0]
         assert not (tmp_path / "o").exists()
+
+
+def test_a_peer_panic_becomes_a_one_line_error(monkeypatch):
+    from showcase.engine import ShowcaseError, mechanism_runs
+
+    class PanicException(BaseException):  # as pyo3 raises when Rust code panics
+        pass
+
+    def panics(*args):
+        raise PanicException("adding noise to number of records resulted in a negative number\nat lib.rs")
+
+    monkeypatch.setattr(mechanism_runs, "_pac_synth", panics)
+    with pytest.raises(ShowcaseError, match="pac-synth failed on this input .adding noise"):
+        mechanism_runs.pac_synth(None, {"epsilon": 1.0}, 2, 0)
