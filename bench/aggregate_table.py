@@ -140,7 +140,7 @@ def main() -> None:
             peer_rss = f"{peer['rss']:.0f}" if peer.get("rss") else ""
             speedup = f"{peer['seconds'] / ours['seconds']:.0f}×" if peer.get("seconds") else ""
             print(
-                f"| {rows:,} | {args.columns} | {length} | {ours['seconds']:.1f} "
+                f"| {rows:,} | {args.columns} | {length} | {ours['seconds']:.2f} "
                 f"| {ours['read']:.1f} / {ours['count']:.1f} / {ours['write']:.1f} "
                 f"| {ours['rss']:.0f} | {ours['released']:,} | {peer_s} | {peer_rss} "
                 f"| {speedup} |",

@@ -18,7 +18,7 @@ import typer
 
 import showcase.engine as engine
 
-from . import console, options
+from . import coercion, console, options
 from .aggregate import aggregate
 from .compare import compare
 from .datasets import app as datasets_app
@@ -88,7 +88,7 @@ def _with_notes(problem: BaseException, message: str) -> str:
 
 
 def _dispatch(argv: list[str] | None) -> int:
-    command = typer.main.get_command(app)
+    command = coercion.light(typer.main.get_command(app))
     try:
         result = command.main(args=argv, prog_name="showcase", standalone_mode=False)
         if result == 130:  # Typer returns Ctrl-C as exit status 130

@@ -121,3 +121,35 @@ def test_a_group_named_alone_prints_its_help_as_it_is(capsys):
         code, stdout, stderr = run(capsys, *words)
         assert code == 2 and stdout == ""
         assert stderr.startswith(f"Usage: {' '.join(['showcase', *words])} ") and "\nCommands:\n" in stderr
+
+
+def test_a_command_parses_its_options_without_pydantic(tmp_path):
+    """Typer would build a Pydantic adapter per option (about 0.15 s); cli/coercion.py converts them."""
+    probe = (
+        "import sys; from showcase.cli.main import main; "
+        "code = main(sys.argv[1:]); print(code, 'pydantic' in sys.modules)"
+    )
+    out = tmp_path / "t.csv"
+    argv = ["datasets", "generate", "table", "--rows", "50", "--columns", "3", "--seed", "2", "-o", str(out)]
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stderr
+    assert len(out.read_text().splitlines()) == 51
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threads", "0"], "Invalid value for '--threads': Input should be greater than or equal to 1"),
+        (["--length", "abc"], "Input should be a valid integer, unable to parse string as an integer"),
+        (["--length", "2.5"], "Input should be a valid integer, unable to parse string as an integer"),
+        (["--percentile", "x", "--dp", "--epsilon", "1"], "Input should be a valid number, unable to parse"),
+    ],
+)
+def test_the_light_converter_refuses_as_typer_would(tmp_path, capsys, argv, message):
+    from showcase.cli.main import main
+
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\nx,y\n")
+    assert main(["aggregate", str(data), "-o", str(tmp_path / "o"), *argv]) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "o").exists()
