@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.metadata
 import json
 import time
 
@@ -59,7 +60,7 @@ def main() -> None:
                 "fit_seconds": fit_seconds,
                 "sample_seconds": sample_seconds,
                 "rows": len(rows) - 1,
-                "version": getattr(pacsynth, "__version__", None),
+                "version": importlib.metadata.version("pac-synth"),
             }
         )
     )
