@@ -30,7 +30,8 @@ MAX_K = 2**31 - 1
 MAX_BUDGET_TOTAL = 1e6
 #: Largest fixed threshold accepted (no count comes near it).
 MAX_THRESHOLD = 1e15
-#: Fabrication modes of the DP marginals: how adaptive thresholds trade fabricated for lost combinations.
+#: Fabrication modes of the DP marginals: the adaptive eta of each length k >= 2 (a noisy count
+#: passes threshold sigma sqrt(Delta) PhiInv(1 - eta/2)), trading fabricated for lost combinations.
 FABRICATION_MODES = ("uncontrolled", "balanced", "minimize", "progressive")
 
 

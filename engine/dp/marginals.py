@@ -33,6 +33,7 @@ from ..kernels.dp_marginals import (
     trimmed_counts,
 )
 from ..kernels.keys import combination_table
+from ..protection import FABRICATION_MODES
 from .accountant import (
     BudgetSplit,
     default_delta,
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     from ..protection import DifferentialPrivacy
 
 PROTECTION_DP = "differential-privacy"
-#: Fabrication modes: the adaptive eta of each length k >= 2 (threshold sigma sqrt(Delta) PhiInv(1 - eta/2)).
-FABRICATION_MODES = ("uncontrolled", "balanced", "minimize", "progressive")
 #: Subjects (several rows each) may hold up to this many values per column in the public
 #: range of the per-record candidate count; above it they are trimmed like any record.
 SUBJECT_VALUES_PER_COLUMN = 4
