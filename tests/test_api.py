@@ -169,3 +169,23 @@ def test_a_spec_is_a_frozen_value():
     with pytest.raises(ParameterError, match="thresholds"):
         spec.check(4)
     assert "ledger" not in spec.describe() and spec.describe()["thresholds"] == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("kind", ["aggregate", "run"])
+def test_a_dp_job_protects_subjects_not_rows(tmp_path, kind):
+    """With a subject id, the DP job counts subjects (all rows of one together), for aggregate and run."""
+    rows = generate_table(600, 4, seed=3)
+    subjects = pa.array([f"s{i // 6}" for i in range(rows.num_rows)])  # 100 subjects of 6 rows each
+    table = rows.append_column("subject", subjects)
+    job = {"aggregate": aggregate, "run": run}[kind]
+
+    def released(preparation):
+        spec = DifferentialPrivacy(1e4, ledger=tmp_path / f"{kind}-{preparation.subject_id}.sqlite")
+        result = job(table, protection=spec, length=2, preparation=preparation, seed=4)
+        return (result.aggregate if kind == "run" else result).released
+
+    per_subject = released(Preparation(subject_id="subject"))
+    assert abs(per_subject.record_count - 100) <= 1  # eps 50 on the count: noise well under 1
+    assert "subject" not in per_subject.schema.columns
+    per_row = released(Preparation(use_columns=list(rows.column_names)))
+    assert abs(per_row.record_count - 600) <= 1
