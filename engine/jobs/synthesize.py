@@ -122,9 +122,9 @@ def _choose_mode(mode: str | None, aggregates, resolution: int | None, source: S
     """The mode to use, and the refusals of what does not go with it."""
     if source is None and aggregates is None:
         raise ParameterError("give the sensitive input or aggregates to synthesize from (--from-aggregates)")
-    if mode is None and isinstance(aggregates, (str, Path)):
+    if mode is None and isinstance(aggregates, tuple):
         # DP aggregates suppress many longer combinations: complete records down a tree.
-        mode = TREE if read_aggregates(aggregates)[0].protection == "differential-privacy" else None
+        mode = TREE if aggregates[0].protection == "differential-privacy" else None
     if mode is None:
         mode = AGGREGATE_SEEDED if aggregates is not None else ROW_SEEDED
     validate_mode(mode)
@@ -146,6 +146,8 @@ def _sources(job: Job, source, aggregates, length, preparation):
     if aggregates is not None:
         if isinstance(aggregates, Aggregates):
             released = aggregates
+        elif isinstance(aggregates, tuple):  # read already, to choose the mode
+            released, released_file = aggregates
         else:
             released, released_file = read_aggregates(aggregates)
         length = length or released.reporting_length
@@ -197,13 +199,15 @@ def synthesize(
     if protection is not None:
         check_protection(protection, (KAnonymity,))
     resolution = protection.k if protection is not None else None
+    files = [source, aggregates if isinstance(aggregates, (str, Path)) else None]
+    if mode is None and isinstance(aggregates, (str, Path)):
+        aggregates = read_aggregates(aggregates)  # (aggregates, file): read once, here and below
     mode = _choose_mode(mode, aggregates, resolution, source)
     if length is not None:
         length = validate_length(length)
     given = mode_parameters(mode, resolution, parameters)
     if source is not None:
         check_source(source, preparation)
-    files = [source, aggregates if isinstance(aggregates, (str, Path)) else None]
     job = Job("synthetic", out=out, force=force, inputs=files, threads=threads, progress=progress)
     rng = make_rng(seed)
     released, released_file, loaded, length = _sources(job, source, aggregates, length, preparation)
