@@ -147,7 +147,7 @@ def refuse(flags: dict[str, Any], reason: str) -> None:
 
 # Options of several commands, declared on their own.
 
-INPUT = typer.Argument(..., help="Sensitive microdata: .csv, .tsv, .parquet or .arrow.")
+INPUT = typer.Argument(..., help="Sensitive microdata: .csv, .tsv, .parquet, .arrow or .xlsx.")
 FORCE = typer.Option(
     False, "--force", help="Replace --out if it is a release showcase wrote (never any other folder)."
 )
@@ -190,6 +190,7 @@ class Read:
     record_limit: int | None = None
     null_marker: list[str] | None = None
     sensitive_zeros: str | None = None
+    sheet: str | None = None
 
     def preparation(self, subject_id: str | None = None, codebook: Path | None = None):
         """The engine's :class:`~showcase.engine.Preparation` of these options."""
@@ -206,6 +207,7 @@ class Read:
             sensitive_zeros=zeros,
             subject_id=subject_id,
             codebook=codebook,
+            sheet=self.sheet,
         )
 
 
@@ -220,9 +222,14 @@ READ = Group(
             "Empty cells always mean 'no attribute'.",
             "--sensitive-zeros": "Columns where 0 is a real value ('A,B' or 'all'). "
             "Elsewhere 0 means 'no attribute', as for 0/1 indicator columns.",
+            "--sheet": "The sheet of an .xlsx input to read, by name. Default: the first sheet.",
         },
         types={"--record-limit": int, "--null-marker": list[str]},
-        settings={"--record-limit": {"min": 1}, "--null-marker": {"metavar": "<str>"}},
+        settings={
+            "--record-limit": {"min": 1},
+            "--null-marker": {"metavar": "<str>"},
+            "--sheet": {"metavar": "NAME"},
+        },
     ),
     Read,
 )

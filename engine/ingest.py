@@ -30,6 +30,7 @@ CSV_SUFFIXES = {".csv", ".txt"}
 TSV_SUFFIXES = {".tsv", ".tab"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 ARROW_SUFFIXES = {".arrow", ".feather", ".ipc", ".arrows"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zst", ".lz4"}
 #: The type of every column of a table returned by :func:`read_table`.
 TEXT = pa.dictionary(pa.int32(), pa.string())
@@ -40,7 +41,7 @@ MAX_RECORD_LIMIT = 2**62
 
 
 def input_format(path: Path) -> str:
-    """Name the format of ``path`` from its extension: csv, parquet or arrow."""
+    """Name the format of ``path`` from its extension: csv, parquet, arrow or xlsx."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
         suffixes = suffixes[:-1]
@@ -51,8 +52,11 @@ def input_format(path: Path) -> str:
         return "parquet"
     if suffix in ARROW_SUFFIXES:
         return "arrow"
+    if suffix in EXCEL_SUFFIXES and path.suffix.lower() == suffix:
+        return "xlsx"
     raise InputError(
-        f"{path.name}: unknown file type {suffix or '(no extension)'!r}; use .csv, .tsv, .parquet or .arrow"
+        f"{path.name}: unknown file type {suffix or '(no extension)'!r}; "
+        "use .csv, .tsv, .parquet, .arrow or .xlsx"
     )
 
 
@@ -116,8 +120,9 @@ def read_table(
     delimiter: str | None = None,
     use_columns: Sequence[str] | None = None,
     record_limit: int | None = None,
+    sheet: str | None = None,
 ) -> pa.Table:
-    """Read a CSV/TSV, Parquet or Arrow IPC file into a table of dictionary-encoded text.
+    """Read a CSV/TSV, Parquet, Arrow IPC or Excel file into a table of dictionary-encoded text.
 
     Parameters
     ----------
@@ -127,18 +132,24 @@ def read_table(
         Keep only these columns (kept in the file's order); unknown names are an error.
     record_limit
         Keep only the first ``record_limit`` records.
+    sheet
+        The sheet of an ``.xlsx`` workbook to read; default the first. Refused
+        for other inputs.
 
     ``path`` may also be an in-memory table (see :data:`Source`); the options
     then apply as to a file, except the delimiter.
     """
     if record_limit is not None and not 1 <= record_limit <= MAX_RECORD_LIMIT:
         raise ParameterError(f"record_limit must be from 1 to {MAX_RECORD_LIMIT}, got {record_limit}")
+    check_sheet(path, sheet)
     if not is_path(path):
         return _read_memory(as_arrow(path), use_columns, record_limit)
     path = check_input(path)
     kind = input_format(path)
     if kind == "csv":
         table = _read_text(path, parse_delimiter(delimiter, path), use_columns, record_limit)
+    elif kind == "xlsx":
+        table = _read_excel(path, sheet, use_columns, record_limit)
     else:
         names = _columnar_names(path, kind)
         _check_names(path, names)
@@ -149,6 +160,73 @@ def read_table(
     if table.num_rows == 0:
         raise InputError(f"{path}: no records (only a header?)")
     return _as_text(path, table)
+
+
+def check_sheet(path: Source, sheet: str | None) -> None:
+    """Refuse a sheet name for an input that is not an Excel workbook."""
+    if sheet is None:
+        return
+    if not is_path(path) or input_format(Path(path)) != "xlsx":
+        raise ParameterError("--sheet applies to .xlsx inputs only")
+    if not sheet:
+        raise ParameterError("the sheet name is empty")
+
+
+def _read_excel(
+    path: Path, sheet: str | None, use_columns: Sequence[str] | None, record_limit: int | None
+) -> pa.Table:
+    """One sheet of a workbook, every cell as text (see :func:`excel_text`).
+
+    The first row holds the column names. fastexcel (calamine) is imported
+    here, so that only reading a workbook loads it.
+    """
+    import fastexcel
+
+    try:
+        workbook = fastexcel.read_excel(path)
+        sheets = list(workbook.sheet_names)
+    except fastexcel.FastExcelError:
+        raise InputError(f"{path}: not a readable .xlsx workbook") from None
+    if sheet is not None and sheet not in sheets:
+        shown = ", ".join(map(repr, sheets[:20])) + (" ..." if len(sheets) > 20 else "")
+        raise InputError(f"{path}: no sheet named {sheet!r}; the workbook has {shown}")
+    if not sheets:
+        raise InputError(f"{path}: the workbook has no sheets")
+    where = sheet if sheet is not None else 0
+    try:
+        header = workbook.load_sheet(where, header_row=None, n_rows=1, dtypes="string", eager=True)
+    except fastexcel.FastExcelError:
+        raise InputError(f"{path}: cannot read the header row of the sheet") from None
+    if header.num_rows == 0:
+        raise InputError(f"{path}: the sheet is empty")
+    names = ["" if v is None else v for v in (c[0].as_py() for c in header.columns)]
+    _check_names(path, names)
+    wanted = _select(path, names, use_columns)
+    keep = [i for i, name in enumerate(names) if name in set(wanted)]
+    try:
+        batch = workbook.load_sheet(
+            where, header_row=0, n_rows=record_limit, use_columns=keep, dtypes="string", eager=True
+        )
+    except fastexcel.FastExcelError:
+        raise InputError(f"{path}: cannot read the sheet's cells as text") from None
+    if batch.num_columns != len(keep):
+        raise InputError(f"{path}: cannot read the sheet's columns")
+    columns = [excel_text(column) for column in batch.columns]
+    return pa.table(columns, names=[names[i] for i in keep])
+
+
+#: How calamine spells a date cell, and the part of it that is a date-only cell's time.
+_EXCEL_MIDNIGHT = r"^(\d{4}-\d{2}-\d{2}) 00:00:00$"
+
+
+def excel_text(column: pa.Array) -> pa.Array:
+    """A sheet's column as calamine spells its cells, with date-only cells as ``YYYY-MM-DD``.
+
+    Numbers are their shortest text (an integer-valued cell is ``5``, not
+    ``5.0``), booleans ``true``/``false``, dates ``YYYY-MM-DD`` or
+    ``YYYY-MM-DD HH:MM:SS`` (ISO 8601 with a space), empty cells null.
+    """
+    return pc.replace_substring_regex(column.cast(pa.string()), _EXCEL_MIDNIGHT, r"\1")
 
 
 def _read_memory(table: pa.Table, use_columns: Sequence[str] | None, record_limit: int | None) -> pa.Table:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from .encode import EncodedTable, Schema, encode
 from .errors import InputError, ParameterError
-from .ingest import Source, check_input, fingerprint, input_format, is_path, read_table
+from .ingest import Source, check_input, check_sheet, fingerprint, input_format, is_path, read_table
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class Preparation:
     real value, or is ``"all"``. ``subject_id`` names a column identifying
     the subject of each row (all rows of one subject are protected together,
     and the column itself is not an attribute); ``codebook`` is a public CSV
-    ``column,value`` listing every possible value of every column.
+    ``column,value`` listing every possible value of every column. ``sheet``
+    names the sheet of an ``.xlsx`` input (default: the first sheet).
     """
 
     delimiter: str | None = None
@@ -42,6 +43,7 @@ class Preparation:
     sensitive_zeros: str | Sequence[str] | None = None
     subject_id: str | None = None
     codebook: str | Path | None = None
+    sheet: str | None = None
 
     def describe(self) -> dict:
         """The preparation as metadata records it (the codebook as a yes/no, never a path)."""
@@ -51,7 +53,7 @@ class Preparation:
                 doc[key] = list(doc[key])
         if isinstance(doc["sensitive_zeros"], (list, tuple)):
             doc["sensitive_zeros"] = list(doc["sensitive_zeros"])
-        for key in ("subject_id", "codebook"):
+        for key in ("subject_id", "codebook", "sheet"):
             if doc[key] is None:
                 del doc[key]  # the metadata of releases without them stays as it was
         if "codebook" in doc:
@@ -77,6 +79,7 @@ class Loaded:
 def check_source(source: Source, preparation: Preparation) -> None:
     """Fail early, in one line, on an unreadable input or codebook (before any work)."""
     check_input(source)
+    check_sheet(source, preparation.sheet)
     for extra in preparation.files():
         check_input(extra)
 
@@ -94,6 +97,7 @@ def load_input(
         delimiter=preparation.delimiter,
         use_columns=preparation.use_columns,
         record_limit=preparation.record_limit,
+        sheet=preparation.sheet,
     )
     subject = None
     if preparation.subject_id is not None:
@@ -119,9 +123,9 @@ def load(
 def load_onto(source: Source, sensitive: EncodedTable, preparation: Preparation) -> EncodedTable:
     """Read a release's records and encode them on the sensitive data's schema.
 
-    The record limit and the subject id are the sensitive input's, not the release's.
+    The record limit, the subject id and the sheet are the sensitive input's, not the release's.
     """
-    own = replace(preparation, record_limit=None, subject_id=None, codebook=None)
+    own = replace(preparation, record_limit=None, subject_id=None, codebook=None, sheet=None)
     return load(source, own, schema=sensitive.schema)
 
 

@@ -114,7 +114,7 @@ def test_missing_file_unknown_columns_and_types(tmp_path):
     path = write_csv(tmp_path / "t.csv", COLUMNS, ROWS)
     with pytest.raises(ParameterError, match="'D'"):
         read_table(path, use_columns=["A", "D"])
-    other = tmp_path / "t.xlsx"
+    other = tmp_path / "t.docx"
     other.write_bytes(b"x")
     with pytest.raises(InputError, match="unknown file type"):
         read_table(other)
