@@ -84,12 +84,17 @@ def stage_progress(enabled: bool = True) -> Iterator:
     tasks: dict[str, int] = {}
 
     def update(stage: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()  # on the first report: an error before any work prints no empty bar line
         if stage not in tasks:
             tasks[stage] = bar.add_task(STAGE_LABELS.get(stage, stage), total=total)
         bar.update(tasks[stage], completed=done, total=total)
 
-    with bar:
+    try:
         yield update
+    finally:
+        if tasks:
+            bar.stop()
 
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
