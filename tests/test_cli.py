@@ -175,3 +175,10 @@ def test_generate_then_aggregate_with_the_console_script(tmp_path):
         exe + ["datasets", "generate", "table", "--out", str(data)], capture_output=True, text=True
     )
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+@pytest.mark.parametrize("command", ["aggregate", "run", "synthesize"])
+def test_an_error_before_any_work_is_the_only_line_even_with_progress_bars(tmp_path, capsys, command):
+    code, out, stderr = run(capsys, command, tmp_path / "missing.csv", "-o", tmp_path / "o")
+    assert code == 2 and out == ""
+    assert stderr.startswith("Error:") and stderr.count("\n") == 1, repr(stderr)
