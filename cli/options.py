@@ -191,6 +191,7 @@ class Read:
     null_marker: list[str] | None = None
     sensitive_zeros: str | None = None
     sheet: str | None = None
+    max_cardinality: int | None = None
 
     def preparation(self, subject_id: str | None = None, codebook: Path | None = None):
         """The engine's :class:`~showcase.engine.Preparation` of these options."""
@@ -208,6 +209,7 @@ class Read:
             subject_id=subject_id,
             codebook=codebook,
             sheet=self.sheet,
+            **given(max_cardinality=self.max_cardinality),
         )
 
 
@@ -223,12 +225,15 @@ READ = Group(
             "--sensitive-zeros": "Columns where 0 is a real value ('A,B' or 'all'). "
             "Elsewhere 0 means 'no attribute', as for 0/1 indicator columns.",
             "--sheet": "The sheet of an .xlsx input to read, by name. Default: the first sheet.",
+            "--max-cardinality": "Refuse a column with more distinct values than this (an id or a raw "
+            "number: bin or drop it). Default: 10000.",
         },
-        types={"--record-limit": int, "--null-marker": list[str]},
+        types={"--record-limit": int, "--null-marker": list[str], "--max-cardinality": int},
         settings={
             "--record-limit": {"min": 1},
             "--null-marker": {"metavar": "<str>"},
             "--sheet": {"metavar": "NAME"},
+            "--max-cardinality": {"min": 1},
         },
     ),
     Read,

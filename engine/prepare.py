@@ -22,6 +22,9 @@ from .encode import EncodedTable, Schema, encode
 from .errors import InputError, ParameterError
 from .ingest import Source, check_input, check_sheet, fingerprint, input_format, is_path, read_table
 
+#: Most distinct values a column may have by default (more: an identifier, or a number to bin).
+DEFAULT_MAX_CARDINALITY = 10_000
+
 
 @dataclass(frozen=True)
 class Preparation:
@@ -34,6 +37,8 @@ class Preparation:
     and the column itself is not an attribute); ``codebook`` is a public CSV
     ``column,value`` listing every possible value of every column. ``sheet``
     names the sheet of an ``.xlsx`` input (default: the first sheet).
+    ``max_cardinality`` refuses a column with more distinct values than this
+    (an identifier or a raw number, to be binned or dropped); None: no limit.
     """
 
     delimiter: str | None = None
@@ -44,6 +49,12 @@ class Preparation:
     subject_id: str | None = None
     codebook: str | Path | None = None
     sheet: str | None = None
+    max_cardinality: int | None = DEFAULT_MAX_CARDINALITY
+
+    def __post_init__(self) -> None:
+        limit = self.max_cardinality
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ParameterError(f"max cardinality must be a positive integer, got {limit!r}")
 
     def describe(self) -> dict:
         """The preparation as metadata records it (the codebook as a yes/no, never a path)."""
@@ -56,6 +67,8 @@ class Preparation:
         for key in ("subject_id", "codebook", "sheet"):
             if doc[key] is None:
                 del doc[key]  # the metadata of releases without them stays as it was
+        if doc["max_cardinality"] == DEFAULT_MAX_CARDINALITY:
+            del doc["max_cardinality"]
         if "codebook" in doc:
             doc["codebook"] = True
         return doc
@@ -110,7 +123,21 @@ def load_input(
         sensitive_zeros=preparation.sensitive_zeros,
         schema=schema,
     )
+    if schema is None:
+        check_cardinality(table, preparation.max_cardinality)
     return Loaded(table, subject, describe_input(source), public_domain=preparation.codebook is not None)
+
+
+def check_cardinality(table: EncodedTable, limit: int | None) -> None:
+    """Refuse a column with more than ``limit`` distinct values, naming it and the count only."""
+    if limit is None:
+        return
+    for name, values in zip(table.schema.columns, table.schema.dictionaries):
+        if len(values) > limit:
+            raise InputError(
+                f"column {name!r} has {len(values):,} distinct values, more than the limit of {limit:,}: "
+                "bin it, drop it (--use-columns), or raise --max-cardinality"
+            )
 
 
 def load(

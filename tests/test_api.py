@@ -14,6 +14,7 @@ from showcase.datasets import generate_table, write_table
 from showcase.engine import (
     DifferentialPrivacy,
     Exact,
+    InputError,
     KAnonymity,
     ParameterError,
     Preparation,
@@ -189,3 +190,24 @@ def test_a_dp_job_protects_subjects_not_rows(tmp_path, kind):
     assert "subject" not in per_subject.schema.columns
     per_row = released(Preparation(use_columns=list(rows.column_names)))
     assert abs(per_row.record_count - 600) <= 1
+
+
+def test_a_column_with_too_many_values_is_refused_by_name_and_count(tmp_path, capsys):
+    from .helpers import run as cli
+
+    path = tmp_path / "ids.csv"
+    path.write_text("case_ref,sex\n" + "".join(f"secret-{i},{'fm'[i % 2]}\n" for i in range(12)))
+    message = r"column 'case_ref' has 12 distinct values, more than the limit of 10:"
+    with pytest.raises(InputError, match=message):
+        aggregate(path, protection=KAnonymity(2), preparation=Preparation(max_cardinality=10))
+    out = tmp_path / "o"
+    code, stdout, stderr = cli(capsys, "aggregate", path, "-k", 2, "--max-cardinality", 10, "-o", out)
+    assert code == 2 and "case_ref" in stderr and "secret" not in stderr + stdout
+    assert not out.exists()
+    kept = aggregate(path, protection=KAnonymity(2), length=1, preparation=Preparation(max_cardinality=12))
+    assert kept.exact.by_length().tolist() == [14]
+    assert aggregate(path, protection=KAnonymity(2), length=1).exact is not None  # default limit 10,000
+    with pytest.raises(ParameterError, match="max cardinality"):
+        Preparation(max_cardinality=0)
+    assert "max_cardinality" not in Preparation().describe()
+    assert Preparation(max_cardinality=50).describe()["max_cardinality"] == 50
