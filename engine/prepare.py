@@ -160,21 +160,27 @@ def _split_subject(raw: pa.Table, column: str) -> tuple[pa.Table, np.ndarray]:
     """The table without its subject id column, and one integer id per row."""
     if column not in raw.column_names:
         raise ParameterError(f"unknown subject id column {column!r}")
-    subject = subject_ids(raw.column(column))
+    subject = subject_ids(raw.column(column), column)
     raw = raw.drop_columns([column])
     if raw.num_columns == 0:
         raise ParameterError(f"the subject id {column!r} is the input's only column")
     return raw, subject
 
 
-def subject_ids(column: pa.ChunkedArray) -> np.ndarray:
-    """One integer per row; rows without a subject id are subjects of their own."""
+def subject_ids(column: pa.ChunkedArray, name: str = "subject id") -> np.ndarray:
+    """One integer per row, the same for all rows of one subject; a row without one is an error.
+
+    The error gives the number of such rows, never a value.
+    """
     ids = pc.dictionary_encode(column).combine_chunks()
     codes = pc.fill_null(ids.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    values = ids.dictionary.to_pylist()
-    blank = [i for i, v in enumerate(values) if v in ("", None)]
-    missing = (codes < 0) | np.isin(codes, blank)
-    codes[missing] = -1 - np.arange(int(missing.sum()))  # distinct negative ids
+    blank = np.flatnonzero(pc.equal(ids.dictionary.cast(pa.string()), "").to_numpy(zero_copy_only=False))
+    missing = int(np.count_nonzero((codes < 0) | np.isin(codes, blank)))
+    if missing:
+        raise InputError(
+            f"the subject id {name!r} is empty in {missing:,} row(s): give every row its subject, "
+            "or drop those rows"
+        )
     return codes
 
 

@@ -128,6 +128,21 @@ def test_codebook_and_subject_id(tmp_path, capsys, subjects):
     assert code == 2 and "no values for column 'B'" in stderr
 
 
+@pytest.mark.parametrize("command", ["aggregate", "run"])
+def test_rows_without_a_subject_are_refused_before_any_budget_is_spent(tmp_path, capsys, subjects, command):
+    data, _ = subjects
+    lines = data.read_text().splitlines()
+    lines[5] = "," + lines[5].split(",", 1)[1]  # one row without its subject id
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, command, data, "--dp", "--epsilon", 1, "--subject-id", "id", "-o", out,
+                          "--no-progress")  # fmt: skip
+    assert code == 2 and "the subject id 'id' is empty in 1 row(s)" in stderr and stderr.count("\n") == 1
+    assert not out.exists()
+    ledger = tmp_path / "ledger.sqlite"
+    assert not ledger.exists() or Ledger(ledger).entries() == []  # nothing charged
+
+
 #: Options given where they do not apply, for both aggregate and run: (options, the error).
 NOT_APPLYING = [
     (["--dp", "--epsilon", "1", "-k", "5"], "-k/--resolution: k-anonymity only"),
