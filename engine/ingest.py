@@ -384,19 +384,32 @@ def _as_text(path: Path, table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names).unify_dictionaries()
 
 
+class _Digesting(io.RawIOBase):
+    """A write-only file that feeds what is written to a hash, keeping nothing."""
+
+    def __init__(self, digest) -> None:
+        self.digest = digest
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return len(data)
+
+
 def fingerprint(path: Source) -> str:
     """SHA-256 of the input file's bytes: identifies the input without revealing it.
 
     For an in-memory table, the SHA-256 of its Arrow IPC stream (same data,
-    same columns and types: same fingerprint).
+    same columns and types: same fingerprint), hashed as it is written, so the
+    table is never copied whole.
     """
     digest = hashlib.sha256()
     if not is_path(path):
-        sink = pa.BufferOutputStream()
         table = as_arrow(path)
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        digest.update(sink.getvalue())
+        with pa.ipc.new_stream(pa.PythonFile(_Digesting(digest), mode="w"), table.schema) as writer:
+            writer.write_table(table, max_chunksize=1 << 16)
         return "sha256:" + digest.hexdigest()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):

@@ -112,6 +112,8 @@ def load_input(
         record_limit=preparation.record_limit,
         sheet=preparation.sheet,
     )
+    # An in-memory input is fingerprinted as read (its text columns), not converted a second time.
+    description = describe_input(source if is_path(source) else raw)
     subject = None
     if preparation.subject_id is not None:
         raw, subject = _split_subject(raw, preparation.subject_id)
@@ -125,7 +127,7 @@ def load_input(
     )
     if schema is None:
         check_cardinality(table, preparation.max_cardinality)
-    return Loaded(table, subject, describe_input(source), public_domain=preparation.codebook is not None)
+    return Loaded(table, subject, description, public_domain=preparation.codebook is not None)
 
 
 def check_cardinality(table: EncodedTable, limit: int | None) -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from ..dp.ledger import Ledger, dataset_key
 from ..errors import ShowcaseError
-from ..ingest import Source, fingerprint
 from ..interrupts import Terminated
 from ..protection import DifferentialPrivacy
 
@@ -47,16 +46,16 @@ def _reason(problem: BaseException) -> str:
 
 @contextlib.contextmanager
 def charged(
-    book: Ledger, source: Source, protection: DifferentialPrivacy, parameters: dict
+    book: Ledger, fingerprint: str, protection: DifferentialPrivacy, parameters: dict
 ) -> Iterator[Account]:
-    """Charge ``protection``'s budget; if the block raises, settle the entry as failed and say so.
+    """Charge ``protection``'s budget to the input ``fingerprint``; if the block raises, settle as failed.
 
     The delta charged is the requested one or, when it defaults, filled in
     by :meth:`Account.record_delta` (never lower than what is used).
     """
     key = dataset_key(protection.dataset_id) if protection.dataset_id is not None else None
     entry = book.charge(
-        fingerprint(source), protection.epsilon, protection.delta or 0.0, key=key,
+        fingerprint, protection.epsilon, protection.delta or 0.0, key=key,
         budget_total=protection.budget_total, parameters=parameters,
     )  # fmt: skip
     account = Account(book, entry, protection.epsilon)

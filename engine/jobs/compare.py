@@ -10,10 +10,10 @@ from ..count import count_combinations, validate_length
 from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..evaluate import DEFAULT_GROUP, evaluate_release
-from ..ingest import Source, fingerprint
+from ..ingest import Source
 from ..mechanisms import MECHANISMS, check_available, mechanism_seeds, parse_mechanism, run_mechanism
 from ..output_lock import locks_for_call
-from ..prepare import Preparation, check_source, load
+from ..prepare import Preparation, check_source, load_input
 from ..protection import check_k
 from ..release import COMPARISON_CSV, COMPARISON_JSON, REPORT, write_json
 from ..report.comparison import COLUMNS, render
@@ -76,7 +76,8 @@ def compare(
     check_source(sensitive, preparation)
     job = Job("comparison", out=out, force=force, inputs=[sensitive], progress=progress)
     seeds = mechanism_seeds(seed, len(parsed))
-    table = load(sensitive, preparation)
+    prepared = load_input(sensitive, preparation)
+    table = prepared.table
     group = _group(table, group)
     exact = count_combinations(table, length)
     rows, evaluations = [], []
@@ -94,7 +95,7 @@ def compare(
                             "seeded": shown_seed, "seconds": seconds, **result})  # fmt: skip
     job.report("compare", len(parsed), len(parsed))
     document = job.document({
-        "sensitive": {"fingerprint": fingerprint(sensitive), "records": table.n_rows},
+        "sensitive": {"fingerprint": prepared.description["fingerprint"], "records": table.n_rows},
         "preparation": preparation.describe(),
         "parameters": {"reporting_length": length, "resolution": resolution,
                        "seeded": seed is not None, "group": group},

@@ -11,7 +11,7 @@ from ..errors import ParameterError
 from ..evaluate import evaluate_release, load_release
 from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
-from ..prepare import Preparation, check_source, load
+from ..prepare import Preparation, check_source, load_input
 from ..protection import check_k
 from ..release import EVALUATION, REPORT, check_writable_folder, find_release
 from ..report.evaluation import CONTENTS, render_report
@@ -63,7 +63,8 @@ def evaluate(
     folder = _in_place(release, force) if out is None else None
     job = Job("evaluation", out=out, force=force, inputs=[sensitive, release], progress=progress)
     with job.step("read"):
-        table = load(sensitive, preparation)
+        prepared = load_input(sensitive, preparation)
+        table = prepared.table
         check_length_fits(length, table.n_columns)
         loaded = load_release(release, table, preparation)
     if group is not None:
@@ -72,7 +73,7 @@ def evaluate(
                               marginal_k=marginal_k, progress=progress)  # fmt: skip
     document = job.document({
         "contents": CONTENTS,
-        "sensitive": {"fingerprint": fingerprint(sensitive)},
+        "sensitive": {"fingerprint": prepared.description["fingerprint"]},
         "release": {"file": loaded.path.name, "fingerprint": fingerprint(loaded.path)},
         "preparation": preparation.describe(),
         **result,

@@ -103,7 +103,7 @@ def protected_counts(
 
     check_against_table(loaded.table, protection, length, loaded.public_domain)
     parameters = dp_parameters(protection, length, preparation, seed, extra_parameters or {})
-    with charged(book, source, protection, parameters) as account:
+    with charged(book, loaded.description["fingerprint"], protection, parameters) as account:
         result = _noise(job, loaded, protection, length, seed, account, preparation.subject_id)
         result.ledger_created = book.path if book.created else None
         yield Counted(loaded, result, parameters)
