@@ -158,7 +158,7 @@ def test_evaluate_checks_its_output_before_reading(tmp_path, capsys, cases, monk
     assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", release, "--no-progress")[0] == 0
     monkeypatch.chdir(tmp_path)
     reads = []
-    monkeypatch.setattr("showcase.engine.jobs.evaluate.load", lambda *a, **k: reads.append(a))
+    monkeypatch.setattr("showcase.engine.jobs.evaluate.load_input", lambda *a, **k: reads.append(a))
     code, _, stderr = run(capsys, "evaluate", cases, release, "-o", ".", "--no-progress")
     assert code == 2 and "current folder" in one_error_line(stderr)
     assert reads == []
