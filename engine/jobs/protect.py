@@ -26,21 +26,24 @@ from .results import AggregateResult
 from .skeleton import Job
 
 
-def check_request(protection: Protection, preparation: Preparation, seed: int | None, length: int) -> None:
-    """Refuse, before any work, a protection that is not a spec or options it does not use."""
+def check_request(
+    source: Source, protection: Protection, preparation: Preparation, seed: int | None, length: int
+) -> None:
+    """Refuse, before any work: an unreadable input, a protection that is not a spec, unused options."""
     check_protection(protection)
     if isinstance(protection, DifferentialPrivacy):
         from ..dp.noise import RandomSource
 
         protection.check(length)
         RandomSource(seed)  # checks the seed
-        return
-    for name in ("subject_id", "codebook"):
-        if getattr(preparation, name) is not None:
-            raise ParameterError(
-                f"{name.replace('_', ' ')} is used by differential privacy only (--dp); "
-                f"{protection.name} counts records"
-            )
+    else:
+        for name in ("subject_id", "codebook"):
+            if getattr(preparation, name) is not None:
+                raise ParameterError(
+                    f"{name.replace('_', ' ')} is used by differential privacy only (--dp); "
+                    f"{protection.name} counts records"
+                )
+    check_source(source, preparation)
 
 
 def inputs(source: Source, protection: Protection, preparation: Preparation) -> list[object]:
@@ -82,7 +85,6 @@ def protected_counts(
     k-anonymity and exact counts are counted here; DP counts are charged to
     the ledger first and the entry is settled when the block completes.
     """
-    check_source(source, preparation)
     if not isinstance(protection, DifferentialPrivacy):
         loaded = read(job, source, preparation, length)
         with job.step("count", total=None) as tick:

@@ -74,7 +74,7 @@ def run(
     length, mode = _plan(protection, length, mode)
     dp = isinstance(protection, DifferentialPrivacy)
     given = mode_parameters(mode, None if dp else protection.k, parameters)
-    check_request(protection, preparation, seed, length)
+    check_request(source, protection, preparation, seed, length)
     job = Job("release", out=out, force=force, inputs=inputs(source, protection, preparation),
               threads=threads, progress=progress)  # fmt: skip
     rng = make_rng(seed)
