@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -42,3 +43,70 @@ def table(
     finally:
         release_locks()
     console.out.print(f"Wrote {rows:,} records × {columns} columns to {out}")
+
+
+@generate.command("cases")
+def cases(
+    rows: int = typer.Option(10_000, "--rows", "-n", min=1, help="Number of victims (1,000 to 10,000,000)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder to write victims.FMT and perpetrators.FMT into."
+    ),
+    seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed: the same seed gives the same files."),
+    format: str = typer.Option("csv", "--format", "-f", help="csv or parquet."),
+    force: bool = typer.Option(
+        False, "--force", help="Write into an existing non-empty folder, replacing only the two files."
+    ),
+) -> None:
+    """Fake trafficking cases shaped like CTDC: a victims table and a perpetrators table.
+
+    Victims have dependent columns (latent case profiles), numeric age and
+    months trafficked, means of control and exploitation as flags and as
+    ;-joined multi-value columns; each victim has 0 to 30 perpetrators.
+
+    Example:
+
+    \b
+        showcase datasets generate cases --rows 100000 --seed 1 --out cases/ --format parquet
+    """
+    from showcase.datasets import case_file_names, check_victims, write_cases
+    from showcase.engine import ParameterError, lock_output, release_locks, staged_file
+
+    check_victims(rows)
+    names = case_file_names(format.lower())
+    created = False
+    try:
+        if out.is_symlink() and not out.is_dir():
+            raise ParameterError(f"{out} is a broken symbolic link; give a folder")
+        if out.exists() and not out.is_dir():
+            raise ParameterError(f"{out} exists and is not a folder; give a folder for the two files")
+        if out.is_dir() and any(out.iterdir()) and not force:
+            raise ParameterError(
+                f"{out} is not empty; choose another --out or pass --force to replace {' and '.join(names)}"
+            )
+        if not out.exists():
+            if not out.parent.is_dir():
+                raise ParameterError(f"{out.parent} does not exist or is not a folder; create it first")
+            out.mkdir()
+            created = True
+        targets = [out / name for name in names]
+        for target in targets:
+            if target.is_symlink() or (target.exists() and not target.is_file()):
+                raise ParameterError(f"{target} exists and is not a regular file; move it away first")
+            lock_output(target, target)
+        with (
+            staged_file(targets[0], force) as victims_stage,
+            staged_file(targets[1], force) as perpetrators_stage,
+        ):
+            victims, perpetrators = write_cases(rows, seed, victims_stage, perpetrators_stage)
+    except BaseException:
+        release_locks()
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only the folder this run made, and only while it is empty
+        raise
+    finally:
+        release_locks()
+    console.out.print(
+        f"Wrote {victims:,} victims and {perpetrators:,} perpetrator rows to {out} ({names[0]}, {names[1]})",
+        soft_wrap=True,
+    )
