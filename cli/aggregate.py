@@ -51,6 +51,7 @@ def aggregate(
         console.warning("--unprotected: the release holds exact counts, as sensitive as the input data.")
     result, elapsed = release.run(aggregate_job, input, protection=protection, preparation=preparation,
                                   **options.given(length=length))  # fmt: skip
+    options.report_preparation(result.aggregate if hasattr(result, "aggregate") else result)
     options.report_ledger(result)
     release.warn_if_seeded(dp=dp.enabled)
     (_dp_summary if dp.enabled else _summary)(result, release.out, elapsed)

@@ -192,8 +192,16 @@ class Read:
     sensitive_zeros: str | None = None
     sheet: str | None = None
     max_cardinality: int | None = None
+    subject_id: str | None = None
+    multi_value: list[str] | None = None
+    strict: bool = False
+    link: Path | None = None
+    on: str | None = None
+    link_columns: str | None = None
+    link_prefix: str | None = None
+    max_linked: int | None = None
 
-    def preparation(self, subject_id: str | None = None, codebook: Path | None = None):
+    def preparation(self, codebook: Path | None = None):
         """The engine's :class:`~showcase.engine.Preparation` of these options."""
         from showcase.engine import Preparation
 
@@ -206,11 +214,40 @@ class Read:
             record_limit=self.record_limit,
             null_markers=tuple(self.null_marker or ()),
             sensitive_zeros=zeros,
-            subject_id=subject_id,
+            subject_id=self.subject_id,
             codebook=codebook,
             sheet=self.sheet,
+            multi_value=multi_values(self.multi_value),
+            strict=self.strict,
+            links=self.links(),
             **given(max_cardinality=self.max_cardinality),
         )
+
+    def links(self) -> list:
+        """The linked table of ``--link``, or none (the link options refused without it)."""
+        from showcase.engine import Link
+
+        options = {"--on": self.on, "--link-columns": self.link_columns, "--link-prefix": self.link_prefix,
+                   "--max-linked": self.max_linked}  # fmt: skip
+        if self.link is None:
+            refuse(options, "used with --link only")
+            return []
+        on = self.on or self.subject_id
+        if on is None:
+            raise typer.BadParameter("--link needs --on KEY, the column both tables share (the victim id)")
+        return [Link(self.link, on, use_columns=split_list(self.link_columns),
+                     max_linked=self.max_linked, **given(prefix=self.link_prefix))]  # fmt: skip
+
+
+def multi_values(items: list[str] | None) -> dict[str, str]:
+    """``--multi-value COL`` or ``COL=DELIM`` (repeatable; ``;`` by default) as column → delimiter."""
+    values = {}
+    for item in items or []:
+        name, _, delimiter = item.partition("=")
+        if not name.strip():
+            raise typer.BadParameter(f"--multi-value takes COLUMN or COLUMN=DELIMITER, got {item!r}")
+        values[name.strip()] = delimiter or ";"
+    return values
 
 
 READ = Group(
@@ -227,13 +264,40 @@ READ = Group(
             "--sheet": "The sheet of an .xlsx input to read, by name. Default: the first sheet.",
             "--max-cardinality": "Refuse a column with more distinct values than this (an id or a raw "
             "number: bin or drop it). Default: 10000.",
+            "--subject-id": "Column identifying a subject (e.g. the victim id): the rows of each subject "
+            "are merged into one record, so privacy is per subject, not per row.",
+            "--multi-value": "A column whose cells hold several values (repeatable): COL (split on ';') "
+            "or COL=DELIM, e.g. 'means_of_control' or 'sectors=|'. Each value becomes an attribute "
+            "COL:value. A column of a --link table may be named too.",
+            "--strict": "With --subject-id: refuse a column whose values differ within a subject "
+            "instead of making it multi-value (always so under --dp).",
+            "--link": "A table linked to the input, one-to-many on --on (e.g. perpetrators of each "
+            "victim): its columns join each subject as multi-value perp_* attributes, plus perp_count.",
+            "--on": "The key column of --link, shared by both tables. Default: --subject-id.",
+            "--link-columns": "Comma-separated columns of --link to keep (leave out its own ids). "
+            "Default: all.",
+            "--link-prefix": "Prefix of the --link columns in the release. Default: perp_.",
+            "--max-linked": "Keep at most this many --link rows per subject, dropped at random beyond "
+            "(stated in the metadata). Default: all; 5 under --dp.",
         },
-        types={"--record-limit": int, "--null-marker": list[str], "--max-cardinality": int},
+        types={
+            "--record-limit": int,
+            "--null-marker": list[str],
+            "--max-cardinality": int,
+            "--multi-value": list[str],
+            "--strict": bool,
+            "--link": Path,
+            "--max-linked": int,
+        },  # fmt: skip
         settings={
             "--record-limit": {"min": 1},
             "--null-marker": {"metavar": "<str>"},
             "--sheet": {"metavar": "NAME"},
             "--max-cardinality": {"min": 1},
+            "--multi-value": {"metavar": "COL[=DELIM]"},
+            "--link": {"metavar": "TABLE"},
+            "--on": {"metavar": "KEY"},
+            "--max-linked": {"min": 1},
         },
     ),
     Read,
@@ -297,14 +361,17 @@ class Mode:
 
     mode: str | None
     parameters: dict[str, Any] = field(default_factory=dict)
+    join_multi_value: bool = True
 
     def job(self, length: int | None) -> dict[str, Any]:
         """The keywords of a synthesizing job: the mode and ``length`` if given, and the parameters."""
-        return {**given(mode=self.mode, length=length), **self.parameters}
+        joined = {} if self.join_multi_value else {"join_multi_value": False}
+        return {**given(mode=self.mode, length=length), **joined, **self.parameters}
 
 
-def _mode(mode: str | None, use_synthetic_counts: bool, **parameters: Any) -> Mode:
-    return Mode(mode, given(use_synthetic_counts=True if use_synthetic_counts else None, **parameters))
+def _mode(mode: str | None, use_synthetic_counts: bool, join_multi_value: bool, **parameters: Any) -> Mode:
+    chosen = given(use_synthetic_counts=True if use_synthetic_counts else None, **parameters)
+    return Mode(mode, chosen, join_multi_value)
 
 
 MODE = Group(
@@ -342,7 +409,17 @@ MODE = Group(
             "--oversampling-ratio": {"min": 0.0},
             "--oversampling-tries": {"min": 1},
         },
-    ),
+    )
+    + (
+        _option(
+            "join_multi_value",
+            bool,
+            True,
+            "--join-multi-value/--flag-multi-value",
+            help="Write each multi-value column as one cell of its values joined by its "
+            "delimiter, or as one 0/1 column per value (COL:value).",
+        ),
+    ),  # fmt: skip
     _mode,
 )
 
@@ -376,8 +453,8 @@ class Dp:
         for name in ("thresholds", "sigma_proportions"):
             if name in spec:
                 spec[name] = numbers(spec[name], "--" + name.replace("_", "-"))
-        subject, codebook = spec.pop("subject_id", None), spec.pop("codebook", None)
-        return DifferentialPrivacy(**spec), read.preparation(subject_id=subject, codebook=codebook)
+        codebook = spec.pop("codebook", None)
+        return DifferentialPrivacy(**spec), read.preparation(codebook=codebook)
 
 
 def _dp(dp: bool, **values: Any) -> Dp:
@@ -401,7 +478,6 @@ _DP_HELP = {
     "--record-count-proportion": "share of ε for the record count. Default: 0.005.",
     "--codebook": "public CSV 'column,value' listing every possible value; removes the δ spent "
     "choosing attributes from the data.",
-    "--subject-id": "column identifying a subject; privacy is per subject, not per row.",
     "--budget-total": "refuse the release if this input's total ε in the ledger would exceed this.",
     "--ledger": LEDGER.help[0].lower() + LEDGER.help[1:],
     "--dataset-id": "charge the budget to this named dataset in the ledger, not to the file's "
@@ -429,6 +505,22 @@ DP = Group(
     ),
     _dp,
 )
+
+
+def report_preparation(result) -> None:
+    """Say what preparing the input changed: rows merged into subjects, columns made multi-value, ..."""
+    changes = getattr(result, "prepared", None) or {}
+    if "subjects" in changes:
+        console.note(f"merged {changes['rows']:,} rows into {changes['subjects']:,} subjects")
+    for name, subjects in changes.get("became_multi_value", {}).items():
+        console.note(f"column {name!r} became multi-value: its values differ within {subjects:,} subject(s) "
+                     "(--strict refuses instead)")  # fmt: skip
+    for prefix, rows in changes.get("linked_rows", {}).items():
+        dropped = changes.get("linked_rows_dropped", {}).get(prefix, 0)
+        kept = f"; {dropped:,} more dropped at random beyond --max-linked" if dropped else ""
+        console.note(f"linked {rows:,} {prefix}* rows to their subjects{kept}")
+    for name in changes.get("delimiter_never_found", []):
+        console.warning(f"multi-value column {name!r}: its delimiter never occurs (is it the right one?)")
 
 
 def report_ledger(result) -> None:

@@ -44,6 +44,7 @@ def run(
     protection, preparation = dp.specs(read, resolution)
     result, elapsed = release.run(run_job, input, protection=protection, preparation=preparation,
                                   **mode.job(length))  # fmt: skip
+    options.report_preparation(result.aggregate if hasattr(result, "aggregate") else result)
     options.report_ledger(result)
     release.warn_if_seeded(dp=dp.enabled)
     (_dp_summary if dp.enabled else _summary)(result, release.out, elapsed)

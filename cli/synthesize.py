@@ -100,6 +100,7 @@ def synthesize(
             "the aggregates are not marked as protected (an SDS .tsv carries no marking); the "
             "synthetic records are exactly as protected as they are."
         )
+    options.report_preparation(result)
     release.warn_if_seeded()
     console.table(
         f"{result.mode} synthetic data written to {release.out} in {elapsed:.1f} s",

@@ -46,6 +46,8 @@ _EXPORTS = {
     "Protection": ("protection", "Protection"),
     # The load path and representations.
     "Preparation": ("prepare", "Preparation"),
+    "Link": ("linking", "Link"),
+    "Bins": ("binning", "Bins"),
     "load": ("prepare", "load"),
     "read_table": ("ingest", "read_table"),
     "fingerprint": ("ingest", "fingerprint"),

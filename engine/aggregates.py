@@ -93,7 +93,11 @@ class Aggregates:
         )
         position = (np.cumsum(used) - 1).astype(np.int32)
         attrs = np.where(self.attrs != NO_ATTRIBUTE, position[np.maximum(self.attrs, 0)], NO_ATTRIBUTE)
-        return replace(self, schema=Schema(self.schema.columns, dictionaries), attrs=attrs.astype(np.int32))
+        return replace(
+            self,
+            schema=self.schema.with_columns(self.schema.columns, dictionaries),
+            attrs=attrs.astype(np.int32),
+        )
 
 
 def restrict_length(aggregates: Aggregates, length: int) -> Aggregates:

@@ -46,13 +46,16 @@ def _compact(aggregates: Aggregates) -> tuple[pa.Array, np.ndarray]:
 
 def describe(aggregates: Aggregates) -> dict:
     """Non-sensitive facts stored with the aggregates (and in metadata.json)."""
-    return {
+    facts = {
         "record_count": int(aggregates.record_count),
         "reporting_length": int(aggregates.reporting_length),
         "columns": list(aggregates.schema.columns),
         "protection": aggregates.protection,
         "resolution": aggregates.resolution,
     }
+    if aggregates.schema.multi_value:
+        facts["multi_value"] = [list(pair) for pair in aggregates.schema.multi_value]
+    return facts
 
 
 def to_arrow(aggregates: Aggregates) -> pa.Table:
@@ -114,7 +117,9 @@ def read_parquet(path: str | Path) -> Aggregates:
 
 
 def _from_label_index(labels: list[str], index: np.ndarray, counts: np.ndarray, info: dict) -> Aggregates:
-    schema, label_to_id = schema_from_labels(labels, index, info.get("columns"))
+    schema, label_to_id = schema_from_labels(
+        labels, index, info.get("columns"), [tuple(pair) for pair in info.get("multi_value", [])] or None
+    )
     attrs = np.where(index >= 0, label_to_id[np.maximum(index, 0)], np.iinfo(np.int32).max)
     attrs = np.sort(attrs, axis=1)
     attrs[attrs == np.iinfo(np.int32).max] = NO_ATTRIBUTE
@@ -213,6 +218,7 @@ def read_tsv(
         "columns": columns or info.get("columns"),
         "protection": info.get("protection", PROTECTION_NONE),
         "resolution": info.get("resolution"),
+        "multi_value": info.get("multi_value", []),
     }
     return _from_label_index(labels, index, counts, info)
 

@@ -24,10 +24,36 @@ ALL = "all"
 
 @dataclass(frozen=True, eq=False)
 class Schema:
-    """Column names and, per column, the sorted values that are attributes."""
+    """Column names and, per column, the sorted values that are attributes.
+
+    ``multi_value`` lists the multi-value columns as ``(name, delimiter)``: a
+    record may hold several values of such a column, so each value ``v`` is an
+    indicator column of its own, named ``name:v``, whose one attribute is
+    ``v`` and is labelled ``name:v`` (as Synthetic Data Showcase spells it).
+    """
 
     columns: tuple[str, ...]
     dictionaries: tuple[pa.Array, ...]
+    multi_value: tuple[tuple[str, str], ...] = ()
+
+    @cached_property
+    def groups(self) -> tuple[str, ...]:
+        """Per column, the column its attributes are labelled with: itself, or its multi-value column."""
+        if not self.multi_value:
+            return self.columns
+        names = [name for name, _ in self.multi_value]
+        groups = []
+        for column, dictionary in zip(self.columns, self.dictionaries):
+            groups.append(column)
+            for name in names:
+                if column.startswith(name + ":") and len(dictionary) <= 1:
+                    groups[-1] = name
+                    break
+        return tuple(groups)
+
+    def indicators(self, name: str) -> list[int]:
+        """The indicator columns of multi-value column ``name``, in value order."""
+        return [c for c, group in enumerate(self.groups) if group == name and self.columns[c] != name]
 
     @cached_property
     def offsets(self) -> np.ndarray:
@@ -50,6 +76,11 @@ class Schema:
         if not self.dictionaries:
             return pa.array([], pa.string())
         return pa.concat_arrays([d.cast(pa.string()) for d in self.dictionaries])
+
+    def with_columns(self, columns: Sequence[str], dictionaries: Sequence[pa.Array]) -> Schema:
+        """A schema of other columns with this one's multi-value columns (those still present)."""
+        kept = tuple((n, d) for n, d in self.multi_value if any(c.startswith(n + ":") for c in columns))
+        return Schema(tuple(columns), tuple(dictionaries), kept)
 
     def column_index(self, name: str) -> int:
         try:

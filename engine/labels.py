@@ -38,7 +38,7 @@ def attribute_labels(schema: Schema) -> pa.Array:
     """``column:value`` label of every attribute id of ``schema``."""
     prefixes = [
         pa.array(np.full(len(d), escape_column(name) + ":", dtype=object), pa.string())
-        for name, d in zip(schema.columns, schema.dictionaries)
+        for name, d in zip(schema.groups, schema.dictionaries)
     ]
     if not prefixes:
         return pa.array([], pa.string())
@@ -68,37 +68,60 @@ def parse_label(label: str) -> tuple[str, str]:
 
 
 def schema_from_labels(
-    labels: list[str], combos: np.ndarray, columns: list[str] | None
+    labels: list[str],
+    combos: np.ndarray,
+    columns: list[str] | None,
+    multi_value: list[tuple[str, str]] | None = None,
 ) -> tuple[Schema, np.ndarray]:
     """Schema and label→attribute-id map for a set of labels used by ``combos``.
 
     ``combos`` holds label indices per combination (-1 = none); it is used to
     infer the column order when ``columns`` is not known (each combination
-    lists its columns in input order).
+    lists its columns in input order), and the multi-value columns when
+    ``multi_value`` is not known (a column twice in one combination; ``;``
+    then joins its values).
     """
     parsed = [parse_label(label) for label in labels]
-    names_seen = list(dict.fromkeys(name for name, _ in parsed))
+    if multi_value is None:
+        multi_value = [(name, ";") for name in _repeated_columns(parsed, combos)]
+    groups = {name for name, _ in multi_value}
+    parsed_columns = [(f"{name}:{value}" if name in groups else name, value) for name, value in parsed]
+    names_seen = list(dict.fromkeys(name for name, _ in parsed_columns))
     if columns is None:
-        columns = _infer_column_order(names_seen, parsed, combos)
+        columns = _infer_column_order(names_seen, parsed_columns, combos)
     else:
         unknown = [n for n in names_seen if n not in set(columns)]
         if unknown:
             raise InputError(f"attributes of unknown column(s): {', '.join(map(repr, unknown))}")
     position = {name: i for i, name in enumerate(columns)}
     per_column: list[list[str]] = [[] for _ in columns]
-    for name, value in parsed:
+    for name, value in parsed_columns:
         per_column[position[name]].append(value)
     dictionaries = []
     for values in per_column:
         array = pa.array(sorted(set(values), key=lambda v: v.encode("utf-8")), pa.string())
         dictionaries.append(array)
-    schema = Schema(tuple(columns), tuple(dictionaries))
+    schema = Schema(tuple(columns), tuple(dictionaries), tuple((n, d) for n, d in multi_value))
     lookup = {}
     for c, d in enumerate(dictionaries):
         for v, value in enumerate(d.to_pylist()):
             lookup[(columns[c], value)] = int(schema.offsets[c]) + v
-    label_to_id = np.array([lookup[p] for p in parsed], dtype=np.int32)
+    label_to_id = np.array([lookup[p] for p in parsed_columns], dtype=np.int32)
     return schema, label_to_id
+
+
+def _repeated_columns(parsed: list[tuple[str, str]], combos: np.ndarray) -> list[str]:
+    """Columns that some combination names twice: multi-value columns, in first-seen order."""
+    names = list(dict.fromkeys(name for name, _ in parsed))
+    if not len(combos) or combos.shape[1] < 2:
+        return []
+    index = {n: i for i, n in enumerate(names)}
+    column_of = np.array([index[n] for n, _ in parsed] + [-1], dtype=np.int64)
+    columns = column_of[np.where(combos >= 0, combos, len(parsed))]
+    ordered = np.sort(columns, axis=1)
+    repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+    found = set(ordered[:, 1:][repeated].tolist())
+    return [n for i, n in enumerate(names) if i in found]
 
 
 def _infer_column_order(names: list[str], parsed: list[tuple[str, str]], combos: np.ndarray) -> list[str]:

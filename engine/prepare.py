@@ -4,13 +4,16 @@
 attributes, and is recorded in every release's metadata. :func:`load_input`
 applies it to a file or an in-memory table and returns the codes, the
 subject ids (when privacy is per subject) and the facts metadata needs;
-:func:`load` returns only the codes. Later preparation steps (multi-value
-columns, linked tables, binning) belong here, so that every job gets them.
+:func:`load` returns only the codes. The steps, in order: read the input;
+take out the subject ids; split multi-value cells into indicator columns;
+encode (onto a codebook, when one is given); merge each subject's rows into
+one record; join linked tables (perpetrators of each victim). Every job goes
+through here, so every job gets them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -18,9 +21,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .encode import EncodedTable, Schema, encode
+from .encode import EncodedTable, Schema, encode, resolve_sensitive_zeros
 from .errors import InputError, ParameterError
 from .ingest import Source, check_input, check_sheet, fingerprint, input_format, is_path, read_table
+from .linking import Link, bound_linked, count_band, join_tables, linked_subjects, prefixed
+from .multivalue import check_delimiter, indicator_name, split_table
+from .subjects import merge_subjects
 
 #: Most distinct values a column may have by default (more: an identifier, or a number to bin).
 DEFAULT_MAX_CARDINALITY = 10_000
@@ -39,6 +45,12 @@ class Preparation:
     names the sheet of an ``.xlsx`` input (default: the first sheet).
     ``max_cardinality`` refuses a column with more distinct values than this
     (an identifier or a raw number, to be binned or dropped); None: no limit.
+
+    ``multi_value`` maps multi-value columns to their delimiter (a cell holds
+    several values). With a ``subject_id``, the rows of each subject are
+    merged into one record; a column whose values differ within a subject
+    becomes multi-value, or is refused when ``strict``. ``links`` join other
+    tables (one-to-many on the subject id, e.g. perpetrators of each victim).
     """
 
     delimiter: str | None = None
@@ -50,11 +62,29 @@ class Preparation:
     codebook: str | Path | None = None
     sheet: str | None = None
     max_cardinality: int | None = DEFAULT_MAX_CARDINALITY
+    multi_value: Mapping[str, str] | Sequence[tuple[str, str]] = ()
+    strict: bool = False
+    links: Sequence[Link] = ()
 
     def __post_init__(self) -> None:
         limit = self.max_cardinality
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise ParameterError(f"max cardinality must be a positive integer, got {limit!r}")
+        pairs = self.multi_value.items() if isinstance(self.multi_value, Mapping) else self.multi_value
+        multi = tuple((str(name), check_delimiter(str(name), delimiter)) for name, delimiter in pairs)
+        object.__setattr__(self, "multi_value", multi)
+        links = tuple(self.links)
+        if any(not isinstance(link, Link) for link in links):
+            raise ParameterError("links must be Link values")
+        object.__setattr__(self, "links", links)
+        for link in links:
+            if self.subject_id is None:
+                object.__setattr__(self, "subject_id", link.on)  # each victim is a subject
+            elif link.on != self.subject_id:
+                raise ParameterError(
+                    f"a linked table is joined on the subject id: --on {link.on!r} is not the "
+                    f"subject id {self.subject_id!r}"
+                )
 
     def describe(self) -> dict:
         """The preparation as metadata records it (the codebook as a yes/no, never a path)."""
@@ -69,24 +99,36 @@ class Preparation:
                 del doc[key]  # the metadata of releases without them stays as it was
         if doc["max_cardinality"] == DEFAULT_MAX_CARDINALITY:
             del doc["max_cardinality"]
+        doc["multi_value"] = dict(self.multi_value)
+        doc["links"] = [link.describe() for link in self.links]
+        del doc["strict"]  # a refusal, not a change of the data
+        for key, empty in (("multi_value", {}), ("links", [])):
+            if doc[key] == empty:
+                del doc[key]
         if "codebook" in doc:
             doc["codebook"] = True
         return doc
 
     def files(self) -> list[str | Path]:
         """The files this preparation reads besides the input (the codebook)."""
-        return [self.codebook] if self.codebook is not None else []
+        return ([self.codebook] if self.codebook is not None else []) + [link.table for link in self.links]
 
 
 @dataclass
 class Loaded:
-    """A prepared input: codes, subject ids (or None: one subject per row), facts for metadata."""
+    """A prepared input: codes, subject ids (or None: one subject per row), facts for metadata.
+
+    ``changes`` says what preparation did (rows merged, columns split or made
+    multi-value, linked rows dropped): for the data owner's summary; its
+    counts are exact statistics of the sensitive data, never for a release.
+    """
 
     table: EncodedTable
     subject: np.ndarray | None
     description: dict
     #: The values come from a public codebook rather than from the data.
     public_domain: bool = False
+    changes: dict = field(default_factory=dict)
 
 
 def check_source(source: Source, preparation: Preparation) -> None:
@@ -98,46 +140,173 @@ def check_source(source: Source, preparation: Preparation) -> None:
 
 
 def load_input(
-    source: Source, preparation: Preparation = Preparation(), schema: Schema | None = None
+    source: Source,
+    preparation: Preparation = Preparation(),
+    schema: Schema | None = None,
+    seed: int | None = None,
 ) -> Loaded:
     """Read ``source`` (a path or a table) and prepare and encode it as ``preparation`` says.
 
     With ``schema`` the table is encoded onto it (a release onto the
-    sensitive data's schema); a codebook gives the schema otherwise.
+    sensitive data's schema); a codebook gives the schema otherwise. ``seed``
+    makes the random choice of linked rows beyond ``max_linked`` reproducible.
+    With a subject id, the records returned are subjects (their rows merged),
+    and ``subject`` is None.
     """
-    raw = read_table(
+    raw = _read(source, preparation)
+    # An in-memory input is fingerprinted as read (its text columns), not converted a second time.
+    description = describe_input(source if is_path(source) else raw)
+    changes: dict = {}
+    subject = keys = None
+    if preparation.subject_id is not None:
+        raw, subject, keys = _split_subject(raw, preparation.subject_id)
+    if preparation.codebook is not None:
+        schema = read_codebook(preparation.codebook, raw.column_names, preparation.multi_value)
+    multi = tuple(pair for pair in preparation.multi_value if pair[0] in raw.column_names)
+    elsewhere = [pair for pair in preparation.multi_value if pair not in multi]  # a linked table's
+    if schema is not None and preparation.codebook is None:  # a release's records: split as the schema says
+        multi = tuple(pair for pair in schema.multi_value if pair[0] in raw.column_names)
+    elif elsewhere and not preparation.links:
+        raise ParameterError(f"unknown multi-value column(s) {', '.join(repr(n) for n, _ in elsewhere)}")
+    table = _encoded(raw, preparation, multi, schema, changes)
+    if subject is not None:
+        merged = merge_subjects(table, subject, strict=preparation.strict)
+        table = merged.table
+        changes.update(rows=merged.rows, subjects=merged.subjects)
+        if merged.became_multi_value:
+            changes["became_multi_value"] = merged.became_multi_value
+        parts = [table]
+        for link in preparation.links:
+            parts += _linked(link, keys, merged.subjects, preparation, seed, changes, elsewhere)
+        if elsewhere:
+            names = ", ".join(repr(n) for n, _ in elsewhere)
+            raise ParameterError(
+                f"unknown multi-value column(s) {names}: in neither the input nor a linked table"
+            )
+        table = join_tables(parts) if len(parts) > 1 else table
+    if schema is None:
+        check_cardinality(table, preparation.max_cardinality)
+    return Loaded(table, None, description, public_domain=preparation.codebook is not None, changes=changes)
+
+
+def _read(source: Source, preparation: Preparation) -> pa.Table:
+    """The input as text columns, with the subject id kept even when --use-columns leaves it out."""
+    use = preparation.use_columns
+    if use is not None and preparation.subject_id is not None and preparation.subject_id not in use:
+        use = [*use, preparation.subject_id]
+    return read_table(
         source,
         delimiter=preparation.delimiter,
-        use_columns=preparation.use_columns,
+        use_columns=use,
         record_limit=preparation.record_limit,
         sheet=preparation.sheet,
     )
-    # An in-memory input is fingerprinted as read (its text columns), not converted a second time.
-    description = describe_input(source if is_path(source) else raw)
-    subject = None
-    if preparation.subject_id is not None:
-        raw, subject = _split_subject(raw, preparation.subject_id)
-    if preparation.codebook is not None:
-        schema = read_codebook(preparation.codebook, raw.column_names)
+
+
+def _encoded(
+    raw: pa.Table,
+    preparation: Preparation,
+    multi_value: Sequence[tuple[str, str]],
+    schema: Schema | None,
+    changes: dict,
+) -> EncodedTable:
+    """``raw`` with its multi-value cells split, encoded (onto ``schema`` when given)."""
+    zeros = resolve_sensitive_zeros(raw.column_names, preparation.sensitive_zeros)
+    raw, unsplit = split_table(raw, multi_value, preparation.null_markers, zeros)
+    if unsplit:
+        changes.setdefault("delimiter_never_found", []).extend(unsplit)
+    if schema is not None:
+        raw = _onto_indicators(raw, schema)
     table = encode(
-        raw,
-        null_markers=preparation.null_markers,
-        sensitive_zeros=preparation.sensitive_zeros,
-        schema=schema,
+        raw, null_markers=preparation.null_markers, sensitive_zeros=preparation.sensitive_zeros, schema=schema
     )
-    if schema is None:
-        check_cardinality(table, preparation.max_cardinality)
-    return Loaded(table, subject, description, public_domain=preparation.codebook is not None)
+    if schema is None and multi_value:
+        own = table.schema
+        table = EncodedTable(Schema(own.columns, own.dictionaries, tuple(multi_value)), table.codes)
+    return table
+
+
+def _onto_indicators(raw: pa.Table, schema: Schema) -> pa.Table:
+    """``raw`` (multi-value cells split) with every indicator column of ``schema``, absent ones empty.
+
+    An indicator written as a 0/1 column (``COL:value`` holding ``1``) is read as that value.
+    """
+    if not schema.multi_value:
+        return raw
+    groups = schema.groups
+    names, columns = list(raw.column_names), list(raw.columns)
+    for c, name in enumerate(schema.columns):
+        if groups[c] == name:
+            continue
+        value = name[len(groups[c]) + 1 :]
+        if name not in names:
+            names.append(name)
+            columns.append(pa.nulls(raw.num_rows, pa.string()))
+            continue
+        column = columns[names.index(name)].cast(pa.string())
+        if not pc.all(pc.is_in(pc.drop_null(column), value_set=pa.array([value, "1", "0", ""]))).as_py():
+            continue  # not a 0/1 column: the encoder names what it does not know
+        flag = pc.equal(column, "1")
+        columns[names.index(name)] = pc.if_else(flag, value, pc.if_else(pc.equal(column, value), value, None))
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def _linked(
+    link: Link,
+    keys: pa.Array,
+    n_subjects: int,
+    preparation: Preparation,
+    seed: int | None,
+    changes: dict,
+    elsewhere: list[tuple[str, str]],
+) -> list[EncodedTable]:
+    """A linked table merged onto the subjects: its columns (prefixed, multi-value) and the count band.
+
+    The multi-value columns ``elsewhere`` (not the input's) that this table has
+    are split here, and taken off that list.
+    """
+    use = link.use_columns
+    if use is not None and link.on not in use:
+        use = [*use, link.on]
+    raw = read_table(link.table, delimiter=preparation.delimiter, use_columns=use)
+    if link.on not in raw.column_names:
+        raise InputError(
+            f"the linked table has no key column {link.on!r} (--on): the key must be on both sides"
+        )
+    subject = linked_subjects(raw.column(link.on), keys, link.on)
+    raw = raw.drop_columns([link.on])
+    if link.max_linked is not None:
+        from .randomness import make_rng
+
+        keep = bound_linked(subject, link.max_linked, make_rng(seed))
+        dropped = int(len(keep) - np.count_nonzero(keep))
+        if dropped:
+            raw, subject = raw.filter(pa.array(keep)), subject[keep]
+        changes.setdefault("linked_rows_dropped", {})[link.prefix] = dropped
+    mine = [pair for pair in elsewhere if pair[0] in raw.column_names]
+    for pair in mine:
+        elsewhere.remove(pair)
+    table = _encoded(raw, preparation, [*link.multi_value, *mine], None, changes)
+    check_cardinality(table, preparation.max_cardinality)
+    merged = merge_subjects(table, subject, all_multi_value=True, n_subjects=n_subjects)
+    changes.setdefault("linked_rows", {})[link.prefix] = len(subject)
+    return [prefixed(merged.table, link.prefix), count_band(subject, n_subjects, link.count_column)]
 
 
 def check_cardinality(table: EncodedTable, limit: int | None) -> None:
-    """Refuse a column with more than ``limit`` distinct values, naming it and the count only."""
+    """Refuse a column with more than ``limit`` distinct values, naming it and the count only.
+
+    A multi-value column counts the values of all its indicators.
+    """
     if limit is None:
         return
-    for name, values in zip(table.schema.columns, table.schema.dictionaries):
-        if len(values) > limit:
+    sizes: dict[str, int] = {}
+    for group, values in zip(table.schema.groups, table.schema.dictionaries):
+        sizes[group] = sizes.get(group, 0) + len(values)
+    for name, size in sizes.items():
+        if size > limit:
             raise InputError(
-                f"column {name!r} has {len(values):,} distinct values, more than the limit of {limit:,}: "
+                f"column {name!r} has {size:,} distinct values, more than the limit of {limit:,}: "
                 "bin it, drop it (--use-columns), or raise --max-cardinality"
             )
 
@@ -154,40 +323,47 @@ def load_onto(source: Source, sensitive: EncodedTable, preparation: Preparation)
 
     The record limit, the subject id and the sheet are the sensitive input's, not the release's.
     """
-    own = replace(preparation, record_limit=None, subject_id=None, codebook=None, sheet=None)
+    own = replace(preparation, record_limit=None, subject_id=None, codebook=None, sheet=None, links=())
     return load(source, own, schema=sensitive.schema)
 
 
-def _split_subject(raw: pa.Table, column: str) -> tuple[pa.Table, np.ndarray]:
-    """The table without its subject id column, and one integer id per row."""
+def _split_subject(raw: pa.Table, column: str) -> tuple[pa.Table, np.ndarray, pa.Array]:
+    """The table without its subject id column, one subject number per row, and the subjects' ids."""
     if column not in raw.column_names:
         raise ParameterError(f"unknown subject id column {column!r}")
-    subject = subject_ids(raw.column(column), column)
+    subject, keys = subject_ids(raw.column(column), column)
     raw = raw.drop_columns([column])
     if raw.num_columns == 0:
         raise ParameterError(f"the subject id {column!r} is the input's only column")
-    return raw, subject
+    return raw, subject, keys
 
 
-def subject_ids(column: pa.ChunkedArray, name: str = "subject id") -> np.ndarray:
-    """One integer per row, the same for all rows of one subject; a row without one is an error.
+def subject_ids(column: pa.ChunkedArray, name: str = "subject id") -> tuple[np.ndarray, pa.Array]:
+    """One number per row, the same for all rows of one subject (0, 1, ... by first row), and the ids.
 
-    The error gives the number of such rows, never a value.
+    A row without a subject id is an error that gives the number of such rows, never a value.
     """
-    ids = pc.dictionary_encode(column).combine_chunks()
+    # Plain text first: a dictionary column may hold unused entries, and subject numbers must be dense.
+    ids = pc.dictionary_encode(column.cast(pa.large_string()).combine_chunks())
     codes = pc.fill_null(ids.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    blank = np.flatnonzero(pc.equal(ids.dictionary.cast(pa.string()), "").to_numpy(zero_copy_only=False))
+    blank = np.flatnonzero(pc.equal(ids.dictionary, "").to_numpy(zero_copy_only=False))
     missing = int(np.count_nonzero((codes < 0) | np.isin(codes, blank)))
     if missing:
         raise InputError(
             f"the subject id {name!r} is empty in {missing:,} row(s): give every row its subject, "
             "or drop those rows"
         )
-    return codes
+    return codes, ids.dictionary.cast(pa.string())
 
 
-def read_codebook(path: str | Path, columns: Sequence[str]) -> Schema:
-    """A public codebook: a CSV with columns ``column,value``, one row per possible value."""
+def read_codebook(
+    path: str | Path, columns: Sequence[str], multi_value: Sequence[tuple[str, str]] = ()
+) -> Schema:
+    """A public codebook: a CSV with columns ``column,value``, one row per possible value.
+
+    ``columns`` are the input's (multi-value cells not yet split); each value
+    of a multi-value column becomes its indicator column.
+    """
     table = read_table(path)
     if table.column_names[:2] != ["column", "value"]:
         raise InputError(f"{path}: a codebook needs the header 'column,value'")
@@ -196,13 +372,20 @@ def read_codebook(path: str | Path, columns: Sequence[str]) -> Schema:
     unknown = sorted({n for n in names if n not in set(columns)})
     if unknown:
         raise InputError(f"{path}: codebook names unknown column(s) {', '.join(map(repr, unknown))}")
-    dictionaries = []
+    multi = dict(multi_value)
+    schema_columns, dictionaries = [], []
     for name in columns:
         mine = sorted({v for n, v in zip(names, values) if n == name and v}, key=str.encode)
         if not mine:
             raise InputError(f"{path}: codebook lists no values for column {name!r}")
-        dictionaries.append(pa.array(mine, pa.string()))
-    return Schema(tuple(columns), tuple(dictionaries))
+        if name in multi:
+            schema_columns += [indicator_name(name, value) for value in mine]
+            dictionaries += [pa.array([value], pa.string()) for value in mine]
+        else:
+            schema_columns.append(name)
+            dictionaries.append(pa.array(mine, pa.string()))
+    kept = tuple((name, delimiter) for name, delimiter in multi_value if name in columns)
+    return Schema(tuple(schema_columns), tuple(dictionaries), kept)
 
 
 def describe_input(source: Source) -> dict:

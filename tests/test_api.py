@@ -112,7 +112,6 @@ def test_anything_but_a_spec_is_refused(cases):
             "reads the sensitive",
         ),
         (lambda c, t: run(c, protection=DifferentialPrivacy(1, ledger=t), length=1), "length 2 or more"),
-        (lambda c, t: aggregate(c, preparation=Preparation(subject_id="c1")), "differential privacy only"),
         (lambda c, t: aggregate(c, preparation=Preparation(codebook=c)), "differential privacy only"),
         (lambda c, t: run(c, mode="row_seeded", weight_selection_percentile=50), "not a parameter"),
         (
@@ -174,7 +173,10 @@ def test_a_spec_is_a_frozen_value():
 
 @pytest.mark.parametrize("kind", ["aggregate", "run"])
 def test_a_dp_job_protects_subjects_not_rows(tmp_path, kind):
-    """With a subject id, the DP job counts subjects (all rows of one together), for aggregate and run."""
+    """With a subject id, the DP job counts subjects (all rows of one together), for aggregate and run.
+
+    The rows of a subject differ, so its columns are declared multi-value (DP requires it).
+    """
     rows = generate_table(600, 4, seed=3)
     subjects = pa.array([f"s{i // 6}" for i in range(rows.num_rows)])  # 100 subjects of 6 rows each
     table = rows.append_column("subject", subjects)
@@ -185,7 +187,10 @@ def test_a_dp_job_protects_subjects_not_rows(tmp_path, kind):
         result = job(table, protection=spec, length=2, preparation=preparation, seed=4)
         return (result.aggregate if kind == "run" else result).released
 
-    per_subject = released(Preparation(subject_id="subject"))
+    with pytest.raises(InputError, match="declare them multi-value"):
+        released(Preparation(subject_id="subject"))
+    multi = {name: ";" for name in rows.column_names}
+    per_subject = released(Preparation(subject_id="subject", multi_value=multi))
     assert abs(per_subject.record_count - 100) <= 1  # eps 50 on the count: noise well under 1
     assert "subject" not in per_subject.schema.columns
     per_row = released(Preparation(use_columns=list(rows.column_names)))

@@ -109,10 +109,14 @@ def subjects(tmp_path, monkeypatch):
     return data, book
 
 
+#: The subjects' rows differ in both columns: under DP they are declared multi-value.
+MULTI = ["--multi-value", "A", "--multi-value", "B"]
+
+
 def test_codebook_and_subject_id(tmp_path, capsys, subjects):
     data, book = subjects
     out = tmp_path / "o"
-    args = ["aggregate", data, "--dp", "--epsilon", 5, "--subject-id", "id", "--no-progress"]
+    args = ["aggregate", data, "--dp", "--epsilon", 5, "--subject-id", "id", *MULTI, "--no-progress"]
     code, _, stderr = run(capsys, *args, "-l", 2, "--codebook", book, "-o", out, "--seed", 7)
     assert code == 0, stderr
     meta = json.loads((out / "metadata.json").read_text())
@@ -149,7 +153,7 @@ NOT_APPLYING = [
     (["--dp", "--epsilon", "1", "--resolution", "5"], "-k/--resolution: k-anonymity only"),
     (["--epsilon", "1", "--ledger", "book.sqlite"], "--epsilon, --ledger: DP options, used with --dp only"),
     (["--codebook", "book.csv"], "--codebook: DP options, used with --dp only"),
-    (["--subject-id", "id"], "--subject-id: DP options, used with --dp only"),
+    (["--on", "id"], "--on: used with --link only"),
     (["--fabrication-mode", "minimize"], "--fabrication-mode: DP options, used with --dp only"),
     (["--dp", "--delta", "1e-6"], "--dp needs --epsilon"),
     (["--dp", "--epsilon", "1", "--thresholds", "a,b"], "--thresholds must be comma-separated numbers"),
@@ -193,7 +197,7 @@ def test_run_dp_takes_every_dp_option_and_an_aggregate_fed_mode(cases, tmp_path,
 def test_run_dp_codebook_and_subject_id(tmp_path, capsys, subjects):
     data, book = subjects
     out = tmp_path / "o"
-    dp = ["--dp", "--epsilon", 5, "--subject-id", "id", "--codebook", book]
+    dp = ["--dp", "--epsilon", 5, "--subject-id", "id", *MULTI, "--codebook", book]
     code, _, stderr = run(capsys, "run", data, *dp, "-o", out, "--seed", 7, "--no-progress")
     assert code == 0, stderr
     meta = json.loads((out / "metadata.json").read_text())
@@ -201,3 +205,5 @@ def test_run_dp_codebook_and_subject_id(tmp_path, capsys, subjects):
     assert "per subject" in meta["privacy"]["guarantee"]
     assert meta["parameters"]["subject_id"] == "id" and meta["parameters"]["codebook"] is True
     assert "id" not in meta["synthesis"]["columns"]  # the subject column is no attribute
+    assert meta["synthesis"]["columns"] == ["A:x", "A:y", "A:z", "B:p", "B:q"]  # one per value
+    assert (out / "synthetic.csv").read_text().splitlines()[0] == "A,B"  # joined again in the files

@@ -58,7 +58,7 @@ def aggregate(
         result.to_pandas()
     """
     length = validate_length(DEFAULT_LENGTH if length is None else length)
-    check_request(source, protection, preparation, seed, length)
+    preparation = check_request(source, protection, preparation, seed, length)
     job = Job("aggregates", out=out, force=force, inputs=inputs(source, protection, preparation),
               threads=threads, progress=progress)  # fmt: skip
     with protected_counts(job, source, protection, length, preparation, seed) as counted:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..aggregates import PROTECTION_NONE
 from ..aggregates_io import describe
@@ -18,6 +18,7 @@ from ..dp.ledger import Ledger, ledger_path
 from ..errors import ParameterError
 from ..guarantees import aggregates_guarantee, dp_guarantee
 from ..ingest import Source
+from ..linking import DEFAULT_MAX_LINKED
 from ..prepare import Loaded, Preparation, check_source, load_input
 from ..protect import k_anonymize
 from ..protection import DifferentialPrivacy, Exact, Protection, check_protection
@@ -28,22 +29,31 @@ from .skeleton import Job
 
 def check_request(
     source: Source, protection: Protection, preparation: Preparation, seed: int | None, length: int
-) -> None:
-    """Refuse, before any work: an unreadable input, a protection that is not a spec, unused options."""
+) -> Preparation:
+    """Refuse, before any work: an unreadable input, a protection that is not a spec, unused options.
+
+    Returns the preparation the protection needs: under DP, merged subjects
+    may not turn columns multi-value on their own (the release's structure
+    would depend on the data), and each subject keeps at most
+    :data:`~showcase.engine.linking.DEFAULT_MAX_LINKED` linked rows unless told otherwise.
+    """
     check_protection(protection)
     if isinstance(protection, DifferentialPrivacy):
         from ..dp.noise import RandomSource
 
         protection.check(length)
         RandomSource(seed)  # checks the seed
-    else:
-        for name in ("subject_id", "codebook"):
-            if getattr(preparation, name) is not None:
-                raise ParameterError(
-                    f"{name.replace('_', ' ')} is used by differential privacy only (--dp); "
-                    f"{protection.name} counts records"
-                )
+        links = tuple(
+            replace(link, max_linked=DEFAULT_MAX_LINKED) if link.max_linked is None else link
+            for link in preparation.links
+        )
+        preparation = replace(preparation, strict=True, links=links)
+    elif preparation.codebook is not None:
+        raise ParameterError(
+            f"codebook is used by differential privacy only (--dp); {protection.name} counts records"
+        )
     check_source(source, preparation)
+    return preparation
 
 
 def inputs(source: Source, protection: Protection, preparation: Preparation) -> list[object]:
@@ -62,10 +72,10 @@ class Counted:
     dp_parameters: dict | None = None
 
 
-def read(job: Job, source: Source, preparation: Preparation, length: int) -> Loaded:
+def read(job: Job, source: Source, preparation: Preparation, length: int, seed: int | None = None) -> Loaded:
     """The job's read step: the one load path, and the length checked against the columns."""
     with job.step("read"):
-        loaded = load_input(source, preparation)
+        loaded = load_input(source, preparation, seed=seed)
         check_length_fits(length, loaded.table.n_columns)
     return loaded
 
@@ -86,7 +96,7 @@ def protected_counts(
     the ledger first and the entry is settled when the block completes.
     """
     if not isinstance(protection, DifferentialPrivacy):
-        loaded = read(job, source, preparation, length)
+        loaded = read(job, source, preparation, length, seed)
         with job.step("count", total=None) as tick:
             exact = count_combinations(loaded.table, length, progress=tick)
         released = exact if isinstance(protection, Exact) else k_anonymize(exact, protection.k)
@@ -96,11 +106,14 @@ def protected_counts(
             "guarantee": aggregates_guarantee(released),
         }
         yield Counted(
-            loaded, AggregateResult(released, protection, privacy, exact=exact, seconds=job.seconds)
+            loaded,
+            AggregateResult(
+                released, protection, privacy, exact=exact, seconds=job.seconds, prepared=loaded.changes
+            ),
         )
         return
     book = Ledger(protection.ledger)
-    loaded = read(job, source, preparation, length)
+    loaded = read(job, source, preparation, length, seed)
     from ..dp.parameters import check_against_table
 
     check_against_table(loaded.table, protection, length, loaded.public_domain)
@@ -108,6 +121,7 @@ def protected_counts(
     with charged(book, loaded.description["fingerprint"], protection, parameters) as account:
         result = _noise(job, loaded, protection, length, seed, account, preparation.subject_id)
         result.ledger_created = book.path if book.created else None
+        result.prepared = loaded.changes
         yield Counted(loaded, result, parameters)
         account.released(result.privacy["rho"])
 

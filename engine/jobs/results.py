@@ -23,6 +23,9 @@ class _ArrowResult:
 
     seconds: dict[str, float] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    #: What preparing the input changed (rows merged into subjects, columns made multi-value, linked
+    #: rows dropped): exact facts of the sensitive data, for its owner's eyes, never in a release.
+    prepared: dict = field(default_factory=dict)
 
     def to_arrow(self) -> pa.Table:  # pragma: no cover - every result defines it
         raise NotImplementedError

@@ -59,6 +59,7 @@ def run(
     force: bool = False,
     threads: int | None = None,
     progress: StageProgress | None = None,
+    join_multi_value: bool = True,
     **parameters,
 ) -> RunResult:
     """Protected aggregates and synthetic records of one input, in one release directory.
@@ -70,11 +71,12 @@ def run(
     Under DP the records come from the DP aggregates alone (post-processing:
     the release is as private as the aggregates), ``mode`` is ``tree``
     (default), ``pairwise`` or ``aggregate_seeded``, and ``length`` defaults to 2.
+    Multi-value cells are joined in the files, or 0/1 columns without ``join_multi_value``.
     """
     length, mode = _plan(protection, length, mode)
     dp = isinstance(protection, DifferentialPrivacy)
     given = mode_parameters(mode, None if dp else protection.k, parameters)
-    check_request(source, protection, preparation, seed, length)
+    preparation = check_request(source, protection, preparation, seed, length)
     job = Job("release", out=out, force=force, inputs=inputs(source, protection, preparation),
               threads=threads, progress=progress)  # fmt: skip
     rng = make_rng(seed)
@@ -109,6 +111,6 @@ def run(
                     "synthesis": synthesis_section(synthesis, int(released.record_count), guarantee),
                 }
 
-            files = {**aggregate_files(released), **synthetic_files(synthetic)}
+            files = {**aggregate_files(released), **synthetic_files(synthetic, join_multi_value)}
             result.files = synthesis.files = aggregated.files = job.write(files, sections)
     return result

@@ -83,11 +83,15 @@ def check_step(
     return metrics
 
 
-def synthetic_files(synthetic: EncodedTable) -> dict[str, Writer]:
-    """The synthetic records' files of a release: CSV and Parquet in the input's spellings."""
+def synthetic_files(synthetic: EncodedTable, join_multi_value: bool = True) -> dict[str, Writer]:
+    """The synthetic records' files of a release: CSV and Parquet in the input's spellings.
+
+    A multi-value column is one cell of its values joined by its delimiter
+    (``join_multi_value``), or one 0/1 column per value.
+    """
     return {
-        SYNTHETIC_CSV: lambda path: write_csv(synthetic, path),
-        SYNTHETIC_PARQUET: lambda path: write_parquet(synthetic, path),
+        SYNTHETIC_CSV: lambda path: write_csv(synthetic, path, join_multi_value),
+        SYNTHETIC_PARQUET: lambda path: write_parquet(synthetic, path, join_multi_value),
     }
 
 
@@ -176,6 +180,7 @@ def synthesize(
     threads: int | None = None,
     progress: StageProgress | None = None,
     check: bool = True,
+    join_multi_value: bool = True,
     **parameters,
 ) -> SynthesisResult:
     """Synthesize records and, with ``out``, write a release directory atomically.
@@ -194,7 +199,8 @@ def synthesize(
     :data:`showcase.engine.synthesize.MODE_PARAMETERS`). ``length`` (default 3,
     or the aggregates' reporting length) is also the longest combination
     checked when ``check``. Writes synthetic.csv, synthetic.parquet and
-    metadata.json. The same ``seed`` gives byte-identical synthetic files.
+    metadata.json (multi-value cells joined, or as 0/1 columns without
+    ``join_multi_value``). The same ``seed`` gives byte-identical synthetic files.
     """
     if protection is not None:
         check_protection(protection, (KAnonymity,))
@@ -227,12 +233,12 @@ def synthesize(
         synthetic=synthetic, mode=mode, parameters=effective_parameters(mode, given, synthetic),
         length=length, input_records=table.n_rows if table is not None else released.record_count,
         reference="sensitive data" if exact is not None else "aggregates", metrics=metrics,
-        seconds=job.seconds,
+        seconds=job.seconds, prepared=loaded.changes if loaded is not None else {},
         protection=PROTECTION_K_ANONYMITY if mode in SENSITIVE_MODES else released.protection,
     )  # fmt: skip
     if out is not None:
         result.files = job.write(
-            synthetic_files(synthetic),
+            synthetic_files(synthetic, join_multi_value),
             lambda: _metadata(
                 result, loaded, preparation, released, released_file, resolution, seed, threads
             ),

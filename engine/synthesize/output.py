@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from ..encode import EncodedTable
 from ..encode import decode as to_arrow
+from ..multivalue import output_columns
 
 #: Records per written batch (and per Parquet row group).
 BATCH_RECORDS = 1 << 20
@@ -30,10 +31,15 @@ def _batches(table: EncodedTable, size: int = BATCH_RECORDS) -> Iterator[pa.Tabl
         yield to_arrow(table, start, start + size)
 
 
-def _as_strings(batch: pa.Table) -> pa.Table:
-    return pa.Table.from_arrays(
-        [column.cast(pa.string()) for column in batch.columns], names=batch.column_names
-    )
+def _as_strings(batch: pa.Table, table: EncodedTable, join: bool = True) -> pa.Table:
+    """A decoded batch as string columns, each multi-value column joined (or as 0/1 columns)."""
+    names, columns = output_columns(table.schema, [c.cast(pa.string()) for c in batch.columns], join)
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def output_names(table: EncodedTable, join: bool = True) -> list[str]:
+    """The column names of the written records."""
+    return output_columns(table.schema, [pa.nulls(0, pa.string())] * table.n_columns, join)[0]
 
 
 def csv_field(values: pa.Array) -> pa.Array:
@@ -43,13 +49,17 @@ def csv_field(values: pa.Array) -> pa.Array:
     return pc.if_else(special, quoted, values)
 
 
-def write_csv(table: EncodedTable, path: str | Path) -> None:
+def write_csv(table: EncodedTable, path: str | Path, join: bool = True) -> None:
     """Write ``synthetic.csv``: comma-separated, UTF-8, quoted only where needed, ``\\n`` line ends.
 
     Values are escaped once per dictionary entry, then gathered and joined
     batch by batch. In a one-column table an empty record is written ``""``
-    so that the line is not mistaken for a blank line.
+    so that the line is not mistaken for a blank line. Multi-value columns
+    are joined into one cell (``join``) or written as 0/1 columns.
     """
+    if table.schema.multi_value:
+        _write_csv_multi_value(table, path, join)
+        return
     names = csv_field(pa.array(list(table.schema.columns), pa.string()))
     empty = '""' if table.n_columns == 1 else ""
     fields = [csv_field(d.cast(pa.string())) for d in table.schema.dictionaries]
@@ -68,6 +78,20 @@ def write_csv(table: EncodedTable, path: str | Path) -> None:
             handle.write(_string_bytes(pc.binary_join_element_wise(lines, "\n", "")))
 
 
+def _write_csv_multi_value(table: EncodedTable, path: str | Path, join: bool) -> None:
+    """:func:`write_csv` of a table with multi-value columns: decoded, joined and escaped per batch."""
+    names = csv_field(pa.array(output_names(table, join), pa.string()))
+    empty = '""' if len(names) == 1 else ""
+    size = max(1, min(BATCH_RECORDS, (1 << 28) // max(table.n_columns, 1)))
+    with open(path, "wb") as handle:
+        handle.write((",".join(names.to_pylist()) + "\n").encode("utf-8"))
+        for start in range(0, table.n_rows, size):
+            batch = _as_strings(to_arrow(table, start, start + size), table, join)
+            columns = [pc.fill_null(csv_field(column.combine_chunks()), empty) for column in batch.columns]
+            lines = pc.binary_join_element_wise(*columns, ",")
+            handle.write(_string_bytes(pc.binary_join_element_wise(lines, "\n", "")))
+
+
 def _string_bytes(array: pa.Array) -> memoryview:
     """The concatenated UTF-8 bytes of a string array without nulls, without a Python loop."""
     _, offsets, data = array.buffers()
@@ -75,9 +99,12 @@ def _string_bytes(array: pa.Array) -> memoryview:
     return memoryview(data)[bounds[0] : bounds[-1]] if data is not None else memoryview(b"")
 
 
-def write_parquet(table: EncodedTable, path: str | Path) -> None:
-    """Write ``synthetic.parquet``: one string column per input column, nulls for "no attribute"."""
-    schema = pa.schema([pa.field(name, pa.string()) for name in table.schema.columns])
+def write_parquet(table: EncodedTable, path: str | Path, join: bool = True) -> None:
+    """Write ``synthetic.parquet``: one string column per input column, nulls for "no attribute".
+
+    Multi-value columns are joined into one cell (``join``) or written as 0/1 columns.
+    """
+    schema = pa.schema([pa.field(name, pa.string()) for name in output_names(table, join)])
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for batch in _batches(table):
-            writer.write_table(_as_strings(batch), row_group_size=BATCH_RECORDS)
+            writer.write_table(_as_strings(batch, table, join), row_group_size=BATCH_RECORDS)

@@ -1,0 +1,277 @@
+"""Case data as it is kept: multi-value cells, several rows per subject, a linked perpetrators table.
+
+Every result is checked against a plain reference built with pandas: split
+the cells, group by subject, merge the linked table, then count.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from math import comb
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+
+from showcase.engine import (
+    DifferentialPrivacy,
+    Exact,
+    InputError,
+    KAnonymity,
+    Link,
+    ParameterError,
+    Preparation,
+    aggregate,
+    combinations_per_record,
+    run,
+)
+from showcase.engine.aggregates_io import read_aggregates
+from showcase.engine.prepare import load_input
+
+from .helpers import run as cli
+
+
+def labelled(aggregates) -> dict[tuple[str, ...], int]:
+    """Aggregates → {("COL:value", ...): count}, multi-value attributes under their column's name."""
+    schema = aggregates.schema
+    values = schema.attribute_values().to_pylist()
+    groups = [schema.groups[c] for c in schema.attribute_columns]
+    return {
+        tuple(sorted(f"{groups[a]}:{values[a]}" for a in row[: int(n)])): int(c)
+        for row, n, c in zip(aggregates.attrs, aggregates.length, aggregates.count)
+    }
+
+
+def subject_sets(frame: pd.DataFrame, subject: str, multi: dict[str, str]) -> list[set[str]]:
+    """The reference: per subject (in first-row order), the set of its ``COL:value`` attributes."""
+    sets: dict[str, set[str]] = {}
+    for row in frame.to_dict("records"):
+        mine = sets.setdefault(row[subject], set())
+        for name, cell in row.items():
+            if name == subject or cell is None or cell == "":
+                continue
+            parts = cell.split(multi[name]) if name in multi else [cell]
+            mine |= {f"{name}:{part.strip()}" for part in parts if part.strip()}
+    return list(sets.values())
+
+
+def reference_counts(sets: list[set[str]], length: int) -> Counter:
+    counts: Counter = Counter()
+    for attributes in sets:
+        for k in range(1, length + 1):
+            counts.update(tuple(sorted(c)) for c in itertools.combinations(sorted(attributes), k))
+    return counts
+
+
+CASES = pd.DataFrame(
+    {
+        "vid": ["v1", "v2", "v1", "v3", "v2", "v4"],
+        "sex": ["F", "M", "F", "M", "M", ""],
+        "exploitation": ["labour;sexual", "labour", "sexual", "", "begging ; labour", "labour"],
+        "region": ["north", "south", "east", "south", "south", "north"],
+    }
+)
+PERPETRATORS = pd.DataFrame(
+    {
+        "vid": ["v1", "v1", "v2", "v3", "v3", "v3", "v1"],
+        "gender": ["M", "F", "M", "M", "", "M", "M"],
+        "role": ["recruiter", "exploiter;recruiter", "", "transporter", "recruiter", "", "exploiter"],
+    }
+)
+
+
+def test_multi_value_cells_split_into_attributes_and_join_back(tmp_path):
+    table = pa.Table.from_pandas(CASES.drop(columns="vid"), preserve_index=False)
+    prep = Preparation(multi_value={"exploitation": ";"})
+    loaded = load_input(table, prep)
+    assert loaded.table.schema.columns == (
+        "sex", "exploitation:begging", "exploitation:labour", "exploitation:sexual", "region",
+    )  # fmt: skip
+    result = run(table, protection=KAnonymity(1), preparation=prep, length=2, out=tmp_path / "r", seed=1)
+    assert result.synthesis.synthetic.n_rows == 6
+    written = pd.read_csv(tmp_path / "r" / "synthetic.csv", dtype=str, keep_default_na=False)
+    assert list(written.columns) == ["sex", "exploitation", "region"]
+    # row_seeded with k=1 reproduces the records: the cells come back as sets of the same values
+    got = Counter(frozenset(c.split(";")) - {""} for c in written["exploitation"])
+    want = Counter(frozenset(p.strip() for p in c.split(";")) - {""} for c in CASES["exploitation"])
+    assert got == want
+
+
+def test_per_subject_counts_equal_a_groupby_reference(tmp_path):
+    table = pa.Table.from_pandas(CASES, preserve_index=False)
+    prep = Preparation(subject_id="vid", multi_value={"exploitation": ";"})
+    result = aggregate(table, protection=Exact(), preparation=prep, length=3, out=tmp_path / "a")
+    sets = subject_sets(CASES, "vid", {"exploitation": ";", "region": "\0"})
+    assert labelled(result.released) == reference_counts(sets, 3)
+    assert result.released.record_count == 4  # subjects, not rows
+    loaded = load_input(table, prep)
+    assert loaded.changes["became_multi_value"] == {"region": 1}  # v1 was seen north and east
+    meta = json.loads((tmp_path / "a" / "metadata.json").read_text())
+    assert meta["aggregates"]["multi_value"] == [["exploitation", ";"], ["region", ";"]]
+
+
+def test_conflicting_values_are_refused_when_strict_and_under_dp(tmp_path):
+    table = pa.Table.from_pandas(CASES, preserve_index=False)
+    with pytest.raises(InputError, match=r"column\(s\) 'region' hold different values"):
+        load_input(table, Preparation(subject_id="vid", multi_value={"exploitation": ";"}, strict=True))
+    spec = DifferentialPrivacy(1.0, ledger=tmp_path / "l.sqlite")
+    with pytest.raises(InputError, match="'region'") as error:
+        aggregate(table, protection=spec, length=2, out=tmp_path / "dp",
+                  preparation=Preparation(subject_id="vid", multi_value={"exploitation": ";"}))  # fmt: skip
+    assert "north" not in str(error.value) and not (tmp_path / "dp").exists()
+
+
+def test_dp_sensitivity_is_per_subject(tmp_path):
+    """The combinations a subject contributes (what DP bounds) are those of the union of its rows."""
+    table = pa.Table.from_pandas(CASES, preserve_index=False)
+    prep = Preparation(subject_id="vid", multi_value={"exploitation": ";", "region": ";"})
+    merged = load_input(table, prep).table
+    sets = subject_sets(CASES, "vid", {"exploitation": ";", "region": ";"})
+    for length in (1, 2, 3):
+        assert combinations_per_record(merged, length).tolist() == [comb(len(s), length) for s in sets]
+
+
+def linked_reference(victims: pd.DataFrame, perps: pd.DataFrame, multi: dict[str, str]) -> list[set[str]]:
+    """The pandas reference of a linked release: victims merged with their perpetrators' attributes."""
+    sets = subject_sets(victims, "vid", {})
+    order = list(dict.fromkeys(victims["vid"]))
+    merged = victims[["vid"]].drop_duplicates().merge(perps, on="vid", how="left")
+    for row in merged.to_dict("records"):
+        mine = sets[order.index(row["vid"])]
+        for name, cell in row.items():
+            if name == "vid" or not isinstance(cell, str) or not cell:
+                continue
+            parts = cell.split(multi[name]) if name in multi else [cell]
+            mine |= {f"perp_{name}:{part.strip()}" for part in parts if part.strip()}
+    counts = perps["vid"].value_counts()
+    for vid, mine in zip(order, sets):
+        n = int(counts.get(vid, 0))
+        mine.add("perp_count:" + {0: "none", 1: "1", 2: "2", 3: "3"}.get(n, "4-5" if n <= 5 else "6+"))
+    return sets
+
+
+def test_a_linked_table_joins_as_a_pandas_merge(tmp_path):
+    victims = CASES[["vid", "sex"]]
+    perps_path = tmp_path / "perps.csv"
+    PERPETRATORS.to_csv(perps_path, index=False)
+    prep = Preparation(links=[Link(perps_path, on="vid", multi_value=[("role", ";")])])
+    table = pa.Table.from_pandas(victims, preserve_index=False)
+    result = aggregate(table, protection=Exact(), preparation=prep, length=3, out=tmp_path / "a")
+    assert labelled(result.released) == reference_counts(linked_reference(victims, PERPETRATORS, {"role": ";"}), 3)
+    assert prep.subject_id == "vid"  # the link key is the subject
+
+
+def test_max_linked_keeps_at_most_p_rows_per_subject_chosen_at_random():
+    victims = pa.table({"vid": [f"v{i}" for i in range(50)], "sex": ["F", "M"] * 25})
+    perps = pd.DataFrame({"vid": [f"v{i % 50}" for i in range(400)], "n": [str(i) for i in range(400)]})
+    seen = set()
+    for seed in range(3):
+        path = f"/tmp/showcase-test-perps-{seed}.csv"
+        perps.to_csv(path, index=False)
+        loaded = load_input(victims, Preparation(links=[Link(path, on="vid", max_linked=3)]), seed=seed)
+        schema, codes = loaded.table.schema, loaded.table.codes
+        kept = [c for c, name in enumerate(schema.columns) if name.startswith("perp_n:")]
+        per_victim = (codes[kept] > 0).sum(axis=0)
+        assert per_victim.max() == 3 and loaded.changes["linked_rows_dropped"]["perp_"] == 400 - 150
+        seen.add(tuple(schema.columns[c] for c in kept))
+    assert len(seen) > 1  # which rows stay is random
+
+
+def test_a_dp_linked_release_bounds_linked_rows_and_says_so(tmp_path):
+    victims = pa.table({"vid": [f"v{i}" for i in range(200)], "sex": ["F", "M"] * 100})
+    perps = pd.DataFrame({"vid": [f"v{i % 200}" for i in range(1400)], "g": ["M", "F"] * 700})
+    perps.to_csv(tmp_path / "p.csv", index=False)
+    spec = DifferentialPrivacy(5.0, ledger=tmp_path / "l.sqlite")
+    prep = Preparation(links=[Link(tmp_path / "p.csv", on="vid")])
+    run(victims, protection=spec, preparation=prep, length=2, out=tmp_path / "r", seed=3)
+    meta = json.loads((tmp_path / "r" / "metadata.json").read_text())
+    assert meta["preparation"]["links"][0]["max_linked"] == 5
+    header = (tmp_path / "r" / "synthetic.csv").read_text().splitlines()[0]
+    assert header == "sex,perp_g,perp_count"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 5), min_size=3, max_size=25),
+    seed=st.integers(0, 2**16),
+    k=st.integers(2, 4),
+)
+def test_k_anonymity_holds_per_subject(tmp_path_factory, sizes, seed, k):
+    """Every released count is ≥ k subjects and equals the reference count of subjects."""
+    rng = np.random.default_rng(seed)
+    vid = np.repeat([f"s{i}" for i in range(len(sizes))], sizes)
+    frame = pd.DataFrame({
+        "vid": vid,
+        "a": rng.choice(["x", "y", ""], len(vid)),
+        "b": [";".join(rng.choice(["p", "q", "r"], rng.integers(0, 3), replace=False)) for _ in vid],
+    })  # fmt: skip
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    prep = Preparation(subject_id="vid", multi_value={"b": ";", "a": ";"})
+    out = tmp_path_factory.mktemp("k") / "a"
+    length = min(2, load_input(table, prep).table.n_columns)  # values may be too few for two columns
+    released = aggregate(table, protection=KAnonymity(k), preparation=prep, length=length, out=out).released
+    released = labelled(released)
+    reference = reference_counts(subject_sets(frame, "vid", {"a": ";", "b": ";"}), length)
+    assert all(count >= k for count in released.values())
+    for combination, count in released.items():
+        assert count == reference[combination] // k * k or count == reference[combination]
+
+
+def test_aggregates_with_multi_value_columns_read_back(tmp_path):
+    table = pa.Table.from_pandas(CASES, preserve_index=False)
+    prep = Preparation(subject_id="vid", multi_value={"exploitation": ";", "region": ";"})
+    result = aggregate(table, protection=Exact(), preparation=prep, length=2, out=tmp_path / "a")
+    for name in ("sensitive_aggregates.parquet", "sensitive_aggregates.tsv"):
+        back, _ = read_aggregates(tmp_path / "a" / name)
+        assert back.schema.multi_value == (("exploitation", ";"), ("region", ";"))
+        assert labelled(back) == labelled(result.released)
+
+
+def test_bad_linked_inputs_are_one_line_errors(tmp_path, capsys):
+    victims = tmp_path / "v.csv"
+    CASES.to_csv(victims, index=False)
+    orphans = tmp_path / "orphans.csv"
+    pd.DataFrame({"vid": ["v1", "nobody"], "g": ["M", "F"]}).to_csv(orphans, index=False)
+    keyless = tmp_path / "keyless.csv"
+    pd.DataFrame({"victim": ["v1"], "g": ["M"]}).to_csv(keyless, index=False)
+    cases = [
+        (["--link", orphans, "--on", "vid"], "1 row(s) whose 'vid' matches no row of the input"),
+        (["--link", keyless, "--on", "vid"], "no key column 'vid'"),
+        (["--link", orphans], "--link needs --on KEY"),
+        (["--multi-value", "nothere"], "unknown multi-value column(s) 'nothere'"),
+        (["--max-linked", "3"], "--max-linked: used with --link only"),
+    ]
+    for options, message in cases:
+        out = tmp_path / "out"
+        code, _, stderr = cli(capsys, "aggregate", victims, "--multi-value", "exploitation", *options,
+                              "-o", out, "--no-progress")  # fmt: skip
+        assert code == 2 and message in stderr and stderr.count("\n") == 1, (options, stderr)
+        assert "nobody" not in stderr and not out.exists()
+
+
+def test_the_command_line_releases_linked_case_data(tmp_path, capsys):
+    victims, perps = tmp_path / "victims.csv", tmp_path / "perps.csv"
+    CASES.to_csv(victims, index=False)
+    PERPETRATORS.to_csv(perps, index=False)
+    out = tmp_path / "release"
+    code, stdout, stderr = cli(
+        capsys, "run", victims, "--subject-id", "vid", "--multi-value", "exploitation", "--multi-value",
+        "role", "--link", perps, "-k", "1", "-l", "2", "-o", out, "--seed", "2", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, stderr
+    header = (out / "synthetic.csv").read_text().splitlines()[0].split(",")
+    assert header == ["sex", "exploitation", "region", "perp_gender", "perp_role", "perp_count"]
+    assert "region" in stdout + stderr  # the summary names the column that became multi-value
+
+
+def test_a_multi_value_delimiter_that_never_occurs_is_reported():
+    table = pa.table({"a": ["x", "y", "x"], "b": ["1", "2", "3"]})
+    loaded = load_input(table, Preparation(multi_value={"a": "|"}))
+    assert loaded.changes["delimiter_never_found"] == ["a"]
+    with pytest.raises(ParameterError, match="delimiter"):
+        Preparation(multi_value={"a": ""})
