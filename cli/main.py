@@ -20,6 +20,7 @@ import showcase.engine as engine
 
 from . import coercion, console, options
 from .aggregate import aggregate
+from .codebook import app as codebook_app
 from .compare import compare
 from .datasets import app as datasets_app
 from .evaluate import evaluate
@@ -63,6 +64,7 @@ app.command("compare")(compare)
 app.command("synthesize")(synthesize)
 app.command("run")(run_command)
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(codebook_app, name="codebook")
 app.add_typer(ledger_app, name="ledger")
 
 
