@@ -200,6 +200,7 @@ class Read:
     link_columns: str | None = None
     link_prefix: str | None = None
     max_linked: int | None = None
+    bin: list[str] | None = None
 
     def preparation(self, codebook: Path | None = None):
         """The engine's :class:`~showcase.engine.Preparation` of these options."""
@@ -220,8 +221,15 @@ class Read:
             multi_value=multi_values(self.multi_value),
             strict=self.strict,
             links=self.links(),
+            bins=self.bins(),
             **given(max_cardinality=self.max_cardinality),
         )
+
+    def bins(self) -> dict:
+        """``--bin COL=SPEC`` (repeatable) as column → the engine's Bins."""
+        from showcase.engine import parse_bin_option
+
+        return dict(parse_bin_option(text) for text in self.bin or [])
 
     def links(self) -> list:
         """The linked table of ``--link``, or none (the link options refused without it)."""
@@ -279,6 +287,10 @@ READ = Group(
             "--link-prefix": "Prefix of the --link columns in the release. Default: perp_.",
             "--max-linked": "Keep at most this many --link rows per subject, dropped at random beyond "
             "(stated in the metadata). Default: all; 5 under --dp.",
+            "--bin": "Bin a numeric column (repeatable), of the input or of --link: COL=width:10, "
+            "COL=edges:0,18,25,60:open (open: add <first and last+ bins), COL=quantiles:4:0..120 "
+            "(under --dp: DP quantiles in that public range, 5% of ε). End with :ctdc for labels "
+            "like 18--20 (default: 18-20).",
         },
         types={
             "--record-limit": int,
@@ -288,6 +300,7 @@ READ = Group(
             "--strict": bool,
             "--link": Path,
             "--max-linked": int,
+            "--bin": list[str],
         },  # fmt: skip
         settings={
             "--record-limit": {"min": 1},
@@ -298,6 +311,7 @@ READ = Group(
             "--link": {"metavar": "TABLE"},
             "--on": {"metavar": "KEY"},
             "--max-linked": {"min": 1},
+            "--bin": {"metavar": "COL=SPEC"},
         },
     ),
     Read,
@@ -510,7 +524,7 @@ DP = Group(
 def report_preparation(result) -> None:
     """Say what preparing the input changed: rows merged into subjects, columns made multi-value, ..."""
     changes = getattr(result, "prepared", None) or {}
-    if "subjects" in changes:
+    if "subjects" in changes and changes["subjects"] != changes["rows"]:
         console.note(f"merged {changes['rows']:,} rows into {changes['subjects']:,} subjects")
     for name, subjects in changes.get("became_multi_value", {}).items():
         console.note(f"column {name!r} became multi-value: its values differ within {subjects:,} subject(s) "

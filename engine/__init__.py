@@ -48,6 +48,7 @@ _EXPORTS = {
     "Preparation": ("prepare", "Preparation"),
     "Link": ("linking", "Link"),
     "Bins": ("binning", "Bins"),
+    "parse_bin_option": ("binning", "parse_bin_option"),
     "load": ("prepare", "load"),
     "read_table": ("ingest", "read_table"),
     "fingerprint": ("ingest", "fingerprint"),

@@ -32,6 +32,11 @@ def dp_guarantee(facts: dict, subject_id: str | None) -> str:
             if facts["selection_delta"]
             else ""
         )
+        + (
+            f", and a pure {facts['binning_epsilon']:.4g}-DP estimate of the quantile bin edges"
+            if facts.get("binning_epsilon")
+            else ""
+        )
         + ". Noise is exact discrete Gaussian (counts) and discrete Laplace (record count)."
     )
 

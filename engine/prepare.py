@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .binning import Bins, bin_column, bin_edges, dp_quantile_edges, numeric_values, parse_bins
+from .binning import describe as describe_bins
 from .encode import EncodedTable, Schema, encode, resolve_sensitive_zeros
 from .errors import InputError, ParameterError
 from .ingest import Source, check_input, check_sheet, fingerprint, input_format, is_path, read_table
@@ -51,6 +53,9 @@ class Preparation:
     merged into one record; a column whose values differ within a subject
     becomes multi-value, or is refused when ``strict``. ``links`` join other
     tables (one-to-many on the subject id, e.g. perpetrators of each victim).
+    ``bins`` cuts numeric columns (of the input or of a linked table) into
+    labelled bins (:class:`~showcase.engine.binning.Bins`, or its spelling
+    such as ``"edges:0,18,30:open"``).
     """
 
     delimiter: str | None = None
@@ -65,6 +70,7 @@ class Preparation:
     multi_value: Mapping[str, str] | Sequence[tuple[str, str]] = ()
     strict: bool = False
     links: Sequence[Link] = ()
+    bins: Mapping[str, Bins | str] | Sequence[tuple[str, Bins]] = ()
 
     def __post_init__(self) -> None:
         limit = self.max_cardinality
@@ -77,6 +83,15 @@ class Preparation:
         if any(not isinstance(link, Link) for link in links):
             raise ParameterError("links must be Link values")
         object.__setattr__(self, "links", links)
+        pairs = self.bins.items() if isinstance(self.bins, Mapping) else self.bins
+        bins = tuple((str(name), parse_bins(b) if isinstance(b, str) else b) for name, b in pairs)
+        if any(not isinstance(b, Bins) for _, b in bins):
+            raise ParameterError("bins must be Bins values or their spelling, e.g. 'width:10'")
+        both = sorted({name for name, _ in bins} & {name for name, _ in multi})
+        if both:
+            names = ", ".join(map(repr, both))
+            raise ParameterError(f"column(s) {names}: a column is binned or multi-value, not both")
+        object.__setattr__(self, "bins", bins)
         for link in links:
             if self.subject_id is None:
                 object.__setattr__(self, "subject_id", link.on)  # each victim is a subject
@@ -101,13 +116,19 @@ class Preparation:
             del doc["max_cardinality"]
         doc["multi_value"] = dict(self.multi_value)
         doc["links"] = [link.describe() for link in self.links]
+        doc["bins"] = {name: bins.to_dict() for name, bins in self.bins}
         del doc["strict"]  # a refusal, not a change of the data
-        for key, empty in (("multi_value", {}), ("links", [])):
+        for key, empty in (("multi_value", {}), ("links", []), ("bins", {})):
             if doc[key] == empty:
                 del doc[key]
         if "codebook" in doc:
             doc["codebook"] = True
         return doc
+
+    @property
+    def dp_quantiles(self) -> list[str]:
+        """The columns binned at quantiles: under DP their edges are DP estimates, charged to the budget."""
+        return [name for name, bins in self.bins if bins.kind == "quantiles"]
 
     def files(self) -> list[str | Path]:
         """The files this preparation reads besides the input (the codebook)."""
@@ -139,18 +160,28 @@ def check_source(source: Source, preparation: Preparation) -> None:
         check_input(extra)
 
 
+@dataclass(frozen=True)
+class QuantileBudget:
+    """Under DP, the epsilon of each quantile-binned column's edges, and the noise source."""
+
+    epsilon: float
+    source: object
+
+
 def load_input(
     source: Source,
     preparation: Preparation = Preparation(),
     schema: Schema | None = None,
     seed: int | None = None,
+    quantiles: QuantileBudget | None = None,
 ) -> Loaded:
     """Read ``source`` (a path or a table) and prepare and encode it as ``preparation`` says.
 
     With ``schema`` the table is encoded onto it (a release onto the
     sensitive data's schema); a codebook gives the schema otherwise. ``seed``
     makes the random choice of linked rows beyond ``max_linked`` reproducible.
-    With a subject id, the records returned are subjects (their rows merged),
+    Under DP, ``quantiles`` pays for the edges of quantile bins (one value
+    per subject each). With a subject id, the records returned are subjects (their rows merged),
     and ``subject`` is None.
     """
     raw = _read(source, preparation)
@@ -162,6 +193,12 @@ def load_input(
         raw, subject, keys = _split_subject(raw, preparation.subject_id)
     if preparation.codebook is not None:
         schema = read_codebook(preparation.codebook, raw.column_names, preparation.multi_value)
+    binned = [pair for pair in preparation.bins if pair[0] in raw.column_names]
+    bins_elsewhere = [pair for pair in preparation.bins if pair not in binned]
+    if bins_elsewhere and not preparation.links:
+        raise ParameterError(f"unknown binned column(s) {', '.join(repr(n) for n, _ in bins_elsewhere)}")
+    if schema is None or preparation.codebook is not None:  # a release's records come binned already
+        raw = _binned(raw, binned, preparation, subject, quantiles, changes)
     multi = tuple(pair for pair in preparation.multi_value if pair[0] in raw.column_names)
     elsewhere = [pair for pair in preparation.multi_value if pair not in multi]  # a linked table's
     if schema is not None and preparation.codebook is None:  # a release's records: split as the schema says
@@ -177,7 +214,11 @@ def load_input(
             changes["became_multi_value"] = merged.became_multi_value
         parts = [table]
         for link in preparation.links:
-            parts += _linked(link, keys, merged.subjects, preparation, seed, changes, elsewhere)
+            parts += _linked(link, keys, merged.subjects, preparation, seed, changes,
+                             elsewhere, bins_elsewhere, quantiles)  # fmt: skip
+        if bins_elsewhere:
+            names = ", ".join(repr(n) for n, _ in bins_elsewhere)
+            raise ParameterError(f"unknown binned column(s) {names}: in neither the input nor a linked table")
         if elsewhere:
             names = ", ".join(repr(n) for n, _ in elsewhere)
             raise ParameterError(
@@ -211,19 +252,69 @@ def _encoded(
     changes: dict,
 ) -> EncodedTable:
     """``raw`` with its multi-value cells split, encoded (onto ``schema`` when given)."""
-    zeros = resolve_sensitive_zeros(raw.column_names, preparation.sensitive_zeros)
+    zeros = _zero_columns(raw.column_names, preparation)
     raw, unsplit = split_table(raw, multi_value, preparation.null_markers, zeros)
     if unsplit:
         changes.setdefault("delimiter_never_found", []).extend(unsplit)
     if schema is not None:
         raw = _onto_indicators(raw, schema)
-    table = encode(
-        raw, null_markers=preparation.null_markers, sensitive_zeros=preparation.sensitive_zeros, schema=schema
-    )
+    split_zeros = [name for name in raw.column_names if name in zeros or name.split(":", 1)[0] in zeros]
+    table = encode(raw, null_markers=preparation.null_markers, sensitive_zeros=split_zeros, schema=schema)
     if schema is None and multi_value:
         own = table.schema
         table = EncodedTable(Schema(own.columns, own.dictionaries, tuple(multi_value)), table.codes)
     return table
+
+
+def _zero_columns(columns: Sequence[str], preparation: Preparation) -> set[str]:
+    """The sensitive-zero columns among ``columns``; with linked tables a name may be another table's."""
+    chosen = preparation.sensitive_zeros
+    if preparation.links and chosen is not None and not (isinstance(chosen, str) and chosen == "all"):
+        chosen = [name for name in ([chosen] if isinstance(chosen, str) else chosen) if name in columns]
+    return resolve_sensitive_zeros(columns, chosen)
+
+
+def _binned(
+    raw: pa.Table,
+    binned: Sequence[tuple[str, Bins]],
+    preparation: Preparation,
+    subject: np.ndarray | None,
+    quantiles: QuantileBudget | None,
+    changes: dict,
+) -> pa.Table:
+    """``raw`` with each binned column replaced by its bin labels.
+
+    Under DP (``quantiles`` given) quantile edges are DP estimates from one
+    value per subject, and the label style is fixed by the bins alone (integer
+    labels when every given edge, width and origin is whole), so that no
+    choice depends on the data.
+    """
+    for name, bins in binned:
+        column = raw.column(name)
+        values = numeric_values(column, name, preparation.null_markers)
+        integers = None
+        if quantiles is not None:
+            integers = bins.kind == "quantiles" or _whole_spec(bins)
+        if bins.kind == "quantiles" and quantiles is not None:
+            sample = values if subject is None else values[_first_rows(subject)]
+            edges = dp_quantile_edges(sample[~np.isnan(sample)], bins, quantiles.epsilon, quantiles.source)
+        else:
+            edges = bin_edges(values[~np.isnan(values)], bins)
+        labels = bin_column(column, bins, name, preparation.null_markers, edges=edges, integers=integers)
+        raw = raw.set_column(raw.column_names.index(name), name, labels)
+        changes.setdefault("binned", {})[name] = describe_bins(bins, edges, dp=quantiles is not None)
+    return raw
+
+
+def _whole_spec(bins: Bins) -> bool:
+    """Whether the bins' own numbers (edges, width, origin, range) are all whole."""
+    numbers = [*(bins.edges or ()), bins.width or 0, bins.origin, bins.lower or 0, bins.upper or 0]
+    return all(float(x).is_integer() for x in numbers if np.isfinite(x))
+
+
+def _first_rows(subject: np.ndarray) -> np.ndarray:
+    """The first row of every subject (one value each: a subject's weight in a DP quantile is one)."""
+    return np.unique(subject, return_index=True)[1]
 
 
 def _onto_indicators(raw: pa.Table, schema: Schema) -> pa.Table:
@@ -259,11 +350,14 @@ def _linked(
     seed: int | None,
     changes: dict,
     elsewhere: list[tuple[str, str]],
+    bins_elsewhere: list[tuple[str, Bins]],
+    quantiles: QuantileBudget | None,
 ) -> list[EncodedTable]:
     """A linked table merged onto the subjects: its columns (prefixed, multi-value) and the count band.
 
-    The multi-value columns ``elsewhere`` (not the input's) that this table has
-    are split here, and taken off that list.
+    The multi-value columns ``elsewhere`` (not the input's) and the binned
+    columns ``bins_elsewhere`` that this table has are prepared here, and
+    taken off those lists.
     """
     use = link.use_columns
     if use is not None and link.on not in use:
@@ -286,6 +380,10 @@ def _linked(
     mine = [pair for pair in elsewhere if pair[0] in raw.column_names]
     for pair in mine:
         elsewhere.remove(pair)
+    my_bins = [pair for pair in bins_elsewhere if pair[0] in raw.column_names]
+    for pair in my_bins:
+        bins_elsewhere.remove(pair)
+    raw = _binned(raw, my_bins, preparation, subject, quantiles, changes)
     table = _encoded(raw, preparation, [*link.multi_value, *mine], None, changes)
     check_cardinality(table, preparation.max_cardinality)
     merged = merge_subjects(table, subject, all_multi_value=True, n_subjects=n_subjects)

@@ -162,7 +162,9 @@ def test_a_linked_table_joins_as_a_pandas_merge(tmp_path):
     prep = Preparation(links=[Link(perps_path, on="vid", multi_value=[("role", ";")])])
     table = pa.Table.from_pandas(victims, preserve_index=False)
     result = aggregate(table, protection=Exact(), preparation=prep, length=3, out=tmp_path / "a")
-    assert labelled(result.released) == reference_counts(linked_reference(victims, PERPETRATORS, {"role": ";"}), 3)
+    assert labelled(result.released) == reference_counts(
+        linked_reference(victims, PERPETRATORS, {"role": ";"}), 3
+    )
     assert prep.subject_id == "vid"  # the link key is the subject
 
 
@@ -275,3 +277,55 @@ def test_a_multi_value_delimiter_that_never_occurs_is_reported():
     assert loaded.changes["delimiter_never_found"] == ["a"]
     with pytest.raises(ParameterError, match="delimiter"):
         Preparation(multi_value={"a": ""})
+
+
+AGES = pd.DataFrame({"vid": [f"v{i}" for i in range(12)],
+                     "age": ["3", "17", "18", "20", "21", "35", "", "64", "18", "99", "-9", "40"],
+                     "sex": ["F", "M"] * 6})  # fmt: skip
+
+
+def test_binned_counts_equal_a_pandas_cut_reference(tmp_path):
+    table = pa.Table.from_pandas(AGES.drop(columns="vid"), preserve_index=False)
+    prep = Preparation(bins={"age": "edges:0,18,21,65:open"}, null_markers=("-9",))
+    result = aggregate(table, protection=Exact(), preparation=prep, length=2, out=tmp_path / "a")
+    ages = pd.to_numeric(AGES["age"].replace({"": None, "-9": None}))
+    bands = pd.cut(
+        ages, [-np.inf, 0, 18, 21, 65, np.inf], right=False, labels=["<0", "0-17", "18-20", "21-64", "65+"]
+    )
+    frame = pd.DataFrame({"age": [str(b) if isinstance(b, str) else "" for b in bands.astype(object)],
+                          "sex": AGES["sex"], "id": range(12)})  # fmt: skip
+    assert labelled(result.released) == reference_counts(subject_sets(frame, "id", {}), 2)
+
+
+def test_bins_that_do_not_cover_the_data_are_one_line_errors(tmp_path, capsys):
+    data = tmp_path / "ages.csv"
+    AGES.to_csv(data, index=False)
+    out = tmp_path / "o"
+    code, _, stderr = cli(capsys, "aggregate", data, "--bin", "age=edges:0,18,65", "-o", out, "--no-progress")
+    assert code == 2 and "value(s) fall outside the bins" in stderr and stderr.count("\n") == 1
+    assert "99" not in stderr and not out.exists()
+
+
+def test_dp_quantile_bins_are_charged_to_the_budget_and_stay_in_the_public_range(tmp_path):
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"age": rng.integers(0, 90, 3000).astype(str), "sex": rng.choice(["F", "M"], 3000)})
+    spec = DifferentialPrivacy(2.0, ledger=tmp_path / "l.sqlite")
+    prep = Preparation(bins={"age": "quantiles:4:0..89"})
+    result = aggregate(pa.Table.from_pandas(frame), protection=spec, preparation=prep, length=2,
+                       out=tmp_path / "a", seed=9)  # fmt: skip
+    privacy = result.privacy
+    assert privacy["epsilon"] == 2.0 and privacy["binning_epsilon"] == pytest.approx(0.1)
+    assert privacy["epsilon_spent"] + privacy["binning_epsilon"] <= 2.0 + 1e-9  # the counts got the rest
+    edges = privacy["binning_edges"]["age"]
+    assert edges[0] == 0 and edges[-1] == 90 and all(0 <= e <= 90 for e in edges)
+    assert all(abs(e - q) < 10 for e, q in zip(edges[1:-1], (22, 45, 67)))  # near the true quartiles
+    assert "quantile bin edges" in privacy["guarantee"]
+
+
+def test_a_linked_tables_numeric_column_is_binned_too(tmp_path):
+    perps = pd.DataFrame({"vid": ["v1", "v1", "v2"], "age": ["19", "44", "30"]})
+    perps.to_csv(tmp_path / "p.csv", index=False)
+    victims = pa.table({"vid": ["v1", "v2"], "sex": ["F", "M"]})
+    prep = Preparation(links=[Link(tmp_path / "p.csv", on="vid")], bins={"age": "width:10"})
+    columns = load_input(victims, prep).table.schema.columns
+    assert columns == ("sex", "perp_age:10-19", "perp_age:30-39", "perp_age:40-49", "perp_count")

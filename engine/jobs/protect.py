@@ -19,7 +19,7 @@ from ..errors import ParameterError
 from ..guarantees import aggregates_guarantee, dp_guarantee
 from ..ingest import Source
 from ..linking import DEFAULT_MAX_LINKED
-from ..prepare import Loaded, Preparation, check_source, load_input
+from ..prepare import Loaded, Preparation, QuantileBudget, check_source, load_input
 from ..protect import k_anonymize
 from ..protection import DifferentialPrivacy, Exact, Protection, check_protection
 from .budget import Account, charged
@@ -72,10 +72,21 @@ class Counted:
     dp_parameters: dict | None = None
 
 
-def read(job: Job, source: Source, preparation: Preparation, length: int, seed: int | None = None) -> Loaded:
+#: Under DP, the share of epsilon spent on the edges of quantile bins (when there are any).
+BINNING_PROPORTION = 0.05
+
+
+def read(
+    job: Job,
+    source: Source,
+    preparation: Preparation,
+    length: int,
+    seed: int | None = None,
+    quantiles: QuantileBudget | None = None,
+) -> Loaded:
     """The job's read step: the one load path, and the length checked against the columns."""
     with job.step("read"):
-        loaded = load_input(source, preparation, seed=seed)
+        loaded = load_input(source, preparation, seed=seed, quantiles=quantiles)
         check_length_fits(length, loaded.table.n_columns)
     return loaded
 
@@ -113,17 +124,53 @@ def protected_counts(
         )
         return
     book = Ledger(protection.ledger)
-    loaded = read(job, source, preparation, length, seed)
+    counting, quantiles = _binning_share(protection, preparation, seed)
+    loaded = read(job, source, preparation, length, seed, quantiles)
     from ..dp.parameters import check_against_table
 
-    check_against_table(loaded.table, protection, length, loaded.public_domain)
+    check_against_table(loaded.table, counting, length, loaded.public_domain)
     parameters = dp_parameters(protection, length, preparation, seed, extra_parameters or {})
     with charged(book, loaded.description["fingerprint"], protection, parameters) as account:
-        result = _noise(job, loaded, protection, length, seed, account, preparation.subject_id)
+        result = _noise(job, loaded, counting, length, seed, account, preparation.subject_id)
+        if quantiles is not None:
+            _add_binning(result, protection, loaded, preparation)
         result.ledger_created = book.path if book.created else None
         result.prepared = loaded.changes
         yield Counted(loaded, result, parameters)
         account.released(result.privacy["rho"])
+
+
+def _binning_share(
+    protection: DifferentialPrivacy, preparation: Preparation, seed: int | None
+) -> tuple[DifferentialPrivacy, QuantileBudget | None]:
+    """The spec the counts get, and the budget of DP quantile edges (None when nothing is so binned).
+
+    Quantile edges take :data:`BINNING_PROPORTION` of epsilon, split equally
+    between the columns (each pure epsilon-DP); the counts get the rest. By
+    sequential composition the release keeps the (epsilon, delta) asked for.
+    """
+    columns = preparation.dp_quantiles
+    if not columns:
+        return protection, None
+    from ..dp.noise import RandomSource
+
+    spent = protection.epsilon * BINNING_PROPORTION
+    source = RandomSource(None if seed is None else seed ^ 0xB1)  # never the counts' stream
+    return replace(protection, epsilon=protection.epsilon - spent), QuantileBudget(
+        spent / len(columns), source
+    )
+
+
+def _add_binning(
+    result: AggregateResult, protection: DifferentialPrivacy, loaded: Loaded, preparation: Preparation
+) -> None:
+    """Account the quantile edges in the privacy facts: the whole epsilon, and the edges released."""
+    privacy = result.privacy
+    edges = {name: loaded.changes["binned"][name]["edges"] for name in preparation.dp_quantiles}
+    privacy["binning_epsilon"] = protection.epsilon * BINNING_PROPORTION
+    privacy["binning_edges"] = edges
+    privacy["epsilon"] = protection.epsilon
+    privacy["guarantee"] = dp_guarantee(privacy, preparation.subject_id)
 
 
 def dp_parameters(
