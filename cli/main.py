@@ -25,6 +25,7 @@ from .compare import compare
 from .datasets import app as datasets_app
 from .evaluate import evaluate
 from .ledger import app as ledger_app
+from .prepare import prepare
 from .run import run as run_command
 from .synthesize import synthesize
 
@@ -63,6 +64,7 @@ app.command("evaluate")(evaluate)
 app.command("compare")(compare)
 app.command("synthesize")(synthesize)
 app.command("run")(run_command)
+app.command("prepare")(prepare)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(codebook_app, name="codebook")
 app.add_typer(ledger_app, name="ledger")

@@ -201,8 +201,10 @@ class Read:
     link_prefix: str | None = None
     max_linked: int | None = None
     bin: list[str] | None = None
+    codebook: Path | None = None
+    drop_unknown: bool = False
 
-    def preparation(self, codebook: Path | None = None):
+    def preparation(self):
         """The engine's :class:`~showcase.engine.Preparation` of these options."""
         from showcase.engine import Preparation
 
@@ -216,7 +218,8 @@ class Read:
             null_markers=tuple(self.null_marker or ()),
             sensitive_zeros=zeros,
             subject_id=self.subject_id,
-            codebook=codebook,
+            codebook=self.codebook,
+            drop_unknown=self.drop_unknown,
             sheet=self.sheet,
             multi_value=multi_values(self.multi_value),
             strict=self.strict,
@@ -287,6 +290,11 @@ READ = Group(
             "--link-prefix": "Prefix of the --link columns in the release. Default: perp_.",
             "--max-linked": "Keep at most this many --link rows per subject, dropped at random beyond "
             "(stated in the metadata). Default: all; 5 under --dp.",
+            "--codebook": "A codebook: YAML/JSON (columns, allowed values, bins, multi-value columns, "
+            "subject id, links; draft one with 'showcase codebook infer') or a CSV 'column,value'. "
+            "When it lists every value, they are the public domain: under --dp no δ is spent "
+            "choosing attributes from the data.",
+            "--drop-unknown": "Drop values outside the codebook instead of refusing the input.",
             "--bin": "Bin a numeric column (repeatable), of the input or of --link: COL=width:10, "
             "COL=edges:0,18,25,60:open (open: add <first and last+ bins), COL=quantiles:4:0..120 "
             "(under --dp: DP quantiles in that public range, 5% of ε). End with :ctdc for labels "
@@ -301,6 +309,8 @@ READ = Group(
             "--link": Path,
             "--max-linked": int,
             "--bin": list[str],
+            "--codebook": Path,
+            "--drop-unknown": bool,
         },  # fmt: skip
         settings={
             "--record-limit": {"min": 1},
@@ -467,8 +477,7 @@ class Dp:
         for name in ("thresholds", "sigma_proportions"):
             if name in spec:
                 spec[name] = numbers(spec[name], "--" + name.replace("_", "-"))
-        codebook = spec.pop("codebook", None)
-        return DifferentialPrivacy(**spec), read.preparation(codebook=codebook)
+        return DifferentialPrivacy(**spec), read.preparation()
 
 
 def _dp(dp: bool, **values: Any) -> Dp:
@@ -490,8 +499,6 @@ _DP_HELP = {
     "contribution. Default: 99.",
     "--percentile-proportion": "share of the budget for those percentiles. Default: 0.1.",
     "--record-count-proportion": "share of ε for the record count. Default: 0.005.",
-    "--codebook": "public CSV 'column,value' listing every possible value; removes the δ spent "
-    "choosing attributes from the data.",
     "--budget-total": "refuse the release if this input's total ε in the ledger would exceed this.",
     "--ledger": LEDGER.help[0].lower() + LEDGER.help[1:],
     "--dataset-id": "charge the budget to this named dataset in the ledger, not to the file's "
@@ -512,7 +519,6 @@ DP = Group(
             "--percentile": float,
             "--percentile-proportion": float,
             "--record-count-proportion": float,
-            "--codebook": Path,
             "--budget-total": float,
             "--ledger": Path,
         },  # fmt: skip
@@ -523,7 +529,7 @@ DP = Group(
 
 def report_preparation(result) -> None:
     """Say what preparing the input changed: rows merged into subjects, columns made multi-value, ..."""
-    changes = getattr(result, "prepared", None) or {}
+    changes = getattr(result, "prepared", None) or getattr(result, "changes", None) or {}
     if "subjects" in changes and changes["subjects"] != changes["rows"]:
         console.note(f"merged {changes['rows']:,} rows into {changes['subjects']:,} subjects")
     for name, subjects in changes.get("became_multi_value", {}).items():

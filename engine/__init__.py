@@ -36,6 +36,7 @@ _EXPORTS = {
     "run": ("jobs.run", "run"),
     "evaluate": ("jobs.evaluate", "evaluate"),
     "compare": ("jobs.compare", "compare"),
+    "prepare_input": ("jobs.prepare", "prepare"),
     "AggregateResult": ("jobs.results", "AggregateResult"),
     "SynthesisResult": ("jobs.results", "SynthesisResult"),
     "RunResult": ("jobs.results", "RunResult"),

@@ -23,10 +23,11 @@ import pyarrow.compute as pc
 
 from .binning import Bins, bin_column, bin_edges, dp_quantile_edges, numeric_values, parse_bins
 from .binning import describe as describe_bins
+from .domain import apply_values
 from .encode import EncodedTable, Schema, encode, resolve_sensitive_zeros
 from .errors import InputError, ParameterError
 from .ingest import Source, check_input, check_sheet, fingerprint, input_format, is_path, read_table
-from .linking import Link, bound_linked, count_band, join_tables, linked_subjects, prefixed
+from .linking import COUNT_BANDS, Link, bound_linked, count_band, join_tables, linked_subjects, prefixed
 from .multivalue import check_delimiter, indicator_name, split_table
 from .subjects import merge_subjects
 
@@ -71,6 +72,11 @@ class Preparation:
     strict: bool = False
     links: Sequence[Link] = ()
     bins: Mapping[str, Bins | str] | Sequence[tuple[str, Bins]] = ()
+    drop_unknown: bool = False
+    #: Filled from a YAML/JSON codebook by :meth:`resolved`: each listed column's allowed values, and
+    #: whether they are the public domain (every column listed).
+    values: Sequence[tuple[str, tuple[str, ...]]] = ()
+    public_values: bool = False
 
     def __post_init__(self) -> None:
         limit = self.max_cardinality
@@ -117,13 +123,49 @@ class Preparation:
         doc["multi_value"] = dict(self.multi_value)
         doc["links"] = [link.describe() for link in self.links]
         doc["bins"] = {name: bins.to_dict() for name, bins in self.bins}
-        del doc["strict"]  # a refusal, not a change of the data
-        for key, empty in (("multi_value", {}), ("links", []), ("bins", {})):
+        for key in ("strict", "values", "public_values"):  # a refusal; the codebook's, said by "codebook"
+            del doc[key]
+        for key, empty in (("multi_value", {}), ("links", []), ("bins", {}), ("drop_unknown", False)):
             if doc[key] == empty:
                 del doc[key]
         if "codebook" in doc:
             doc["codebook"] = True
         return doc
+
+    @property
+    def codebook_kind(self) -> str | None:
+        """``"csv"`` for a ``column,value`` codebook, ``"file"`` for a YAML/JSON one, else None."""
+        if self.codebook is None:
+            return None
+        return "file" if Path(self.codebook).suffix.lower() in (".yaml", ".yml", ".json") else "csv"
+
+    def resolved(self) -> Preparation:
+        """This preparation with a YAML/JSON codebook's settings folded in (once; others: itself).
+
+        What the codebook says and the options give must agree: an option given
+        both ways with different values is refused.
+        """
+        if self.codebook_kind != "file" or self.values or self.public_values:
+            return self
+        from .codebook import read_codebook_file
+
+        book = read_codebook_file(self.codebook)
+        merged = {}
+        for name, value in book.preparation_fields().items():
+            mine = getattr(self, name)
+            if mine is None or mine == () or mine == []:
+                merged[name] = value
+            elif _normal(mine) != _normal(value):
+                raise ParameterError(f"--{name.replace('_', '-')} is given both as an option and in the "
+                                     f"codebook, differently: give it once")  # fmt: skip
+        bins = dict(self.bins)
+        for name, spec in [*book.bins().items(), *[p for b in book.link_bins().values() for p in b.items()]]:
+            bins.setdefault(name, spec)
+        values = tuple((name, tuple(v)) for name, v in book.allowed_values().items())
+        if book.is_public_domain:  # the bands of linked rows are public too
+            values += tuple((link.prefix + "count", tuple(b for b, _ in COUNT_BANDS)) for link in book.links)
+        fields = {**merged, "bins": bins, "values": values, "public_values": book.is_public_domain}
+        return replace(self, **fields)
 
     @property
     def dp_quantiles(self) -> list[str]:
@@ -150,14 +192,27 @@ class Loaded:
     #: The values come from a public codebook rather than from the data.
     public_domain: bool = False
     changes: dict = field(default_factory=dict)
+    #: With a subject id: each record's id (sensitive: for the prepared table, never a release).
+    subjects: pa.Array | None = None
+
+
+def _normal(value: object) -> object:
+    """An option's value in a form that compares equal however it was spelled (list or tuple, dict)."""
+    if isinstance(value, Mapping):
+        return sorted(value.items())
+    if isinstance(value, (list, tuple)):
+        return [tuple(v) if isinstance(v, list) else v for v in value]
+    return value
 
 
 def check_source(source: Source, preparation: Preparation) -> None:
     """Fail early, in one line, on an unreadable input or codebook (before any work)."""
     check_input(source)
     check_sheet(source, preparation.sheet)
+    preparation = preparation.resolved()  # a YAML/JSON codebook is read and checked here
     for extra in preparation.files():
-        check_input(extra)
+        if not (preparation.codebook_kind == "file" and extra == preparation.codebook):
+            check_input(extra)
 
 
 @dataclass(frozen=True)
@@ -184,6 +239,7 @@ def load_input(
     per subject each). With a subject id, the records returned are subjects (their rows merged),
     and ``subject`` is None.
     """
+    preparation = preparation.resolved()
     raw = _read(source, preparation)
     # An in-memory input is fingerprinted as read (its text columns), not converted a second time.
     description = describe_input(source if is_path(source) else raw)
@@ -191,7 +247,7 @@ def load_input(
     subject = keys = None
     if preparation.subject_id is not None:
         raw, subject, keys = _split_subject(raw, preparation.subject_id)
-    if preparation.codebook is not None:
+    if preparation.codebook_kind == "csv":
         schema = read_codebook(preparation.codebook, raw.column_names, preparation.multi_value)
     binned = [pair for pair in preparation.bins if pair[0] in raw.column_names]
     bins_elsewhere = [pair for pair in preparation.bins if pair not in binned]
@@ -225,9 +281,13 @@ def load_input(
                 f"unknown multi-value column(s) {names}: in neither the input nor a linked table"
             )
         table = join_tables(parts) if len(parts) > 1 else table
+    if preparation.values:
+        table = apply_values(table, dict(preparation.values), public=preparation.public_values,
+                             drop_unknown=preparation.drop_unknown, changes=changes)  # fmt: skip
     if schema is None:
         check_cardinality(table, preparation.max_cardinality)
-    return Loaded(table, None, description, public_domain=preparation.codebook is not None, changes=changes)
+    public = preparation.codebook_kind == "csv" or preparation.public_values
+    return Loaded(table, None, description, public_domain=public, changes=changes, subjects=keys)
 
 
 def _read(source: Source, preparation: Preparation) -> pa.Table:
@@ -235,13 +295,21 @@ def _read(source: Source, preparation: Preparation) -> pa.Table:
     use = preparation.use_columns
     if use is not None and preparation.subject_id is not None and preparation.subject_id not in use:
         use = [*use, preparation.subject_id]
-    return read_table(
-        source,
-        delimiter=preparation.delimiter,
-        use_columns=use,
-        record_limit=preparation.record_limit,
-        sheet=preparation.sheet,
-    )
+    try:
+        return read_table(
+            source,
+            delimiter=preparation.delimiter,
+            use_columns=use,
+            record_limit=preparation.record_limit,
+            sheet=preparation.sheet,
+        )
+    except ParameterError as error:
+        if preparation.codebook_kind != "file" or "in use_columns" not in str(error):
+            raise
+        # The columns to use are the codebook's: say so, not "use_columns".
+        raise InputError(
+            str(error).replace("in use_columns", f"named by {Path(preparation.codebook).name}")
+        ) from None
 
 
 def _encoded(
@@ -421,7 +489,8 @@ def load_onto(source: Source, sensitive: EncodedTable, preparation: Preparation)
 
     The record limit, the subject id and the sheet are the sensitive input's, not the release's.
     """
-    own = replace(preparation, record_limit=None, subject_id=None, codebook=None, sheet=None, links=())
+    own = replace(preparation, record_limit=None, subject_id=None, codebook=None, sheet=None, links=(),
+                  values=(), public_values=False, bins=())  # fmt: skip
     return load(source, own, schema=sensitive.schema)
 
 

@@ -35,6 +35,7 @@ SENSITIVE_PARQUET = "sensitive_aggregates.parquet"
 SENSITIVE_TSV = "sensitive_aggregates.tsv"
 SYNTHETIC_CSV = "synthetic.csv"
 SYNTHETIC_PARQUET = "synthetic.parquet"
+PREPARED_PARQUET = "prepared.parquet"
 METADATA = "metadata.json"
 EVALUATION = "evaluation.json"
 REPORT = "report.html"
@@ -43,7 +44,8 @@ COMPARISON_JSON = "comparison.json"
 #: Every file name showcase writes into an output folder.
 RELEASE_FILES = frozenset(
     {AGGREGATES_PARQUET, AGGREGATES_TSV, SENSITIVE_PARQUET, SENSITIVE_TSV, SYNTHETIC_CSV,
-     SYNTHETIC_PARQUET, METADATA, EVALUATION, REPORT, COMPARISON_CSV, COMPARISON_JSON}
+     SYNTHETIC_PARQUET, METADATA, EVALUATION, REPORT, COMPARISON_CSV, COMPARISON_JSON,
+     PREPARED_PARQUET}
 )  # fmt: skip
 #: The showcase documents that mark a folder as a release (one is enough).
 MARKERS = (METADATA, EVALUATION, COMPARISON_JSON)

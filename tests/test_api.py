@@ -112,7 +112,6 @@ def test_anything_but_a_spec_is_refused(cases):
             "reads the sensitive",
         ),
         (lambda c, t: run(c, protection=DifferentialPrivacy(1, ledger=t), length=1), "length 2 or more"),
-        (lambda c, t: aggregate(c, preparation=Preparation(codebook=c)), "differential privacy only"),
         (lambda c, t: run(c, mode="row_seeded", weight_selection_percentile=50), "not a parameter"),
         (
             lambda c, t: aggregate(c, protection=DifferentialPrivacy(1, thresholds=[1, 2]), length=2),

@@ -152,7 +152,7 @@ NOT_APPLYING = [
     (["--dp", "--epsilon", "1", "-k", "5"], "-k/--resolution: k-anonymity only"),
     (["--dp", "--epsilon", "1", "--resolution", "5"], "-k/--resolution: k-anonymity only"),
     (["--epsilon", "1", "--ledger", "book.sqlite"], "--epsilon, --ledger: DP options, used with --dp only"),
-    (["--codebook", "book.csv"], "--codebook: DP options, used with --dp only"),
+    (["--budget-total", "3"], "--budget-total: DP options, used with --dp only"),
     (["--on", "id"], "--on: used with --link only"),
     (["--fabrication-mode", "minimize"], "--fabrication-mode: DP options, used with --dp only"),
     (["--dp", "--delta", "1e-6"], "--dp needs --epsilon"),

@@ -15,7 +15,6 @@ from ..aggregates import PROTECTION_NONE
 from ..aggregates_io import describe
 from ..count import check_length_fits, count_combinations
 from ..dp.ledger import Ledger, ledger_path
-from ..errors import ParameterError
 from ..guarantees import aggregates_guarantee, dp_guarantee
 from ..ingest import Source
 from ..linking import DEFAULT_MAX_LINKED
@@ -38,6 +37,7 @@ def check_request(
     :data:`~showcase.engine.linking.DEFAULT_MAX_LINKED` linked rows unless told otherwise.
     """
     check_protection(protection)
+    preparation = preparation.resolved()
     if isinstance(protection, DifferentialPrivacy):
         from ..dp.noise import RandomSource
 
@@ -48,10 +48,6 @@ def check_request(
             for link in preparation.links
         )
         preparation = replace(preparation, strict=True, links=links)
-    elif preparation.codebook is not None:
-        raise ParameterError(
-            f"codebook is used by differential privacy only (--dp); {protection.name} counts records"
-        )
     check_source(source, preparation)
     return preparation
 
