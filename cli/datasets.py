@@ -49,12 +49,12 @@ def table(
 def cases(
     rows: int = typer.Option(10_000, "--rows", "-n", min=1, help="Number of victims (1,000 to 10,000,000)."),
     out: Path = typer.Option(
-        ..., "--out", "-o", help="Folder to write victims.FMT and perpetrators.FMT into."
+        ..., "--out", "-o", help="Folder to write victims.FMT, perpetrators.FMT and codebook.yaml into."
     ),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed: the same seed gives the same files."),
     format: str = typer.Option("csv", "--format", "-f", help="csv or parquet."),
     force: bool = typer.Option(
-        False, "--force", help="Write into an existing non-empty folder, replacing only the two files."
+        False, "--force", help="Write into an existing non-empty folder, replacing only the three files."
     ),
 ) -> None:
     """Fake trafficking cases shaped like CTDC: a victims table and a perpetrators table.
@@ -68,11 +68,11 @@ def cases(
     \b
         showcase datasets generate cases --rows 100000 --seed 1 --out cases/ --format parquet
     """
-    from showcase.datasets import case_file_names, check_victims, write_cases
+    from showcase.datasets import CODEBOOK_NAME, case_file_names, check_victims, write_cases, write_codebook
     from showcase.engine import ParameterError, lock_output, release_locks, staged_file
 
     check_victims(rows)
-    names = case_file_names(format.lower())
+    names = (*case_file_names(format.lower()), CODEBOOK_NAME)
     created = False
     try:
         if out.is_symlink() and not out.is_dir():
@@ -81,7 +81,7 @@ def cases(
             raise ParameterError(f"{out} exists and is not a folder; give a folder for the two files")
         if out.is_dir() and any(out.iterdir()) and not force:
             raise ParameterError(
-                f"{out} is not empty; choose another --out or pass --force to replace {' and '.join(names)}"
+                f"{out} is not empty; choose another --out or pass --force to replace {', '.join(names)}"
             )
         if not out.exists():
             if not out.parent.is_dir():
@@ -96,8 +96,10 @@ def cases(
         with (
             staged_file(targets[0], force) as victims_stage,
             staged_file(targets[1], force) as perpetrators_stage,
+            staged_file(targets[2], force) as codebook_stage,
         ):
             victims, perpetrators = write_cases(rows, seed, victims_stage, perpetrators_stage)
+            write_codebook(codebook_stage, names[1])
     except BaseException:
         release_locks()
         if created:
@@ -107,6 +109,7 @@ def cases(
     finally:
         release_locks()
     console.out.print(
-        f"Wrote {victims:,} victims and {perpetrators:,} perpetrator rows to {out} ({names[0]}, {names[1]})",
+        f"Wrote {victims:,} victims and {perpetrators:,} perpetrator rows to {out} ({names[0]}, {names[1]}, "
+        f"and their public codebook {names[2]})",
         soft_wrap=True,
     )

@@ -867,3 +867,64 @@ def write_cases(
         for writer in writers:
             writer.close()
     return rows[0], rows[1]
+
+
+#: The name of the public codebook written beside the two tables.
+CODEBOOK_NAME = "codebook.yaml"
+#: CTDC's age bands as bin edges (``0--8`` ... ``48+``), and bands of months trafficked.
+AGE_EDGES = [0, 9, 18, 21, 24, 27, 30, 39, 48]
+MONTHS_EDGES = [0, 1, 3, 6, 12, 24, 60]
+
+
+def cases_codebook(perpetrators_file: str) -> dict:
+    """A public codebook of the generated tables: every value the generator can write, a release's columns.
+
+    Its values come from this module's configuration (public), never from
+    generated data, so it is the public domain of a DP release.
+    """
+
+    def listed(values) -> dict:
+        return {"values": sorted(values, key=str.encode)}
+
+    def multi(pairs) -> dict:
+        return {"multi_value": ";", "values": sorted({short for _, short in pairs}, key=str.encode)}
+
+    return {
+        "showcase_codebook": 1,
+        "subject_id": "victim_id",
+        "columns": {
+            "year_of_registration": listed(str(year) for year in YEARS),
+            "gender": listed(GENDERS),
+            "age": {"bins": {"edges": AGE_EDGES, "open": True, "labels": "ctdc"}},
+            "citizenship": listed(ISO3),
+            "country_of_exploitation": listed(ISO3),
+            "months_trafficked": {"bins": {"edges": MONTHS_EDGES, "open": True}},
+            "type_of_exploitation": multi(EXPLOITATION_TYPES),
+            "means_of_control": multi(MEANS_OF_CONTROL),
+            "recruiter_relation": {"multi_value": ";", "values": sorted(RECRUITER_RELATIONS, key=str.encode)},
+        },
+        "links": [
+            {
+                "table": perpetrators_file,
+                "on": "victim_id",
+                "prefix": "perp_",
+                "max_linked": 5,
+                "columns": {
+                    "gender": listed(PERPETRATOR_GENDERS),
+                    "age_band": listed(AGE_BANDS),
+                    "relation_to_victim": listed(PERPETRATOR_RELATIONS),
+                    "is_recruiter": listed(["0", "1"]),
+                    "is_exploiter": listed(["0", "1"]),
+                },
+            }
+        ],
+    }
+
+
+def write_codebook(path: str | Path, perpetrators_file: str) -> None:
+    """Write :func:`cases_codebook` as YAML."""
+    import yaml
+
+    Path(path).write_text(
+        yaml.safe_dump(cases_codebook(perpetrators_file), sort_keys=False), encoding="utf-8"
+    )

@@ -194,12 +194,16 @@ def test_written_files_read_back(tmp_path):
     assert len(lines) == perpetrators.num_rows + 1
 
 
-def test_cli_writes_two_files_refuses_a_non_empty_folder_and_force_keeps_the_rest(tmp_path, capsys):
+def test_cli_writes_three_files_refuses_a_non_empty_folder_and_force_keeps_the_rest(tmp_path, capsys):
     out = tmp_path / "cases"
     code, stdout, stderr = run(capsys, "datasets", "generate", "cases", "--rows", "1000", "--out", out)
     assert code == 0, stderr
-    assert sorted(p.name for p in out.iterdir()) == ["perpetrators.csv", "victims.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["codebook.yaml", "perpetrators.csv", "victims.csv"]
     assert "1,000 victims" in stdout and stdout.count("\n") == 1
+    from showcase.engine.codebook import read_codebook_file
+
+    book = read_codebook_file(out / "codebook.yaml")
+    assert book.is_public_domain and book.links[0].table == out / "perpetrators.csv"
     before = (out / "victims.csv").read_bytes()
 
     (out / "notes.txt").write_text("mine")
@@ -212,14 +216,20 @@ def test_cli_writes_two_files_refuses_a_non_empty_folder_and_force_keeps_the_res
     argv = ["datasets", "generate", "cases", "--rows", "1000", "--out", out, "-s", "1", "--force"]
     code, _, stderr = run(capsys, *argv)
     assert code == 0, stderr
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "perpetrators.csv", "victims.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "codebook.yaml",
+        "notes.txt",
+        "perpetrators.csv",
+        "victims.csv",
+    ]
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "victims.csv").read_bytes() != before
 
     code, _, stderr = run(capsys, *argv, "--format", "parquet")
     assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "notes.txt", "perpetrators.csv", "perpetrators.parquet", "victims.csv", "victims.parquet",
+        "codebook.yaml", "notes.txt", "perpetrators.csv", "perpetrators.parquet", "victims.csv",
+        "victims.parquet",
     ]  # fmt: skip
 
 
