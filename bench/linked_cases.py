@@ -32,7 +32,6 @@ import os
 import platform
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -57,8 +56,21 @@ def cases(victims: int, fmt: str, seed: int = 1) -> Path:
     if not folder.exists():
         partial = folder.with_name(folder.name + ".partial")
         subprocess.run(
-            [*SHOWCASE, "datasets", "generate", "cases", "--rows", str(victims), "--seed", str(seed),
-             "--out", str(partial), "--format", fmt, "--force"],
+            [
+                *SHOWCASE,
+                "datasets",
+                "generate",
+                "cases",
+                "--rows",
+                str(victims),
+                "--seed",
+                str(seed),
+                "--out",
+                str(partial),
+                "--format",
+                fmt,
+                "--force",
+            ],
             check=True,
             capture_output=True,
         )
@@ -84,25 +96,74 @@ def arguments(part: str, folder: Path, fmt: str) -> tuple[str, list[str], list[P
     victims = folder / f"victims.{fmt}"
     perpetrators = folder / f"perpetrators.{fmt}"
     if part == "a-pairs":
-        return "aggregate", [
-            str(perpetrators), "--subject-id", "victim_id", "--use-columns", PERPETRATOR_COLUMNS,
-            "-k", "10", "-l", "3",
-        ], [perpetrators]
+        return (
+            "aggregate",
+            [
+                str(perpetrators),
+                "--subject-id",
+                "victim_id",
+                "--use-columns",
+                PERPETRATOR_COLUMNS,
+                "-k",
+                "10",
+                "-l",
+                "3",
+            ],
+            [perpetrators],
+        )
     if part == "a-linked":
-        return "aggregate", [
-            str(victims), "--link", str(perpetrators), "--on", "victim_id", "--link-columns", LINK_COLUMNS,
-            "--use-columns", "victim_id,gender,age,citizenship,type_of_exploitation,means_of_control",
-            "--multi-value", "type_of_exploitation", "--multi-value", "means_of_control",
-            "--bin", AGE_EDGES, "-k", "10", "-l", "3",
-        ], [victims, perpetrators]
+        return (
+            "aggregate",
+            [
+                str(victims),
+                "--link",
+                str(perpetrators),
+                "--on",
+                "victim_id",
+                "--link-columns",
+                LINK_COLUMNS,
+                "--use-columns",
+                "victim_id,gender,age,citizenship,type_of_exploitation,means_of_control",
+                "--multi-value",
+                "type_of_exploitation",
+                "--multi-value",
+                "means_of_control",
+                "--bin",
+                AGE_EDGES,
+                "-k",
+                "10",
+                "-l",
+                "3",
+            ],
+            [victims, perpetrators],
+        )
     # b-parquet / b-csv: the linked DP run.
-    return "run", [
-        str(victims), "--link", str(perpetrators), "--on", "victim_id", "--link-columns", LINK_COLUMNS,
-        "--use-columns", DP_VICTIM_COLUMNS,
-        "--multi-value", "type_of_exploitation", "--multi-value", "means_of_control",
-        "--multi-value", "labour_sector", "--bin", "age=quantiles:5:0..99",
-        "--dp", "--epsilon", "4",
-    ], [victims, perpetrators]
+    return (
+        "run",
+        [
+            str(victims),
+            "--link",
+            str(perpetrators),
+            "--on",
+            "victim_id",
+            "--link-columns",
+            LINK_COLUMNS,
+            "--use-columns",
+            DP_VICTIM_COLUMNS,
+            "--multi-value",
+            "type_of_exploitation",
+            "--multi-value",
+            "means_of_control",
+            "--multi-value",
+            "labour_sector",
+            "--bin",
+            "age=quantiles:5:0..99",
+            "--dp",
+            "--epsilon",
+            "4",
+        ],
+        [victims, perpetrators],
+    )
 
 
 def measure_part(part: str, folder: Path, fmt: str, timeout: float) -> dict:
@@ -111,8 +172,11 @@ def measure_part(part: str, folder: Path, fmt: str, timeout: float) -> dict:
         out = Path(tmp) / "release"
         result = run_isolated([*SHOWCASE, command, *args, "-o", str(out), "--no-progress"], timeout)
         if result.returncode != 0:
-            return {"error": failure(result, f"showcase {command}"), "seconds": result.seconds,
-                    "rss": result.peak_rss_mib}
+            return {
+                "error": failure(result, f"showcase {command}"),
+                "seconds": result.seconds,
+                "rss": result.peak_rss_mib,
+            }
         meta = json.loads((out / "metadata.json").read_text())
     merged = re.search(r"merged ([\d,]+) rows into ([\d,]+) subjects", result.stderr)
     linked = re.search(r"linked ([\d,]+) perp_\* rows", result.stderr)
@@ -133,14 +197,23 @@ def measure_part(part: str, folder: Path, fmt: str, timeout: float) -> dict:
     }
 
 
-TARGETS = {"a-pairs": (60.0, 6144.0), "a-linked": (60.0, 6144.0), "b-parquet": (120.0, None), "b-csv": (120.0, None)}
+TARGETS = {
+    "a-pairs": (60.0, 6144.0),
+    "a-linked": (60.0, 6144.0),
+    "b-parquet": (120.0, None),
+    "b-csv": (120.0, None),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="a-pairs,a-linked,b-parquet,b-csv")
-    parser.add_argument("--pair-victims", type=int, default=4_550_000, help="a-pairs: victims (→ ~10M pair rows)")
-    parser.add_argument("--linked-victims", type=int, default=3_125_000, help="a-linked: victims (+ perps ≈ 10M)")
+    parser.add_argument(
+        "--pair-victims", type=int, default=4_550_000, help="a-pairs: victims (→ ~10M pair rows)"
+    )
+    parser.add_argument(
+        "--linked-victims", type=int, default=3_125_000, help="a-linked: victims (+ perps ≈ 10M)"
+    )
     parser.add_argument("--dp-victims", type=int, default=1_000_000, help="b-*: victims")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--no-warmup", action="store_true")
@@ -148,16 +221,24 @@ def main() -> None:
     parts = args.parts.split(",")
     ledger = Path(tempfile.mkdtemp(dir=CACHE if CACHE.exists() else None)) / "ledger.json"
     os.environ["SHOWCASE_LEDGER"] = str(ledger)
-    sizes = {"a-pairs": args.pair_victims, "a-linked": args.linked_victims,
-             "b-parquet": args.dp_victims, "b-csv": args.dp_victims}
+    sizes = {
+        "a-pairs": args.pair_victims,
+        "a-linked": args.linked_victims,
+        "b-parquet": args.dp_victims,
+        "b-csv": args.dp_victims,
+    }
     if not args.no_warmup:
         for part in parts:  # fill the Numba cache for every command shape, on 1,000 victims
             fmt = "csv" if part == "b-csv" else "parquet"
             measure_part(part, cases(1000, fmt), fmt, args.timeout)
-    print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    header = ("| part | input rows | subjects | s | (read / count or release / synthesize / write) "
-              "| peak RSS MiB | released | target | met |")
+    print(
+        f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+    )
+    header = (
+        "| part | input rows | subjects | s | (read / count or release / synthesize / write) "
+        "| peak RSS MiB | released | target | met |"
+    )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     commands = []
@@ -168,21 +249,28 @@ def main() -> None:
         limit_s, limit_mib = TARGETS[part]
         target = f"< {limit_s:.0f} s" + (f", < {limit_mib / 1024:.0f} GiB" if limit_mib else "")
         if "error" in m:
-            print(f"| {part} | | | {m['seconds']:.1f} | {m['error']} | {m['rss']:.0f} | | {target} | no |",
-                  flush=True)
+            print(
+                f"| {part} | | | {m['seconds']:.1f} | {m['error']} | {m['rss']:.0f} | | {target} | no |",
+                flush=True,
+            )
             continue
         rows = " + ".join(f"{n:,} {name.split('.')[0]}" for name, n in m["inputs"].items())
         subjects = m["merged"] or f"{sizes[part]:,}"
         if m["linked"]:
-            subjects += f" ({m['linked']} linked" + (f", {m['dropped']} dropped" if m["dropped"] else "") + ")"
+            subjects += (
+                f" ({m['linked']} linked" + (f", {m['dropped']} dropped" if m["dropped"] else "") + ")"
+            )
         ph = m["phases"]
         phases = " / ".join(
             f"{ph[k]:.1f}" for k in ("read", "count", "release", "synthesize", "write") if k in ph
         )
         met = m["seconds"] < limit_s and (limit_mib is None or m["rss"] < limit_mib)
         released = f"{m['released']:,}" if m["released"] is not None else ""
-        print(f"| {part} ({fmt}) | {rows} | {subjects} | {m['seconds']:.1f} | {phases} | {m['rss']:,.0f} "
-              f"| {released} | {target} | {'yes' if met else 'no'} |", flush=True)
+        print(
+            f"| {part} ({fmt}) | {rows} | {subjects} | {m['seconds']:.1f} | {phases} | {m['rss']:,.0f} "
+            f"| {released} | {target} | {'yes' if met else 'no'} |",
+            flush=True,
+        )
         commands.append(f"<!-- {part}: {m['command']} -->")
     for line in commands:
         print(line)
