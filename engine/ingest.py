@@ -377,7 +377,10 @@ def _as_text(path: Path, table: pa.Table) -> pa.Table:
             if column.type != TEXT:
                 if pa.types.is_dictionary(column.type):
                     column = column.cast(kind)
-                column = pc.dictionary_encode(column.cast(pa.string())).cast(TEXT)
+                # One chunk, so one dictionary: unifying per-chunk dictionaries of a column with
+                # millions of distinct values (an id) takes most of a second per chunk.
+                text = column.cast(pa.large_string()).combine_chunks()
+                column = pa.chunked_array([pc.dictionary_encode(text).cast(TEXT)])
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise InputError(f"{path}: column {name!r} of type {kind} cannot be read as text") from None
         columns.append(column)
