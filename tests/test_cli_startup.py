@@ -17,6 +17,8 @@ CLI = Path(__file__).resolve().parents[1] / "cli"
 COMMANDS = [
     [], ["aggregate"], ["synthesize"], ["run"], ["evaluate"], ["compare"], ["ledger"], ["ledger", "show"],
     ["datasets"], ["datasets", "generate"], ["datasets", "generate", "table"],
+    ["datasets", "generate", "cases"], ["prepare"], ["codebook"], ["codebook", "infer"],
+    ["codebook", "check"],
 ]  # fmt: skip
 HEAVY = ("numpy", "numba", "pyarrow")
 
@@ -56,7 +58,8 @@ def test_help_loads_no_numpy_numba_or_pyarrow(helps):
 
 def test_help_states_examples_and_defaults(helps):
     by_command = {" ".join(entry["words"]): entry["help"] for entry in helps}
-    for command in ("aggregate", "synthesize", "run", "evaluate", "compare", "ledger show"):
+    for command in ("aggregate", "synthesize", "run", "evaluate", "compare", "ledger show", "prepare",
+                    "codebook infer", "datasets generate cases"):  # fmt: skip
         assert f"showcase {command} " in by_command[command], command  # an example
     assert "Default: 3; 2 with --dp" in by_command["run"]
     assert "Default: 10. Not with --dp." in by_command["aggregate"]
@@ -118,7 +121,7 @@ def test_cli_reaches_the_engine_only_through_its_package_and_lazily():
 def test_a_group_named_alone_prints_its_help_as_it_is(capsys):
     from .helpers import run
 
-    for words in ([], ["datasets"], ["ledger"]):
+    for words in ([], ["datasets"], ["ledger"], ["codebook"]):
         code, stdout, stderr = run(capsys, *words)
         assert code == 2 and stdout == ""
         assert stderr.startswith(f"Usage: {' '.join(['showcase', *words])} ") and "\nCommands:\n" in stderr
