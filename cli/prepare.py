@@ -49,6 +49,9 @@ def prepare(
     changes = loaded.changes
     for name, n in changes.get("dropped_unknown", {}).items():
         console.note(f"column {name!r}: dropped {n:,} value(s) outside the codebook")
+    for name, cells in changes.get("split_cells", {}).items():
+        if cells:
+            console.note(f"column {name!r}: {cells:,} cell(s) held several values")
     for name, bins in changes.get("binned", {}).items():
         console.note(f"column {name!r} binned at {bins['edges']}")
     columns = sorted(set(loaded.table.schema.groups))

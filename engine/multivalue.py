@@ -38,8 +38,8 @@ def check_delimiter(column: str, delimiter: str) -> str:
 
 def split_column(
     name: str, column: pa.ChunkedArray, delimiter: str, no_value: Iterable[str]
-) -> tuple[list[str], list[pa.Array], bool]:
-    """Indicator columns of a multi-value column, in value (byte) order, and whether it ever splits.
+) -> tuple[list[str], list[pa.Array], int]:
+    """Indicator columns of a multi-value column, in value (byte) order, and how many cells it splits.
 
     Each element is stripped of surrounding spaces; empty elements and the
     ``no_value`` markers are no attribute. A value repeated in one cell counts once.
@@ -47,7 +47,7 @@ def split_column(
     text = column.cast(pa.string()) if column.type != pa.string() else column
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     parts = pc.split_pattern(text, delimiter)
-    split = bool(pc.any(pc.greater(pc.list_value_length(parts), 1)).as_py() or False)
+    split = int(pc.sum(pc.greater(pc.list_value_length(parts), 1)).as_py() or 0)
     flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
     rows = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False)
     dropped = pa.array(sorted({""} | set(no_value)), pa.string())
@@ -75,17 +75,17 @@ def split_column(
 
 def split_table(
     table: pa.Table, multi_value: Sequence[tuple[str, str]], no_value: Iterable[str], zero_columns: set[str]
-) -> tuple[pa.Table, list[str]]:
+) -> tuple[pa.Table, dict[str, int]]:
     """``table`` with each multi-value column replaced, in place, by its indicator columns.
 
-    Returns the new table and the multi-value columns whose delimiter never
-    occurs (worth a warning: perhaps the wrong delimiter).
+    Returns the new table and, per multi-value column, how many cells held
+    several values (none: worth a warning, perhaps the wrong delimiter).
     """
     wanted = dict(multi_value)
     unknown = [name for name in wanted if name not in table.column_names]
     if unknown:
         raise ParameterError(f"unknown multi-value column(s) {', '.join(map(repr, unknown))}")
-    names, columns, unsplit = [], [], []
+    names, columns, split_cells = [], [], {}
     markers = set(no_value)
     for name, column in zip(table.column_names, table.columns):
         if name not in wanted:
@@ -93,16 +93,14 @@ def split_table(
             columns.append(column)
             continue
         own = markers if name in zero_columns else markers | {"0"}
-        indicator_names, indicators, split = split_column(name, column, wanted[name], own)
-        if not split and table.num_rows:
-            unsplit.append(name)
+        indicator_names, indicators, split_cells[name] = split_column(name, column, wanted[name], own)
         names += indicator_names
         columns += indicators
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
         raise InputError(f"column name(s) {', '.join(map(repr, clash))} occur twice once multi-value "
                          "columns are split: rename the input column")  # fmt: skip
-    return pa.Table.from_arrays(columns, names=names), unsplit
+    return pa.Table.from_arrays(columns, names=names), split_cells
 
 
 def _joined(columns: list[pa.Array], values: list[str], delimiter: str) -> pa.Array:

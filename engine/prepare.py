@@ -321,7 +321,11 @@ def _encoded(
 ) -> EncodedTable:
     """``raw`` with its multi-value cells split, encoded (onto ``schema`` when given)."""
     zeros = _zero_columns(raw.column_names, preparation)
-    raw, unsplit = split_table(raw, multi_value, preparation.null_markers, zeros)
+    rows = raw.num_rows
+    raw, split_cells = split_table(raw, multi_value, preparation.null_markers, zeros)
+    if split_cells:
+        changes.setdefault("split_cells", {}).update(split_cells)
+    unsplit = [name for name, cells in split_cells.items() if not cells and rows]
     if unsplit:
         changes.setdefault("delimiter_never_found", []).extend(unsplit)
     if schema is not None:

@@ -114,6 +114,7 @@ def test_prepare_writes_the_subject_level_table_and_what_changed(cases, capsys):
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["sensitive"] is True and meta["records"] == 6 and meta["public_domain"] is True
     assert meta["changes"]["binned"]["age"]["edges"][:4] == [0, 18, 30, 60]
+    assert meta["changes"]["split_cells"]["control"] == 2  # "threats;debt" and "debt;documents"
     # The prepared table released again (as a plain input) gives the same counts as the raw input.
     again = aggregate(
         out / "prepared.parquet",
