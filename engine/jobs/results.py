@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from ..aggregates import PROTECTION_K_ANONYMITY, Aggregates
 from ..encode import EncodedTable, decode
+from ..multivalue import output_columns
 from ..protection import Protection
 
 
@@ -92,9 +93,18 @@ class SynthesisResult(_ArrowResult):
         """Synthetic records per input record (per aggregates record when there was no input)."""
         return self.synthetic.n_rows / self.input_records if self.input_records else 0.0
 
-    def to_arrow(self) -> pa.Table:
-        """The synthetic records in the input's spellings (null where a record has no attribute)."""
-        return decode(self.synthetic)
+    def to_arrow(self, join_multi_value: bool = True) -> pa.Table:
+        """The synthetic records in the input's spellings (null where a record has no attribute).
+
+        A multi-value column is one cell of its values joined by its delimiter,
+        as in the files (or, without ``join_multi_value``, its indicator columns).
+        """
+        table = decode(self.synthetic)
+        if not join_multi_value or not self.synthetic.schema.multi_value:
+            return table
+        columns = [column.cast(pa.string()) for column in table.columns]
+        names, joined = output_columns(self.synthetic.schema, columns)
+        return pa.Table.from_arrays(joined, names=names)
 
 
 @dataclass
