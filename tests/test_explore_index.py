@@ -324,3 +324,27 @@ def test_an_index_of_an_encoded_table(tmp_path):
     assert index.counts({"a": ["x"], "b": ["2"]}) == {"a": [1, 1], "b": [1, 1]}
     assert index.total({"a": ["x", "y"], "b": ["2"]}) == 2
     assert AggregatesIndex  # built from Aggregates in the release tests
+
+
+def test_records_values_the_aggregates_never_report_extend_their_schema():
+    import pyarrow as pa
+
+    from showcase.engine.encode import EncodedTable, Schema
+    from showcase.engine.explore.index import extend_onto
+
+    one = [pa.array([v]) for v in "ac"]
+    base = Schema(("x", "G:a", "G:c"), (pa.array(["p"]), *one), (("G", ";"),))
+    own = Schema(
+        ("x", "G:a", "G:b", "G:d"), (pa.array(["p", "q"]), *[pa.array([v]) for v in "abd"]), (("G", ";"),)
+    )
+    codes = np.array([[1, 2, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.uint8)
+    table = extend_onto(EncodedTable(own, codes), base)
+    assert table.schema.columns == ("x", "G:a", "G:b", "G:c", "G:d")
+    assert [d.to_pylist() for d in table.schema.dictionaries] == [["p", "q"], ["a"], ["b"], ["c"], ["d"]]
+    assert table.codes.tolist() == [[1, 2, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]]
+    index = RecordsIndex.from_table(table)
+    assert [(c.name, c.values, c.multi_value) for c in index.columns] == [
+        ("x", ["p", "q"], False),
+        ("G", ["a", "b", "c", "d"], True),
+    ]
+    assert index.counts({"G": ["a", "d"]}) == {"x": [1, 0], "G": [1, 1, 0, 1]}
