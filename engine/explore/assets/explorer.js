@@ -1,0 +1,268 @@
+// showcase explorer: one page over the explorer's JSON API, or over data embedded in a static report.
+// No library, no network: bars are plain HTML, the state lives in the URL (#r=...&p=...&s=...).
+"use strict";
+
+const EMBEDDED = window.SHOWCASE_STATIC || null;
+
+// ---- data sources: the server's API, or the embedded data of a static report ------------------
+const api = {
+  async get(path) {
+    const response = await fetch(path);
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || response.statusText);
+    return body;
+  },
+  releases() { return this.get("api/releases"); },
+  overview(id) { return this.get(`api/${encodeURIComponent(id)}/overview`); },
+  explore(id, selection) {
+    return this.get(`api/${encodeURIComponent(id)}/explore?s=${encodeURIComponent(JSON.stringify(selection))}`);
+  },
+  files(id) { return this.get(`api/${encodeURIComponent(id)}/files`); },
+  quality() { return this.get("api/quality"); },
+};
+const source = EMBEDDED ? window.ShowcaseStatic(EMBEDDED) : api;
+
+// ---- state, kept in the URL so that a view can be shared and reloaded -------------------------
+const state = { release: null, page: "explore", selection: {}, shown: null, other: null, history: [] };
+
+function readHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  state.release = params.get("r") || state.release;
+  state.page = params.get("p") || state.page;
+  state.other = params.get("o") || null;
+  try { state.selection = JSON.parse(params.get("s") || "{}"); } catch (e) { state.selection = {}; }
+  try { state.shown = params.get("c") ? JSON.parse(params.get("c")) : null; } catch (e) { state.shown = null; }
+}
+
+function writeHash() {
+  const params = new URLSearchParams();
+  params.set("r", state.release);
+  params.set("p", state.page);
+  if (Object.keys(state.selection).length) params.set("s", JSON.stringify(state.selection));
+  if (state.shown) params.set("c", JSON.stringify(state.shown));
+  if (state.other) params.set("o", state.other);
+  const hash = "#" + params.toString();
+  if (location.hash !== hash) history.replaceState(null, "", hash);
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+const $ = (id) => document.getElementById(id);
+const fmt = (n) => (n === null || n === undefined ? "–" : Math.round(n).toLocaleString("en"));
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+function showError(error) {
+  const box = el("p", { class: "warning", role: "alert" }, String(error.message || error));
+  document.querySelector(".page.active")?.prepend(box);
+}
+
+// ---- selection --------------------------------------------------------------------------------
+function toggle(column, value) {
+  state.history.push(JSON.stringify(state.selection));
+  const values = new Set(state.selection[column] || []);
+  values.has(value) ? values.delete(value) : values.add(value);
+  if (values.size) state.selection[column] = [...values].sort();
+  else delete state.selection[column];
+  refresh();
+}
+
+function chips() {
+  const box = $("chips");
+  box.replaceChildren();
+  for (const [column, values] of Object.entries(state.selection)) {
+    for (const value of values) {
+      box.append(el("span", { class: "chip", title: "Remove", onclick: () => toggle(column, value) }, `${column}: ${value}`));
+    }
+  }
+}
+
+// ---- pages ------------------------------------------------------------------------------------
+let overviewCache = {};
+
+async function renderOverview() {
+  const info = await overviewOf(state.release);
+  const page = $("overview");
+  const rows = [
+    ["Protection", info.mechanism === "differential-privacy"
+      ? `differential privacy, ε = ${info.epsilon}, δ = ${Number(info.delta).toExponential(2)}`
+      : info.resolution ? `k-anonymity, k = ${info.resolution}` : info.mechanism || "–"],
+    ["Longest reported combination", info.reporting_length ?? "–"],
+    ["Records (protected count)", fmt(info.protected_records)],
+    ["Synthetic records", fmt(info.synthetic_records)],
+  ];
+  const facts = el("table", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
+  page.replaceChildren(
+    el("h2", {}, "What this release is"),
+    info.seeded ? el("p", { class: "warning" }, "This release was seeded for testing: do not publish it.") : "",
+    facts,
+    el("h3", {}, "The guarantee, in words"),
+    el("p", { class: "help" }, info.guarantee || "–"),
+    el("h3", {}, "Values of each column (synthetic records)"),
+    el("div", { id: "distributions", class: "charts" }),
+  );
+  const answer = await source.explore(state.release, {});
+  const box = page.querySelector("#distributions");
+  box.style.display = "grid";
+  box.style.gridTemplateColumns = "repeat(auto-fill, minmax(26em, 1fr))";
+  box.style.gap = "1em";
+  for (const column of info.columns) box.append(chart(column, answer.columns[column.name], false, 8));
+}
+
+async function overviewOf(id) {
+  if (!overviewCache[id]) overviewCache[id] = await source.overview(id);
+  return overviewCache[id];
+}
+
+function chart(column, bars, clickable = true, limit = Infinity) {
+  const selected = new Set(state.selection[column.name] || []);
+  const shown = bars.filter((b) => b.synthetic > 0 || (b.aggregate || 0) > 0 || selected.has(b.value))
+    .sort((a, b) => b.best - a.best || (a.value < b.value ? -1 : 1)).slice(0, limit);
+  const top = Math.max(1, ...shown.map((b) => Math.max(b.synthetic, b.high ?? b.aggregate ?? 0)));
+  const box = el("div", { class: "chart", "data-column": column.name },
+    el("h3", {}, column.name, " ", el("small", {}, [column.side, column.multi_value ? "several values per record" : ""].filter(Boolean).join(" · "))));
+  for (const bar of shown) {
+    const track = el("div", { class: "track" },
+      el("div", { class: "synthetic", style: `width:${(100 * bar.synthetic) / top}%`, title: `synthetic: ${fmt(bar.synthetic)}` }));
+    if (bar.aggregate !== null && bar.aggregate !== undefined) {
+      track.append(el("div", { class: "aggregate", style: `width:${(100 * bar.aggregate) / top}%`, title: `released: ${fmt(bar.aggregate)}` }));
+      if (bar.high > bar.low) {
+        track.append(el("div", { class: "range", style: `left:${(100 * Math.max(0, bar.low)) / top}%;width:${(100 * (bar.high - Math.max(0, bar.low))) / top}%`, title: `95 % range ${fmt(bar.low)}–${fmt(bar.high)}` }));
+      }
+    }
+    const best = el("div", { class: "best" }, fmt(bar.best), " ", el("small", {}, bar.best_from === "aggregate" ? "released" : "synthetic"));
+    const row = el("div", {
+      class: "bar" + (selected.has(bar.value) ? " selected" : ""), "data-value": bar.value,
+      "data-synthetic": bar.synthetic, "data-aggregate": bar.aggregate ?? "",
+      title: `${column.name} = ${bar.value}`,
+    }, el("span", { class: "label" }, bar.value), track, best);
+    if (clickable) row.addEventListener("click", () => toggle(column.name, bar.value));
+    box.append(row);
+  }
+  if (!shown.length) box.append(el("p", { class: "help" }, "No record matches the other columns' selection."));
+  return box;
+}
+
+function trustSentence(answer) {
+  // The released count of the whole selection: the bar of a selected value in a column where it is the only one.
+  const entries = Object.entries(state.selection);
+  if (!entries.length) return `${fmt(answer.total)} synthetic records in all.`;
+  for (const [column, values] of entries) {
+    if (values.length !== 1 || !answer.columns[column]) continue;
+    const bar = answer.columns[column].find((b) => b.value === values[0]);
+    if (bar && bar.aggregate !== null && bar.aggregate !== undefined) {
+      const range = bar.high > bar.low ? ` (95 % range ${fmt(bar.low)}–${fmt(bar.high)})` : "";
+      return `Best estimate: ${fmt(bar.aggregate)} records, the released count${range}; the synthetic records say ${fmt(answer.total)}.`;
+    }
+  }
+  return `Best estimate: ${fmt(answer.total)} records, from the synthetic records (this combination was not released as a count: trust it less).`;
+}
+
+async function renderExplore() {
+  const info = await overviewOf(state.release);
+  const answer = await source.explore(state.release, state.selection);
+  const shown = state.shown || info.columns.map((c) => c.name);
+  $("total").textContent = trustSentence(answer);
+  chips();
+  // the column picker, grouped by side (victim / perpetrator) when the release is linked
+  const picker = $("columns");
+  picker.replaceChildren();
+  const sides = [...new Set(info.columns.map((c) => c.side))];
+  for (const side of sides) {
+    const group = el("div", { class: "group" }, el("b", {}, side || "columns"), " ");
+    for (const column of info.columns.filter((c) => c.side === side)) {
+      const box = el("input", { type: "checkbox", "data-column": column.name });
+      box.checked = shown.includes(column.name);
+      box.addEventListener("change", () => {
+        const now = new Set(state.shown || info.columns.map((c) => c.name));
+        box.checked ? now.add(column.name) : now.delete(column.name);
+        state.shown = info.columns.map((c) => c.name).filter((n) => now.has(n));
+        refresh();
+      });
+      group.append(el("label", {}, box, column.name), " ");
+    }
+    picker.append(group);
+  }
+  const charts = $("charts");
+  charts.replaceChildren(...info.columns.filter((c) => shown.includes(c.name)).map((c) => chart(c, answer.columns[c.name])));
+}
+
+async function renderCompare() {
+  const { releases } = await source.releases();
+  const other = $("other");
+  other.replaceChildren(...releases.filter((r) => r !== state.release).map((r) => el("option", { value: r }, r)));
+  if (!state.other || state.other === state.release) state.other = other.value || null;
+  other.value = state.other || "";
+  const box = $("comparison");
+  if (!state.other) { box.replaceChildren(el("p", { class: "help" }, "Serve two releases to compare them.")); return; }
+  const [a, b] = await Promise.all([source.explore(state.release, state.selection), source.explore(state.other, state.selection)]);
+  const info = await overviewOf(state.release);
+  const shown = state.shown || info.columns.map((c) => c.name);
+  const tables = [];
+  for (const column of info.columns.filter((c) => shown.includes(c.name))) {
+    const theirs = new Map((b.columns[column.name] || []).map((bar) => [bar.value, bar]));
+    const rows = a.columns[column.name].filter((bar) => bar.best > 0 || (theirs.get(bar.value)?.best || 0) > 0)
+      .sort((x, y) => y.best - x.best)
+      .map((bar) => el("tr", {}, el("td", {}, bar.value), el("td", { class: "n" }, fmt(bar.best)), el("td", { class: "n" }, fmt(theirs.get(bar.value)?.best))));
+    tables.push(el("h3", {}, column.name), el("table", {}, el("tr", {}, el("th", {}, "value"), el("th", {}, state.release), el("th", {}, state.other)), ...rows));
+  }
+  box.replaceChildren(el("p", {}, `Records matching the selection: ${fmt(a.total)} (${state.release}), ${fmt(b.total)} (${state.other}).`), ...tables);
+}
+
+async function renderDownload() {
+  const { files } = await source.files(state.release);
+  const rows = files.map((f) => el("tr", {},
+    el("td", {}, EMBEDDED ? f.name : el("a", { href: `download/${encodeURIComponent(state.release)}/${encodeURIComponent(f.name)}` }, f.name)),
+    el("td", { class: "n" }, `${(f.bytes / 1024).toFixed(1)} KiB`), el("td", {}, f.holds)));
+  $("download").replaceChildren(el("h2", {}, "Files of this release"),
+    el("table", {}, el("tr", {}, el("th", {}, "file"), el("th", {}, "size"), el("th", {}, "what it holds")), ...rows));
+}
+
+async function renderQuality() {
+  const q = await source.quality();
+  const rows = (q.by_length || []).map((m, i) => el("tr", {}, el("td", {}, i + 1),
+    el("td", { class: "n" }, `${Number(m.preserved_pct).toFixed(1)} %`),
+    el("td", { class: "n" }, `${Number(m.fabricated_pct ?? 0).toFixed(1)} %`),
+    el("td", { class: "n" }, Number(m.mean_absolute_error ?? 0).toFixed(2))));
+  $("quality").replaceChildren(
+    el("p", { class: "warning" }, "This evaluation holds exact statistics of the sensitive data: it is for the data owner, not for publication."),
+    el("h2", {}, "How much of the data the release keeps"),
+    el("table", {}, el("tr", {}, el("th", {}, "length"), el("th", {}, "combinations preserved"), el("th", {}, "fabricated"), el("th", {}, "mean absolute error")), ...rows),
+    el("p", { class: "help" }, "Rules of thumb: above 90 % preserved at length 1–2, counts are reliable for most questions; " +
+      "fabricated combinations are ones the data do not hold; a mean absolute error well below the counts you read means those counts are close."),
+  );
+}
+
+const PAGES = { overview: renderOverview, explore: renderExplore, compare: renderCompare, download: renderDownload, quality: renderQuality };
+
+async function refresh() {
+  writeHash();
+  for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.page === state.page);
+  for (const page of document.querySelectorAll(".page")) page.classList.toggle("active", page.id === state.page);
+  try { await PAGES[state.page](); document.body.dataset.ready = "1"; } catch (error) { showError(error); }
+}
+
+async function start() {
+  readHash();
+  const { releases, quality } = await source.releases();
+  if (!releases.includes(state.release)) state.release = releases[0];
+  $("release").replaceChildren(...releases.map((r) => el("option", { value: r }, r)));
+  $("release").value = state.release;
+  $("release").addEventListener("change", (e) => { state.release = e.target.value; state.selection = {}; state.shown = null; refresh(); });
+  $("other").addEventListener("change", (e) => { state.other = e.target.value; refresh(); });
+  document.querySelector('[data-page="quality"]').hidden = !quality;
+  for (const button of document.querySelectorAll("#tabs button")) {
+    button.addEventListener("click", () => { state.page = button.dataset.page; refresh(); });
+  }
+  $("undo").addEventListener("click", () => { if (state.history.length) { state.selection = JSON.parse(state.history.pop()); refresh(); } });
+  $("clear").addEventListener("click", () => { state.history.push(JSON.stringify(state.selection)); state.selection = {}; refresh(); });
+  await refresh();
+}
+
+start().catch(showError);

@@ -1,0 +1,248 @@
+"""The explorer's web app: a small Starlette app over one or more release directories.
+
+It reads only what a release is made of (metadata.json, the aggregates, the
+synthetic records) and serves only those files: never anything else a
+release folder may hold (a sensitive input put beside it), never a path
+outside it. An evaluation, which holds exact statistics of the sensitive
+data, is shown only when given explicitly. Every answer is JSON computed by
+the engine's indexes (:mod:`.index`); the page is one static HTML file with
+its script and style, shipped in the package, so it works with no network.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import ShowcaseError
+from ..release import AGGREGATES_PARQUET, AGGREGATES_TSV, METADATA, SYNTHETIC_CSV, SYNTHETIC_PARQUET
+
+#: What a release's files hold, as the Download page says; only these are ever served.
+DOWNLOADS = {
+    AGGREGATES_PARQUET: "Protected counts of every reported combination (Parquet).",
+    AGGREGATES_TSV: "The same counts in Synthetic Data Showcase's TSV format.",
+    SYNTHETIC_CSV: "Synthetic records: the input's columns, no real person (CSV).",
+    SYNTHETIC_PARQUET: "The same synthetic records (Parquet).",
+    METADATA: "Parameters, the privacy guarantee in words, statistics; never a data row.",
+}
+#: The page's files (and their media types): nothing else is served from the package.
+ASSETS = {"explorer.html": "text/html", "explorer.js": "text/javascript", "explorer.css": "text/css"}
+#: Longest selection accepted (columns × values), so a request cannot ask for unbounded work.
+MAX_SELECTED = 200
+
+
+def asset(name: str) -> str:
+    """The text of one of the page's files, from the installed package."""
+    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+
+
+@dataclass
+class Served:
+    """One release of the explorer: its folder and, once asked for, its indexes."""
+
+    id: str
+    folder: Path
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    loaded: tuple | None = None
+
+    def indexes(self):
+        """(records index, aggregates index, metadata), built on first use."""
+        with self.lock:
+            if self.loaded is None:
+                from .index import open_release
+
+                self.loaded = open_release(self.folder)
+            return self.loaded
+
+
+def release_ids(folders: list[Path]) -> list[Served]:
+    """One served release per folder, named by the folder (made unique)."""
+    served, taken = [], set()
+    for folder in folders:
+        base = folder.resolve().name or "release"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        served.append(Served(name, folder.resolve()))
+    return served
+
+
+def parse_selection(text: str | None) -> dict[str, list[str]]:
+    """A selection from the query (JSON ``{"column": ["value", ...]}``), or a 400 saying what is wrong."""
+    if not text:
+        return {}
+    try:
+        selection = json.loads(text)
+    except json.JSONDecodeError:
+        raise HTTPException(400, 'the selection is not JSON: give {"column": ["value", ...]}') from None
+    if not isinstance(selection, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
+        for k, v in selection.items()
+    ):
+        raise HTTPException(400, "a selection maps column names to lists of values (all text)")
+    if sum(len(v) for v in selection.values()) > MAX_SELECTED:
+        raise HTTPException(400, f"a selection holds at most {MAX_SELECTED} values")
+    return {k: v for k, v in selection.items() if v}
+
+
+def overview(served: Served) -> dict:
+    """What the Overview page shows: counts, the guarantee in words, what was suppressed."""
+    records, aggregates, metadata = served.indexes()
+    privacy = metadata.get("privacy", {})
+    facts = metadata.get("aggregates", {})
+    return {
+        "id": served.id,
+        "kind": metadata.get("kind"),
+        "created": metadata.get("created"),
+        "mechanism": privacy.get("mechanism"),
+        "guarantee": privacy.get("guarantee") or metadata.get("synthesis", {}).get("guarantee"),
+        "seeded": bool(privacy.get("seeded") or metadata.get("parameters", {}).get("seeded")),
+        "epsilon": privacy.get("epsilon"),
+        "delta": privacy.get("delta"),
+        "resolution": facts.get("resolution"),
+        "reporting_length": facts.get("reporting_length"),
+        "protected_records": facts.get("record_count"),
+        "synthetic_records": records.n_rows if records is not None else None,
+        "statistics": metadata.get("statistics", {}),
+        "preparation": metadata.get("preparation", {}),
+        "columns": [vars(c) for c in records.columns] if records is not None else [],
+    }
+
+
+def explore(served: Served, selection: dict[str, list[str]]) -> dict:
+    """Per column and value: the synthetic count, the released aggregate (with its interval), the best."""
+    from .index import noise_interval
+
+    records, aggregates, metadata = served.indexes()
+    if records is None:
+        raise HTTPException(404, "this release has no synthetic records to explore")
+    counts = records.counts(selection)
+    answer = {"total": records.total(selection), "columns": {}}
+    for column in records.columns:
+        rest = {k: v for k, v in selection.items() if k != column.name}
+        released = aggregates.counts_for(selection, column.name) if aggregates is not None else None
+        length = 1 + len(rest)
+        bars = []
+        for i, value in enumerate(column.values):
+            synthetic = int(counts[column.name][i])
+            aggregate = None if released is None else released[i]
+            bar = {"value": value, "synthetic": synthetic, "aggregate": aggregate}
+            if aggregate is not None:
+                bar["low"], bar["high"] = noise_interval(metadata, length, aggregate)
+            bar["best"] = aggregate if aggregate is not None else synthetic
+            bar["best_from"] = "aggregate" if aggregate is not None else "synthetic"
+            bars.append(bar)
+        answer["columns"][column.name] = bars
+    return answer
+
+
+def files(served: Served) -> list[dict]:
+    """The release's downloadable files: name, size in bytes, what it holds."""
+    out = []
+    for name, what in DOWNLOADS.items():
+        path = safe_file(served.folder, name)
+        if path is not None:
+            out.append({"name": name, "bytes": path.stat().st_size, "holds": what})
+    return out
+
+
+def safe_file(folder: Path, name: str) -> Path | None:
+    """``folder / name`` if it is one of a release's files and a regular file right inside it, else None.
+
+    A name that is not a known release file, a link, or anything resolving
+    outside the folder is never served.
+    """
+    if name not in DOWNLOADS:
+        return None
+    path = folder / name
+    try:
+        if not path.is_file() or path.is_symlink() or path.resolve().parent != folder.resolve():
+            return None
+    except OSError:
+        return None
+    return path
+
+
+def create_app(folders: list[Path], evaluation: Path | None = None) -> Starlette:
+    """The explorer over release ``folders`` (and, for the data owner, an ``evaluation``)."""
+    served = {s.id: s for s in release_ids([Path(f) for f in folders])}
+    quality = json.loads(Path(evaluation).read_text(encoding="utf-8")) if evaluation is not None else None
+
+    def release(request: Request) -> Served:
+        found = served.get(request.path_params["release"])
+        if found is None:
+            raise HTTPException(404, "no such release")
+        return found
+
+    def page(request: Request) -> Response:
+        return Response(asset("explorer.html"), media_type="text/html")
+
+    def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ASSETS:
+            raise HTTPException(404, "no such file")
+        return Response(asset(name), media_type=ASSETS[name])
+
+    def releases(request: Request) -> JSONResponse:
+        return JSONResponse({"releases": [s.id for s in served.values()], "quality": quality is not None})
+
+    def overview_route(request: Request) -> JSONResponse:
+        return JSONResponse(overview(release(request)))
+
+    def explore_route(request: Request) -> JSONResponse:
+        selection = parse_selection(request.query_params.get("s"))
+        try:
+            return JSONResponse(explore(release(request), selection))
+        except ShowcaseError as error:
+            raise HTTPException(400, str(error)) from None
+
+    def files_route(request: Request) -> JSONResponse:
+        return JSONResponse({"files": files(release(request))})
+
+    def download(request: Request) -> Response:
+        path = safe_file(release(request).folder, request.path_params["name"])
+        if path is None:
+            raise HTTPException(404, "no such file in this release")
+        return FileResponse(path, filename=path.name)
+
+    def quality_route(request: Request) -> JSONResponse:
+        if quality is None:
+            raise HTTPException(404, "no evaluation was given (showcase serve --evaluation PATH)")
+        return JSONResponse(quality)
+
+    def error(request: Request, problem: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": problem.detail}, status_code=problem.status_code)
+
+    routes = [
+        Route("/", page),
+        Route("/assets/{name}", static),
+        Route("/api/releases", releases),
+        Route("/api/quality", quality_route),
+        Route("/api/{release}/overview", overview_route),
+        Route("/api/{release}/explore", explore_route),
+        Route("/api/{release}/files", files_route),
+        Route("/download/{release}/{name}", download),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: error})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (the explorer's default)."""
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+def serve(folders: list[Path], *, host: str = "127.0.0.1", port: int = 8000, evaluation: Path | None = None):
+    """Run the explorer until interrupted (uvicorn, one process)."""
+    import uvicorn
+
+    uvicorn.run(create_app(folders, evaluation), host=host, port=port, log_level="warning")

@@ -1,0 +1,163 @@
+"""The explorer's API: counts against a pandas reference, bad selections, and what is never served."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from urllib.parse import quote
+
+import pandas as pd
+import pytest
+
+from showcase.cli.main import main
+
+starlette = pytest.importorskip("starlette.testclient")
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory):
+    """A DP linked release and a k-anonymous one of the same generated cases, a sensitive file beside them."""
+    folder = tmp_path_factory.mktemp("explorer")
+    os.environ["SHOWCASE_LEDGER"] = str(folder / "ledger.sqlite")
+    assert (
+        main(
+            ["datasets", "generate", "cases", "--rows", "3000", "--seed", "5", "--out", str(folder / "cases")]
+        )
+        == 0
+    )
+    victims, book = folder / "cases" / "victims.csv", folder / "cases" / "codebook.yaml"
+    dp, kanon = folder / "dp", folder / "kanon"
+    assert main(["run", str(victims), "--codebook", str(book), "--dp", "--epsilon", "6", "-o", str(dp),
+                 "--seed", "1", "--no-progress"]) == 0  # fmt: skip
+    assert main(["run", str(victims), "--codebook", str(book), "-k", "5", "-l", "2", "-o", str(kanon),
+                 "--seed", "1", "--no-progress"]) == 0  # fmt: skip
+    shutil.copy(victims, dp / "victims.csv")  # a careless user put the sensitive input beside the release
+    return dp, kanon
+
+
+@pytest.fixture(scope="module")
+def client(releases):
+    from showcase.engine import explorer_app
+
+    return starlette.TestClient(explorer_app(list(releases)))
+
+
+def synthetic_frame(release) -> tuple[pd.DataFrame, set[str]]:
+    """The synthetic records, and the names of the multi-value columns (from the metadata)."""
+    frame = pd.read_csv(release / "synthetic.csv", dtype=str, keep_default_na=False)
+    meta = json.loads((release / "metadata.json").read_text())
+    return frame, {name for name, _ in meta["aggregates"].get("multi_value", [])}
+
+
+def holds(frame: pd.DataFrame, column: str, values: list[str], multi: set[str]) -> pd.Series:
+    if column in multi:
+        cells = frame[column].str.split(";")
+        return cells.apply(lambda parts: bool(set(parts) & set(values)))
+    return frame[column].isin(values)
+
+
+def reference(frame, multi, selection, column, value) -> int:
+    mask = pd.Series(True, index=frame.index)
+    for other, values in selection.items():
+        if other != column:
+            mask &= holds(frame, other, values, multi)
+    return int((mask & holds(frame, column, [value], multi)).sum())
+
+
+def aggregate_reference(release, labels: list[str]) -> int | None:
+    counts = {}
+    for line in (release / "aggregates.tsv").read_text().splitlines()[2:]:
+        combo, count = line.rsplit("\t", 1)
+        counts[frozenset(combo.split(";"))] = int(count)
+    return counts.get(frozenset(labels))
+
+
+def test_counts_equal_a_pandas_reference_for_random_selections(client, releases):
+    rng = random.Random(3)
+    for release in releases:
+        frame, multi = synthetic_frame(release)
+        overview = client.get(f"/api/{release.name}/overview").json()
+        columns = {c["name"]: c["values"] for c in overview["columns"]}
+        assert set(columns) == set(frame.columns) and overview["synthetic_records"] == len(frame)
+        for _ in range(6):
+            picked = rng.sample(sorted(columns), rng.randint(0, 3))
+            selection = {c: rng.sample(columns[c], min(len(columns[c]), rng.randint(1, 2))) for c in picked}
+            answer = client.get(f"/api/{release.name}/explore", params={"s": json.dumps(selection)}).json()
+            for column, bars in answer["columns"].items():
+                for bar in bars[:6]:
+                    assert bar["synthetic"] == reference(frame, multi, selection, column, bar["value"]), (
+                        column,
+                        bar,
+                    )
+                    others = [f"{c}:{v[0]}" for c, v in selection.items() if c != column]
+                    single = all(len(v) == 1 for c, v in selection.items() if c != column)
+                    want = (
+                        aggregate_reference(release, [f"{column}:{bar['value']}", *others])
+                        if single
+                        else None
+                    )
+                    assert bar["aggregate"] == want, (column, bar, selection)
+                    assert bar["best"] == (want if want is not None else bar["synthetic"])
+
+
+def test_dp_bars_carry_their_noise_interval_and_k_anonymous_ones_their_rounding(client, releases):
+    dp, kanon = releases
+    meta = json.loads((dp / "metadata.json").read_text())["privacy"]
+    answer = client.get(f"/api/{dp.name}/explore").json()
+    bar = next(b for b in answer["columns"]["gender"] if b["aggregate"] is not None)
+    half = 1.96 * meta["sigmas"][0] * meta["sensitivity_bounds"][0] ** 0.5
+    assert bar["low"] == pytest.approx(bar["aggregate"] - half) and bar["high"] == pytest.approx(
+        bar["aggregate"] + half
+    )
+    bar = next(
+        b for b in client.get(f"/api/{kanon.name}/explore").json()["columns"]["gender"] if b["aggregate"]
+    )
+    assert (bar["low"], bar["high"]) == (bar["aggregate"], bar["aggregate"] + 4)  # k = 5: rounded down
+
+
+@pytest.mark.parametrize("selection, message", [
+    ("not json", "not JSON"),
+    ('["gender"]', "maps column names"),
+    ('{"gender": "Female"}', "maps column names"),
+    ('{"nope": ["x"]}', "nope"),
+    ('{"gender": ["no such value"]}', "no such value"),
+])  # fmt: skip
+def test_malformed_selections_get_a_400_with_a_message(client, releases, selection, message):
+    response = client.get(f"/api/{releases[0].name}/explore", params={"s": selection})
+    assert response.status_code == 400 and message in response.json()["error"]
+
+
+def test_only_the_release_files_are_ever_served(client, releases, tmp_path):
+    dp = releases[0]
+    assert client.get(f"/download/{dp.name}/synthetic.csv").status_code == 200
+    for path in [
+        f"/download/{dp.name}/victims.csv",  # the sensitive input beside the release
+        f"/download/{dp.name}/..%2Fcases%2Fvictims.csv",
+        f"/download/{dp.name}/%2e%2e%2fcases%2fvictims.csv",
+        f"/download/{dp.name}/" + quote("../cases/victims.csv", safe=""),
+        "/download/../cases/victims.csv",
+        "/assets/..%2Fserver.py",
+        "/assets/server.py",
+        "/api/nope/overview",
+    ]:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert b"victim_id" not in response.content
+    files = client.get(f"/api/{dp.name}/files").json()["files"]
+    assert "victims.csv" not in {f["name"] for f in files} and {"synthetic.csv", "metadata.json"} <= {
+        f["name"] for f in files
+    }
+
+
+def test_a_release_file_that_is_a_link_is_not_served(releases, tmp_path):
+    from showcase.engine import explorer_app
+
+    linked = tmp_path / "linked"
+    shutil.copytree(releases[1], linked)
+    (linked / "aggregates.tsv").unlink()
+    (linked / "aggregates.tsv").symlink_to(releases[0] / "victims.csv")
+    client = starlette.TestClient(explorer_app([linked]))
+    assert client.get("/download/linked/aggregates.tsv").status_code == 404
+    assert client.get("/download/linked/synthetic.csv").status_code == 200
