@@ -26,7 +26,9 @@ from .datasets import app as datasets_app
 from .evaluate import evaluate
 from .ledger import app as ledger_app
 from .prepare import prepare
+from .report import report
 from .run import run as run_command
+from .serve import serve
 from .synthesize import synthesize
 
 app = options.typer_app(
@@ -65,6 +67,8 @@ app.command("compare")(compare)
 app.command("synthesize")(synthesize)
 app.command("run")(run_command)
 app.command("prepare")(prepare)
+app.command("serve")(serve)
+app.command("report")(report)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(codebook_app, name="codebook")
 app.add_typer(ledger_app, name="ledger")

@@ -18,7 +18,7 @@ COMMANDS = [
     [], ["aggregate"], ["synthesize"], ["run"], ["evaluate"], ["compare"], ["ledger"], ["ledger", "show"],
     ["datasets"], ["datasets", "generate"], ["datasets", "generate", "table"],
     ["datasets", "generate", "cases"], ["prepare"], ["codebook"], ["codebook", "infer"],
-    ["codebook", "check"],
+    ["codebook", "check"], ["serve"], ["report"],
 ]  # fmt: skip
 HEAVY = ("numpy", "numba", "pyarrow")
 

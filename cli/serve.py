@@ -1,0 +1,47 @@
+"""``showcase serve``: the explorer, a local web dashboard over releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import console
+
+
+def serve(
+    releases: list[Path] = typer.Argument(..., help="Release directories to explore (one or more)."),
+    port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Default: this machine only."),
+    evaluation: Path | None = typer.Option(
+        None,
+        "--evaluation",
+        help="An evaluation.json to show on the Quality page. It holds exact statistics "
+        "of the sensitive data: for the data owner's eyes only.",
+    ),  # fmt: skip
+) -> None:
+    """Explore releases in the browser: counts by column, selections, the privacy guarantee, downloads.
+
+    Serves only the files a release is made of (never a sensitive input lying
+    beside it), works offline, and listens on this machine only unless
+    --host says otherwise.
+
+    Example:
+
+    \b
+        showcase serve release/ dp-release/ --port 8000
+        (then open http://127.0.0.1:8000/ in a browser)
+    """
+    from showcase.engine import InputError, is_release, serve_explorer
+
+    for folder in releases:
+        if not folder.is_dir() or not is_release(folder):
+            raise InputError(f"{folder}: not a release directory (no showcase metadata.json)")
+    if evaluation is not None and not evaluation.is_file():
+        raise InputError(f"{evaluation}: no such evaluation file")
+    if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
+        console.warning(
+            f"--host {host}: anyone who can reach this machine on port {port} can read these releases"
+        )
+    console.out.print(f"showcase explorer: http://{host}:{port}/  (Ctrl-C to stop)", soft_wrap=True)
+    serve_explorer(releases, host=host, port=port, evaluation=evaluation)

@@ -1,0 +1,141 @@
+"""The explorer and the static report, end to end in headless Chromium (offline, no console errors)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from showcase.cli.main import main
+
+from .test_report_browser import ARTIFACTS, CHROMIUM, FLAGS
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory) -> tuple[Path, Path]:
+    """Two releases (DP and k-anonymous) of generated linked cases."""
+    folder = tmp_path_factory.mktemp("explorer-browser")
+    os.environ["SHOWCASE_LEDGER"] = str(folder / "ledger.sqlite")
+    assert (
+        main(["datasets", "generate", "cases", "--rows", "2000", "--seed", "9", "--out", str(folder / "c")])
+        == 0
+    )
+    victims, book = str(folder / "c" / "victims.csv"), str(folder / "c" / "codebook.yaml")
+    assert main(["run", victims, "--codebook", book, "--dp", "--epsilon", "6", "-o", str(folder / "dp"),
+                 "--seed", "2", "--no-progress"]) == 0  # fmt: skip
+    assert main(["run", victims, "--codebook", book, "-k", "5", "-l", "2", "-o", str(folder / "kanon"),
+                 "--seed", "2", "--no-progress"]) == 0  # fmt: skip
+    return folder / "dp", folder / "kanon"
+
+
+@pytest.fixture(scope="module")
+def server(linked):
+    """The explorer on a free local port, in a thread."""
+    import uvicorn
+
+    from showcase.engine import explorer_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(explorer_app(list(linked)), host="127.0.0.1", port=port, log_level="error")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if running.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    running.should_exit = True
+    thread.join(timeout=5)
+
+
+def browse(url: str, steps, shot: str) -> dict:
+    """Open ``url`` in Chromium, run ``steps(page)``; its console errors and non-local requests."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    found = {"errors": [], "requests": []}
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.on("console", lambda m: m.type == "error" and found["errors"].append(m.text))
+        page.on("pageerror", lambda e: found["errors"].append(str(e)))
+        local = ("file:", "http://127.0.0.1")
+        page.on("request", lambda r: r.url.startswith(local) or found["requests"].append(r.url))
+        page.goto(url)
+        page.wait_for_selector("body[data-ready='1']")
+        found.update(steps(page) or {})
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+        browser.close()
+    return found
+
+
+def bar(page, column: str, value: str):
+    return page.locator(f".chart[data-column='{column}'] .bar[data-value='{value}']")
+
+
+def pick_two_and_read(page) -> dict:
+    """Select gender = Female and a perpetrator relation; return the shown bars and the URL."""
+    page.click("#tabs button[data-page='explore']")
+    page.wait_for_selector(".chart[data-column='gender'] .bar")
+    bar(page, "gender", "Female").click()
+    page.wait_for_selector(".chart[data-column='gender'] .bar.selected")
+    relation = page.locator(".chart[data-column='perp_relation_to_victim'] .bar").first.get_attribute(
+        "data-value"
+    )
+    bar(page, "perp_relation_to_victim", relation).click()
+    page.wait_for_selector(".chart[data-column='perp_relation_to_victim'] .bar.selected")
+    shown = {}
+    for row in page.locator(".chart[data-column='age'] .bar").all():
+        shown[row.get_attribute("data-value")] = int(row.get_attribute("data-synthetic"))
+    return {"relation": relation, "age": shown, "url": page.url, "chips": page.locator(".chip").count()}
+
+
+def test_the_explorer_in_chromium(server, linked):
+    import httpx
+
+    found = browse(server, pick_two_and_read, "explorer-explore.png")
+    assert found["errors"] == [] and found["requests"] == [] and found["chips"] == 2
+    selection = {"gender": ["Female"], "perp_relation_to_victim": [found["relation"]]}
+    release = linked[0].name
+    answer = httpx.get(f"{server}api/{release}/explore", params={"s": json.dumps(selection)}).json()
+    expected = {
+        b["value"]: b["synthetic"] for b in answer["columns"]["age"] if b["synthetic"] or b["aggregate"]
+    }
+    assert found["age"] == expected
+
+    def reload_and_visit(page):
+        page.goto(found["url"])
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector(".chart[data-column='gender'] .bar.selected")
+        state = {"chips": page.locator(".chip").count()}
+        for name in ("overview", "compare", "download"):
+            page.click(f"#tabs button[data-page='{name}']")
+            page.wait_for_selector(f"#{name}.page.active")
+            page.wait_for_timeout(300)
+        state["downloads"] = page.locator("#download a").count()
+        state["compared"] = page.locator("#comparison table").count()
+        return state
+
+    again = browse(server, reload_and_visit, "explorer-pages.png")
+    assert again["errors"] == [] and again["chips"] == 2
+    assert again["downloads"] >= 4 and again["compared"] >= 1
+
+
+def test_the_static_report_from_file(linked, tmp_path, capsys):
+    out = tmp_path / "report.html"
+    assert main(["report", str(linked[1]), "--out", str(out)]) == 0
+    found = browse(out.as_uri(), pick_two_and_read, "static-report.png")
+    assert found["errors"] == [] and found["requests"] == [] and found["chips"] == 2
+    assert sum(found["age"].values()) > 0
