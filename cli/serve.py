@@ -43,5 +43,14 @@ def serve(
         console.warning(
             f"--host {host}: anyone who can reach this machine on port {port} can read these releases"
         )
-    console.out.print(f"showcase explorer: http://{host}:{port}/  (Ctrl-C to stop)", soft_wrap=True)
-    serve_explorer(releases, host=host, port=port, evaluation=evaluation)
+    console.out.print(f"Opening {len(releases)} release(s) ...", soft_wrap=True)
+    serve_explorer(releases, host=host, port=port, evaluation=evaluation, ready=_ready(host, port))
+
+
+def _ready(host: str, port: int):
+    """What to print once the releases are open and the server listens."""
+
+    def say() -> None:
+        console.out.print(f"showcase explorer: http://{host}:{port}/  (Ctrl-C to stop)", soft_wrap=True)
+
+    return say

@@ -901,6 +901,8 @@ def cases_codebook(perpetrators_file: str) -> dict:
             "months_trafficked": {"bins": {"edges": MONTHS_EDGES, "open": True}},
             "type_of_exploitation": multi(EXPLOITATION_TYPES),
             "means_of_control": multi(MEANS_OF_CONTROL),
+            "labour_sector": multi(LABOUR_SECTORS),
+            "sex_sector": multi(SEX_SECTORS),
             "recruiter_relation": {"multi_value": ";", "values": sorted(RECRUITER_RELATIONS, key=str.encode)},
         },
         "links": [

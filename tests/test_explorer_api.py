@@ -161,3 +161,64 @@ def test_a_release_file_that_is_a_link_is_not_served(releases, tmp_path):
     client = starlette.TestClient(explorer_app([linked]))
     assert client.get("/download/linked/aggregates.tsv").status_code == 404
     assert client.get("/download/linked/synthetic.csv").status_code == 200
+
+
+def test_a_long_selection_is_bounded_by_its_released_parts(client, releases):
+    """Longer than L: every released sub-combination of length L is listed, with its interval."""
+    for release in releases:
+        frame, multi = synthetic_frame(release)
+        meta = json.loads((release / "metadata.json").read_text())
+        length = meta["aggregates"]["reporting_length"]
+        picked = ["gender", "age", "recruiter_relation"][: length + 1]
+        selection = {c: [frame[c][frame[c] != ""].str.split(";").str[0].mode()[0]] for c in picked}
+        answer = client.get(f"/api/{release.name}/explore?s={quote(json.dumps(selection))}").json()
+        pairs = sorted((c, v[0]) for c, v in selection.items())
+        expected = []
+        from itertools import combinations
+
+        for subset in combinations(pairs, length):
+            count = aggregate_reference(release, [f"{c}:{v}" for c, v in subset])
+            if count is not None or answer["interval"] == "k":
+                expected.append((tuple(map(tuple, subset)), count))
+        got = [(tuple(map(tuple, p["attributes"])), p["count"]) for p in answer["parts"]]
+        assert sorted(got, key=str) == sorted(expected, key=str) and got
+        highs = [p["high"] for p in answer["parts"]]
+        assert highs == sorted(highs)
+        if answer["interval"] == "k":  # an unreported part: fewer than k records hold it
+            k = meta["aggregates"]["resolution"]
+            assert all(p["high"] == k - 1 for p in answer["parts"] if p["count"] is None)
+        short = {c: selection[c] for c in picked[:length]}
+        assert client.get(f"/api/{release.name}/explore?s={quote(json.dumps(short))}").json()["parts"] == []
+
+
+def test_the_overview_says_what_was_left_out(client, releases):
+    dp, kanon = releases
+    said = client.get(f"/api/{dp.name}/overview").json()["left_out"]
+    meta = json.loads((dp / "metadata.json").read_text())["privacy"]
+    assert f"{meta['released_by_length'][1]:,} of {meta['candidates_by_length'][1]:,}" in said[1]
+    assert any("at most 5 linked" in line for line in said)
+    said = client.get(f"/api/{kanon.name}/overview").json()["left_out"]
+    rare = json.loads((kanon / "metadata.json").read_text())["statistics"]["rare_combinations_by_length"]
+    assert f"{rare[1]:,} held by fewer than 5 records" in said[1]
+
+
+def test_an_evaluation_is_shown_only_when_given_and_names_its_release(releases, tmp_path):
+    from showcase.engine import explorer_app
+    from showcase.engine.errors import InputError
+
+    dp, kanon = releases
+    plain = starlette.TestClient(explorer_app([dp, kanon]))
+    assert plain.get("/api/quality").status_code == 404
+    assert plain.get("/api/releases").json()["quality"] is False
+    victims = dp / "victims.csv"
+    book = dp.parent / "cases" / "codebook.yaml"
+    out = tmp_path / "eval"
+    assert (
+        main(["evaluate", str(victims), str(kanon), "--codebook", str(book), "-l", "2", "-o", str(out)]) == 0
+    )
+    owner = starlette.TestClient(explorer_app([dp, kanon], evaluation=out / "evaluation.json"))
+    quality = owner.get("/api/quality").json()
+    assert quality["of_release"] == kanon.name and quality["kind"] == "evaluation"
+    (tmp_path / "not.json").write_text('{"kind": "release"}')
+    with pytest.raises(InputError, match="not an evaluation"):
+        explorer_app([dp], evaluation=tmp_path / "not.json")

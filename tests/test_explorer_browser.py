@@ -32,6 +32,8 @@ def linked(tmp_path_factory) -> tuple[Path, Path]:
                  "--seed", "2", "--no-progress"]) == 0  # fmt: skip
     assert main(["run", victims, "--codebook", book, "-k", "5", "-l", "2", "-o", str(folder / "kanon"),
                  "--seed", "2", "--no-progress"]) == 0  # fmt: skip
+    assert main(["evaluate", victims, str(folder / "kanon"), "--codebook", book, "-l", "2",
+                 "-o", str(folder / "eval")]) == 0  # fmt: skip
     return folder / "dp", folder / "kanon"
 
 
@@ -45,7 +47,8 @@ def server(linked):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(explorer_app(list(linked)), host="127.0.0.1", port=port, log_level="error")
+    app = explorer_app(list(linked), evaluation=linked[0].parent / "eval" / "evaluation.json")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -120,17 +123,22 @@ def test_the_explorer_in_chromium(server, linked):
         page.wait_for_selector("body[data-ready='1']")
         page.wait_for_selector(".chart[data-column='gender'] .bar.selected")
         state = {"chips": page.locator(".chip").count()}
-        for name in ("overview", "compare", "download"):
+        state["headline"] = page.locator("#total").inner_text()
+        for name in ("overview", "quality", "compare", "download"):
             page.click(f"#tabs button[data-page='{name}']")
             page.wait_for_selector(f"#{name}.page.active")
             page.wait_for_timeout(300)
         state["downloads"] = page.locator("#download a").count()
         state["compared"] = page.locator("#comparison table").count()
+        state["quality_tables"] = page.locator("#quality table").count()
+        state["left_out"] = page.locator("#overview li").count()
         return state
 
     again = browse(server, reload_and_visit, "explorer-pages.png")
     assert again["errors"] == [] and again["chips"] == 2
     assert again["downloads"] >= 4 and again["compared"] >= 1
+    assert again["quality_tables"] == 2 and again["left_out"] >= 2
+    assert again["headline"].startswith("Best estimate:")
 
 
 def test_the_static_report_from_file(linked, tmp_path, capsys):

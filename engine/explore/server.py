@@ -116,7 +116,48 @@ def overview(served: Served) -> dict:
         "statistics": metadata.get("statistics", {}),
         "preparation": metadata.get("preparation", {}),
         "columns": [vars(c) for c in records.columns] if records is not None else [],
+        "synthesis_guarantee": metadata.get("synthesis", {}).get("guarantee"),
+        "left_out": left_out(metadata),
     }
+
+
+def left_out(metadata: dict) -> list[str]:
+    """What the release suppressed, fabricated or dropped, and why, in plain sentences."""
+    privacy, facts = metadata.get("privacy") or {}, metadata.get("aggregates") or {}
+    stats = metadata.get("statistics") or {}
+    said = []
+    if privacy.get("mechanism") == "differential-privacy":
+        candidates = privacy.get("candidates_by_length") or []
+        released = privacy.get("released_by_length") or []
+        thresholds = privacy.get("thresholds") or []
+        for k, (n, kept, cut) in enumerate(zip(candidates, released, thresholds), start=1):
+            said.append(
+                f"Combinations of {k} attribute{'s' if k > 1 else ''}: {kept:,} of {n:,} possible ones were "
+                f"released; the others' noisy counts fell below {cut:,.0f}, too rare to report safely."
+            )
+        said.append(
+            "Every released count has noise added, so a few released combinations may not occur in the "
+            "data at all, and small counts can be off by the range shown: by design, nobody can tell "
+            "whether one person is in the data."
+        )
+    elif facts.get("protection") == "k-anonymity" or privacy.get("mechanism") == "k-anonymity":
+        k = facts.get("resolution")
+        rare = stats.get("rare_combinations_by_length") or []
+        kept = stats.get("combinations_by_length") or []
+        for length, (n, few) in enumerate(zip(kept, rare), start=1):
+            said.append(
+                f"Combinations of {length} attribute{'s' if length > 1 else ''}: {n:,} reported; "
+                f"{few:,} held by fewer than {k} records were left out, so no small group can be singled out."
+            )
+        if k:
+            said.append(f"Reported counts are rounded down to a multiple of {k}.")
+    for link in (metadata.get("preparation") or {}).get("links") or []:
+        if isinstance(link, dict) and link.get("max_linked"):
+            said.append(
+                f"Each subject keeps at most {link['max_linked']} linked '{link.get('prefix', '')}' records; "
+                "any beyond that were dropped at random before counting."
+            )
+    return said
 
 
 def explore(served: Served, selection: dict[str, list[str]]) -> dict:
@@ -126,8 +167,8 @@ def explore(served: Served, selection: dict[str, list[str]]) -> dict:
     records, aggregates, metadata = served.indexes()
     if records is None:
         raise HTTPException(404, "this release has no synthetic records to explore")
-    counts = records.counts(selection)
-    answer = {"total": records.total(selection), "columns": {}}
+    counts, total = records.query(selection)
+    answer = {"total": total, "columns": {}}
     for column in records.columns:
         rest = {k: v for k, v in selection.items() if k != column.name}
         released = aggregates.counts_for(selection, column.name) if aggregates is not None else None
@@ -143,7 +184,58 @@ def explore(served: Served, selection: dict[str, list[str]]) -> dict:
             bar["best_from"] = "aggregate" if aggregate is not None else "synthetic"
             bars.append(bar)
         answer["columns"][column.name] = bars
+    answer["interval"] = interval_kind(metadata)
+    answer["parts"] = released_parts(aggregates, metadata, selection)
     return answer
+
+
+#: Longest selection whose released parts are listed (its sub-combinations grow as C(n, L)).
+MAX_PARTS_SELECTED = 8
+
+
+def interval_kind(metadata: dict) -> str:
+    """How to read a released count's interval: ``dp`` (95 % noise), ``k`` (rounded down to k), ``exact``."""
+    from .index import noise_interval
+
+    if (metadata.get("privacy") or {}).get("mechanism") == "differential-privacy":
+        return "dp"
+    low, high = noise_interval(metadata, 1, 0)
+    return "k" if high > low else "exact"
+
+
+def released_parts(aggregates, metadata: dict, selection: dict[str, list[str]]) -> list[dict]:
+    """For a selection longer than the reporting length: its released sub-combinations of that length.
+
+    Each is ``{"attributes": [[column, value], ...], "count", "low", "high"}``
+    (under k-anonymity a part that was not reported has count None: fewer
+    than k records hold it); the true count of the whole selection is at most
+    the smallest ``high``.
+    Empty when the selection is short enough to be released itself, when a
+    column has several values selected, or when it is longer than
+    :data:`MAX_PARTS_SELECTED`.
+    """
+    from itertools import combinations
+
+    from .index import noise_interval
+
+    if aggregates is None or any(len(v) != 1 for v in selection.values()):
+        return []
+    pairs = sorted((column, values[0]) for column, values in selection.items())
+    length = aggregates.reporting_length
+    if len(pairs) <= length or len(pairs) > MAX_PARTS_SELECTED:
+        return []
+    kind, parts = interval_kind(metadata), []
+    for subset in combinations(pairs, length):
+        count = aggregates.count(list(subset))
+        if count is not None:
+            low, high = noise_interval(metadata, length, count)
+        elif kind == "k":  # not reported under k-anonymity: fewer than k records hold it
+            low, high = 0.0, noise_interval(metadata, length, 0)[1]
+        else:
+            continue
+        part = {"attributes": [list(p) for p in subset], "count": count, "low": low, "high": high}
+        parts.append(part)
+    return sorted(parts, key=lambda part: part["high"])
 
 
 def files(served: Served) -> list[dict]:
@@ -173,10 +265,39 @@ def safe_file(folder: Path, name: str) -> Path | None:
     return path
 
 
-def create_app(folders: list[Path], evaluation: Path | None = None) -> Starlette:
-    """The explorer over release ``folders`` (and, for the data owner, an ``evaluation``)."""
+def read_evaluation(path: Path, served: list[Served]) -> dict:
+    """An evaluation.json for the Quality page, with ``of_release``: the served release it evaluates."""
+    from ..errors import InputError
+    from ..ingest import fingerprint
+
+    try:
+        quality = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f"{path}: not an evaluation (showcase evaluate writes evaluation.json)") from None
+    if not isinstance(quality, dict) or quality.get("kind") != "evaluation":
+        raise InputError(f"{path}: not an evaluation (showcase evaluate writes evaluation.json)")
+    target = (quality.get("release") or {}) if isinstance(quality.get("release"), dict) else {}
+    quality["of_release"] = None
+    for candidate in served:
+        name = target.get("file")
+        file = safe_file(candidate.folder, name) if isinstance(name, str) else None
+        if file is not None and fingerprint(file) == target.get("fingerprint"):
+            quality["of_release"] = candidate.id
+            break
+    return quality
+
+
+def create_app(folders: list[Path], evaluation: Path | None = None, *, preload: bool = False) -> Starlette:
+    """The explorer over release ``folders`` (and, for the data owner, an ``evaluation``).
+
+    With ``preload`` every release is opened and indexed now (seconds for
+    millions of records), so that no one waits on the first page.
+    """
     served = {s.id: s for s in release_ids([Path(f) for f in folders])}
-    quality = json.loads(Path(evaluation).read_text(encoding="utf-8")) if evaluation is not None else None
+    if preload:
+        for one in served.values():
+            one.indexes()
+    quality = read_evaluation(Path(evaluation), list(served.values())) if evaluation is not None else None
 
     def release(request: Request) -> Served:
         found = served.get(request.path_params["release"])
@@ -241,8 +362,34 @@ def is_loopback(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
-def serve(folders: list[Path], *, host: str = "127.0.0.1", port: int = 8000, evaluation: Path | None = None):
-    """Run the explorer until interrupted (uvicorn, one process)."""
+def serve(
+    folders: list[Path],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    evaluation: Path | None = None,
+    ready=None,
+) -> None:
+    """Run the explorer until interrupted (uvicorn, one process).
+
+    The port is checked first and every release opened before listening;
+    ``ready()`` is called just before the server starts answering.
+    """
+    import socket
+
     import uvicorn
 
-    uvicorn.run(create_app(folders, evaluation), host=host, port=port, log_level="warning")
+    from ..errors import InputError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise InputError(
+            f"cannot listen on {host}:{port} ({error.strerror}); choose another --port"
+        ) from None
+    app = create_app(folders, evaluation, preload=True)
+    if ready is not None:
+        ready()
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -75,7 +75,34 @@ window.ShowcaseStatic = function (data) {
         return bar;
       });
     }
+    answer.interval = ["dp", "k"].includes(release.interval.kind) ? release.interval.kind : "exact";
+    answer.parts = parts(release, selection);
     return answer;
+  }
+
+  // The released sub-combinations, of the reporting length, of a longer one-value-per-column selection.
+  function parts(release, selection) {
+    const entries = Object.entries(selection);
+    const length = release.reporting_length;
+    if (entries.some(([, values]) => values.length !== 1) || entries.length <= length || entries.length > 8) return [];
+    const pairs = entries.map(([name, values]) => [name, values[0]]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const found = [];
+    const pick = (start, chosen) => {
+      if (chosen.length === length) {
+        const key = chosen.map(([name, value]) => `${name}:${value}`).sort().join(";");
+        const count = release.aggregates[key];
+        if (count !== undefined) {
+          const [low, high] = interval(release, length, count);
+          found.push({ attributes: chosen.slice(), count, low, high });
+        } else if (release.interval.kind === "k") {
+          found.push({ attributes: chosen.slice(), count: null, low: 0, high: release.interval.k - 1 });
+        }
+        return;
+      }
+      for (let i = start; i < pairs.length; i++) { chosen.push(pairs[i]); pick(i + 1, chosen); chosen.pop(); }
+    };
+    pick(0, []);
+    return found.sort((a, b) => a.high - b.high);
   }
 
   return {

@@ -104,14 +104,14 @@ async function renderOverview() {
     facts,
     el("h3", {}, "The guarantee, in words"),
     el("p", { class: "help" }, info.guarantee || "–"),
+    info.synthesis_guarantee ? el("p", { class: "help" }, "Synthetic records: ", info.synthesis_guarantee) : "",
+    el("h3", {}, "What was left out, and why"),
+    el("ul", { class: "help" }, ...(info.left_out || []).map((line) => el("li", {}, line))),
     el("h3", {}, "Values of each column (synthetic records)"),
-    el("div", { id: "distributions", class: "charts" }),
+    el("div", { id: "distributions", class: "charts-grid" }),
   );
   const answer = await source.explore(state.release, {});
   const box = page.querySelector("#distributions");
-  box.style.display = "grid";
-  box.style.gridTemplateColumns = "repeat(auto-fill, minmax(26em, 1fr))";
-  box.style.gap = "1em";
   for (const column of info.columns) box.append(chart(column, answer.columns[column.name], false, 8));
 }
 
@@ -149,26 +149,45 @@ function chart(column, bars, clickable = true, limit = Infinity) {
   return box;
 }
 
+function rangeWords(kind, low, high) {
+  if (!(high > low)) return "";
+  if (kind === "dp") return ` (95 % range ${fmt(Math.max(0, low))}–${fmt(high)}: noise was added for privacy)`;
+  return ` (the true count is ${fmt(low)}–${fmt(high)}: counts are rounded down to a multiple of k)`;
+}
+
+function partWords(part) {
+  const what = part.attributes.map(([name, value]) => `${name} = ${value}`).join(" and ");
+  if (part.count === null) return `${what}: fewer than ${fmt(part.high + 1)} (not reported)`;
+  return `${what}: ${fmt(part.count)} released`;
+}
+
 function trustSentence(answer) {
   // The released count of the whole selection: the bar of a selected value in a column where it is the only one.
   const entries = Object.entries(state.selection);
-  if (!entries.length) return `${fmt(answer.total)} synthetic records in all.`;
+  if (!entries.length) return [`${fmt(answer.total)} synthetic records in all. Click bars to select.`];
   for (const [column, values] of entries) {
     if (values.length !== 1 || !answer.columns[column]) continue;
     const bar = answer.columns[column].find((b) => b.value === values[0]);
     if (bar && bar.aggregate !== null && bar.aggregate !== undefined) {
-      const range = bar.high > bar.low ? ` (95 % range ${fmt(bar.low)}–${fmt(bar.high)})` : "";
-      return `Best estimate: ${fmt(bar.aggregate)} records, the released count${range}; the synthetic records say ${fmt(answer.total)}.`;
+      return [`Best estimate: ${fmt(bar.aggregate)} records, the released count${rangeWords(answer.interval, bar.low, bar.high)}. ` +
+        `The synthetic records say ${fmt(answer.total)}; trust the released count.`];
     }
   }
-  return `Best estimate: ${fmt(answer.total)} records, from the synthetic records (this combination was not released as a count: trust it less).`;
+  const lines = [`Best estimate: ${fmt(answer.total)} records, from the synthetic records. ` +
+    "No count was released for this whole combination, so it is a model's estimate: read it as a rough size, not an exact number."];
+  if (answer.parts && answer.parts.length) {
+    const smallest = answer.parts[0];
+    lines.push(`The released counts of its parts bound it: at most ${fmt(Math.max(0, smallest.high))} ` +
+      `(${partWords(smallest)}${answer.interval === "dp" && smallest.count !== null ? ", upper end of its 95 % range" : ""}).`);
+  }
+  return lines;
 }
 
 async function renderExplore() {
   const info = await overviewOf(state.release);
   const answer = await source.explore(state.release, state.selection);
   const shown = state.shown || info.columns.map((c) => c.name);
-  $("total").textContent = trustSentence(answer);
+  $("total").replaceChildren(...trustSentence(answer).map((line, i) => el(i ? "span" : "b", {}, line, " ")));
   chips();
   // the column picker, grouped by side (victim / perpetrator) when the release is linked
   const picker = $("columns");
@@ -224,18 +243,81 @@ async function renderDownload() {
     el("table", {}, el("tr", {}, el("th", {}, "file"), el("th", {}, "size"), el("th", {}, "what it holds")), ...rows));
 }
 
+const pct = (x) => (x === null || x === undefined ? "–" : `${Number(x).toFixed(1)} %`);
+const num = (x, digits = 2) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
+
+function meter(value, max = 100) {
+  return el("div", { class: "track meter" }, el("div", { class: "aggregate", style: `width:${Math.max(0, Math.min(100, (100 * value) / max))}%` }));
+}
+
+function qualityTable(head, rows) {
+  return el("table", {}, el("tr", {}, ...head.map((h) => el("th", {}, h))), ...rows);
+}
+
+// A multi-value column's indicators (``COL:value``, each "value" or "(missing)") as one chart of COL:
+// the share of records holding each value.
+function groupIndicators(distributions) {
+  const out = [], groups = new Map();
+  for (const d of distributions) {
+    const cut = d.column.indexOf(":");
+    if (cut < 0) { out.push(d); continue; }
+    const name = d.column.slice(0, cut), value = d.column.slice(cut + 1);
+    const i = d.labels.indexOf(value);
+    if (!groups.has(name)) { groups.set(name, { column: name, labels: [], sensitive_share: [], release_share: [] }); out.push(groups.get(name)); }
+    const g = groups.get(name);
+    g.labels.push(value);
+    g.sensitive_share.push(i < 0 ? 0 : d.sensitive_share[i]);
+    g.release_share.push(i < 0 ? 0 : d.release_share[i]);
+  }
+  for (const g of groups.values()) {
+    const order = g.labels.map((_, i) => i).sort((a, b) => g.sensitive_share[b] - g.sensitive_share[a]);
+    for (const key of ["labels", "sensitive_share", "release_share"]) g[key] = order.map((i) => g[key][i]);
+  }
+  return out;
+}
+
 async function renderQuality() {
   const q = await source.quality();
-  const rows = (q.by_length || []).map((m, i) => el("tr", {}, el("td", {}, i + 1),
-    el("td", { class: "n" }, `${Number(m.preserved_pct).toFixed(1)} %`),
-    el("td", { class: "n" }, `${Number(m.fabricated_pct ?? 0).toFixed(1)} %`),
-    el("td", { class: "n" }, Number(m.mean_absolute_error ?? 0).toFixed(2))));
+  const o = q.overall || {};
+  const whose = q.of_release ? `release “${q.of_release}”` : "a release not served here (its synthetic file does not match any)";
+  const byLength = (q.by_length || []).map((m) => el("tr", {}, el("td", {}, m.length),
+    el("td", { class: "n" }, fmt(m.sensitive_combinations)), el("td", { class: "n" }, pct(m.preserved_pct)), el("td", {}, meter(m.preserved_pct)),
+    el("td", { class: "n" }, pct(m.fabricated_pct)), el("td", { class: "n" }, num(m.mean_absolute_error)), el("td", { class: "n" }, pct(100 * (m.mean_proportional_error ?? 0)))));
+  const byBucket = (q.by_count_bucket || []).filter((m) => m.sensitive_combinations > 0).map((m) => el("tr", {}, el("td", {}, m.bucket),
+    el("td", { class: "n" }, fmt(m.sensitive_combinations)), el("td", { class: "n" }, pct(m.preserved_pct)), el("td", {}, meter(m.preserved_pct)),
+    el("td", { class: "n" }, num(m.mean_absolute_error)), el("td", { class: "n" }, pct(100 * (m.mean_proportional_error ?? 0)))));
+  const distributions = el("div", { class: "charts-grid" });
+  for (const d of groupIndicators(q.column_distributions || [])) {
+    const top = Math.max(1e-9, ...d.sensitive_share, ...d.release_share);
+    const box = el("div", { class: "chart", "data-column": d.column }, el("h3", {}, d.column));
+    d.labels.slice(0, 10).forEach((label, i) => {
+      box.append(el("div", { class: "bar" }, el("span", { class: "label", title: label }, label),
+        el("div", { class: "track" },
+          el("div", { class: "synthetic", style: `width:${(100 * d.release_share[i]) / top}%`, title: `release: ${pct(100 * d.release_share[i])}` }),
+          el("div", { class: "aggregate", style: `width:${(100 * d.sensitive_share[i]) / top}%`, title: `sensitive: ${pct(100 * d.sensitive_share[i])}` })),
+        el("div", { class: "best" }, pct(100 * d.sensitive_share[i]), " ", el("small", {}, "real"))));
+    });
+    distributions.append(box);
+  }
+  const score = q.k_marginal ? q.k_marginal.score : null;
   $("quality").replaceChildren(
-    el("p", { class: "warning" }, "This evaluation holds exact statistics of the sensitive data: it is for the data owner, not for publication."),
-    el("h2", {}, "How much of the data the release keeps"),
-    el("table", {}, el("tr", {}, el("th", {}, "length"), el("th", {}, "combinations preserved"), el("th", {}, "fabricated"), el("th", {}, "mean absolute error")), ...rows),
-    el("p", { class: "help" }, "Rules of thumb: above 90 % preserved at length 1–2, counts are reliable for most questions; " +
-      "fabricated combinations are ones the data do not hold; a mean absolute error well below the counts you read means those counts are close."),
+    el("p", { class: "warning" }, "For the data owner only, not for publication: this evaluation holds exact statistics of the sensitive data."),
+    el("h2", {}, "How well the release keeps what the data says"),
+    el("p", {}, `Evaluation of ${whose}: ${fmt(q.sensitive_records)} sensitive records, ${fmt(q.release_records)} in the release, combinations of up to ${q.reporting_length} attributes.`),
+    score !== null ? el("p", {}, el("b", {}, `k-marginal score ${num(score, 0)} of 1000`),
+      ` (NIST's measure over all ${q.k_marginal.k}-attribute marginals). Rule of thumb: above 900 the release's tables match the data's closely; 700–900 the main patterns hold; below 700 read only the largest counts.`) : "",
+    el("p", {}, `Overall: ${pct(o.preserved_pct)} of the data's combinations are in the release, ${pct(o.fabricated_pct)} of the release's combinations are not in the data, ` +
+      `and a count is off by ${num(o.mean_absolute_error, 1)} records on average. ${pct(o.leakage_pct)} of the rare combinations (fewer than ${q.resolution} records) appear in the release.`),
+    el("h3", {}, "By length of combination"),
+    qualityTable(["length", "in the data", "preserved", "", "fabricated", "mean absolute error", "mean relative error"], byLength),
+    el("p", { class: "help" }, "Rule of thumb: short combinations (1–2 attributes) should be nearly all preserved; longer ones lose more, so trust long selections less."),
+    el("h3", {}, "By size of the true count"),
+    qualityTable(["records holding it", "combinations", "preserved", "", "mean absolute error", "mean relative error"], byBucket),
+    el("p", { class: "help" }, "Rule of thumb: small groups (under 10 records) are where protection removes and blurs the most; counts in the hundreds are reliable to within the errors shown."),
+    el("h3", {}, "Each column: real shares (dark) against the release (light)"),
+    distributions,
+    el("p", { class: "help" }, "Values held by fewer than k real records are merged into one bar, so no rare value is shown; " +
+      "for a column with several values per record, each bar is the share of records holding that value."),
   );
 }
 
@@ -262,6 +344,9 @@ async function start() {
   }
   $("undo").addEventListener("click", () => { if (state.history.length) { state.selection = JSON.parse(state.history.pop()); refresh(); } });
   $("clear").addEventListener("click", () => { state.history.push(JSON.stringify(state.selection)); state.selection = {}; refresh(); });
+  // A shared URL pasted into an open explorer: take its state (the page's own changes replace the
+  // hash without this event).
+  window.addEventListener("hashchange", () => { readHash(); state.history = []; refresh(); });
   await refresh();
 }
 
