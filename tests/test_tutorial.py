@@ -26,7 +26,7 @@ def test_the_linked_cases_tutorial_runs_as_written(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
     steps = commands(TUTORIAL.read_text(encoding="utf-8"))
     assert [s[0] for s in steps] == [
-        "datasets", "codebook", "codebook", "prepare", "run", "aggregate", "evaluate", "ledger",
+        "datasets", "codebook", "codebook", "prepare", "run", "aggregate", "evaluate", "ledger", "report",
     ]  # fmt: skip
     for argv in steps:
         code, stdout, stderr = cli(capsys, *argv, *(["--no-progress"] if argv[0] in PROGRESS else []))
@@ -44,6 +44,8 @@ def test_the_linked_cases_tutorial_runs_as_written(tmp_path, monkeypatch, capsys
         tmp_path / "kanon" / "aggregates.tsv"
     ).exists()
     assert (tmp_path / "draft.yaml").read_text().startswith("# showcase codebook: a DRAFT")
+    report = (tmp_path / "release-report.html").read_text()
+    assert "SHOWCASE_STATIC" in report and "perp_relation_to_victim" in report
 
 
 #: Commands that draw progress bars (turned off in the test's captured output).
