@@ -13,7 +13,7 @@ import pytest
 
 from showcase.cli.main import main
 
-from .test_report_browser import ARTIFACTS, CHROMIUM, FLAGS
+from .test_report_browser import browse
 
 pytestmark = pytest.mark.browser
 
@@ -61,26 +61,14 @@ def server(linked):
     thread.join(timeout=5)
 
 
-def browse(url: str, steps, shot: str) -> dict:
-    """Open ``url`` in Chromium, run ``steps(page)``; its console errors and non-local requests."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    found = {"errors": [], "requests": []}
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        page.on("console", lambda m: m.type == "error" and found["errors"].append(m.text))
-        page.on("pageerror", lambda e: found["errors"].append(str(e)))
-        local = ("file:", "http://127.0.0.1")
-        page.on("request", lambda r: r.url.startswith(local) or found["requests"].append(r.url))
-        page.goto(url)
+def open_explorer(url: str, steps, shot: str) -> dict:
+    """Open the explorer at ``url`` (a local server or a report file), wait until ready, run ``steps``."""
+
+    def ready_then(page):
         page.wait_for_selector("body[data-ready='1']")
-        found.update(steps(page) or {})
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
-        browser.close()
-    return found
+        return steps(page)
+
+    return browse(url, ready_then, shot, local=("file:", "http://127.0.0.1"))
 
 
 def bar(page, column: str, value: str):
@@ -133,7 +121,7 @@ def revisit(url: str, pages: tuple[str, ...]):
 def test_the_explorer_in_chromium(server, linked):
     import httpx
 
-    found = browse(server, pick_two_and_read, "explorer-explore.png")
+    found = open_explorer(server, pick_two_and_read, "explorer-explore.png")
     assert found["errors"] == [] and found["requests"] == [] and found["chips"] == 2
     selection = {"gender": ["Female"], "perp_relation_to_victim": [found["relation"]]}
     release = linked[0].name
@@ -143,7 +131,7 @@ def test_the_explorer_in_chromium(server, linked):
     }
     assert found["age"] == expected
 
-    again = browse(server, revisit(found["url"], QUALITY + PAGES), "explorer-pages.png")
+    again = open_explorer(server, revisit(found["url"], QUALITY + PAGES), "explorer-pages.png")
     assert again["errors"] == [] and again["chips"] == 2
     assert again["downloads"] >= 4 and again["compared"] >= 1
     assert again["quality_tables"] == 2 and again["left_out"] >= 2
@@ -153,7 +141,7 @@ def test_the_explorer_in_chromium(server, linked):
 def test_the_static_report_from_file(linked, tmp_path, capsys):
     out = tmp_path / "report.html"
     assert main(["report", str(linked[1]), "--out", str(out)]) == 0
-    found = browse(out.as_uri(), pick_two_and_read, "static-report.png")
+    found = open_explorer(out.as_uri(), pick_two_and_read, "static-report.png")
     assert found["errors"] == [] and found["requests"] == [] and found["chips"] == 2
     from showcase.engine.explore.server import Served, explore
 
@@ -163,7 +151,7 @@ def test_the_static_report_from_file(linked, tmp_path, capsys):
         b["value"]: b["synthetic"] for b in answer["columns"]["age"] if b["synthetic"] or b["aggregate"]
     }
     assert found["age"] == expected and sum(expected.values()) > 0
-    again = browse(found["url"], revisit(found["url"], PAGES), "static-report-pages.png")
+    again = open_explorer(found["url"], revisit(found["url"], PAGES), "static-report-pages.png")
     assert again["errors"] == [] and again["requests"] == [] and again["chips"] == 2
     assert again["downloads"] >= 4 and again["left_out"] >= 2
     assert again["headline"].startswith("Best estimate:")

@@ -20,27 +20,46 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-def open_in_chromium(page_path: Path, screenshot: Path) -> dict:
-    """Load a page; return its SVG count, console/page errors and non-file requests."""
+def browse(
+    url: str, steps, shot: str, *, local=("file:",), warnings: bool = False, size=(1300, 1000)
+) -> dict:
+    """Open ``url`` in Chromium and run ``steps(page)`` (what it returns is added to the answer).
+
+    The answer also holds the console and page errors (and warnings, if
+    asked) and every request to anything but ``local``; a screenshot is
+    saved to the artefacts folder as ``shot``.
+    """
     playwright = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    kinds = ("error", "warning") if warnings else ("error",)
     found = {"errors": [], "requests": []}
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda m: m.type in ("error", "warning") and found["errors"].append(m.text))
+        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+        page.on("console", lambda m: m.type in kinds and found["errors"].append(m.text))
         page.on("pageerror", lambda e: found["errors"].append(str(e)))
-        page.on("request", lambda r: r.url.startswith("file:") or found["requests"].append(r.url))
-        page.goto(page_path.as_uri())
-        page.wait_for_load_state("load")
-        found["svg"] = page.locator("svg.chart").count()
-        found["bars"] = page.locator("svg.chart rect").count()
-        found["title"] = page.title()
+        page.on("request", lambda r: r.url.startswith(local) or found["requests"].append(r.url))
+        page.goto(url)
+        found.update(steps(page) or {})
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(screenshot), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
         browser.close()
     return found
+
+
+def open_in_chromium(page_path: Path, screenshot: Path) -> dict:
+    """Load a page; return its SVG count, console/page errors and non-file requests."""
+
+    def read(page) -> dict:
+        page.wait_for_load_state("load")
+        return {
+            "svg": page.locator("svg.chart").count(),
+            "bars": page.locator("svg.chart rect").count(),
+            "title": page.title(),
+        }
+
+    return browse(page_path.as_uri(), read, Path(screenshot).name, warnings=True, size=(1200, 900))
 
 
 @pytest.fixture(scope="module")
