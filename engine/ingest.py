@@ -36,6 +36,9 @@ COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zst", ".lz4"}
 TEXT = pa.dictionary(pa.int32(), pa.string())
 #: Bounds of the CSV reader's block size (see ``_block_size``).
 MIN_BLOCK, MAX_BLOCK = 1 << 22, 1 << 24
+#: Above this many per-chunk dictionary entries in all (a column of ids read per row group),
+#: a dictionary column is re-encoded as one chunk: unifying them would cost more.
+MAX_CHUNK_DICTIONARIES = 1 << 16
 #: Largest ``record_limit`` (Arrow slices take a signed 64-bit length).
 MAX_RECORD_LIMIT = 2**62
 
@@ -333,7 +336,16 @@ def _open_ipc(path: Path):
 def _read_columnar(path: Path, kind: str, columns: list[str]) -> pa.Table:
     try:
         if kind == "parquet":
-            return pq.read_table(path, columns=columns)
+            # Text columns come back dictionary-encoded, as Parquet stores them: no string is
+            # materialised per row (a 10M-row release reads several times faster).
+            schema = pq.read_schema(path)
+            text = [
+                name
+                for name in columns
+                if pa.types.is_string(schema.field(name).type)
+                or pa.types.is_large_string(schema.field(name).type)
+            ]
+            return pq.read_table(path, columns=columns, read_dictionary=text)
         return _open_ipc(path).read_all().select(columns)
     except (pa.ArrowInvalid, OSError):
         raise InputError(f"{path}: not a readable {kind} file") from None
@@ -374,6 +386,8 @@ def _as_text(path: Path, table: pa.Table) -> pa.Table:
         if pa.types.is_nested(kind):
             raise InputError(f"{path}: column {name!r} is nested ({kind}); flatten it first")
         try:
+            if column.type == TEXT and _dictionary_entries(column) > MAX_CHUNK_DICTIONARIES:
+                column = column.cast(pa.string())  # many per-chunk dictionaries: re-encode as one below
             if column.type != TEXT:
                 if pa.types.is_dictionary(column.type):
                     column = column.cast(kind)
@@ -385,6 +399,11 @@ def _as_text(path: Path, table: pa.Table) -> pa.Table:
             raise InputError(f"{path}: column {name!r} of type {kind} cannot be read as text") from None
         columns.append(column)
     return pa.table(columns, names=table.column_names).unify_dictionaries()
+
+
+def _dictionary_entries(column: pa.ChunkedArray) -> int:
+    """The entries of a dictionary column's per-chunk dictionaries, added up."""
+    return sum(len(chunk.dictionary) for chunk in column.chunks)
 
 
 class _Digesting(io.RawIOBase):

@@ -42,6 +42,37 @@ def test_parquet_and_arrow_match_csv(tmp_path):
         assert other.schema == csv.schema
 
 
+@pytest.mark.parametrize("distinct", [3, 70_000])
+def test_parquet_row_groups_read_as_one_dictionary_per_column(tmp_path, distinct):
+    """Text read dictionary-encoded per row group encodes exactly as the plain strings do.
+
+    A column of many distinct values (ids) is re-encoded as one chunk rather
+    than unified over its row groups' dictionaries.
+    """
+    rows = 140_000
+    plain = pa.table(
+        {
+            "v": pa.array([f"v{(i * 7919) % distinct}" for i in range(rows)]),
+            "w": pa.array([None if i % 5 == 0 else ("" if i % 7 == 0 else f"w{i % 4}") for i in range(rows)]),
+            "n": pa.array([i % 3 for i in range(rows)]),
+        }
+    )
+    path = tmp_path / "groups.parquet"
+    pq.write_table(plain, path, row_group_size=10_000)
+    read = read_table(path)
+    assert read.column("v").num_chunks == (1 if distinct > 65_536 else pq.ParquetFile(path).num_row_groups)
+    assert read.column("v").to_pylist() == plain.column("v").to_pylist()
+    assert read.column("w").to_pylist() == plain.column("w").to_pylist()
+    ours, reference = (
+        encode(read),
+        encode(plain.cast(pa.schema([(n, pa.string()) for n in plain.column_names]))),
+    )
+    assert [d.to_pylist() for d in ours.schema.dictionaries] == [
+        d.to_pylist() for d in reference.schema.dictionaries
+    ]
+    assert (ours.codes == reference.codes).all()
+
+
 def test_typed_parquet_is_read_as_text(tmp_path):
     table = pa.table({"n": pa.array([1, 0, None]), "f": pa.array([1.5, 0.0, 2.0])})
     pq.write_table(table, tmp_path / "typed.parquet")
