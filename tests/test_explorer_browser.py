@@ -96,8 +96,18 @@ def pick_two_and_read(page) -> dict:
 PAGES, QUALITY = ("overview", "compare", "download"), ("quality",)
 
 
+def accessibility_violations(page) -> list[str]:
+    """axe-core's violations on the page as it is now (rule id, impact, first element)."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
+    found = axe.Axe().run(page).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}" for v in found]
+
+
 def revisit(url: str, pages: tuple[str, ...]):
-    """Steps: open a shared ``url``, reload, check the selection came back, then visit ``pages``."""
+    """Steps: open a shared ``url``, reload, check the selection came back, then visit ``pages``.
+
+    Every page, Explore included, is checked with axe-core once drawn.
+    """
 
     def steps(page):
         page.goto(url)
@@ -105,17 +115,48 @@ def revisit(url: str, pages: tuple[str, ...]):
         page.wait_for_selector("body[data-ready='1']")
         page.wait_for_selector(".chart[data-column='gender'] .bar.selected")
         state = {"chips": page.locator(".chip").count(), "headline": page.locator("#total").inner_text()}
+        state["a11y"] = {"explore": accessibility_violations(page)}
         for name in pages:
             page.click(f"#tabs button[data-page='{name}']")
             page.wait_for_selector(f"#{name}.page.active")
             page.wait_for_timeout(300)
+            state["a11y"][name] = accessibility_violations(page)
+            if name == "compare":
+                state["compared_bars"] = compared_bars(page)
         state["downloads"] = page.locator("#download tr").count() - 1
-        state["compared"] = page.locator("#comparison table").count()
+        state["compared"] = page.locator("#comparison .chart.compared").count()
         state["quality_tables"] = page.locator("#quality table").count()
         state["left_out"] = page.locator("#overview li").count()
         return state
 
     return steps
+
+
+def compared_bars(page) -> dict:
+    """The Compare page's age chart: value -> (first release's number, second's)."""
+    rows = page.locator("#comparison .chart.compared[data-column='age'] .bar").all()
+    return {r.get_attribute("data-value"): (int(r.get_attribute("data-first")),
+                                             int(r.get_attribute("data-second"))) for r in rows}  # fmt: skip
+
+
+def by_keyboard(page) -> dict:
+    """Select gender = Female with the keyboard alone, then unselect it; where is the focus each time?"""
+    page.click("#tabs button[data-page='explore']")
+    page.wait_for_selector(".chart[data-column='gender'] .bar")
+    focused = (
+        "document.activeElement.dataset.value + '|' + document.activeElement.getAttribute('aria-pressed')"
+    )
+    page.focus(".chart[data-column='gender'] .bar[data-value='Female']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".chart[data-column='gender'] .bar.selected")
+    after_select = {"focus": page.evaluate(focused), "chips": page.locator(".chip").count()}
+    page.keyboard.press(" ")
+    page.wait_for_selector(".chart[data-column='gender'] .bar.selected", state="detached")
+    return {
+        "selected": after_select,
+        "unselected": page.evaluate(focused),
+        "chips": page.locator(".chip").count(),
+    }
 
 
 def test_the_explorer_in_chromium(server, linked):
@@ -134,6 +175,15 @@ def test_the_explorer_in_chromium(server, linked):
     again = open_explorer(server, revisit(found["url"], QUALITY + PAGES), "explorer-pages.png")
     assert again["errors"] == [] and again["chips"] == 2
     assert again["downloads"] >= 4 and again["compared"] >= 1
+    assert again["a11y"] == {name: [] for name in ("explore", *QUALITY, *PAGES)}
+    other = linked[1].name
+    theirs = httpx.get(f"{server}api/{other}/explore", params={"s": json.dumps(selection)}).json()
+    best = {name: {b["value"]: b["best"] for b in answer["columns"]["age"]} for name, answer in
+            ((release, answer), (other, theirs))}  # fmt: skip
+    assert again["compared_bars"] and all(
+        (best[release].get(value, 0), best[other].get(value, 0)) == pair
+        for value, pair in again["compared_bars"].items()
+    )
     assert again["quality_tables"] == 2 and again["left_out"] >= 2
     assert again["headline"].startswith("Best estimate:")
 
@@ -155,3 +205,12 @@ def test_the_static_report_from_file(linked, tmp_path, capsys):
     assert again["errors"] == [] and again["requests"] == [] and again["chips"] == 2
     assert again["downloads"] >= 4 and again["left_out"] >= 2
     assert again["headline"].startswith("Best estimate:")
+    assert again["a11y"] == {name: [] for name in ("explore", *PAGES)}
+
+
+def test_the_explorer_by_keyboard(server):
+    """A bar is a toggle button: Enter selects, Space unselects, and the focus stays on the bar."""
+    found = open_explorer(server, by_keyboard, "explorer-keyboard.png")
+    assert found["errors"] == []
+    assert found["selected"] == {"focus": "Female|true", "chips": 1}
+    assert found["unselected"] == "Female|false" and found["chips"] == 0

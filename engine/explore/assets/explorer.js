@@ -23,7 +23,7 @@ const api = {
 const source = EMBEDDED ? window.ShowcaseStatic(EMBEDDED) : api;
 
 // ---- state, kept in the URL so that a view can be shared and reloaded -------------------------
-const state = { release: null, page: "explore", selection: {}, shown: null, other: null, history: [] };
+const state = { release: null, page: "explore", selection: {}, shown: null, other: null, history: [], focus: null };
 
 function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -64,7 +64,8 @@ function showError(error) {
 }
 
 // ---- selection --------------------------------------------------------------------------------
-function toggle(column, value) {
+function toggle(column, value, focus = null) {
+  state.focus = focus;
   state.history.push(JSON.stringify(state.selection));
   const values = new Set(state.selection[column] || []);
   values.has(value) ? values.delete(value) : values.add(value);
@@ -78,7 +79,8 @@ function chips() {
   box.replaceChildren();
   for (const [column, values] of Object.entries(state.selection)) {
     for (const value of values) {
-      box.append(el("span", { class: "chip", title: "Remove", onclick: () => toggle(column, value) }, `${column}: ${value}`));
+      box.append(el("button", { class: "chip", type: "button", title: "Remove", "aria-label": `Remove ${column}: ${value}`,
+        onclick: () => toggle(column, value) }, `${column}: ${value}`));
     }
   }
 }
@@ -136,17 +138,42 @@ function chart(column, bars, clickable = true, limit = Infinity) {
         track.append(el("div", { class: "range", style: `left:${(100 * Math.max(0, bar.low)) / top}%;width:${(100 * (bar.high - Math.max(0, bar.low))) / top}%`, title: `95 % range ${fmt(bar.low)}–${fmt(bar.high)}` }));
       }
     }
+    track.setAttribute("aria-hidden", "true");
     const best = el("div", { class: "best" }, fmt(bar.best), " ", el("small", {}, bar.best_from === "aggregate" ? "released" : "synthetic"));
     const row = el("div", {
       class: "bar" + (selected.has(bar.value) ? " selected" : ""), "data-value": bar.value,
       "data-synthetic": bar.synthetic, "data-aggregate": bar.aggregate ?? "",
       title: `${column.name} = ${bar.value}`,
     }, el("span", { class: "label" }, bar.value), track, best);
-    if (clickable) row.addEventListener("click", () => toggle(column.name, bar.value));
+    if (clickable) operable(row, column.name, bar, selected.has(bar.value));
     box.append(row);
   }
   if (!shown.length) box.append(el("p", { class: "help" }, "No record matches the other columns' selection."));
   return box;
+}
+
+// A bar row as a toggle button for keyboards and screen readers: Enter or Space selects, and the
+// focus comes back to the same bar once the charts are drawn again.
+function operable(row, column, bar, pressed) {
+  const released = bar.aggregate === null || bar.aggregate === undefined ? "no released count" : `released ${fmt(bar.aggregate)}`;
+  row.setAttribute("role", "button");
+  row.setAttribute("tabindex", "0");
+  row.setAttribute("aria-pressed", pressed ? "true" : "false");
+  row.setAttribute("aria-label", `${column} = ${bar.value}: synthetic ${fmt(bar.synthetic)}, ${released}`);
+  row.addEventListener("click", () => toggle(column, bar.value));
+  row.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+    toggle(column, bar.value, { column, value: bar.value });
+  });
+}
+
+function restoreFocus() {
+  if (!state.focus) return;
+  const { column, value } = state.focus;
+  state.focus = null;
+  const rows = document.querySelectorAll(`.page.active .chart[data-column="${CSS.escape(column)}"] .bar`);
+  for (const row of rows) if (row.dataset.value === value) { row.focus(); return; }
 }
 
 function rangeWords(kind, low, high) {
@@ -210,6 +237,47 @@ async function renderExplore() {
   }
   const charts = $("charts");
   charts.replaceChildren(...info.columns.filter((c) => shown.includes(c.name)).map((c) => chart(c, answer.columns[c.name])));
+  restoreFocus();
+}
+
+function protectionWords(info) {
+  if (info.mechanism === "differential-privacy") return `differential privacy, ε = ${info.epsilon}`;
+  if (info.resolution) return `k-anonymity, k = ${info.resolution}`;
+  return info.mechanism || "unprotected";
+}
+
+// One column of two releases: per value, each release's best estimate as a bar (with the released
+// count's range when there is one), the numbers side by side and their difference.
+function compareChart(column, mine, theirs) {
+  const other = new Map((theirs || []).map((bar) => [bar.value, bar]));
+  const values = new Map((mine || []).map((bar) => [bar.value, [bar, other.get(bar.value)]]));
+  for (const bar of theirs || []) if (!values.has(bar.value)) values.set(bar.value, [undefined, bar]);
+  const rows = [...values.values()].filter(([a, b]) => (a?.best || 0) > 0 || (b?.best || 0) > 0)
+    .sort(([a1, b1], [a2, b2]) => Math.max(a2?.best || 0, b2?.best || 0) - Math.max(a1?.best || 0, b1?.best || 0));
+  const top = Math.max(1, ...rows.flatMap((pair) => pair.map((bar) => Math.max(bar?.best || 0, bar?.high || 0))));
+  const box = el("div", { class: "chart compared", "data-column": column.name },
+    el("h3", {}, column.name, " ", el("small", {}, column.side || "")));
+  for (const [a, b] of rows) {
+    const track = el("div", { class: "track pair", "aria-hidden": "true" });
+    [a, b].forEach((bar, i) => {
+      const cls = i ? "second" : "first";
+      if (!bar) return;
+      track.append(el("div", { class: cls, style: `width:${(100 * bar.best) / top}%` }));
+      if (bar.best_from === "aggregate" && bar.high > bar.low) {
+        track.append(el("div", { class: `range ${cls}`, style: `left:${(100 * Math.max(0, bar.low)) / top}%;width:${(100 * (bar.high - Math.max(0, bar.low))) / top}%` }));
+      }
+    });
+    const value = (a || b).value;
+    const difference = (b?.best || 0) - (a?.best || 0);
+    const numbers = el("div", { class: "best" }, fmt(a?.best || 0), " · ", fmt(b?.best || 0), " ",
+      el("small", {}, difference ? `(${difference > 0 ? "+" : "−"}${fmt(Math.abs(difference))})` : "(same)"));
+    box.append(el("div", {
+      class: "bar", "data-value": value, "data-first": a?.best || 0, "data-second": b?.best || 0,
+      role: "group", "aria-label": `${column.name} = ${value}: ${state.release} ${fmt(a?.best || 0)}, ${state.other} ${fmt(b?.best || 0)}`,
+    }, el("span", { class: "label", title: value }, value), track, numbers));
+  }
+  if (!rows.length) box.append(el("p", { class: "help" }, "No record matches the other columns' selection in either release."));
+  return box;
 }
 
 async function renderCompare() {
@@ -221,17 +289,19 @@ async function renderCompare() {
   const box = $("comparison");
   if (!state.other) { box.replaceChildren(el("p", { class: "help" }, "Serve two releases to compare them.")); return; }
   const [a, b] = await Promise.all([source.explore(state.release, state.selection), source.explore(state.other, state.selection)]);
-  const info = await overviewOf(state.release);
+  const [info, theirs] = await Promise.all([overviewOf(state.release), overviewOf(state.other)]);
   const shown = state.shown || info.columns.map((c) => c.name);
-  const tables = [];
-  for (const column of info.columns.filter((c) => shown.includes(c.name))) {
-    const theirs = new Map((b.columns[column.name] || []).map((bar) => [bar.value, bar]));
-    const rows = a.columns[column.name].filter((bar) => bar.best > 0 || (theirs.get(bar.value)?.best || 0) > 0)
-      .sort((x, y) => y.best - x.best)
-      .map((bar) => el("tr", {}, el("td", {}, bar.value), el("td", { class: "n" }, fmt(bar.best)), el("td", { class: "n" }, fmt(theirs.get(bar.value)?.best))));
-    tables.push(el("h3", {}, column.name), el("table", {}, el("tr", {}, el("th", {}, "value"), el("th", {}, state.release), el("th", {}, state.other)), ...rows));
-  }
-  box.replaceChildren(el("p", {}, `Records matching the selection: ${fmt(a.total)} (${state.release}), ${fmt(b.total)} (${state.other}).`), ...tables);
+  const names = new Set(info.columns.map((c) => c.name));
+  const columns = [...info.columns, ...theirs.columns.filter((c) => !names.has(c.name))].filter((c) => shown.includes(c.name) || !names.has(c.name));
+  const chosen = Object.entries(state.selection).flatMap(([column, values]) => values.map((v) => `${column}: ${v}`));
+  box.replaceChildren(
+    el("p", { class: "legend" },
+      el("span", { class: "key first" }), ` ${state.release} (${protectionWords(info)}): ${fmt(a.total)} records match; `,
+      el("span", { class: "key second" }), ` ${state.other} (${protectionWords(theirs)}): ${fmt(b.total)}.`),
+    el("p", { class: "help" }, chosen.length ? `Selection: ${chosen.join(", ")}. ` : "No selection: all records. ",
+      "Each bar is a release's best estimate (its released count when it has one, with the 95 % range or rounding, else its synthetic count); ",
+      "the numbers are the two estimates and the second's difference from the first."),
+    el("div", { class: "compare-grid" }, ...columns.map((c) => compareChart(c, a.columns[c.name], b.columns[c.name]))));
 }
 
 async function renderDownload() {
@@ -249,6 +319,8 @@ const num = (x, digits = 2) => (x === null || x === undefined ? "–" : Number(x
 function meter(value, max = 100) {
   return el("div", { class: "track meter" }, el("div", { class: "aggregate", style: `width:${Math.max(0, Math.min(100, (100 * value) / max))}%` }));
 }
+
+const hidden = (text) => el("span", { class: "visually-hidden" }, text);
 
 function qualityTable(head, rows) {
   return el("table", {}, el("tr", {}, ...head.map((h) => el("th", {}, h))), ...rows);
@@ -309,10 +381,10 @@ async function renderQuality() {
     el("p", {}, `Overall: ${pct(o.preserved_pct)} of the data's combinations are in the release, ${pct(o.fabricated_pct)} of the release's combinations are not in the data, ` +
       `and a count is off by ${num(o.mean_absolute_error, 1)} records on average. ${pct(o.leakage_pct)} of the rare combinations (fewer than ${q.resolution} records) appear in the release.`),
     el("h3", {}, "By length of combination"),
-    qualityTable(["length", "in the data", "preserved", "", "fabricated", "mean absolute error", "mean relative error"], byLength),
+    qualityTable(["length", "in the data", "preserved", hidden("preserved, as a bar"), "fabricated", "mean absolute error", "mean relative error"], byLength),
     el("p", { class: "help" }, "Rule of thumb: short combinations (1–2 attributes) should be nearly all preserved; longer ones lose more, so trust long selections less."),
     el("h3", {}, "By size of the true count"),
-    qualityTable(["records holding it", "combinations", "preserved", "", "mean absolute error", "mean relative error"], byBucket),
+    qualityTable(["records holding it", "combinations", "preserved", hidden("preserved, as a bar"), "mean absolute error", "mean relative error"], byBucket),
     el("p", { class: "help" }, "Rule of thumb: small groups (under 10 records) are where protection removes and blurs the most; counts in the hundreds are reliable to within the errors shown."),
     el("h3", {}, "Each column: real shares (dark) against the release (light)"),
     distributions,
@@ -325,7 +397,11 @@ const PAGES = { overview: renderOverview, explore: renderExplore, compare: rende
 
 async function refresh() {
   writeHash();
-  for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.page === state.page);
+  for (const button of document.querySelectorAll("#tabs button")) {
+    button.classList.toggle("active", button.dataset.page === state.page);
+    if (button.dataset.page === state.page) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
   for (const page of document.querySelectorAll(".page")) page.classList.toggle("active", page.id === state.page);
   try { await PAGES[state.page](); document.body.dataset.ready = "1"; } catch (error) { showError(error); }
 }
