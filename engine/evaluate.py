@@ -23,6 +23,7 @@ Definitions (per combination length and overall):
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +196,7 @@ def k_marginal_score(
     if not marginal_sets:
         raise ParameterError(f"k-marginal needs at least {k} columns besides the group column")
     total = 0.0
+    per_column = np.zeros(target.n_columns)
     for cols in marginal_sets:
         key_set = prefix + tuple(sorted(cols))
         tk, tc = marginal_counts(target, key_set)
@@ -205,9 +207,38 @@ def k_marginal_score(
             weights=np.concatenate([tc / target.n_rows, -rc / max(release.n_rows, 1)]),
             minlength=len(keys),
         )
-        total += float(np.abs(diff).sum())
+        distance = float(np.abs(diff).sum())
+        total += distance
+        per_column[list(cols)] += distance
     mean = total / len(marginal_sets)
-    return {"score": (2.0 - mean) * 500.0, "k": k, "group": group, "marginals": len(marginal_sets)}
+    return {
+        "score": (2.0 - mean) * 500.0,
+        "k": k,
+        "group": group,
+        "marginals": len(marginal_sets),
+        "by_column": _score_by_column(target.schema, columns, per_column, len(marginal_sets), k),
+    }
+
+
+def _score_by_column(
+    schema: Schema, columns: list[int], distances: np.ndarray, n_sets: int, k: int
+) -> list[dict]:
+    """The k-marginal score of the sets holding each column, worst first.
+
+    A multi-value column's indicators count as one column: its score is the
+    mean over each of its indicators' sets.
+    """
+    n_columns = len(columns)
+    per_set = math.comb(n_columns - 1, k - 1) if n_columns >= k else 0
+    totals: dict[str, list[float]] = {}
+    for c in columns:
+        entry = totals.setdefault(schema.groups[c], [0.0, 0])
+        entry[0] += float(distances[c])
+        entry[1] += per_set
+    rows = [
+        {"column": name, "score": (2.0 - d / n) * 500.0, "sets": n} for name, (d, n) in totals.items() if n
+    ]
+    return sorted(rows, key=lambda row: (row["score"], row["column"]))
 
 
 def column_distributions(

@@ -371,6 +371,13 @@ async function renderQuality() {
     });
     distributions.append(box);
   }
+  const byColumn = el("div", { class: "chart by-column" });
+  for (const row of (q.k_marginal && q.k_marginal.by_column) || []) {
+    byColumn.append(el("div", { class: "bar", "data-value": row.column },
+      el("span", { class: "label", title: row.column }, row.column),
+      el("div", { class: "track", "aria-hidden": "true" }, el("div", { class: "aggregate", style: `width:${Math.max(0, row.score) / 10}%` })),
+      el("div", { class: "best" }, num(row.score, 0))));
+  }
   const score = q.k_marginal ? q.k_marginal.score : null;
   $("quality").replaceChildren(
     el("p", { class: "warning" }, "For the data owner only, not for publication: this evaluation holds exact statistics of the sensitive data."),
@@ -380,6 +387,10 @@ async function renderQuality() {
       ` (NIST's measure over all ${q.k_marginal.k}-attribute marginals). Rule of thumb: above 900 the release's tables match the data's closely; 700–900 the main patterns hold; below 700 read only the largest counts.`) : "",
     el("p", {}, `Overall: ${pct(o.preserved_pct)} of the data's combinations are in the release, ${pct(o.fabricated_pct)} of the release's combinations are not in the data, ` +
       `and a count is off by ${num(o.mean_absolute_error, 1)} records on average. ${pct(o.leakage_pct)} of the rare combinations (fewer than ${q.resolution} records) appear in the release.`),
+    byColumn.childElementCount ? el("h3", {}, "Which columns the release keeps worst") : "",
+    byColumn.childElementCount ? el("p", { class: "help" }, `Each column's k-marginal score over the ${q.k_marginal.k}-attribute marginals that hold it, lowest first. ` +
+      "Rule of thumb: a column far below the overall score is where the release's tables differ most from the data; read its selections with care.") : "",
+    byColumn.childElementCount ? byColumn : "",
     el("h3", {}, "By length of combination"),
     qualityTable(["length", "in the data", "preserved", hidden("preserved, as a bar"), "fabricated", "mean absolute error", "mean relative error"], byLength),
     el("p", { class: "help" }, "Rule of thumb: short combinations (1–2 attributes) should be nearly all preserved; longer ones lose more, so trust long selections less."),
