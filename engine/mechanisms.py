@@ -44,10 +44,11 @@ class MechanismInfo:
     peer: str | None = None  # the import name of a peer package
     seeded: bool = True
     variant: str | None = None
+    stochastic: bool = True  # False: the same input always gives the same release
 
 
 MECHANISMS: dict[str, MechanismInfo] = {
-    "aggregate": MechanismInfo("aggregate", {"k": (int, None), "L": (int, 0)}),
+    "aggregate": MechanismInfo("aggregate", {"k": (int, None), "L": (int, 0)}, stochastic=False),
     "row_seeded": MechanismInfo("kanon_mode", {"k": (int, None)}, variant="row_seeded"),
     "unseeded": MechanismInfo("kanon_mode", {"k": (int, None)}, variant="unseeded"),
     "value_seeded": MechanismInfo(

@@ -114,3 +114,100 @@ def test_a_peer_panic_becomes_a_one_line_error(monkeypatch):
     monkeypatch.setattr(mechanism_runs, "_pac_synth", panics)
     with pytest.raises(ShowcaseError, match="pac-synth failed on this input .adding noise"):
         mechanism_runs.pac_synth(None, {"epsilon": 1.0}, 2, 0)
+
+
+def test_repeats_and_an_epsilon_sweep_summarise_every_run(tmp_path, capsys):
+    """--repeat runs each stochastic mechanism N times (seeds independent); the summary is their
+    mean, sample standard deviation and Student-t 95 % interval; --epsilon makes one line per ε."""
+    import statistics
+
+    out = compared(tmp_path, capsys, THREE * 400, ["dp:L=2", "aggregate:k=2"], "-k", 2, "--seed", 5,
+                   "--repeat", 3, "--epsilon", "1,8")  # fmt: skip
+    document = json.loads((out / "comparison.json").read_text())
+    summary = {row["mechanism"]: row for row in document["summary"]}
+    assert list(summary) == ["dp:L=2,epsilon=1", "dp:L=2,epsilon=8", "aggregate:k=2"]
+    assert [summary[m]["runs"] for m in summary] == [3, 3, 1]
+    assert document["parameters"]["epsilons"] == [1.0, 8.0] and document["parameters"]["repeat"] == 3
+    for name in ("dp:L=2,epsilon=1", "dp:L=2,epsilon=8"):
+        runs = [e for e in document["evaluations"] if e["mechanism"] == name]
+        scores = [e["k_marginal"]["score"] for e in runs]
+        assert [e["run"] for e in runs] == [1, 2, 3] and len(set(scores)) == 3  # independent seeds
+        row = summary[name]
+        mean, sd = statistics.fmean(scores), statistics.stdev(scores)
+        assert row["k_marginal"] == pytest.approx(mean, abs=1e-3)
+        assert row["k_marginal_sd"] == pytest.approx(sd, abs=1e-3)
+        assert row["k_marginal_high"] - row["k_marginal"] == pytest.approx(4.303 * sd / 3**0.5, abs=3e-3)
+        assert row["epsilon"] in (1.0, 8.0) and all(e["peak_mib"] > 0 for e in runs)
+    assert "k_marginal_sd" not in summary["aggregate:k=2"]
+    csv_rows = list(csv.DictReader((out / "comparison.csv").read_text().splitlines()))
+    assert [r["mechanism"] for r in csv_rows] == list(summary)
+    html = (out / "report.html").read_text()
+    assert html.count('class="line"') == 1 and html.count('class="band"') == 1  # one mechanism family
+    derived = mechanism_seeds(5, 7)
+    for name in ("comparison.json", "comparison.csv", "report.html"):
+        assert not any(str(seed) in (out / name).read_text() for seed in derived), name
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (["-m", "dp:epsilon=2", "--epsilon", "1"], "names its own epsilon"),
+        (["-m", "dp", "--epsilon", "0"], "epsilon must be"),
+        (["-m", "dp", "--epsilon", "one"], "--epsilon must be comma-separated numbers"),
+        (["-m", "dp:epsilon=1", "--repeat", "0"], "--repeat"),
+    ],
+)
+def test_bad_sweeps_are_one_line_errors(tmp_path, capsys, options, message):
+    from .helpers import run
+
+    sensitive = write(tmp_path / "s.csv", THREE * 10)
+    code, _, stderr = run(capsys, "compare", sensitive, *options, "-o", tmp_path / "o", "--no-progress")
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_student_t_quantiles():
+    from scipy import stats
+
+    from showcase.engine.jobs.compare import t975
+
+    for df in range(1, 400):
+        assert t975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-3), df
+
+
+def test_peak_memory_sees_an_allocation_inside_the_block():
+    import numpy as np
+
+    from showcase.engine.peak_memory import PeakMemory, resident_bytes
+
+    if resident_bytes() is None:
+        pytest.skip("no /proc/self/statm on this system")
+    before = resident_bytes()
+    with PeakMemory() as peak:
+        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        block[::512] += 1
+        del block
+    assert peak.bytes - before >= 48 * 2**20
+
+
+@pytest.mark.browser
+def test_the_report_table_fits_the_page(tmp_path, capsys):
+    """Full mechanism names wrap inside the page's width: no sideways scrolling at 1,000 px."""
+    from .test_report_browser import browse
+
+    long_name = "value_seeded:k=2,oversampling_ratio=0.25,oversampling_tries=20"
+    out = compared(tmp_path, capsys, THREE * 50, [long_name, "row_seeded:k=2", "dp:L=2"], "-k", 2,
+                   "--epsilon", "2,6", "--seed", 1)  # fmt: skip
+
+    def widths(page):
+        page.wait_for_load_state("load")
+        return {
+            "scroll": page.evaluate("document.documentElement.scrollWidth"),
+            "client": page.evaluate("document.documentElement.clientWidth"),
+            "names": page.locator("table.results td:first-child").all_inner_texts(),
+        }
+
+    found = browse((out / "report.html").as_uri(), widths, "comparison-table.png", size=(1000, 800))
+    assert found["errors"] == [] and found["scroll"] <= found["client"]
+    assert long_name in found["names"]

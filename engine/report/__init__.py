@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 PALETTE = ("#3b6ea8", "#e0813a", "#5a9e5a", "#b04a4a", "#7d62a8")
@@ -69,6 +70,79 @@ def bar_chart(
             f'<text x="{x:.1f}" y="{top + plot_h + 12}" font-size="10" '
             f'text-anchor="end" transform="rotate(-35 {x:.1f} {top + plot_h + 12})">'
             f"{escape(short)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line_chart(
+    title: str,
+    series: dict[str, list[tuple[float, float, float, float]]],
+    *,
+    x_label: str = "",
+    width: int = 520,
+    height: int = 280,
+) -> str:
+    """Lines over a log-scaled x axis as an ``<svg>``: per series, points ``(x, y, low, high)``
+    (x > 0), with the band between ``low`` and ``high`` shaded."""
+    left, right, top, bottom = 56, 12, 28, 64
+    plot_w, plot_h = width - left - right, height - top - bottom
+    points = [p for values in series.values() for p in values]
+    xs = sorted({p[0] for p in points})
+    lo_x, hi_x = math.log(xs[0]), math.log(xs[-1])
+    lo_y = min(p[2] for p in points)
+    hi_y = max(p[3] for p in points)
+    pad = (hi_y - lo_y) * 0.1 or max(abs(hi_y) * 0.05, 1.0)
+    lo_y, hi_y = lo_y - pad, hi_y + pad
+
+    def px(x: float) -> float:
+        return left + (plot_w * (math.log(x) - lo_x) / (hi_x - lo_x) if hi_x > lo_x else plot_w / 2)
+
+    def py(y: float) -> float:
+        return top + plot_h - plot_h * (y - lo_y) / (hi_y - lo_y)
+
+    parts = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
+    ]
+    for tick in range(5):
+        value = lo_y + (hi_y - lo_y) * tick / 4
+        y = py(value)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#eee"/>')
+        parts.append(
+            f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{_fmt(value)}</text>'
+        )
+    for x in xs:
+        parts.append(
+            f'<text x="{px(x):.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="middle">{x:g}</text>'
+        )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 30}" font-size="11" '
+        f'text-anchor="middle">{escape(x_label)}</text>'
+    )
+    for s, (name, values) in enumerate(series.items()):
+        color = PALETTE[s % len(PALETTE)]
+        values = sorted(values)
+        upper = " ".join(f"{px(x):.1f},{py(high):.1f}" for x, _, _, high in values)
+        lower = " ".join(f"{px(x):.1f},{py(low):.1f}" for x, _, low, _ in reversed(values))
+        parts.append(f'<polygon class="band" points="{upper} {lower}" fill="{color}" fill-opacity="0.18"/>')
+        line = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y, _, _ in values)
+        parts.append(
+            f'<polyline class="line" points="{line}" fill="none" stroke="{color}" stroke-width="2"/>'
+        )
+        for x, y, low, high in values:
+            parts.append(
+                f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"><title>{escape(name)} · '
+                f"ε={x:g}: {_fmt(y)} ({_fmt(low)}–{_fmt(high)})</title></circle>"
+            )
+        row, col = divmod(s, 3)
+        parts.append(
+            f'<rect x="{left + 160 * col}" y="{height - 22 + 12 * row}" width="10" height="10" '
+            f'fill="{color}"/>'
+            f'<text x="{left + 14 + 160 * col}" y="{height - 13 + 12 * row}" font-size="11">'
+            f"{escape(name if len(name) <= 24 else name[:23] + '…')}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)

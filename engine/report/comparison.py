@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
-from . import bar_chart, figure, page
-from . import table as html_table
+from html import escape
 
-#: The summary columns of a comparison, in order.
-COLUMNS = ["mechanism", "seeded", "seconds", "release_kind", "record_expansion", "k_marginal",
+from . import bar_chart, figure, line_chart, page
+
+#: The per-run columns of a comparison after its mechanism, seeded, seconds, peak memory and kind.
+COLUMNS = ["mechanism", "seeded", "seconds", "peak_mib", "release_kind", "record_expansion", "k_marginal",
            "preserved_pct", "suppressed_pct", "fabricated_pct", "leakage_pct",
            "mean_absolute_error", "mean_proportional_error"]  # fmt: skip
+#: The numeric columns summarised over repeated runs (mean, sd, 95 % interval).
+METRICS = ["seconds", "peak_mib", "record_expansion", "k_marginal", "preserved_pct", "suppressed_pct",
+           "fabricated_pct", "leakage_pct", "mean_absolute_error", "mean_proportional_error"]  # fmt: skip
+#: The report's table: (column, heading, decimals).
+SHOWN = [("k_marginal", "k-marginal", 1), ("preserved_pct", "preserved %", 1),
+         ("fabricated_pct", "fabricated %", 1), ("mean_absolute_error", "MAE", 2),
+         ("record_expansion", "records / input", 3), ("seconds", "seconds", 1),
+         ("peak_mib", "peak MiB", 0)]  # fmt: skip
+TABLE_CSS = (
+    "<style>table.results{width:100%;table-layout:fixed}table.results td{font-variant-numeric:tabular-nums}"
+    "table.results td:first-child{overflow-wrap:anywhere}table.results th:first-child{width:24%}"
+    "table.results small{color:#666}</style>"
+)
+
+
+def _cell(row: dict, key: str, decimals: int) -> str:
+    value = row.get(key)
+    if value is None:
+        return "–"
+    text = f"{value:,.{decimals}f}"
+    if row.get(f"{key}_low") is not None:
+        half = (row[f"{key}_high"] - row[f"{key}_low"]) / 2
+        text += f" <small>± {half:,.{decimals}f}</small>"
+    return text
+
+
+def results_table(rows: list[dict]) -> str:
+    """Each mechanism's means, ± the half-width of their 95 % interval when it ran several times.
+
+    Fixed layout at the page's width: long mechanism names wrap instead of
+    making the table scroll sideways.
+    """
+    head = "<th>mechanism</th><th>runs</th>" + "".join(f"<th>{escape(h)}</th>" for _, h, _ in SHOWN)
+    body = "".join(
+        f"<tr><td>{escape(r['mechanism'])}</td><td>{r.get('runs', 1)}</td>"
+        + "".join(f"<td>{_cell(r, key, d)}</td>" for key, _, d in SHOWN)
+        + "</tr>"
+        for r in rows
+    )
+    return f'{TABLE_CSS}<table class="results"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def family(row: dict) -> str:
+    """A mechanism's label without its ε: the line it belongs to in the chart by ε."""
+    name, _, rest = row["mechanism"].partition(":")
+    kept = [item for item in rest.split(",") if item and not item.startswith("epsilon=")]
+    return name + (":" + ",".join(kept) if kept else "")
 
 
 def render(document: dict) -> str:
@@ -19,7 +67,7 @@ def render(document: dict) -> str:
         figure(
             bar_chart("NIST k-marginal score", labels, {"score": [r["k_marginal"] or 0 for r in rows]}),
             "1000 means the pairwise distributions are identical (0 when not "
-            "applicable: aggregate releases).",
+            "applicable: aggregate releases). Means over the runs.",
         ),
         figure(
             bar_chart(
@@ -42,38 +90,36 @@ def render(document: dict) -> str:
             "Time to produce each release.",
         ),
     ]
-    by_epsilon: dict[str, dict[float, float]] = {}
-    for evaluation, row in zip(document["evaluations"], rows):
-        eps = evaluation["params"].get("epsilon")
-        if eps is not None and row["k_marginal"] is not None:
-            name = row["mechanism"].split(":")[0]
-            by_epsilon.setdefault(name, {})[eps] = row["k_marginal"]
-    if by_epsilon:
-        epsilons = sorted({e for series in by_epsilon.values() for e in series})
-        charts.append(
-            figure(
-                bar_chart(
-                    "k-marginal score by ε",
-                    [f"ε={e:g}" for e in epsilons],
-                    {name: [series.get(e, 0.0) for e in epsilons] for name, series in by_epsilon.items()},
-                ),
-                "Differentially private mechanisms at each privacy budget.",
+    lines: dict[str, list[tuple[float, float, float, float]]] = {}
+    for row in rows:
+        if row.get("epsilon") is not None and row["k_marginal"] is not None:
+            low, high = (
+                row.get("k_marginal_low", row["k_marginal"]),
+                row.get("k_marginal_high", row["k_marginal"]),
             )
+            lines.setdefault(family(row), []).append((row["epsilon"], row["k_marginal"], low, high))
+    if lines:
+        charts.insert(
+            0,
+            figure(
+                line_chart("k-marginal score by ε", lines, x_label="ε (log scale)"),
+                "One line per mechanism, at each privacy budget; the band is the 95 % interval of the "
+                "mean over the runs.",
+            ),
         )
-    header = COLUMNS
-    table = html_table(
-        header, [[r.get(c, "") if r.get(c) is not None else "–" for c in header] for r in rows]
-    )
     params = document["parameters"]
+    repeat = params.get("repeat", 1)
     return page(
         "showcase comparison",
         [
             f'<p class="note">Mechanisms compared on {document["sensitive"]["records"]:,} sensitive '
             f"records, combinations up to length {params['reporting_length']}, rare below k = "
-            f"{params['resolution']}. This report holds only aggregate metrics; no sensitive "
-            "record or rare combination appears in it.</p>",
+            f"{params['resolution']}"
+            + (f"; each stochastic mechanism ran {repeat} times with independent seeds" if repeat > 1 else "")
+            + ". This report holds only aggregate metrics; no sensitive record or rare combination "
+            "appears in it.</p>",
             "<h2>Results</h2>",
-            table,
+            results_table(rows),
             "<h2>Charts</h2>",
             f'<div class="charts">{"".join(charts)}</div>',
         ],
