@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InputError, ParameterError
+from .kernels import dictionary as dictionary_kernels
 
 ALL = "all"
 
@@ -197,9 +198,10 @@ def encode(
     for c, (remap, column) in enumerate(zip(remaps, columns)):
         narrow = remap.astype(codes.dtype)
         start = 0
-        for indices in _chunk_indices(column):
+        for indices, validity, offset in _chunk_indices(column):
             stop = start + len(indices)
-            np.take(narrow, indices, out=codes[c, start:stop])
+            dictionary_kernels.remap_indices(indices, validity, offset, narrow, len(narrow) - 1,
+                                             codes[c, start:stop])  # fmt: skip
             start = stop
     schema = Schema(tuple(table.column_names), tuple(dictionaries))
     return EncodedTable(schema, codes)
@@ -248,12 +250,22 @@ def _unified_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _chunk_indices(column: pa.ChunkedArray):
-    """Per chunk, the dictionary indices as a NumPy array, nulls as ``len(dictionary)``."""
+    """Per chunk, its dictionary indices and validity bitmap as NumPy views, and its bit offset.
+
+    The bitmap is empty when the chunk has no null (see :mod:`.kernels.dictionary`).
+    """
     for chunk in column.chunks:
         indices = chunk.indices
-        if indices.null_count:
-            indices = pc.fill_null(indices, len(chunk.dictionary))
-        yield indices.to_numpy(zero_copy_only=False)
+        validity, data = indices.buffers()[:2]
+        dtype = np.dtype(indices.type.to_pandas_dtype())
+        if data is None:  # an empty chunk
+            values = np.empty(0, dtype=dtype)
+        else:
+            values = np.frombuffer(data, dtype=dtype, count=indices.offset + len(indices))[indices.offset :]
+        bits = (
+            np.frombuffer(validity, dtype=np.uint8) if validity is not None and indices.null_count else None
+        )
+        yield values, (np.empty(0, dtype=np.uint8) if bits is None else bits), indices.offset
 
 
 def _used_values(column: pa.ChunkedArray) -> pa.Array:
@@ -265,8 +277,8 @@ def _used_values(column: pa.ChunkedArray) -> pa.Array:
         return pa.array([], pa.string())
     dictionary = column.chunk(0).dictionary
     seen = np.zeros(len(dictionary) + 1, dtype=np.int64)
-    for indices in _chunk_indices(column):
-        seen += np.bincount(indices, minlength=len(dictionary) + 1)
+    for indices, validity, offset in _chunk_indices(column):
+        dictionary_kernels.count_indices(indices, validity, offset, len(dictionary), seen)
     used = seen > 0
     if used[:-1].all():
         return dictionary

@@ -229,6 +229,7 @@ def load_input(
     schema: Schema | None = None,
     seed: int | None = None,
     quantiles: QuantileBudget | None = None,
+    fingerprint: bool = True,
 ) -> Loaded:
     """Read ``source`` (a path or a table) and prepare and encode it as ``preparation`` says.
 
@@ -237,12 +238,13 @@ def load_input(
     makes the random choice of linked rows beyond ``max_linked`` reproducible.
     Under DP, ``quantiles`` pays for the edges of quantile bins (one value
     per subject each). With a subject id, the records returned are subjects (their rows merged),
-    and ``subject`` is None.
+    and ``subject`` is None. ``fingerprint=False`` skips hashing the input, for reads whose
+    description nobody records (a release's own records, opened to be explored).
     """
     preparation = preparation.resolved()
     raw = _read(source, preparation)
     # An in-memory input is fingerprinted as read (its text columns), not converted a second time.
-    description = describe_input(source if is_path(source) else raw)
+    description = describe_input(source if is_path(source) else raw) if fingerprint else {}
     changes: dict = {}
     subject = keys = None
     if preparation.subject_id is not None:
@@ -482,10 +484,13 @@ def check_cardinality(table: EncodedTable, limit: int | None) -> None:
 
 
 def load(
-    source: Source, preparation: Preparation = Preparation(), schema: Schema | None = None
+    source: Source,
+    preparation: Preparation = Preparation(),
+    schema: Schema | None = None,
+    fingerprint: bool = True,
 ) -> EncodedTable:
     """Read and encode a sensitive input (a path or a table) as ``preparation`` says."""
-    return load_input(source, preparation, schema).table
+    return load_input(source, preparation, schema, fingerprint=fingerprint).table
 
 
 def load_onto(source: Source, sensitive: EncodedTable, preparation: Preparation) -> EncodedTable:

@@ -341,7 +341,8 @@ def read_records(path: Path, multi_value: tuple[tuple[str, str], ...]) -> Encode
 
     raw = read_table(path)
     present = tuple(pair for pair in multi_value if pair[0] in raw.column_names)
-    own = load(raw, Preparation(multi_value=present, sensitive_zeros="all", max_cardinality=None))
+    prepared = Preparation(multi_value=present, sensitive_zeros="all", max_cardinality=None)
+    own = load(raw, prepared, fingerprint=False)
     names = {name for name, _ in multi_value}
     dictionaries = list(own.schema.dictionaries)
     for c, column in enumerate(own.schema.columns):  # 0/1 indicator columns: COL:value holding 1
