@@ -296,7 +296,8 @@ READ = Group(
             "choosing attributes from the data.",
             "--drop-unknown": "Drop values outside the codebook instead of refusing the input.",
             "--bin": "Bin a numeric column (repeatable), of the input or of --link: COL=width:10, "
-            "COL=edges:0,18,25,60:open (open: add <first and last+ bins), COL=quantiles:4:0..120 "
+            "COL=edges:0,18,25,60:open (open: add <first and last+ bins; open-above or "
+            "open-below: only one of them), COL=quantiles:4:0..120 "
             "(under --dp: DP quantiles in that public range, 5% of ε). End with :ctdc for labels "
             "like 18--20 (default: 18-20).",
         },

@@ -895,10 +895,10 @@ def cases_codebook(perpetrators_file: str) -> dict:
         "columns": {
             "year_of_registration": listed(str(year) for year in YEARS),
             "gender": listed(GENDERS),
-            "age": {"bins": {"edges": AGE_EDGES, "open": True, "labels": "ctdc"}},
+            "age": {"bins": {"edges": AGE_EDGES, "open": "above", "labels": "ctdc"}},
             "citizenship": listed(ISO3),
             "country_of_exploitation": listed(ISO3),
-            "months_trafficked": {"bins": {"edges": MONTHS_EDGES, "open": True}},
+            "months_trafficked": {"bins": {"edges": MONTHS_EDGES, "open": "above"}},
             "type_of_exploitation": multi(EXPLOITATION_TYPES),
             "means_of_control": multi(MEANS_OF_CONTROL),
             "labour_sector": multi(LABOUR_SECTORS),

@@ -38,13 +38,17 @@ from .errors import InputError, ParameterError
 
 KINDS = ("width", "edges", "quantiles")
 LABEL_STYLES = ("range", "ctdc")
+#: ``open_ends``: none, both, or one side; and how a bins spelling names them.
+OPEN_ENDS = (False, True, "above", "below")
+OPEN_SPELLINGS = {"open": True, "open-above": "above", "open-below": "below"}
 #: Most bins one column may have (a width too small for the data's span is refused).
 MAX_BINS = 100_000
 #: What a number looks like in text (after surrounding white space is removed).
 NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 SPELLINGS = (
-    "width:W[:from=X][:LO..HI][:open], edges:E1,E2,...[:open] or quantiles:N[:LO..HI], "
+    "width:W[:from=X][:LO..HI][:open|open-above|open-below], edges:E1,E2,...[:open|open-above|open-below] "
+    "or quantiles:N[:LO..HI], "
     "optionally ending :range or :ctdc (the label style)"
 )
 
@@ -61,7 +65,9 @@ class Bins:
       the public range ``lower..upper`` is required.
 
     ``open_ends`` (width and edges) adds a bin below the first edge and one
-    from the last edge up; without it a value outside the bins is an error.
+    from the last edge up (``True``), or only one of them (``"below"``,
+    ``"above"``: an age has no bin below 0); without it a value outside the
+    bins is an error.
     """
 
     kind: str
@@ -71,7 +77,7 @@ class Bins:
     count: int | None = None
     lower: float | None = None
     upper: float | None = None
-    open_ends: bool = False
+    open_ends: bool | str = False
     labels: str = "range"
 
     def __post_init__(self) -> None:
@@ -79,8 +85,10 @@ class Bins:
             raise ParameterError(f"bins kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.labels not in LABEL_STYLES:
             raise ParameterError(f"bin labels must be 'range' or 'ctdc', got {self.labels!r}")
-        if not isinstance(self.open_ends, bool):
-            raise ParameterError(f"bins open ends must be true or false, got {self.open_ends!r}")
+        if self.open_ends not in OPEN_ENDS or not isinstance(self.open_ends, (bool, str)):
+            raise ParameterError(
+                f"bins open ends must be true, false, 'above' or 'below', got {self.open_ends!r}"
+            )
         own = {"width": "width", "edges": "edges", "quantiles": "count"}[self.kind]
         for name in ("width", "edges", "count"):
             given = getattr(self, name) is not None
@@ -167,7 +175,7 @@ class Bins:
         if self.has_range:
             doc["range"] = [_plain(self.lower), _plain(self.upper)]
         if self.open_ends:
-            doc["open"] = True
+            doc["open"] = self.open_ends
         if self.labels != "range":
             doc["labels"] = self.labels
         return doc
@@ -235,8 +243,8 @@ def parse_bins(text: str) -> Bins:
         for option in parts[1:]:
             if option in LABEL_STYLES:
                 key, value = "labels", option
-            elif option == "open":
-                key, value = "open_ends", True
+            elif option in OPEN_SPELLINGS:
+                key, value = "open_ends", OPEN_SPELLINGS[option]
             elif option.startswith("from="):
                 key, value = "origin", _parse_number(option[len("from=") :])
             elif ".." in option:
@@ -366,8 +374,10 @@ def bin_edges(values: np.ndarray, bins: Bins) -> tuple[float, ...]:
         edges = _width_edges(values, bins)
     else:
         edges = _quantile_edges(values, bins)
-    if bins.open_ends:
-        edges = (-math.inf, *edges, math.inf)
+    if bins.open_ends in (True, "below"):
+        edges = (-math.inf, *edges)
+    if bins.open_ends in (True, "above"):
+        edges = (*edges, math.inf)
     return edges
 
 
@@ -540,11 +550,11 @@ def describe(bins: Bins, edges: Sequence[float], *, dp: bool = False) -> dict:
     :func:`dp_quantile_edges` (``dp=True``) are DP outputs, safe to publish.
     """
     finite = [_plain(e) for e in edges if math.isfinite(e)]
-    open_ends = len(finite) < len(edges)
+    below, above = bool(edges) and math.isinf(edges[0]), bool(edges) and math.isinf(edges[-1])
     data_derived = (bins.kind == "quantiles" and not dp) or (bins.kind == "width" and not bins.has_range)
     doc: dict = {"kind": bins.kind, "edges": finite, "labels": bins.labels}
-    if open_ends:
-        doc["open"] = True
+    if below or above:
+        doc["open"] = True if below and above else ("below" if below else "above")
     if bins.kind == "quantiles":
         doc["dp"] = dp
     doc["data_derived"] = data_derived

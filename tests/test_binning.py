@@ -128,6 +128,8 @@ def test_bins_validate_their_fields(fields, message):
     "doc",
     [
         {"edges": [0, 18, 30], "labels": "ctdc", "open": True},
+        {"edges": [0, 18, 30], "open": "above"},
+        {"width": 10, "from": 5, "open": "below"},
         {"width": 10, "from": 5},
         {"width": 2.5, "range": [0, 100]},
         {"quantiles": 4, "range": [0, 120]},
@@ -145,6 +147,21 @@ def test_codebook_entries_match_the_cli():
         "edges:0,18,30:open:ctdc"
     )
     assert Bins.from_dict({"quantiles": 4, "range": [0, 120]}) == parse_bins("quantiles:4:0..120")
+    assert Bins.from_dict({"edges": [0, 9], "open": "above"}) == parse_bins("edges:0,9:open-above")
+    assert Bins.from_dict({"edges": [0, 9], "open": "below"}) == parse_bins("edges:0,9:open-below")
+
+
+def test_one_open_end_adds_one_bin_and_outside_values_are_refused():
+    """An age has no bin below 0: open-above bins refuse -1 as outside, and describe says which end."""
+    above = parse_bins("edges:0,18,30:open-above")
+    assert bin_edges(np.array([1.0]), above) == (0, 18, 30, math.inf)
+    assert describe(above, bin_edges(np.array([1.0]), above))["open"] == "above"
+    below = parse_bins("edges:0,18:open-below")
+    assert describe(below, bin_edges(np.array([1.0]), below))["open"] == "below"
+    with pytest.raises(InputError, match="outside the bins"):
+        labels_of([-1, 5], "edges:0,18,30:open-above")
+    with pytest.raises(ParameterError, match="open ends must be"):
+        Bins("edges", edges=(0, 1), open_ends="left")
 
 
 @pytest.mark.parametrize(
@@ -180,6 +197,8 @@ def test_integer_labels_in_both_styles():
         "0--8", "0--8", "9--17", "9--17", "18--20", "18--20", "21--47", "21--47", "48+", "48+"
     ]  # fmt: skip
     assert labels_of([-1, 3], "edges:0,5:open:ctdc") == ["<0", "0--4"]
+    assert labels_of([0, 9, 60], spec + ":open-above:ctdc") == ["0--8", "9--17", "48+"]
+    assert labels_of([-3, 0, 20], spec + ":open-below") == ["<0", "0-8", "18-20"]
     assert labels_of([20, 29], "width:10") == ["20-29", "20-29"]
     assert labels_of([4, 5], "edges:4,5,6") == ["4", "5"]  # a one-value bin is the value alone
 
