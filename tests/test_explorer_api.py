@@ -222,3 +222,31 @@ def test_an_evaluation_is_shown_only_when_given_and_names_its_release(releases, 
     (tmp_path / "not.json").write_text('{"kind": "release"}')
     with pytest.raises(InputError, match="not an evaluation"):
         explorer_app([dp], evaluation=tmp_path / "not.json")
+
+
+def test_preloading_answers_every_selection_shape_before_the_first_click(releases, tmp_path):
+    """``showcase serve`` opens each release and runs each selection kernel once before its URL is
+    printed, so no one's first click waits for a kernel to load (or compile, after an install)."""
+    from showcase.engine.explore import server
+    from showcase.engine.kernels import selection
+
+    seen = []
+    real = server.explore
+    calls = lambda served, chosen: seen.append((served.id, chosen)) or real(served, chosen)  # noqa: E731
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(server, "explore", calls)
+        server.create_app(list(releases), preload=True)
+    for release in (r.name for r in releases):
+        shapes = [chosen for name, chosen in seen if name == release]
+        assert {} in shapes
+        assert any(len(chosen) > 2 for chosen in shapes)  # longer than L = 2: the released parts
+        assert any(any(len(v) == 2 for v in chosen.values()) for chosen in shapes)  # OR within a column
+    from showcase.engine.kernels import keys
+
+    used = (selection.column_masks, selection.leave_one_out, selection.masked_counts, selection.count_bits)
+    for kernel in (*used, keys.find_rows):
+        assert kernel.signatures, kernel
+    empty = tmp_path / "aggregates-only"
+    empty.mkdir()
+    shutil.copy(releases[1] / "aggregates.parquet", empty / "aggregates.parquet")
+    server.create_app([empty], preload=True)  # no records: nothing to warm, and no error

@@ -193,6 +193,25 @@ def explore(served: Served, selection: dict[str, list[str]]) -> dict:
 MAX_PARTS_SELECTED = 8
 
 
+def warm_up(served: Served) -> None:
+    """Open ``served`` and answer a few selections of every shape the page sends.
+
+    The first call of a selection kernel loads it from Numba's cache (or
+    compiles it, seconds, on the first run after an install or update): done
+    here, before the URL is printed, no one's first click waits for it.
+    """
+    records, aggregates, _ = served.indexes()
+    if records is None:
+        return
+    usable = [c for c in records.columns if c.values]
+    length = aggregates.reporting_length if aggregates is not None else 1
+    shapes = [{}, {c.name: c.values[:1] for c in usable[: length + 1]}]
+    if usable and len(usable[0].values) > 1:
+        shapes.append({usable[0].name: usable[0].values[:2]})
+    for selection in shapes:
+        explore(served, selection)
+
+
 def interval_kind(metadata: dict) -> str:
     """How to read a released count's interval: ``dp`` (95 % noise), ``k`` (rounded down to k), ``exact``."""
     from .index import noise_interval
@@ -296,7 +315,7 @@ def create_app(folders: list[Path], evaluation: Path | None = None, *, preload: 
     served = {s.id: s for s in release_ids([Path(f) for f in folders])}
     if preload:
         for one in served.values():
-            one.indexes()
+            warm_up(one)
     quality = read_evaluation(Path(evaluation), list(served.values())) if evaluation is not None else None
 
     def release(request: Request) -> Served:
