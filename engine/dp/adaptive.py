@@ -43,15 +43,18 @@ import numpy as np
 from ..aggregates import NO_ATTRIBUTE, Aggregates
 from ..encode import EncodedTable, Schema
 from ..errors import ParameterError
+from ..kernels.marginal_fit import all_marginal_counts
 from .accountant import BudgetSplit, default_delta, record_count_epsilon, rho_from_epsilon
 from .adaptive_options import AIM_SELECTION, AdaptiveOptions
 from .exponential import exponential_mechanism
 from .marginals import PROTECTION_DP, selection_threshold
-from .model import Fitter, Marginal, Measurements, counts_of
+from .model import Fitter, Marginal, Measurements, counts_of, strides
 from .noise import RandomSource, discrete_gaussian, discrete_laplace
 
 #: Candidates larger than this many cells are never measured (their noise would swamp them).
 MAX_CELLS = 100_000
+#: AIM's model between rounds holds at most this many records (its counts scaled to the release's).
+MODEL_RECORDS = 50_000
 
 
 @dataclass
@@ -262,26 +265,38 @@ def _aim(
         for cols in itertools.combinations(range(n_cols), k)
         if int(np.prod(radix[list(cols)])) <= MAX_CELLS
     ]
-    truth = [counts_of(codes, radix, cols) for cols in candidates]
-    cells = np.array([t.size for t in truth], dtype=np.float64)
+    flat = _flat(candidates, radix)
+    truth = np.zeros(int(flat[3][-1]), dtype=np.int64)
+    all_marginal_counts(codes, *flat, truth)
+    cells = np.diff(flat[3]).astype(np.float64)
     rounds = options.n_rounds(n_cols, rho)
     rho_round = rho / rounds
     epsilon = math.sqrt(8 * AIM_SELECTION * rho_round) * (1 - 1e-12)
     sigma = math.sqrt(1 / (2 * (1 - AIM_SELECTION) * rho_round)) * (1 + 1e-12)
     penalty = np.ceil(math.sqrt(2 / math.pi) * sigma * cells).astype(np.int64)
-    fitter = Fitter(measurements, seed=seed)
+    fitter = Fitter(measurements, seed=seed, records=min(measurements.record_count, MODEL_RECORDS))
+    scale = measurements.record_count / max(fitter.n, 1)
     for r in range(rounds):
         fitter.fit(1)
-        model = [fitter.counts(cols) for cols in candidates]
-        errors = np.array(
-            [int(np.abs(t - m).sum()) for t, m in zip(truth, model, strict=True)], dtype=np.int64
-        )
+        model = np.zeros_like(truth)
+        all_marginal_counts(fitter.codes, *flat, model)
+        model = np.rint(model * scale).astype(np.int64)
+        errors = np.add.reduceat(np.abs(truth - model), flat[3][:-1])
         pick = exponential_mechanism(errors - penalty, 1, epsilon, source)
         parts[f"select_{r + 1}"] = epsilon**2 / 8
         selection_epsilons.append(epsilon)
         measurements.marginals.append(_measure(codes, measurements, candidates[pick], sigma, source))
         parts[f"measure_{r + 1}"] = 1 / (2 * sigma**2)
         fitter.add(measurements.marginals[-1])
+
+
+def _flat(candidates: list[tuple[int, ...]], radix: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Columns, their pointers, strides and cell offsets of ``candidates``, flat (see the kernels)."""
+    m_cols = np.array([c for cols in candidates for c in cols], dtype=np.int64)
+    m_ptr = np.cumsum([0] + [len(cols) for cols in candidates]).astype(np.int64)
+    m_strides = np.concatenate([strides(radix, cols) for cols in candidates]).astype(np.int64)
+    sizes = [int(np.prod(radix[list(cols)])) for cols in candidates]
+    return m_cols, m_ptr, m_strides, np.cumsum([0] + sizes).astype(np.int64)
 
 
 def _merge(measurements: Measurements) -> Measurements:

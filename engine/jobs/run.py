@@ -29,8 +29,11 @@ from .synthesize import (
 
 #: Reporting lengths when none is given: DP spends no budget on triples its synthesis does not use.
 DEFAULT_LENGTH, DEFAULT_DP_LENGTH = 3, 2
-#: The DP mechanism of ``run --dp`` when none is given (chosen by measurement, bench/RESULTS.md issue 15).
-DEFAULT_DP_ALGORITHM = "sds"
+#: The DP mechanism of ``run --dp`` when none is given: aim, chosen by measurement (bench/RESULTS.md,
+#: issue 15); sds for subjects and linked tables, which aim does not protect.
+DEFAULT_DP_ALGORITHM = "aim"
+#: Its length: rounds choose among pairs and triples (triples paid for themselves at every epsilon measured).
+DEFAULT_ADAPTIVE_LENGTH = 3
 
 
 def _plan(protection, length: int | None, mode: str | None) -> tuple[int, str]:
@@ -52,6 +55,22 @@ def _plan(protection, length: int | None, mode: str | None) -> tuple[int, str]:
     if dp and mode != "aggregate_seeded" and length < 2:
         raise ParameterError(f"the {mode} synthesis of a DP run needs --length 2 or more")
     return length, mode
+
+
+def _default_algorithm(protection: DifferentialPrivacy, preparation: Preparation, mode: str | None) -> str:
+    """aim, unless the run asks for what only sds does: subjects, linked tables, sds options or modes."""
+    resolved = preparation.resolved()  # a codebook may name the subject id or linked tables
+    default = DifferentialPrivacy(epsilon=protection.epsilon)
+    sds_options = ("percentile", "percentile_proportion", "accuracy_mode", "sigma_proportions",
+                   "fabrication_mode", "thresholds")  # fmt: skip
+    if (
+        resolved.subject_id is not None
+        or resolved.links
+        or any(getattr(protection, name) != getattr(default, name) for name in sds_options)
+        or mode not in (None, FITTED)
+    ):
+        return "sds"
+    return DEFAULT_DP_ALGORITHM
 
 
 @locks_for_call
@@ -82,7 +101,9 @@ def run(
     Multi-value cells are joined in the files, or 0/1 columns without ``join_multi_value``.
     """
     if isinstance(protection, DifferentialPrivacy) and protection.algorithm is None:
-        protection = replace(protection, algorithm=DEFAULT_DP_ALGORITHM)
+        protection = replace(protection, algorithm=_default_algorithm(protection, preparation, mode))
+        if protection.algorithm != "sds" and length is None:
+            length = DEFAULT_ADAPTIVE_LENGTH
     length, mode = _plan(protection, length, mode)
     dp = isinstance(protection, DifferentialPrivacy)
     given = mode_parameters(mode, None if dp else protection.k, parameters)

@@ -17,8 +17,10 @@ from ..aggregates import Aggregates
 from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
 
-#: Proposals per cell of the synthetic table in the final fit.
+#: Proposals per cell of the synthetic table in the final fit, and at most this many proposals in all
+#: (large tables get fewer sweeps, so the fit stays within seconds).
 SWEEPS = 20
+MAX_PROPOSALS = 100_000_000
 
 
 def fitted(
@@ -26,7 +28,7 @@ def fitted(
     *,
     rng: np.random.Generator,
     target_number_of_records: int | None = None,
-    sweeps: int = SWEEPS,
+    sweeps: int | None = None,
 ) -> EncodedTable:
     """Synthetic records fitted to the release's measured marginals, on the release's own schema."""
     from ..dp.model import Fitter
@@ -41,6 +43,8 @@ def fitted(
     if n < 1:
         raise ParameterError(f"number of records must be at least 1, got {n}")
     fitter = Fitter(measurements, seed=int(rng.integers(0, 2**63 - 1)), records=n)
+    if sweeps is None:
+        sweeps = int(min(SWEEPS, max(1, MAX_PROPOSALS // max(n * len(measurements.values), 1))))
     fitter.fit(sweeps)
     released = aggregates.on_released_schema()
     # Local code j of column c is schema code values[c][j-1]; its code on the released schema is its rank
