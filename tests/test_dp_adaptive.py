@@ -285,7 +285,7 @@ def audit(algorithm, trials=150):
     extra = pa.table({name: ["v0"] for name in base.column_names})
     with_record = encode(pa.concat_tables([base, extra]))
     without = encode(base, schema=with_record.schema)
-    options = AdaptiveOptions(algorithm=algorithm, length=2, rounds=3, fit_steps=1)
+    options = AdaptiveOptions(algorithm=algorithm, length=2, rounds=3)
 
     def release(table, source):
         _, report, measurements = adaptive_aggregate(

@@ -21,7 +21,6 @@ class AdaptiveOptions:
     rounds: int | None = None
     one_way_proportion: float = 0.1
     record_count_proportion: float = 0.005
-    fit_steps: int = 20
 
     def __post_init__(self) -> None:
         if self.algorithm not in ADAPTIVE:
@@ -42,8 +41,6 @@ class AdaptiveOptions:
             raise ParameterError(f"rounds must be an integer from 1 to 10000, got {self.rounds!r}")
         check_proportion(self.one_way_proportion, "one-way proportion")
         check_proportion(self.record_count_proportion, "record count proportion")
-        if not isinstance(self.fit_steps, int) or not 1 <= self.fit_steps <= 1000:
-            raise ParameterError(f"fit steps must be an integer from 1 to 1000, got {self.fit_steps!r}")
 
     def n_rounds(self, n_columns: int, rho: float) -> int:
         """AIM's rounds: as given, else one per column plus more as the budget allows (sigma >= ~4)."""
