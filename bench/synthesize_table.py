@@ -43,12 +43,12 @@ def binned(column: pa.ChunkedArray, width: int) -> pa.Array:
     return pa.array(np.where(keep, text, labels), pa.string())
 
 
-def prepared_nist(folder: Path) -> Path:
-    """The categorical NIST table as a CSV in ``folder``."""
-    with open(NIST, encoding="utf-8") as handle:
+def prepared_nist(folder: Path, source: Path = NIST) -> Path:
+    """The categorical NIST table (national, or another excerpt ``source``) as a CSV in ``folder``."""
+    with open(source, encoding="utf-8") as handle:
         names = handle.readline().strip().split(",")
     types = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
-    table = pacsv.read_csv(NIST, convert_options=types)
+    table = pacsv.read_csv(source, convert_options=types)
     columns, kept = [], []
     for name in table.column_names:
         if name in DROPPED:
@@ -56,7 +56,7 @@ def prepared_nist(folder: Path) -> Path:
         column = table.column(name)
         columns.append(binned(column, BINS[name]) if name in BINS else column)
         kept.append(name)
-    path = folder / "national2019-categorical.csv"
+    path = folder / f"{source.stem}-categorical.csv"
     pacsv.write_csv(pa.table(columns, names=kept), path)
     return path
 

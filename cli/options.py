@@ -475,6 +475,8 @@ class Dp:
         refuse({"-k/--resolution": resolution}, "k-anonymity only; a --dp release has no k")
         refuse({"--unprotected": unprotected}, "cannot be combined with --dp")
         spec = {flag[2:].replace("-", "_"): value for flag, value in self.given.items()}
+        if "mechanism" in spec:
+            spec["algorithm"] = spec.pop("mechanism")
         for name in ("thresholds", "sigma_proportions"):
             if name in spec:
                 spec[name] = numbers(spec[name], "--" + name.replace("_", "-"))
@@ -489,6 +491,12 @@ def _dp(dp: bool, **values: Any) -> Dp:
 #: The DP options but --dp itself: help (each shown after "DP: ").
 _DP_HELP = {
     "--epsilon": "total privacy budget ε > 0.",
+    "--mechanism": "which marginals are measured: sds (every combination up to L, SPEC §2.2), "
+    "mst (1-way, then a spanning tree of pairs chosen by the exponential mechanism) or aim (rounds "
+    "that measure the pair or triple worst fitted so far); mst and aim synthesize with mode fitted. "
+    "Default: sds for aggregate, the measured best for run (bench/RESULTS.md).",
+    "--rounds": "mst/aim: AIM's rounds (marginals measured). Default: from the budget.",
+    "--one-way-proportion": "mst/aim: share of the budget for the 1-way marginals. Default: 0.1.",
     "--delta": "δ in (0, 1). Default: 1/(n ln n) for the protected record count n.",
     "--fabrication-mode": "thresholds for lengths >= 2: uncontrolled, balanced, minimize or "
     "progressive. Default: balanced.",
@@ -516,6 +524,8 @@ DP = Group(
         types={
             "--dp": bool,
             "--epsilon": float,
+            "--rounds": int,
+            "--one-way-proportion": float,
             "--delta": float,
             "--percentile": float,
             "--percentile-proportion": float,

@@ -32,6 +32,10 @@ class Aggregates:
         int64 array: its count (exact, or protected when ``protection`` says so).
     record_count
         Number of records (protected the same way as the counts).
+    marginals
+        For an adaptive DP release (``mst``, ``aim``): the measured noisy
+        marginals (:class:`~showcase.engine.dp.adaptive.Measurements`) that
+        marginal-fitting synthesis reads; None otherwise.
     """
 
     schema: Schema
@@ -42,6 +46,7 @@ class Aggregates:
     record_count: int
     protection: str = PROTECTION_NONE
     resolution: int | None = None
+    marginals: object | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.count.shape[0])

@@ -33,6 +33,8 @@ MAX_THRESHOLD = 1e15
 #: Fabrication modes of the DP marginals: the adaptive eta of each length k >= 2 (a noisy count
 #: passes threshold sigma sqrt(Delta) PhiInv(1 - eta/2)), trading fabricated for lost combinations.
 FABRICATION_MODES = ("uncontrolled", "balanced", "minimize", "progressive")
+#: DP mechanisms: SDS-style marginals of every combination, or adaptively chosen marginals.
+ALGORITHMS = ("sds", "mst", "aim")
 
 
 def _is_number(value: object) -> bool:
@@ -101,6 +103,12 @@ class DifferentialPrivacy:
     budget_total: float | None = None
     ledger: str | Path | None = field(default=None, compare=False)
     dataset_id: str | None = None
+    #: Which marginals are measured: ``sds`` (every combination up to L, SPEC §2.2), or adaptively
+    #: chosen ones, ``mst`` or ``aim`` (:mod:`showcase.engine.dp.adaptive`); None: the job's default.
+    algorithm: str | None = None
+    #: AIM's rounds (None: from the budget) and the share of the budget for the 1-way marginals.
+    rounds: int | None = None
+    one_way_proportion: float | None = None
     name = "differential-privacy"
 
     def __post_init__(self) -> None:
@@ -138,6 +146,14 @@ class DifferentialPrivacy:
             from .dp.ledger import dataset_key
 
             dataset_key(self.dataset_id)
+        if self.algorithm is not None and self.algorithm not in ALGORITHMS:
+            raise ParameterError(f"unknown DP mechanism {self.algorithm!r}; choose {', '.join(ALGORITHMS)}")
+        adaptive_only = {"rounds": self.rounds, "one_way_proportion": self.one_way_proportion}
+        if self.algorithm in (None, "sds") and any(v is not None for v in adaptive_only.values()):
+            names = ", ".join(k.replace("_", " ") for k, v in adaptive_only.items() if v is not None)
+            raise ParameterError(f"{names}: options of the mst and aim mechanisms only")
+        if self.algorithm not in (None, "sds"):
+            self.adaptive(2)  # checks the options
 
     def check(self, length: int) -> None:
         """The checks that need the reporting length: one value per length, and a trial budget split."""
@@ -148,7 +164,20 @@ class DifferentialPrivacy:
                 f"thresholds needs {length - 1} values from 0 to {MAX_THRESHOLD:g} (lengths 2..L), "
                 f"got {list(self.thresholds)!r}"
             )
+        if self.algorithm not in (None, "sds"):
+            self.adaptive(length)
+            return
         self.split(length, self.delta or 1e-6)
+
+    def adaptive(self, length: int):
+        """The options of the ``mst`` / ``aim`` mechanism at reporting ``length`` (checked)."""
+        from .dp.adaptive_options import AdaptiveOptions
+
+        extra = {} if self.one_way_proportion is None else {"one_way_proportion": self.one_way_proportion}
+        return AdaptiveOptions(
+            algorithm=self.algorithm, length=length, rounds=self.rounds,
+            record_count_proportion=self.record_count_proportion, **extra,
+        )  # fmt: skip
 
     def split(self, length: int, delta: float, selection: bool = True):
         """The :class:`~showcase.engine.dp.accountant.BudgetSplit` of this budget at ``delta``."""
@@ -167,13 +196,15 @@ class DifferentialPrivacy:
         """The options of the DP marginals mechanism that differ from None (its keyword arguments)."""
         names = ("record_count_proportion", "percentile_proportion", "percentile", "accuracy_mode",
                  "sigma_proportions", "fabrication_mode", "thresholds")  # fmt: skip
+        if self.algorithm not in (None, "sds"):
+            names = ("algorithm", "record_count_proportion", "rounds", "one_way_proportion")
         values = {name: getattr(self, name) for name in names}
         if self.accuracy_mode is not None and self.accuracy_mode not in ACCURACY_MODES:
             raise ParameterError(
                 f"unknown accuracy mode {self.accuracy_mode!r}; choose {', '.join(ACCURACY_MODES)}"
             )
         for name in ("sigma_proportions", "thresholds"):
-            if values[name] is not None:
+            if values.get(name) is not None:
                 values[name] = list(values[name])
         return {k: v for k, v in values.items() if v is not None}
 

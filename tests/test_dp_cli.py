@@ -164,7 +164,7 @@ NOT_APPLYING = [
     *[(command, extra, message) for command in ("aggregate", "run") for extra, message in NOT_APPLYING],
     ("aggregate", ["--seed", "3"], "--seed: used with --dp only"),
     ("run", ["--dp", "--epsilon", "1", "--mode", "row_seeded"], "mode row_seeded reads the sensitive data"),
-    ("run", ["--dp", "--epsilon", "1", "--oversampling-ratio", "0.1"], "not a parameter of mode tree"),
+    ("run", ["--dp", "--epsilon", "1", "--oversampling-ratio", "0.1"], "not a parameter of mode fitted"),
     ("run", ["--dp", "--epsilon", "1", "--mode", "pairwise", "-l", "1"], "needs --length 2 or more"),
 ])  # fmt: skip
 def test_options_that_do_not_apply_are_refused(cases, tmp_path, capsys, command, extra, message):

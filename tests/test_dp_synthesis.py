@@ -180,7 +180,7 @@ def test_run_dp_and_synthesize_from_dp_aggregates(tmp_path, monkeypatch, capsys)
         "aggregates.parquet", "aggregates.tsv", "metadata.json", "synthetic.csv",
         "synthetic.parquet"]  # fmt: skip
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["synthesis"]["mode"] == "tree"
+    assert meta["synthesis"]["mode"] == "fitted"  # run --dp: aim, then fitted synthesis
     assert meta["privacy"]["mechanism"] == "differential-privacy"
     from_release = ["synthesize", "--from-aggregates", out, "--seed", 1, "--no-progress"]
     again = tmp_path / "again"

@@ -212,7 +212,9 @@ def audit_neighbours(
         for side, table in enumerate((without, with_record)):
             aggregates, report = release(table, RandomSource(seed * 1_000_003 + 2 * trial + side))
             if not scales:  # one set of weights for every score, or their changes add variance
-                scales = [noise_scale(s, bound) for s, bound in zip(report.split.sigmas, report.deltas)]
+                scales = getattr(report, "noise_scales", None) or [
+                    noise_scale(s, bound) for s, bound in zip(report.split.sigmas, report.deltas)
+                ]
                 delta = report.split.delta
             scores[side].append(record_score(aggregates, scales, attributes))
     return audit_scores(np.array(scores[0]), np.array(scores[1]), delta, confidence)

@@ -15,6 +15,7 @@ from ..aggregates import PROTECTION_NONE
 from ..aggregates_io import describe
 from ..count import check_length_fits, count_combinations
 from ..dp.ledger import Ledger, ledger_path
+from ..errors import ParameterError
 from ..guarantees import aggregates_guarantee, dp_guarantee
 from ..ingest import Source
 from ..linking import DEFAULT_MAX_LINKED
@@ -43,6 +44,11 @@ def check_request(
 
         protection.check(length)
         RandomSource(seed)  # checks the seed
+        if protection.algorithm not in (None, "sds") and (preparation.subject_id or preparation.links):
+            raise ParameterError(
+                f"the {protection.algorithm} mechanism protects one record per row: use --mechanism sds "
+                "for subjects and linked tables"
+            )
         links = tuple(
             replace(link, max_linked=DEFAULT_MAX_LINKED) if link.max_linked is None else link
             for link in preparation.links
@@ -204,11 +210,20 @@ def _noise(
     from ..dp.noise import RandomSource
 
     with job.step("release", total=None):
-        released, report = dp_aggregate(
-            loaded.table, protection=protection, length=length, public_domain=loaded.public_domain,
-            subject=loaded.subject, source=RandomSource(seed),
-            progress=lambda d, t: job.report("noise", d, t),
-        )  # fmt: skip
+        if protection.algorithm in (None, "sds"):
+            released, report = dp_aggregate(
+                loaded.table, protection=protection, length=length, public_domain=loaded.public_domain,
+                subject=loaded.subject, source=RandomSource(seed),
+                progress=lambda d, t: job.report("noise", d, t),
+            )  # fmt: skip
+        else:
+            from ..dp.adaptive import adaptive_aggregate
+
+            released, report, _ = adaptive_aggregate(
+                loaded.table, epsilon=protection.epsilon, delta=protection.delta,
+                options=protection.adaptive(length), public_domain=loaded.public_domain,
+                source=RandomSource(seed), seed=seed,
+            )  # fmt: skip
     facts = report.describe()
     account.record_delta(facts["delta"])
     privacy = {

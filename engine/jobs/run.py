@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..count import validate_length
@@ -12,7 +13,7 @@ from ..output_lock import locks_for_call
 from ..prepare import Preparation
 from ..protection import DifferentialPrivacy, KAnonymity, check_protection
 from ..randomness import describe_seed, make_rng
-from ..synthesize import AGGREGATE_MODES, ROW_SEEDED, SENSITIVE_MODES, TREE, validate_mode
+from ..synthesize import AGGREGATE_MODES, FITTED, ROW_SEEDED, SENSITIVE_MODES, TREE, validate_mode
 from .aggregate import aggregate_files
 from .protect import aggregate_sections, check_request, inputs, protected_counts
 from .results import RunResult, SynthesisResult
@@ -28,6 +29,11 @@ from .synthesize import (
 
 #: Reporting lengths when none is given: DP spends no budget on triples its synthesis does not use.
 DEFAULT_LENGTH, DEFAULT_DP_LENGTH = 3, 2
+#: The DP mechanism of ``run --dp`` when none is given: aim, chosen by measurement (bench/RESULTS.md,
+#: issue 15); sds for subjects and linked tables, which aim does not protect.
+DEFAULT_DP_ALGORITHM = "aim"
+#: Its length: rounds choose among pairs and triples (triples paid for themselves at every epsilon measured).
+DEFAULT_ADAPTIVE_LENGTH = 3
 
 
 def _plan(protection, length: int | None, mode: str | None) -> tuple[int, str]:
@@ -35,15 +41,36 @@ def _plan(protection, length: int | None, mode: str | None) -> tuple[int, str]:
     check_protection(protection, (KAnonymity, DifferentialPrivacy))
     dp = isinstance(protection, DifferentialPrivacy)
     length = validate_length(length if length is not None else DEFAULT_DP_LENGTH if dp else DEFAULT_LENGTH)
-    mode = validate_mode(mode if mode is not None else TREE if dp else ROW_SEEDED)
+    adaptive = dp and protection.algorithm not in (None, "sds")
+    mode = validate_mode(mode if mode is not None else (FITTED if adaptive else TREE) if dp else ROW_SEEDED)
     if dp and mode not in AGGREGATE_MODES:
         raise ParameterError(
             f"a DP run synthesizes from the DP aggregates alone: mode {', '.join(AGGREGATE_MODES)}; "
             f"mode {mode} reads the sensitive data"
         )
+    if mode == FITTED and not adaptive:
+        raise ParameterError(
+            "fitted synthesis needs a DP release of measured marginals: --mechanism mst or aim"
+        )
     if dp and mode != "aggregate_seeded" and length < 2:
         raise ParameterError(f"the {mode} synthesis of a DP run needs --length 2 or more")
     return length, mode
+
+
+def _default_algorithm(protection: DifferentialPrivacy, preparation: Preparation, mode: str | None) -> str:
+    """aim, unless the run asks for what only sds does: subjects, linked tables, sds options or modes."""
+    resolved = preparation.resolved()  # a codebook may name the subject id or linked tables
+    default = DifferentialPrivacy(epsilon=protection.epsilon)
+    sds_options = ("percentile", "percentile_proportion", "accuracy_mode", "sigma_proportions",
+                   "fabrication_mode", "thresholds")  # fmt: skip
+    if (
+        resolved.subject_id is not None
+        or resolved.links
+        or any(getattr(protection, name) != getattr(default, name) for name in sds_options)
+        or mode not in (None, FITTED)
+    ):
+        return "sds"
+    return DEFAULT_DP_ALGORITHM
 
 
 @locks_for_call
@@ -73,6 +100,10 @@ def run(
     (default), ``pairwise`` or ``aggregate_seeded``, and ``length`` defaults to 2.
     Multi-value cells are joined in the files, or 0/1 columns without ``join_multi_value``.
     """
+    if isinstance(protection, DifferentialPrivacy) and protection.algorithm is None:
+        protection = replace(protection, algorithm=_default_algorithm(protection, preparation, mode))
+        if protection.algorithm != "sds" and length is None:
+            length = DEFAULT_ADAPTIVE_LENGTH
     length, mode = _plan(protection, length, mode)
     dp = isinstance(protection, DifferentialPrivacy)
     given = mode_parameters(mode, None if dp else protection.k, parameters)

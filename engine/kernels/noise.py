@@ -240,3 +240,27 @@ def exponential_quantile(histogram, q_num, q_den, eps_num, eps_den, prior_num, p
             return c
         if state[1]:
             return -1
+
+
+@njit(**JIT)
+def exponential_choice(numerators, denominator, words, state):
+    """Index i with probability proportional to exp(-numerators[i] / denominator), sampled exactly.
+
+    ``numerators`` are non-negative int64 and ``denominator`` a positive
+    int64. A proposal i is drawn uniformly and accepted with an exact
+    Bernoulli(exp(-(numerators[i] - min) / denominator)), so the output is
+    exactly the stated distribution. Returns -1 if the words ran out.
+    """
+    n = numerators.shape[0]
+    best = numerators[0]
+    for i in range(1, n):
+        if numerators[i] < best:
+            best = numerators[i]
+    while True:
+        i = uniform_below(n, words, state)
+        if state[1]:
+            return -1
+        if bernoulli_exp(numerators[i] - best, denominator, words, state):
+            return i
+        if state[1]:
+            return -1

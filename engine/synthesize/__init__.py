@@ -15,6 +15,8 @@ read only released aggregates and complete every record from the released 1-
 and 2-combinations: ``tree`` samples down a Chow–Liu tree of the columns (see
 :mod:`.tree`; the mode for DP aggregates, where aggregate-seeded records stop
 early), ``pairwise`` pools every released pair (see :mod:`.pairwise`).
+``fitted`` fits records to every marginal an adaptive DP release measured
+(``mst``, ``aim``; see :mod:`.fitted`).
 
 Every mode returns codes on the schema of its input, 0 where a record has no
 attribute for a column; :mod:`.output` turns them back into the input's spellings.
@@ -38,10 +40,11 @@ VALUE_SEEDED = "value_seeded"
 AGGREGATE_SEEDED = "aggregate_seeded"
 PAIRWISE = "pairwise"
 TREE = "tree"
+FITTED = "fitted"
 #: Every mode, in the order the CLI lists them.
-MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED, AGGREGATE_SEEDED, TREE, PAIRWISE)
+MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED, AGGREGATE_SEEDED, TREE, PAIRWISE, FITTED)
 #: Modes that read only released aggregates.
-AGGREGATE_MODES = (AGGREGATE_SEEDED, TREE, PAIRWISE)
+AGGREGATE_MODES = (AGGREGATE_SEEDED, TREE, PAIRWISE, FITTED)
 #: Modes that read the sensitive data (and need a resolution k).
 SENSITIVE_MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED)
 
@@ -58,6 +61,7 @@ MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
     ),
     PAIRWISE: ("target_number_of_records",),
     TREE: ("target_number_of_records",),
+    FITTED: ("target_number_of_records",),
 }
 
 
@@ -93,7 +97,7 @@ def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
             given.get("aggregate_counts_scale_factor", 1.0),
             given.get("target_number_of_records"),
         )
-    if mode in (TREE, PAIRWISE):
+    if mode in (TREE, PAIRWISE, FITTED):
         from .aggregate_seeded import check_target
 
         check_target(given.get("target_number_of_records"))
@@ -146,7 +150,7 @@ def synthesize(
     given = check_parameters(mode, parameters)
     if mode in AGGREGATE_MODES and not isinstance(source, Aggregates):
         raise ParameterError(f"{mode} synthesizes from aggregates, not from sensitive records")
-    if mode in (TREE, PAIRWISE):
+    if mode in (TREE, PAIRWISE, FITTED):
         return _mode_function(mode)(source, rng=rng, **given)
     if mode == AGGREGATE_SEEDED:
         from .aggregate_seeded import aggregate_seeded
