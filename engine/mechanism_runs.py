@@ -75,6 +75,27 @@ def dp(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release
     return Release(None, "synthetic", table=_onto(synthetic, sensitive))
 
 
+def dp_adaptive(sensitive: EncodedTable, params: dict, length: int, seed: int, algorithm: str) -> Release:
+    """Adaptively measured DP marginals (``aim`` at L = 3 by default, ``mst``), then fitted synthesis.
+
+    As ``run --dp --mechanism aim|mst`` does, in memory and outside the ledger.
+    """
+    from .dp.adaptive import adaptive_aggregate
+    from .dp.adaptive_options import AdaptiveOptions
+    from .dp.noise import RandomSource
+    from .synthesize.fitted import fitted
+
+    options = AdaptiveOptions(
+        algorithm=algorithm, length=int(params.get("L") or (3 if algorithm == "aim" else 2))
+    )
+    released, _, _ = adaptive_aggregate(
+        sensitive, epsilon=float(params["epsilon"]), delta=params.get("delta") or None, options=options,
+        source=RandomSource(seed), seed=seed,
+    )  # fmt: skip
+    synthetic = fitted(released, rng=make_rng(seed))
+    return Release(None, "synthetic", table=_onto(synthetic, sensitive))
+
+
 def _onto(table: EncodedTable, sensitive: EncodedTable) -> EncodedTable:
     """Re-encode a table whose schema is a subset of the sensitive one onto it."""
     if table.schema is sensitive.schema:

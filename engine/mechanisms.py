@@ -2,7 +2,9 @@
 
 A mechanism is named by a spec string ``NAME[:key=value,...]``, for example
 ``aggregate:k=10``, ``row_seeded:k=5``, ``aggregate_seeded:k=10``,
-``dp:epsilon=4`` (DP marginals then aggregate-seeded synthesis), ``pac-synth:epsilon=4``.
+``dp:epsilon=4`` (SDS-style DP marginals then tree synthesis), ``dp-aim:epsilon=4`` and
+``dp-mst:epsilon=4`` (adaptively measured marginals then fitted synthesis, as ``run --dp``
+does), ``pac-synth:epsilon=4``.
 This project's mechanisms always run; peers
 (pac-synth, SmartNoise MST/AIM) run through adapters that import them only
 when installed. Every mechanism gets a seed derived from the comparison's
@@ -58,6 +60,10 @@ MECHANISMS: dict[str, MechanismInfo] = {
     ),
     "aggregate_seeded": MechanismInfo("aggregate_seeded", {"k": (int, None), "L": (int, 0)}),
     "dp": MechanismInfo("dp", {"epsilon": (float, None), "delta": (float, 0), "L": (int, 0)}),
+    "dp-aim": MechanismInfo(
+        "dp_adaptive", {"epsilon": (float, None), "delta": (float, 0), "L": (int, 0)}, variant="aim"
+    ),
+    "dp-mst": MechanismInfo("dp_adaptive", {"epsilon": (float, None), "delta": (float, 0)}, variant="mst"),
     "pac-synth": MechanismInfo(
         "pac_synth",
         {"epsilon": (float, None), "delta": (float, 0), "L": (int, 0)},

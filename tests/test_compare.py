@@ -211,3 +211,14 @@ def test_the_report_table_fits_the_page(tmp_path, capsys):
     found = browse((out / "report.html").as_uri(), widths, "comparison-table.png", size=(1000, 800))
     assert found["errors"] == [] and found["scroll"] <= found["client"]
     assert long_name in found["names"]
+
+
+def test_adaptive_dp_mechanisms_compare_like_the_others(tmp_path, capsys):
+    """dp-aim and dp-mst (run --dp's adaptive marginals and fitted synthesis) as compare mechanisms."""
+    rows = [("a1", "b1", "c1"), ("a2", "b2", "c2"), ("a1", "b2", "c2"), ("a2", "b1", "c1")] * 150
+    out = compared(tmp_path, capsys, rows, ["dp-aim", "dp-mst"], "-k", 2, "--epsilon", "8", "--seed", 2)
+    summary = {r["mechanism"]: r for r in json.loads((out / "comparison.json").read_text())["summary"]}
+    assert set(summary) == {"dp-aim:epsilon=8", "dp-mst:epsilon=8"}
+    for row in summary.values():
+        assert row["release_kind"] == "synthetic" and row["seeded"] is True
+        assert 0.9 < row["record_expansion"] < 1.1 and row["k_marginal"] > 800
