@@ -237,6 +237,41 @@ def test_pool_records_on_attribute_indexes_match_the_whole_table(rows, k, seeded
     assert_k_anonymous(table, runs[True], k)
 
 
+@given(
+    table=encoded_tables(max_rows=80),
+    k=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    n_parts=st.integers(1, 2),
+    share=st.integers(1, 3),
+    tries=st.integers(1, 3),
+    seeded=st.booleans(),
+    data=st.data(),
+)
+def test_pool_records_match_the_reference(table, k, seed, n_parts, share, tries, seeded, data):
+    """Pool records (former and seeded) are exactly the slow reference's, pool left included."""
+    index = support_index(table, k)
+    target = protected_counts(index.counts, k)
+    if not target.any():
+        return
+    pool = np.array([data.draw(st.integers(0, int(t))) for t in target], dtype=np.int64)
+    first = data.draw(st.sampled_from([int(a) for a in np.flatnonzero(target)]))
+    pool[first] = max(int(pool[first]), 1)
+    remaining = np.stack([split_counts(pool, n_parts, part) for part in range(n_parts)])
+    seeds = stream_seeds(np.random.default_rng(seed), n_parts)
+    codes, offsets, attr_col = index.arrays[0], index.offsets, index.arrays[2]
+    seed_rows = holders(codes, offsets, attr_col, first).astype(np.int64) if seeded else np.zeros(0, np.int64)
+    left = remaining.copy()
+    state = Pool(left, pool_trees(left), seeded_states(seeds))
+    rule = Rule(k, index.exit_hits, index.list_max)
+    out = pool_records(index.arrays, False, rule, first, state, 0, n_parts, share, tries, seed_rows)
+    expected_left = [list(map(int, row)) for row in remaining]
+    expected = naive.pool_records(
+        table.codes, list(map(int, offsets)), k, first, expected_left, seeds, share, tries, list(seed_rows)
+    )
+    assert out.T.tolist() == expected
+    assert left.tolist() == expected_left
+
+
 @given(table=encoded_tables(), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), seeded=st.booleans())
 def test_row_seeded_guarantees(table, k, seed, seeded):
     out = row_seeded(table, resolution=k, rng=np.random.default_rng(seed), seeded_pool=seeded)
