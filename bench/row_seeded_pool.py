@@ -59,9 +59,10 @@ def main() -> None:
     parser.add_argument("--rows", default="100000", help="generated inputs (generate_table(rows, 20, 1))")
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-nist", action="store_true")
     args = parser.parse_args()
     row_seeded(encode(generate_table(3000, 20, 2)), resolution=args.k, rng=np.random.default_rng(0))
-    if NIST.exists():
+    if NIST.exists() and not args.skip_nist:
         CACHE.mkdir(exist_ok=True)
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             table = load(prepared_nist(Path(tmp)), Preparation(null_markers=("N",)))
