@@ -114,3 +114,70 @@ def pairwise_records(offsets, log_single, log_single_missing, log_cond, log_miss
                     score_missing[d] += float(log_missing[a, d])
                 chosen += 1
     return out
+
+
+# --- row-seeded pool records (engine/kernels/row_synthesis.py, pool_records) ----------------------
+
+
+def pool_records(codes, offsets, k, first, remaining, seeds, share, tries, holders):
+    """Pool records starting from id ``first``, grown on the whole sensitive table ``codes``.
+
+    ``remaining[p]`` (a list per partition, updated in place) is what partition
+    ``p`` still has to place; partition ``p`` draws from ``Xoshiro(seeds[p])``.
+    Records as lists of codes per column, partition by partition. With
+    ``holders`` (sensitive records holding ``first``), a record draws one of
+    them and offers its value first in each column; then values of the column
+    are drawn in proportion to what is left, up to ``tries`` distinct ones.
+    """
+    from .naive_rng import Xoshiro
+
+    n_columns = len(offsets) - 1
+    column_of = [c for c in range(n_columns) for _ in range(offsets[c + 1] - offsets[c])]
+    sensitive = records(codes)
+
+    def attribute(b):
+        return (column_of[b], b - offsets[column_of[b]] + 1)
+
+    out = []
+    order = list(range(n_columns))  # shuffled in place, record after record, across partitions
+    for p, seed in enumerate(seeds):
+        rng = Xoshiro(int(seed))
+        left = remaining[p]
+        starts = left[first] if share <= 1 else -(-left[first] // share)
+        for _ in range(starts):
+            if left[first] == 0:
+                break
+            record = [0] * n_columns
+            combination = {attribute(first)}
+            record[column_of[first]] = attribute(first)[1]
+            left[first] -= 1
+            rng.shuffle(order)
+            seed_row = holders[rng.below(len(holders))] if len(holders) else -1
+            for c in order:
+                if c == column_of[first]:
+                    continue
+                if seed_row >= 0 and codes[c, seed_row] > 0:
+                    b = offsets[c] + int(codes[c, seed_row]) - 1
+                    if left[b] > 0 and support(sensitive, frozenset(combination | {attribute(b)})) >= k:
+                        record[c] = attribute(b)[1]
+                        combination.add(attribute(b))
+                        left[b] -= 1
+                        continue
+                hidden: set = set()
+                mass = sum(left[b] for b in range(offsets[c], offsets[c + 1]))
+                while mass > 0 and len(hidden) < tries:
+                    target = rng.below(mass)
+                    for b in range(offsets[c], offsets[c + 1]):
+                        weight = 0 if b in hidden else left[b]
+                        if target < weight:
+                            break
+                        target -= weight
+                    if support(sensitive, frozenset(combination | {attribute(b)})) >= k:
+                        record[c] = attribute(b)[1]
+                        combination.add(attribute(b))
+                        left[b] -= 1
+                        break
+                    hidden.add(b)
+                    mass -= left[b]
+            out.append(record)
+    return out

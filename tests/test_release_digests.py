@@ -21,7 +21,7 @@ PINNED = {
     "aggregate": {"aggregates.tsv": "7426395447cd31465a9bc11c09ce0b8144520b445c4f85f5b44c8edb5c1e22f9"},
     "row_seeded": {
         "aggregates.tsv": "7426395447cd31465a9bc11c09ce0b8144520b445c4f85f5b44c8edb5c1e22f9",
-        "synthetic.csv": "900f31dd7c4b1b10bf2f4b112e03df173724af1629a18e7fbee22795720c51dd",
+        "synthetic.csv": "dae45c2cdc1ebafa29c11f4d59a81ee83254eab7b75e8393c7b843ce1ee5754f",
     },
     "unseeded": {"synthetic.csv": "0f9cbad5a570b44ec2677624290dd446a610cf774571a711a12881c0167fe0f1"},
     "value_seeded": {"synthetic.csv": "50253ef00f875926112f8bb16e085b070d2f0698bca0e22fb0124c95cac22a1a"},

@@ -309,7 +309,7 @@ def pool_trees(remaining):
 
 
 @njit(**JIT)
-def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries):
+def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries, holders):
     """The pool records that start from attribute ``first``, in pool partitions ``lo .. hi - 1``.
 
     Partition ``p`` of the :data:`Pool` owns ``remaining[p]`` (how many more
@@ -327,6 +327,14 @@ def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries):
     otherwise it indexes every record and ``first`` is added to each record's
     combination first. Both give the same records. Returns codes
     ``(n_columns, n_records)``, partition by partition.
+
+    Seeded records (``holders`` not empty: the node's records holding
+    ``first``, in ascending order): each record also draws one sensitive
+    record ``s`` of ``holders`` and, in each column, first offers ``s``'s own
+    value (when some of it is left) before drawing from the pool. Values that
+    occur together in the data then go together, so records grow longer and
+    fewer are needed (SPEC: the pool builds records "the same way" as the
+    sensitive records seed theirs).
     """
     codes, offsets, attr_col, attr_code = node[0], node[1], node[2], node[3]
     n_columns = codes.shape[0]
@@ -349,10 +357,18 @@ def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries):
             left[first] -= 1
             fenwick_add(tree, first, -1)
             shuffle(rng, order, n_columns)
+            seed_row = holders[below(rng, holders.shape[0])] if holders.shape[0] > 0 else -1
             for i in range(n_columns):
                 c = order[i]
                 if c == attr_col[first]:
                     continue
+                if seed_row >= 0 and codes[c, seed_row] > 0:
+                    b = offsets[c] + np.int64(codes[c, seed_row]) - 1
+                    if left[b] > 0 and _add(node, work, b, rule):
+                        out[c, n_records] = attr_code[b]
+                        left[b] -= 1
+                        fenwick_add(tree, b, -1)
+                        continue
                 below_lo = fenwick_prefix(tree, offsets[c])
                 mass = fenwick_prefix(tree, offsets[c + 1]) - below_lo
                 n_hidden = 0

@@ -258,13 +258,22 @@ def pool_order(pool: np.ndarray) -> np.ndarray:
 
 
 def _grow_pool_chunk(
-    node: SupportIndex, on_first: bool, a: int, share: int, k: int, pool, chunk
+    node: SupportIndex, on_first: bool, a: int, share: int, k: int, pool, seed_rows: np.ndarray, chunk
 ) -> np.ndarray:
     rule = Rule(k, node.exit_hits, node.list_max)
-    return pool_records(node.arrays, on_first, rule, a, pool, chunk[0], chunk[1], share, POOL_TRIES)
+    return pool_records(
+        node.arrays, on_first, rule, a, pool, chunk[0], chunk[1], share, POOL_TRIES, seed_rows
+    )
 
 
-def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:
+def grow_pool(
+    index: SupportIndex,
+    pool: np.ndarray,
+    resolution: int,
+    rng: np.random.Generator,
+    *,
+    seeded: bool = True,
+) -> np.ndarray:
     """Records that hold exactly the pooled occurrences (see ``pool_records``).
 
     The pool is split into fixed partitions of about ``POOL_PARTITION``
@@ -278,6 +287,8 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
     (unless it would leave out fewer than ``POOL_GROUP_SAVING`` records: then
     on the whole table's index, which gives the same records). Partitions run
     in parallel, in fixed chunks, so the records depend on the seed only.
+    With ``seeded``, each record also draws a sensitive record holding ``a``
+    and offers its values first (see ``pool_records``).
     """
     total = int(pool.sum())
     n_parts = max(1, -(-total // POOL_PARTITION))
@@ -297,13 +308,24 @@ def grow_pool(index: SupportIndex, pool: np.ndarray, resolution: int, rng: np.ra
         node = index
         if on_first:
             node = group_index(codes, offsets, columns, attr_col, int(a), resolution, parallel=True)
-        grow = partial(_grow_pool_chunk, node, on_first, int(a), share, resolution, pool_state)
+        if not seeded:
+            seed_rows = np.zeros(0, dtype=np.int64)
+        elif on_first:
+            seed_rows = np.arange(node.arrays[0].shape[1], dtype=np.int64)
+        else:
+            seed_rows = holders(codes, offsets, attr_col, int(a)).astype(np.int64)
+        grow = partial(_grow_pool_chunk, node, on_first, int(a), share, resolution, pool_state, seed_rows)
         grown.extend(run_parallel(grow, chunks))
     return np.concatenate(grown, axis=1)
 
 
 def consolidate(
-    index: SupportIndex, out: np.ndarray, resolution: int, rng: np.random.Generator
+    index: SupportIndex,
+    out: np.ndarray,
+    resolution: int,
+    rng: np.random.Generator,
+    *,
+    seeded_pool: bool = True,
 ) -> np.ndarray:
     """Make every attribute's count in ``out`` equal its protected count.
 
@@ -320,4 +342,4 @@ def consolidate(
         out = suppress_excess(out, index.offsets, excess, column_seeds)
     if not pool.any():
         return out
-    return np.concatenate([out, grow_pool(index, pool, resolution, rng)], axis=1)
+    return np.concatenate([out, grow_pool(index, pool, resolution, rng, seeded=seeded_pool)], axis=1)

@@ -7,8 +7,13 @@
 2. Consolidation: for every attribute, what is missing from its protected
    count ``floor(count / k) * k`` (the attributes left out in step 1, less the
    rounding) forms a pool; further records are grown from the pool by the same
-   rule (random order weighted by what is left, one value per column) until
-   the pool is empty. Occurrences above the protected count (at most
+   rule until the pool is empty. Each starts from a pooled attribute ``a`` and
+   draws a sensitive record holding ``a``; column by column, in random order,
+   that record's own value is offered first (when some of it is pooled), then
+   one value drawn in proportion to what is left. Seeding from sensitive
+   records keeps co-occurring values together, so pool records are longer and
+   fewer (NIST national2019, k = 10: 2.14 records per input against 2.40 with
+   pool draws only, ``seeded_pool=False``). Occurrences above the protected count (at most
    ``count mod k`` per attribute) are blanked in randomly chosen records.
 
 Guarantees: every synthetic record's combination, hence every sub-combination,
@@ -66,18 +71,22 @@ from .consolidate import (
 SPLIT_COST = 4000
 
 
-def row_seeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) -> np.ndarray:
+def row_seeded(
+    table: EncodedTable, *, resolution: int, rng: np.random.Generator, seeded_pool: bool = True
+) -> np.ndarray:
     """Synthetic codes ``(n_columns, n_synthetic)``, same dtype and meaning as ``table.codes``.
 
     ``resolution`` is k; all randomness comes from ``rng`` (same seed, same
-    output, whatever the number of threads).
+    output, whatever the number of threads). ``seeded_pool=False`` grows the
+    pool's records from pool draws only (the former pool: more, shorter
+    records; see :func:`~showcase.engine.synthesize.consolidate.grow_pool`).
     """
     k = validate_resolution(resolution)
     index = support_index(table, k)
     n_parts = max(1, -(-table.n_rows // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
     out = first_pass(table, index, k, seeds)
-    return np.ascontiguousarray(consolidate(index, out, k, rng))
+    return np.ascontiguousarray(consolidate(index, out, k, rng, seeded_pool=seeded_pool))
 
 
 def first_pass(
