@@ -68,7 +68,9 @@ def aggregate(
     from ..stream import should_stream
 
     streamed = resources.scheduler is not None or should_stream(source, resources.stream)
-    preparation = check_request(source, protection, preparation, seed, length, streamed=streamed)
+    preparation = check_request(
+        source, protection, preparation, seed, length, streamed=streamed, scheduler=resources.scheduler
+    )
     job = Job("aggregates", out=out, force=force, inputs=inputs(source, protection, preparation),
               threads=threads, progress=progress)  # fmt: skip
     with protected_counts(job, source, protection, length, preparation, seed, resources=resources) as counted:

@@ -38,6 +38,7 @@ def check_request(
     seed: int | None,
     length: int,
     streamed: bool = False,
+    scheduler: str | None = None,
 ) -> Preparation:
     """Refuse, before any work: an unreadable input, a protection that is not a spec, unused options.
 
@@ -58,6 +59,11 @@ def check_request(
             for link in preparation.links
         )
         preparation = replace(preparation, strict=True, links=links)
+        if scheduler is not None:
+            raise ParameterError(
+                "--scheduler counts k-anonymous and exact aggregates: DP bounds each record's contribution, "
+                "so its records are read on this machine (drop --scheduler; large inputs are still streamed)"
+            )
     if streamed:  # a directory or glob: its files are listed and checked, not read
         from ..stream import open_stream, refuse_preparation
 
@@ -236,11 +242,6 @@ def protected_counts(
     book = Ledger(protection.ledger)
     counting, quantiles = _binning_share(protection, preparation, seed)
     if streamed:
-        if resources.scheduler is not None:
-            raise ParameterError(
-                "--scheduler counts k-anonymous and exact aggregates: DP bounds each record's contribution, "
-                "so its records are read on this machine (drop --scheduler; large inputs are still streamed)"
-            )
         loaded, _ = streamed_read(job, source, preparation, length, resources, dp=True)
     else:
         loaded = read(job, source, preparation, length, seed, quantiles, resources=resources, dp=True)
