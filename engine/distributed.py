@@ -25,8 +25,7 @@ import numpy as np
 
 from .aggregates import Aggregates
 from .config import threads as thread_count
-from .count import count_combinations
-from .encode import EncodedTable, Schema
+from .encode import Schema
 from .errors import ParameterError
 from .resources import parse_scheduler
 from .stream import (
@@ -38,6 +37,7 @@ from .stream import (
     _check_cardinality,
     _no_attribute,
     batches,
+    count_batches,
     schema_of,
     split_parts,
     used_values,
@@ -92,9 +92,8 @@ def _count_part(
     """Task of pass 2: a part's counts, summed over its batches, as packed keys."""
     summed = CountSum(encoder.schema, length)
     with thread_count(threads):
-        for arrays, _ in batches(stream, part, batch_rows):
-            if arrays and len(arrays[0]):
-                summed.add(count_combinations(EncodedTable(encoder.schema, encoder(arrays)), length))
+        arrays = (arrays for arrays, _ in batches(stream, part, batch_rows) if arrays and len(arrays[0]))
+        count_batches(arrays, encoder, batch_rows, length, summed)
     keys, counts = summed.packed()
     return keys, counts, summed.records
 

@@ -522,10 +522,40 @@ def count_stream(
 ) -> Aggregates:  # fmt: skip
     """Pass 2: every batch encoded and counted with the in-memory kernels, the counts summed."""
     summed = CountSum(found.schema, length)
-    for arrays in _limited(found.stream, batch_rows, found.record_limit, progress, offset, total):
-        codes = encoder(arrays)
-        summed.add(count_combinations(EncodedTable(found.schema, codes), length))
+    arrays = _limited(found.stream, batch_rows, found.record_limit, progress, offset, total)
+    count_batches(arrays, encoder, batch_rows, length, summed)
     return summed.aggregates()
+
+
+def count_batches(batches: Iterator[list[pa.Array]], encoder: Encoder, batch_rows: int, length: int,
+                  summed: CountSum) -> None:  # fmt: skip
+    """Encode ``batches`` into buffers of ``batch_rows`` rows, count each full buffer into ``summed``.
+
+    Files and row groups smaller than a batch are gathered, so the kernels'
+    fixed cost per call (histograms sized by the key space) is paid per batch, not per row group.
+    """
+    n_columns = len(encoder.schema.columns)
+    buffer = np.empty((n_columns, batch_rows), dtype=encoder.dtype)
+    filled = 0
+
+    def flush() -> None:
+        if filled:
+            codes = np.ascontiguousarray(buffer[:, :filled])
+            summed.add(count_combinations(EncodedTable(encoder.schema, codes), length))
+
+    for arrays in batches:
+        n = len(arrays[0]) if arrays else 0
+        start = 0
+        while start < n:
+            take = min(n - start, batch_rows - filled)
+            piece = [a.slice(start, take) for a in arrays] if (start or take < n) else arrays
+            encoder(piece, out=buffer[:, filled : filled + take])
+            filled += take
+            start += take
+            if filled == batch_rows:
+                flush()
+                filled = 0
+    flush()
 
 
 def codes_stream(
