@@ -64,6 +64,8 @@ def check_request(
                 "--scheduler counts k-anonymous and exact aggregates: DP bounds each record's contribution, "
                 "so its records are read on this machine (drop --scheduler; large inputs are still streamed)"
             )
+    if scheduler is not None and preparation.record_limit is not None:
+        raise ParameterError("--record-limit takes the first records in order: not with --scheduler")
     if streamed:  # a directory or glob: its files are listed and checked, not read
         from ..stream import open_stream, refuse_preparation
 
@@ -142,8 +144,6 @@ def streamed_read(
         if resources.scheduler is not None:
             from ..distributed import client
 
-            if preparation.record_limit is not None:
-                raise ParameterError("--record-limit takes the first records in order: not with --scheduler")
             cluster = stack.enter_context(client(resources.scheduler))
         return _streamed_passes(job, source, preparation, length, resources, dp, parts, codebook, rows,
                                 options, cluster)  # fmt: skip
@@ -189,10 +189,9 @@ def _streamed_passes(
             exact = count_on_cluster(found, length, encoder, rows, cluster, progress=tick)
         else:
             exact = streaming.count_stream(found, length, encoder, rows, progress=tick)
-    empty = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=encoder.dtype))
-    return Loaded(
-        empty, None, description, public_domain=public, changes={"streamed_rows": found.n_rows}
-    ), exact
+    # The records were counted batch by batch and are not kept: the table holds the schema only.
+    schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=encoder.dtype))
+    return Loaded(schema_only, None, description, public_domain=public), exact
 
 
 @contextlib.contextmanager
