@@ -75,39 +75,45 @@ def client(scheduler: str) -> Iterator[tuple[object, int | None]]:
         yield dask_client, None
 
 
-def _values_of_part(stream: Streamed, part, batch_rows: int) -> tuple[int, list[set]]:
-    """Task of pass 1: a part's number of rows and each column's used values."""
+def _arrays(stream: Streamed, group: tuple, batch_rows: int) -> Iterator[list]:
+    """The non-empty batches of a task's parts, in order."""
+    for part in group:
+        for arrays, _ in batches(stream, part, batch_rows):
+            if arrays and len(arrays[0]):
+                yield arrays
+
+
+def _values_of_part(stream: Streamed, group: tuple, batch_rows: int) -> tuple[int, list[set]]:
+    """Task of pass 1: its parts' number of rows and each column's used values."""
     found: list[set] = [set() for _ in stream.columns]
     rows = 0
-    for arrays, _ in batches(stream, part, batch_rows):
-        if arrays and len(arrays[0]):
-            rows += len(arrays[0])
-            used_values(arrays, found)
+    for arrays in _arrays(stream, group, batch_rows):
+        rows += len(arrays[0])
+        used_values(arrays, found)
     return rows, found
 
 
 def _count_part(
-    stream: Streamed, part, encoder: Encoder, length: int, batch_rows: int, threads: int | None
+    stream: Streamed, group: tuple, encoder: Encoder, length: int, batch_rows: int, threads: int | None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Task of pass 2: a part's counts, summed over its batches, as packed keys."""
+    """Task of pass 2: its parts' counts (gathered into full batches), summed, as packed keys."""
     summed = CountSum(encoder.schema, length)
     with thread_count(threads):
-        arrays = (arrays for arrays, _ in batches(stream, part, batch_rows) if arrays and len(arrays[0]))
-        count_batches(arrays, encoder, batch_rows, length, summed)
+        count_batches(_arrays(stream, group, batch_rows), encoder, batch_rows, length, summed)
     keys, counts = summed.packed()
     return keys, counts, summed.records
 
 
 def _run(dask_client, function: Callable, parts, *arguments, progress: Progress | None = None) -> Iterator:
-    """``function(part, ...)`` for every part on the cluster; results as they complete."""
+    """``function(stream, group, ...)`` for every group of parts on the cluster; results as they complete."""
     distributed = _dask()
-    total = sum(p.size for p in parts) or 1
-    futures = {dask_client.submit(function, *arguments[:1], part, *arguments[1:], pure=False): part
-               for part in parts}  # fmt: skip
+    total = sum(p.size for group in parts for p in group) or 1
+    futures = {dask_client.submit(function, *arguments[:1], group, *arguments[1:], pure=False): group
+               for group in parts}  # fmt: skip
     done = 0
     for future in distributed.as_completed(futures):
         result = future.result()
-        done += futures[future].size
+        done += sum(p.size for p in futures[future])
         if progress is not None:
             progress(done, total)
         yield result
@@ -157,7 +163,18 @@ def count_on_cluster(
     return summed.aggregates()
 
 
-def _parts(dask_client, stream: Streamed) -> tuple:
-    """The input's parts, split so that each worker gets at least two."""
-    workers = len(dask_client.scheduler_info().get("workers", {}))
-    return split_parts(stream, 2 * max(workers, 1)).parts
+def _parts(dask_client, stream: Streamed) -> list[tuple]:
+    """The tasks: two groups of parts per worker, of about equal bytes (parts split where Parquet allows).
+
+    A task counts its parts in full batches, so the kernels' cost per call is
+    paid per batch, not per file.
+    """
+    n_tasks = 2 * max(len(dask_client.scheduler_info().get("workers", {})), 1)
+    parts = split_parts(stream, n_tasks).parts
+    groups: list[list] = [[] for _ in range(min(n_tasks, len(parts)))]
+    load = [0] * len(groups)
+    for part in sorted(parts, key=lambda p: -p.size):
+        lightest = load.index(min(load))
+        groups[lightest].append(part)
+        load[lightest] += part.size
+    return [tuple(group) for group in groups if group]
