@@ -122,9 +122,10 @@ def _files(source: str | os.PathLike) -> tuple[list[Path], str]:
         return found, f"{path}/"
     if path.is_file():
         return [path], str(path)
-    if any(ch in _GLOB for ch in text):
-        return sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file()), text
-    raise InputError(f"{text}: no such file, directory or glob")
+    matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    if any(ch in _GLOB for ch in text) and matches:
+        return matches, text
+    raise InputError(f"{text}: no such file (nor any file matching it as a pattern)")
 
 
 def open_stream(
