@@ -35,9 +35,9 @@ from .stream import (
     Progress,
     Streamed,
     _check_cardinality,
-    _no_attribute,
     batches,
     count_batches,
+    no_attribute,
     schema_of,
     split_parts,
     used_values,
@@ -131,7 +131,7 @@ def plan_on_cluster(
     progress: Progress | None = None,
 ) -> Plan:
     """Pass 1 on the cluster: rows and used values per part, united on the client."""
-    none = _no_attribute(stream.columns, null_markers, sensitive_zeros)
+    none = no_attribute(stream.columns, null_markers, sensitive_zeros)
     dask_client = cluster[0]
     parts = _parts(dask_client, stream)
     found: list[set] = [set() for _ in stream.columns]

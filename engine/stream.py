@@ -277,7 +277,7 @@ class Plan:
     cardinalities: list[int] = field(default_factory=list)
 
 
-def _no_attribute(columns: Sequence[str], null_markers: Sequence[str], sensitive_zeros) -> list[pa.Array]:
+def no_attribute(columns: Sequence[str], null_markers: Sequence[str], sensitive_zeros) -> list[pa.Array]:
     """Per column, the spellings that mean no attribute (the encoder's rule)."""
     zeros = resolve_sensitive_zeros(list(columns), sensitive_zeros)
     base = {""} | set(null_markers)
@@ -337,7 +337,7 @@ def plan(
     progress: Progress | None = None,
 ) -> Plan:
     """Pass 1: the number of rows and, without ``schema`` (a codebook's), the schema of the values used."""
-    none = _no_attribute(stream.columns, null_markers, sensitive_zeros)
+    none = no_attribute(stream.columns, null_markers, sensitive_zeros)
     found: list[set] = [set() for _ in stream.columns]
     n_rows = 0
     for arrays in _limited(stream, batch_rows, record_limit, progress):

@@ -176,7 +176,7 @@ def _streamed_passes(
         found.n_rows * len(parts.columns) if dp else rows * len(parts.columns) * streaming.BYTES_PER_CELL
     )
     check_resources(found.cardinalities, found.n_rows, length, resources, resident=resident, dp=dp)
-    none = streaming._no_attribute(parts.columns, preparation.null_markers, preparation.sensitive_zeros)
+    none = streaming.no_attribute(parts.columns, preparation.null_markers, preparation.sensitive_zeros)
     encoder = streaming.Encoder(found.schema, none, codebook=codebook is not None)
     public = codebook is not None
     with job.step("count", total=None) as tick:
