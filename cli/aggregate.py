@@ -26,6 +26,7 @@ def aggregate(
     read: options.Read = options.READ,
     release: options.Release = options.RELEASE,
     dp: options.Dp = options.DP,
+    scale: options.Scale = options.SCALE,
 ) -> None:
     """Count every combination of up to L attributes and release k-anonymous counts.
 
@@ -41,16 +42,18 @@ def aggregate(
     \b
         showcase aggregate cases.csv --length 3 --resolution 10 --out release/
         showcase aggregate cases.csv --dp --epsilon 4 --length 3 --out dp-release/
+        showcase aggregate 'registry/*.parquet' --memory-limit 6GiB --out release/
     """
     from showcase.engine import aggregate as aggregate_job
 
     protection, preparation = dp.specs(read, resolution, unprotected)
+    resources = scale.resources()
     if not dp.enabled:
         options.refuse({"--seed": release.seed}, "used with --dp only: k-anonymous counts have no randomness")
     if unprotected:
         console.warning("--unprotected: the release holds exact counts, as sensitive as the input data.")
     result, elapsed = release.run(aggregate_job, input, protection=protection, preparation=preparation,
-                                  **options.given(length=length))  # fmt: skip
+                                  resources=resources, **options.given(length=length))  # fmt: skip
     options.report_preparation(result.aggregate if hasattr(result, "aggregate") else result)
     options.report_ledger(result)
     release.warn_if_seeded(dp=dp.enabled)

@@ -377,6 +377,44 @@ RELEASE = Group(
 )  # fmt: skip
 
 
+# How a job may use the machine: the resource guard, streaming, a Dask scheduler.
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The resource options, as given."""
+
+    memory_limit: str | None = None
+    no_resource_guard: bool = False
+    stream: bool | None = None
+    scheduler: str | None = None
+
+    def resources(self):
+        """The engine's :class:`~showcase.engine.Resources` of these options (checked: one line if bad)."""
+        from showcase.engine import Resources
+
+        return Resources(memory_limit=self.memory_limit, guard=not self.no_resource_guard,
+                         stream=self.stream, scheduler=self.scheduler)  # fmt: skip
+
+
+SCALE = Group(
+    (
+        _option("memory_limit", str | None, None, "--memory-limit", metavar="SIZE",
+                help="Memory the job may plan for, e.g. 6GiB or 50% (of RAM); counting that may need "
+                "more is refused before it starts. Default: 50%."),
+        _option("no_resource_guard", bool, False, "--no-resource-guard",
+                help="Count even when the estimate is above --memory-limit (--force is for --out)."),
+        _option("stream", bool | None, None, "--stream/--in-memory",
+                help="Read the input in row batches and sum their counts, or load it whole. Default: "
+                "stream directories, globs ('parts/*.csv') and files over 2 GiB."),
+        _option("scheduler", str | None, None, "--scheduler", metavar="local[N]|tcp://HOST:PORT",
+                help="Count on Dask: N local worker processes, or an existing scheduler whose workers "
+                "see the input at the same path. Needs pip install 'showcase[distributed]'."),
+    ),
+    Scale,
+)  # fmt: skip
+
+
 # The synthesis mode and its parameters.
 
 

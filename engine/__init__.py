@@ -48,6 +48,7 @@ _EXPORTS = {
     "KAnonymity": ("protection", "KAnonymity"),
     "DifferentialPrivacy": ("protection", "DifferentialPrivacy"),
     "Exact": ("protection", "Exact"),
+    "Resources": ("resources", "Resources"),
     "Protection": ("protection", "Protection"),
     # The load path and representations.
     "Preparation": ("prepare", "Preparation"),

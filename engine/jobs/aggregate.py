@@ -12,6 +12,7 @@ from ..output_lock import locks_for_call
 from ..prepare import Preparation
 from ..protection import Exact, KAnonymity, Protection
 from ..release import AGGREGATES_PARQUET, AGGREGATES_TSV, SENSITIVE_PARQUET, SENSITIVE_TSV
+from ..resources import Resources
 from .protect import aggregate_parameters, aggregate_sections, check_request, inputs, protected_counts
 from .results import AggregateResult
 from .skeleton import Job, StageProgress, Writer
@@ -39,6 +40,7 @@ def aggregate(
     force: bool = False,
     threads: int | None = None,
     progress: StageProgress | None = None,
+    resources: Resources | None = None,
 ) -> AggregateResult:
     """Count every combination of up to ``length`` attributes of ``source`` and protect the counts.
 
@@ -49,7 +51,11 @@ def aggregate(
     :class:`~showcase.engine.protection.Exact`. With ``out``, writes a release
     directory (aggregates.parquet, aggregates.tsv, metadata.json; exact counts
     as ``sensitive_aggregates.*``) atomically. ``length`` defaults to 3.
-    ``seed`` makes DP noise reproducible, for tests only.
+    ``seed`` makes DP noise reproducible, for tests only. ``resources``
+    (:class:`~showcase.engine.resources.Resources`) sets the memory limit of
+    the resource guard (default: half the machine's memory), streaming of
+    large inputs (directories, globs, large files: read in row batches) and
+    a Dask scheduler to count on.
 
     Example::
 
@@ -58,10 +64,16 @@ def aggregate(
         result.to_pandas()
     """
     length = validate_length(DEFAULT_LENGTH if length is None else length)
-    preparation = check_request(source, protection, preparation, seed, length)
+    resources = Resources() if resources is None else resources
+    from ..stream import should_stream
+
+    streamed = resources.scheduler is not None or should_stream(source, resources.stream)
+    preparation = check_request(
+        source, protection, preparation, seed, length, streamed=streamed, scheduler=resources.scheduler
+    )
     job = Job("aggregates", out=out, force=force, inputs=inputs(source, protection, preparation),
               threads=threads, progress=progress)  # fmt: skip
-    with protected_counts(job, source, protection, length, preparation, seed) as counted:
+    with protected_counts(job, source, protection, length, preparation, seed, resources=resources) as counted:
         result = counted.result
         if out is not None:
             result.files = job.write(
@@ -70,6 +82,7 @@ def aggregate(
                     "input": counted.loaded.description,
                     "preparation": preparation.describe(),
                     "parameters": aggregate_parameters(counted, protection, length, threads),
+                    "resources": {**resources.describe(), "streamed": streamed},
                     **aggregate_sections(counted),
                 },
             )

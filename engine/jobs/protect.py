@@ -11,10 +11,13 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from ..aggregates import PROTECTION_NONE
+import numpy as np
+
+from ..aggregates import PROTECTION_NONE, Aggregates
 from ..aggregates_io import describe
 from ..count import check_length_fits, count_combinations
 from ..dp.ledger import Ledger, ledger_path
+from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..guarantees import aggregates_guarantee, dp_guarantee
 from ..ingest import Source
@@ -22,13 +25,20 @@ from ..linking import DEFAULT_MAX_LINKED
 from ..prepare import Loaded, Preparation, QuantileBudget, check_source, load_input
 from ..protect import k_anonymize
 from ..protection import DifferentialPrivacy, Exact, Protection, check_protection
+from ..resources import Resources, check_resources
 from .budget import Account, charged
 from .results import AggregateResult
 from .skeleton import Job
 
 
 def check_request(
-    source: Source, protection: Protection, preparation: Preparation, seed: int | None, length: int
+    source: Source,
+    protection: Protection,
+    preparation: Preparation,
+    seed: int | None,
+    length: int,
+    streamed: bool = False,
+    scheduler: str | None = None,
 ) -> Preparation:
     """Refuse, before any work: an unreadable input, a protection that is not a spec, unused options.
 
@@ -54,7 +64,20 @@ def check_request(
             for link in preparation.links
         )
         preparation = replace(preparation, strict=True, links=links)
-    check_source(source, preparation)
+        if scheduler is not None:
+            raise ParameterError(
+                "--scheduler counts k-anonymous and exact aggregates: DP bounds each record's contribution, "
+                "so its records are read on this machine (drop --scheduler; large inputs are still streamed)"
+            )
+    if scheduler is not None and preparation.record_limit is not None:
+        raise ParameterError("--record-limit takes the first records in order: not with --scheduler")
+    if streamed:  # a directory or glob: its files are listed and checked, not read
+        from ..stream import open_stream, refuse_preparation
+
+        refuse_preparation(preparation)
+        open_stream(source, preparation.delimiter, preparation.use_columns)
+    else:
+        check_source(source, preparation)
     return preparation
 
 
@@ -85,12 +108,95 @@ def read(
     length: int,
     seed: int | None = None,
     quantiles: QuantileBudget | None = None,
+    resources: Resources | None = None,
+    dp: bool = False,
 ) -> Loaded:
-    """The job's read step: the one load path, and the length checked against the columns."""
+    """The job's read step: the one load path, the length checked against the columns, the resource guard."""
     with job.step("read"):
         loaded = load_input(source, preparation, seed=seed, quantiles=quantiles)
         check_length_fits(length, loaded.table.n_columns)
+    if resources is not None:
+        table = loaded.table
+        cardinalities = [len(d) for d in table.schema.dictionaries]
+        check_resources(cardinalities, table.n_rows, length, resources, resident=table.codes.nbytes, dp=dp)
     return loaded
+
+
+def streamed_read(
+    job: Job, source: Source, preparation: Preparation, length: int, resources: Resources, dp: bool
+) -> tuple[Loaded, Aggregates | None]:
+    """Read ``source`` in batches (:mod:`~showcase.engine.stream`): exact counts, or under DP the codes.
+
+    Pass 1 (the read step) finds the schema, then the resource guard runs,
+    then pass 2 (the count step) sums the batches' counts, on a Dask cluster
+    when ``resources.scheduler`` names one. Under DP pass 2 keeps every
+    record's codes instead (DP bounds each record's contribution) and the
+    counts are None.
+    """
+    from .. import stream as streaming
+    from ..prepare import read_codebook
+
+    streaming.refuse_preparation(preparation)
+    parts = streaming.open_stream(source, preparation.delimiter, preparation.use_columns)
+    if preparation.codebook_kind == "csv":
+        codebook = read_codebook(preparation.codebook, parts.columns)
+    else:
+        codebook = None
+    rows = streaming.batch_rows_for(len(parts.columns), resources.limit, resources.batch_rows)
+    options = dict(null_markers=preparation.null_markers, sensitive_zeros=preparation.sensitive_zeros)
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if resources.scheduler is not None:
+            from ..distributed import client
+
+            cluster = stack.enter_context(client(resources.scheduler))
+        return _streamed_passes(job, source, preparation, length, resources, dp, parts, codebook, rows,
+                                options, cluster)  # fmt: skip
+
+
+def _streamed_passes(
+    job, source, preparation, length, resources, dp, parts, codebook, rows, options, cluster
+):
+    """The two passes of :func:`streamed_read`, on ``cluster`` (a Dask client, its threads) if given."""
+    from .. import stream as streaming
+
+    with job.step("read", total=None) as tick:
+        if cluster is None:
+            found = streaming.plan(parts, **options, record_limit=preparation.record_limit, schema=codebook,
+                                   batch_rows=rows, max_cardinality=preparation.max_cardinality,
+                                   progress=tick)  # fmt: skip
+        else:
+            from ..distributed import plan_on_cluster
+
+            found = plan_on_cluster(parts, cluster, **options, schema=codebook, batch_rows=rows,
+                                    max_cardinality=preparation.max_cardinality, progress=tick)  # fmt: skip
+        check_length_fits(length, len(parts.columns))
+        description = {
+            "format": parts.parts[0].kind,
+            "fingerprint": streaming.stream_fingerprint(source, parts),
+        }
+        if len(parts.parts) > 1:
+            description["files"] = len({p.path for p in parts.parts})
+    resident = (
+        found.n_rows * len(parts.columns) if dp else rows * len(parts.columns) * streaming.BYTES_PER_CELL
+    )
+    check_resources(found.cardinalities, found.n_rows, length, resources, resident=resident, dp=dp)
+    none = streaming.no_attribute(parts.columns, preparation.null_markers, preparation.sensitive_zeros)
+    encoder = streaming.Encoder(found.schema, none, codebook=codebook is not None)
+    public = codebook is not None
+    with job.step("count", total=None) as tick:
+        if dp:
+            table = streaming.codes_stream(found, encoder, rows, progress=tick)
+            return Loaded(table, None, description, public_domain=public), None
+        if cluster is not None:
+            from ..distributed import count_on_cluster
+
+            exact = count_on_cluster(found, length, encoder, rows, cluster, progress=tick)
+        else:
+            exact = streaming.count_stream(found, length, encoder, rows, progress=tick)
+    # The records were counted batch by batch and are not kept: the table holds the schema only.
+    schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=encoder.dtype))
+    return Loaded(schema_only, None, description, public_domain=public), exact
 
 
 @contextlib.contextmanager
@@ -102,16 +208,28 @@ def protected_counts(
     preparation: Preparation,
     seed: int | None,
     extra_parameters: dict | None = None,
+    resources: Resources | None = None,
 ) -> Iterator[Counted]:
     """Read ``source`` and yield its counts of up to ``length`` attributes, protected.
 
     k-anonymity and exact counts are counted here; DP counts are charged to
-    the ledger first and the entry is settled when the block completes.
+    the ledger first and the entry is settled when the block completes. With
+    ``resources``, the resource guard runs before counting, and the input is
+    streamed when they say so (or choose to: see :func:`~showcase.engine.stream.should_stream`).
     """
-    if not isinstance(protection, DifferentialPrivacy):
-        loaded = read(job, source, preparation, length, seed)
-        with job.step("count", total=None) as tick:
-            exact = count_combinations(loaded.table, length, progress=tick)
+    dp = isinstance(protection, DifferentialPrivacy)
+    streamed = False
+    if resources is not None:
+        from ..stream import should_stream
+
+        streamed = resources.scheduler is not None or should_stream(source, resources.stream)
+    if not dp:
+        if streamed:
+            loaded, exact = streamed_read(job, source, preparation, length, resources, dp=False)
+        else:
+            loaded = read(job, source, preparation, length, seed, resources=resources)
+            with job.step("count", total=None) as tick:
+                exact = count_combinations(loaded.table, length, progress=tick)
         released = exact if isinstance(protection, Exact) else k_anonymize(exact, protection.k)
         privacy = {
             "mechanism": released.protection,
@@ -127,7 +245,10 @@ def protected_counts(
         return
     book = Ledger(protection.ledger)
     counting, quantiles = _binning_share(protection, preparation, seed)
-    loaded = read(job, source, preparation, length, seed, quantiles)
+    if streamed:
+        loaded, _ = streamed_read(job, source, preparation, length, resources, dp=True)
+    else:
+        loaded = read(job, source, preparation, length, seed, quantiles, resources=resources, dp=True)
     from ..dp.parameters import check_against_table
 
     check_against_table(loaded.table, counting, length, loaded.public_domain)

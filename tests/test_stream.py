@@ -1,0 +1,208 @@
+"""Streamed inputs (directories, globs, batches) count exactly what the whole input counts in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from showcase.engine import DifferentialPrivacy, Exact, InputError, KAnonymity, ParameterError, aggregate
+from showcase.engine.kernels.keys import key_layout, pack_rows
+from showcase.engine.resources import Resources
+from showcase.engine.stream import CountSum, should_stream, sum_by_key, unpack_keys
+
+from .conftest import as_dict
+
+VALUES = ["", "a", "b", "c", "0", "N", "é", "1"]
+COLUMNS = ["x", "y", "z", "w"]
+
+
+def write_parts(folder: Path, rows: list[list[str]], cuts: list[int], kind: str) -> None:
+    """The rows cut at ``cuts`` into files part-000.* ... (some may hold no rows)."""
+    folder.mkdir()
+    bounds = [0, *sorted(cuts), len(rows)]
+    for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        table = table_of(rows[lo:hi])
+        path = folder / f"part-{i:03d}.{kind}"
+        if kind == "parquet":
+            pq.write_table(table, path)
+        else:
+            pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+
+
+def table_of(rows: list[list[str]]) -> pa.Table:
+    return pa.table({name: pa.array([r[j] for r in rows], pa.string()) for j, name in enumerate(COLUMNS)})
+
+
+def whole_file(tmp: Path, rows: list[list[str]], kind: str) -> Path:
+    path = tmp / f"whole.{kind}"
+    if kind == "parquet":
+        pq.write_table(table_of(rows), path)
+    else:
+        pacsv.write_csv(table_of(rows), path, pacsv.WriteOptions(quoting_style="needed"))
+    return path
+
+
+def same(a, b) -> None:
+    """Equal aggregates: the same combinations in the same order, the same counts and schema."""
+    assert a.schema.columns == b.schema.columns
+    assert [d.to_pylist() for d in a.schema.dictionaries] == [d.to_pylist() for d in b.schema.dictionaries]
+    assert a.record_count == b.record_count
+    np.testing.assert_array_equal(a.attrs, b.attrs)
+    np.testing.assert_array_equal(a.length, b.length)
+    np.testing.assert_array_equal(a.count, b.count)
+
+
+partitioned = st.integers(1, 60).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.lists(st.sampled_from(VALUES), min_size=4, max_size=4), min_size=n, max_size=n),
+        st.lists(st.integers(0, n), max_size=5),
+        st.integers(1, 7),
+    )
+)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+@given(case=partitioned, length=st.integers(1, 4))
+def test_streamed_counts_equal_in_memory(tmp_path_factory, kind, case, length):
+    rows, cuts, batch = case
+    tmp = tmp_path_factory.mktemp("parts")
+    write_parts(tmp / "parts", rows, cuts, kind)
+    options = dict(length=length, protection=Exact())
+    whole = aggregate(whole_file(tmp, rows, kind), resources=Resources(stream=False), **options)
+    streamed = aggregate(tmp / "parts", resources=Resources(batch_rows=batch), **options)
+    same(whole.exact, streamed.exact)
+    # A single file streamed in batches is the same too.
+    batched = aggregate(
+        whole_file(tmp, rows, kind), resources=Resources(stream=True, batch_rows=batch), **options
+    )
+    same(whole.exact, batched.exact)
+
+
+@given(case=partitioned)
+def test_streamed_k_anonymity_and_dp_equal_in_memory(tmp_path_factory, case):
+    rows, cuts, batch = case
+    tmp = tmp_path_factory.mktemp("parts")
+    write_parts(tmp / "parts", rows, cuts, "csv")
+    whole = whole_file(tmp, rows, "csv")
+    k = aggregate(whole, length=3, protection=KAnonymity(3), resources=Resources(stream=False))
+    ks = aggregate(tmp / "parts", length=3, protection=KAnonymity(3), resources=Resources(batch_rows=batch))
+    same(k.released, ks.released)
+    dp = DifferentialPrivacy(epsilon=3.0, delta=1e-6, ledger=tmp / "ledger.sqlite")
+    d = aggregate(whole, length=3, protection=dp, seed=7, resources=Resources(stream=False))
+    ds = aggregate(tmp / "parts", length=3, protection=dp, seed=7, resources=Resources(batch_rows=batch))
+    same(d.released, ds.released)
+    assert d.privacy["sensitivity_bounds"] == ds.privacy["sensitivity_bounds"]
+
+
+def test_glob_and_options(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [[str(v) for v in rng.choice(VALUES, 4)] for _ in range(300)]
+    write_parts(tmp_path / "parts", rows, [50, 50, 170], "csv")
+    options = dict(length=2, protection=Exact())
+    from showcase.engine import Preparation
+
+    preparation = Preparation(
+        use_columns=["x", "z"], null_markers=("N",), sensitive_zeros=["x"], record_limit=120
+    )
+    whole = aggregate(whole_file(tmp_path, rows, "csv"), preparation=preparation, **options)
+    glob = aggregate(str(tmp_path / "parts" / "part-*.csv"), preparation=preparation,
+                     resources=Resources(batch_rows=16), **options)  # fmt: skip
+    same(whole.exact, glob.exact)
+    assert as_dict(glob.exact)  # some combinations
+
+
+def test_codebook_schema_and_unknown_values(tmp_path):
+    write_parts(tmp_path / "parts", [["a", "b", "c", "a"], ["b", "b", "", "0"]], [1], "csv")
+    book = tmp_path / "book.csv"
+    book.write_text("column,value\n" + "".join(f"{c},{v}\n" for c in COLUMNS for v in ("a", "b", "c")))
+    from showcase.engine import Preparation
+
+    whole = aggregate(whole_file(tmp_path, [["a", "b", "c", "a"], ["b", "b", "", "0"]], "csv"),
+                      preparation=Preparation(codebook=book), length=2, protection=Exact())  # fmt: skip
+    streamed = aggregate(
+        tmp_path / "parts", preparation=Preparation(codebook=book), length=2, protection=Exact()
+    )
+    same(whole.exact, streamed.exact)
+    assert streamed.exact.schema.n_attributes == 12  # the codebook's values, used or not
+    (tmp_path / "parts" / "part-002.csv").write_text("x,y,z,w\na,q,b,b\n")
+    with pytest.raises(InputError, match="outside the codebook: 'q'"):
+        aggregate(tmp_path / "parts", preparation=Preparation(codebook=book), length=2)
+
+
+def test_streaming_refuses_what_needs_every_row(tmp_path):
+    write_parts(tmp_path / "parts", [["a", "b", "c", "a"]], [], "csv")
+    from showcase.engine import Preparation
+
+    for preparation, named in [
+        (Preparation(subject_id="x"), "--subject-id"),
+        (Preparation(multi_value={"y": ";"}), "--multi-value"),
+        (Preparation(bins={"x": "width:10"}), "--bin"),
+    ]:
+        with pytest.raises(ParameterError, match=named):
+            aggregate(tmp_path / "parts", preparation=preparation)
+
+
+def test_bad_streamed_inputs(tmp_path):
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "a.csv").write_text("x,y\n1,2\n")
+    pq.write_table(pa.table({"x": ["1"], "y": ["2"]}), tmp_path / "mixed" / "b.parquet")
+    with pytest.raises(InputError, match="one format"):
+        aggregate(tmp_path / "mixed")
+    (tmp_path / "cols").mkdir()
+    (tmp_path / "cols" / "a.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "cols" / "b.csv").write_text("x,z\n1,2\n")
+    with pytest.raises(InputError, match="other columns"):
+        aggregate(tmp_path / "cols")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no non-empty input files"):
+        aggregate(tmp_path / "empty")
+    with pytest.raises(InputError, match="no such file"):
+        aggregate(str(tmp_path / "nothing-*.csv"))
+
+
+def test_when_streaming_is_chosen(tmp_path):
+    data = tmp_path / "a.csv"
+    data.write_text("x\n1\n")
+    assert should_stream(tmp_path, None) and should_stream(str(tmp_path / "*.csv"), None)
+    assert not should_stream(data, None) and should_stream(data, True)
+    assert not should_stream(pa.table({"x": ["1"]}), True)  # a table in memory is counted in memory
+
+
+@given(
+    st.integers(1, 200_000),
+    st.integers(1, 5),
+    st.lists(st.lists(st.integers(0, 10**9), min_size=5, max_size=5), min_size=1, max_size=30),
+)
+def test_packed_keys_round_trip_and_sum(n_attributes, length, raw):
+    # Sorted distinct ids below n_attributes, of lengths 1..length (several words when n_attributes is large).
+    combos = np.full((len(raw), length), -1, dtype=np.int32)
+    lengths = np.zeros(len(raw), dtype=np.int64)
+    for i, row in enumerate(raw):
+        ids = sorted({v % n_attributes for v in row[: 1 + row[0] % length]})
+        combos[i, : len(ids)] = ids
+        lengths[i] = len(ids)
+    radix, per_word, n_words = key_layout(n_attributes, length)
+    keys = pack_rows(combos, lengths, radix, per_word, n_words)
+    attrs, back = unpack_keys(keys, radix, per_word, length)
+    np.testing.assert_array_equal(attrs, combos)
+    np.testing.assert_array_equal(back, lengths)
+    doubled, counts = sum_by_key(np.concatenate([keys, keys]), np.ones(2 * len(keys), dtype=np.int64))
+    expected: dict = {}
+    for row in map(tuple, keys.tolist()):
+        expected[row] = expected.get(row, 0) + 2
+    assert dict(zip(map(tuple, doubled.tolist()), counts.tolist())) == expected
+
+
+def test_count_sum_of_nothing(tmp_path):
+    from showcase.engine import encode
+
+    schema = encode(pa.table({"x": ["a"]})).schema
+    empty = CountSum(schema, 2).aggregates()
+    assert len(empty) == 0 and empty.record_count == 0
