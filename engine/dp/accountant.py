@@ -152,6 +152,19 @@ class BudgetSplit:
     def epsilon_spent(self) -> float:
         return self.record_count_epsilon + epsilon_from_rho(self.rho_spent, self.conversion_delta)
 
+    def facts(self) -> dict:
+        """The budget as every DP release's metadata states it (what was asked, spent and how)."""
+        return {
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+            "rho": self.rho,
+            "rho_spent": self.rho_spent,
+            "epsilon_spent": self.epsilon_spent,
+            "record_count_epsilon": self.record_count_epsilon,
+            "selection_delta": self.selection_delta,
+            "conversion_delta": self.conversion_delta,
+        }
+
 
 def record_count_epsilon(epsilon: float, record_count_proportion: float) -> float:
     """The pure-DP share of epsilon spent on the protected record count."""

@@ -84,14 +84,7 @@ class AdaptiveReport:
         s = self.split
         return {
             "algorithm": self.algorithm,
-            "epsilon": s.epsilon,
-            "delta": s.delta,
-            "rho": s.rho,
-            "rho_spent": s.rho_spent,
-            "epsilon_spent": s.epsilon_spent,
-            "record_count_epsilon": s.record_count_epsilon,
-            "selection_delta": s.selection_delta,
-            "conversion_delta": s.conversion_delta,
+            **s.facts(),
             "one_way_sigma": self.one_way_sigma,
             "selection_epsilons": self.selection_epsilons,
             "value_threshold": self.threshold,

@@ -68,14 +68,7 @@ class DpReport:
     def describe(self) -> dict:
         s = self.split
         return {
-            "epsilon": s.epsilon,
-            "delta": s.delta,
-            "rho": s.rho,
-            "rho_spent": s.rho_spent,
-            "epsilon_spent": s.epsilon_spent,
-            "record_count_epsilon": s.record_count_epsilon,
-            "selection_delta": s.selection_delta,
-            "conversion_delta": s.conversion_delta,
+            **s.facts(),
             "percentile_epsilons": s.percentile_epsilons,
             "sigmas": s.sigmas,
             "rho_parts": s.parts,

@@ -17,6 +17,16 @@ text-align:right}td:first-child,th:first-child{text-align:left}
 """
 
 
+def _frame(title: str, width: int, height: int, left: int, top: int, plot_w: int, plot_h: int) -> list[str]:
+    """The opening of a chart's ``<svg>``: the element, its title and the x axis line."""
+    return [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
+    ]
+
+
 def bar_chart(
     title: str,
     categories: list[str],
@@ -34,12 +44,7 @@ def bar_chart(
     n = max(len(categories), 1)
     group_w = plot_w / n
     bar_w = max(group_w * 0.8 / max(len(series), 1), 1.0)
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
-    ]
+    parts = _frame(title, width, height, left, top, plot_w, plot_h)
     for tick in range(5):
         value = peak * tick / 4
         y = top + plot_h - plot_h * tick / 4
@@ -101,12 +106,7 @@ def line_chart(
     def py(y: float) -> float:
         return top + plot_h - plot_h * (y - lo_y) / (hi_y - lo_y)
 
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
-    ]
+    parts = _frame(title, width, height, left, top, plot_w, plot_h)
     for tick in range(5):
         value = lo_y + (hi_y - lo_y) * tick / 4
         y = py(value)
