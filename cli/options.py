@@ -397,13 +397,36 @@ class Scale:
                          stream=self.stream, scheduler=self.scheduler)  # fmt: skip
 
 
+MEMORY_LIMIT = _option("memory_limit", str | None, None, "--memory-limit", metavar="SIZE",
+                       help="Memory the job may plan for, e.g. 6GiB or 50% (of RAM); counting that may "
+                       "need more is refused before it starts. Default: 50%.")  # fmt: skip
+NO_RESOURCE_GUARD = _option("no_resource_guard", bool, False, "--no-resource-guard",
+                            help="Count even when the estimate is above --memory-limit (--force is for "
+                            "--out).")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The resource guard's options alone (a run loads its input whole: no streaming, no scheduler)."""
+
+    memory_limit: str | None = None
+    no_resource_guard: bool = False
+
+    def resources(self):
+        """The engine's Resources of these options, or None when neither was given (the engine's default)."""
+        if self.memory_limit is None and not self.no_resource_guard:
+            return None
+        from showcase.engine import Resources
+
+        return Resources(memory_limit=self.memory_limit, guard=not self.no_resource_guard)
+
+
+GUARD = Group((MEMORY_LIMIT, NO_RESOURCE_GUARD), Guard)
+
 SCALE = Group(
     (
-        _option("memory_limit", str | None, None, "--memory-limit", metavar="SIZE",
-                help="Memory the job may plan for, e.g. 6GiB or 50% (of RAM); counting that may need "
-                "more is refused before it starts. Default: 50%."),
-        _option("no_resource_guard", bool, False, "--no-resource-guard",
-                help="Count even when the estimate is above --memory-limit (--force is for --out)."),
+        MEMORY_LIMIT,
+        NO_RESOURCE_GUARD,
         _option("stream", bool | None, None, "--stream/--in-memory",
                 help="Read the input in row batches and sum their counts, or load it whole. Default: "
                 "stream directories, globs ('parts/*.csv') and files over 2 GiB."),

@@ -22,6 +22,7 @@ def run(
     mode: options.Mode = options.MODE,
     release: options.Release = options.RELEASE,
     dp: options.Dp = options.DP,
+    guard: options.Guard = options.GUARD,
 ) -> None:
     """Release protected aggregates and synthetic records of INPUT together.
 
@@ -42,8 +43,9 @@ def run(
     from showcase.engine import run as run_job
 
     protection, preparation = dp.specs(read, resolution)
+    resources = {"resources": guard.resources()} if guard.resources() is not None else {}
     result, elapsed = release.run(run_job, input, protection=protection, preparation=preparation,
-                                  **mode.job(length))  # fmt: skip
+                                  **mode.job(length), **resources)  # fmt: skip
     options.report_preparation(result.aggregate if hasattr(result, "aggregate") else result)
     options.report_ledger(result)
     release.warn_if_seeded(dp=dp.enabled)

@@ -161,3 +161,35 @@ def test_cli_guard_refuses_and_no_resource_guard_runs(tmp_path, capsys):
     flags = ["--memory-limit", "20KB", "--no-resource-guard"]
     assert main(["aggregate", str(data), "-o", str(out), "--no-progress", *flags]) == 0
     assert (out / "aggregates.parquet").exists()
+
+
+def test_run_guards_its_k_anonymous_counting_too(tmp_path, capsys):
+    """showcase run counts before it synthesizes: the same guard, one line, nothing written; a DP run
+    refuses the guard's options, and a run never streams."""
+    from showcase.engine import DifferentialPrivacy, run
+
+    data = tmp_path / "wide.csv"
+    wide_table(rows=60, columns=6, values=30).to_pandas().to_csv(data, index=False)
+    out = tmp_path / "out"
+    assert main(["run", str(data), "-k", "2", "-o", str(out), "--no-progress", "--memory-limit", "20KB"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "may make up to" in err and "--no-resource-guard" in err
+    assert not out.exists()
+    flags = ["--memory-limit", "20KB", "--no-resource-guard", "--seed", "1"]
+    assert main(["run", str(data), "-k", "2", "-o", str(out), "--no-progress", *flags]) == 0
+    assert (out / "synthetic.csv").exists()
+    dp = ["--dp", "--epsilon", "1", "--ledger", str(tmp_path / "ledger.sqlite")]
+    assert (
+        main(["run", str(data), *dp, "-o", str(tmp_path / "dp"), "--no-progress", "--memory-limit", "1GiB"])
+        == 2
+    )
+    assert "apply to k-anonymous runs" in capsys.readouterr().err
+    assert not (tmp_path / "dp").exists()
+    with pytest.raises(ParameterError, match="loads the input whole"):
+        run(data, resources=Resources(stream=True))
+    with pytest.raises(ParameterError, match="apply to k-anonymous runs"):
+        run(
+            data,
+            protection=DifferentialPrivacy(1.0, ledger=tmp_path / "l.sqlite"),
+            resources=Resources(guard=False),
+        )

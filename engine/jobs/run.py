@@ -13,6 +13,7 @@ from ..output_lock import locks_for_call
 from ..prepare import Preparation
 from ..protection import DifferentialPrivacy, KAnonymity, check_protection
 from ..randomness import describe_seed, make_rng
+from ..resources import Resources
 from ..synthesize import AGGREGATE_MODES, FITTED, ROW_SEEDED, SENSITIVE_MODES, TREE, validate_mode
 from .aggregate import aggregate_files
 from .protect import aggregate_sections, check_request, inputs, protected_counts
@@ -73,6 +74,23 @@ def _default_algorithm(protection: DifferentialPrivacy, preparation: Preparation
     return DEFAULT_DP_ALGORITHM
 
 
+def _run_resources(resources: Resources | None, dp: bool) -> Resources | None:
+    """The resources a run counts under: the guard for k-anonymity, never streaming; none for DP."""
+    if resources is not None and (resources.stream or resources.scheduler is not None):
+        raise ParameterError(
+            "a run synthesizes from every record, so it loads the input whole: streaming and --scheduler "
+            "are for showcase aggregate"
+        )
+    if dp:
+        if resources is not None and resources != Resources():
+            raise ParameterError(
+                "--memory-limit and --no-resource-guard apply to k-anonymous runs: a DP run measures "
+                "bounded marginals (aim, mst) or candidates of released combinations (sds)"
+            )
+        return None
+    return Resources(stream=False) if resources is None else replace(resources, stream=False)
+
+
 @locks_for_call
 def run(
     source: Source,
@@ -87,6 +105,7 @@ def run(
     threads: int | None = None,
     progress: StageProgress | None = None,
     join_multi_value: bool = True,
+    resources: Resources | None = None,
     **parameters,
 ) -> RunResult:
     """Protected aggregates and synthetic records of one input, in one release directory.
@@ -99,6 +118,10 @@ def run(
     the release is as private as the aggregates), ``mode`` is ``tree``
     (default), ``pairwise`` or ``aggregate_seeded``, and ``length`` defaults to 2.
     Multi-value cells are joined in the files, or 0/1 columns without ``join_multi_value``.
+    Under k-anonymity the resource guard of ``resources`` (default: half the
+    machine's memory) refuses, before counting, a length and columns whose
+    combinations may not fit; a run loads its input whole (its synthesis reads
+    every record), so it never streams.
     """
     if isinstance(protection, DifferentialPrivacy) and protection.algorithm is None:
         protection = replace(protection, algorithm=_default_algorithm(protection, preparation, mode))
@@ -106,13 +129,14 @@ def run(
             length = DEFAULT_ADAPTIVE_LENGTH
     length, mode = _plan(protection, length, mode)
     dp = isinstance(protection, DifferentialPrivacy)
+    resources = _run_resources(resources, dp)
     given = mode_parameters(mode, None if dp else protection.k, parameters)
     preparation = check_request(source, protection, preparation, seed, length)
     job = Job("release", out=out, force=force, inputs=inputs(source, protection, preparation),
               threads=threads, progress=progress)  # fmt: skip
     rng = make_rng(seed)
     extra = {"mode": mode, **{k: v for k, v in given.items() if k != "resolution"}}
-    with protected_counts(job, source, protection, length, preparation, seed, extra) as counted:
+    with protected_counts(job, source, protection, length, preparation, seed, extra, resources) as counted:
         aggregated, table = counted.result, counted.loaded.table
         released = aggregated.released
         synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng)
