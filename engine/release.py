@@ -104,7 +104,7 @@ def _absolute(path: str | Path) -> Path:
 
 
 def check_not_an_input(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
-    """Refuse an output that is one of ``inputs`` or a folder holding one of them."""
+    """Refuse an output that is one of ``inputs``, a folder holding one, or inside an input folder."""
     where = _absolute(out)
     for given in inputs:
         if given is None:
@@ -112,6 +112,11 @@ def check_not_an_input(out: str | Path, inputs: Iterable[str | Path | None]) -> 
         path = _absolute(given)
         if path == where or where in path.parents:
             raise ParameterError(f"--out {out} would replace the input {given}; choose another --out")
+        if path in where.parents and path.is_dir():  # a directory input is read whole, recursively
+            raise ParameterError(
+                f"--out {out} is inside the input folder {given}, whose every file is read as input; "
+                "choose an --out outside it"
+            )
         with contextlib.suppress(OSError):
             if where.exists() and path.exists() and os.path.samefile(path, where):
                 raise ParameterError(f"--out {out} is the input {given}; choose another --out")

@@ -167,6 +167,19 @@ def test_bad_streamed_inputs(tmp_path):
         aggregate(str(tmp_path / "nothing-*.csv"))
 
 
+def test_an_output_inside_an_input_folder_is_refused(tmp_path):
+    """Every file of a directory input is read: a release written inside it would spoil the next run."""
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "a.csv").write_text("x,y\n1,2\n1,3\n")
+    for out in (parts / "release", parts / "deeper" / "release"):
+        (out.parent).mkdir(exist_ok=True)
+        with pytest.raises(ParameterError, match="inside the input folder"):
+            aggregate(parts, length=1, protection=Exact(), out=out)
+        assert not out.exists()
+    aggregate(parts, length=1, protection=Exact(), out=tmp_path / "release")  # beside it: fine
+
+
 def test_when_streaming_is_chosen(tmp_path):
     data = tmp_path / "a.csv"
     data.write_text("x\n1\n")
