@@ -71,6 +71,14 @@ def synthesize(
     read: options.Read = options.READ,
     mode: options.Mode = options.MODE,
     release: options.Release = options.RELEASE,
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        metavar="local[N]|tcp://HOST:PORT",
+        help="Build aggregate_seeded or tree records on Dask: N local worker processes, or an existing "
+        "scheduler. The same --seed gives the same records whatever the workers. Needs pip install "
+        "'showcase[distributed]'.",
+    ),  # fmt: skip
 ) -> None:
     """Synthesize records that keep the data's combinations without exposing rare ones.
 
@@ -86,6 +94,7 @@ def synthesize(
     \b
         showcase synthesize cases.csv --mode row_seeded --resolution 10 --length 3 --out synthetic/
         showcase synthesize --from-aggregates release/ --out synthetic/
+        showcase synthesize --from-aggregates release/ --scheduler local[2] --out synthetic/
     """
     from showcase.engine import KAnonymity
     from showcase.engine import synthesize as synthesize_job
@@ -94,7 +103,8 @@ def synthesize(
     if resolution is not None or (input is not None and from_aggregates is None):
         protection = KAnonymity(**options.given(k=resolution))
     result, elapsed = release.run(synthesize_job, input, aggregates=from_aggregates, protection=protection,
-                                  preparation=read.preparation(), **mode.job(length))  # fmt: skip
+                                  preparation=read.preparation(), scheduler=scheduler,
+                                  **mode.job(length))  # fmt: skip
     if result.protection == "none":
         console.warning(
             "the aggregates are not marked as protected (an SDS .tsv carries no marking); the "

@@ -11,6 +11,11 @@ count and used values, pass 2 each part's counts as packed combination keys
 arrive. Only counts travel, never records; thresholds and noise are applied
 once, on the client, after the sum.
 
+Synthesis from released aggregates (``aggregate_seeded``, ``tree``) is split
+the same way (:func:`synthesize_on_cluster`): runs of record partitions,
+each with the seed the client drew for it, so the records do not depend on
+the number of workers.
+
 Dask is an optional extra (``pip install 'showcase[distributed]'``),
 imported here only.
 """
@@ -42,6 +47,7 @@ from .stream import (
     split_parts,
     used_values,
 )
+from .synthesize.split import SplitWork
 
 
 def _dask():
@@ -52,6 +58,11 @@ def _dask():
             "--scheduler needs Dask: pip install 'showcase[distributed]' (dask and distributed)"
         ) from None
     return distributed
+
+
+def require() -> None:
+    """Refuse, in one line, a scheduler when Dask is not installed (before any data is read)."""
+    _dask()
 
 
 @contextlib.contextmanager
@@ -178,3 +189,36 @@ def _parts(dask_client, stream: Streamed) -> list[tuple]:
         groups[lightest].append(part)
         load[lightest] += part.size
     return [tuple(group) for group in groups if group]
+
+
+def synthesize_on_cluster(work: SplitWork, cluster: tuple[object, int | None],
+                          progress: Progress | None = None) -> np.ndarray:  # fmt: skip
+    """Synthesis split across the cluster: runs of partitions built by workers, placed side by side here.
+
+    Every partition's seed was drawn on the client (:class:`~.synthesize.split.SplitWork`),
+    so the records are byte-identical to a single process's, whatever the number of workers.
+    The payload (the release and the seeds, never a sensitive record) goes to every worker once.
+    """
+    distributed = _dask()
+    dask_client, threads = cluster
+    n_workers = max(len(dask_client.scheduler_info().get("workers", {})), 1)
+    runs = work.runs(4 * n_workers)
+    payload = dask_client.scatter(work.payload, broadcast=True)
+    futures = {dask_client.submit(_fill_run, work.fill, payload, first, stop, threads, pure=False):
+               (first, stop) for first, stop in runs}  # fmt: skip
+    pieces: dict[int, np.ndarray] = {}
+    done = 0
+    for future in distributed.as_completed(futures):
+        first, stop = futures[future]
+        pieces[first] = future.result()
+        done += pieces[first].shape[1]
+        if progress is not None:
+            progress(done, work.n_records)
+    ordered = [pieces[first] for first, _ in runs]
+    return np.concatenate(ordered, axis=1) if ordered else np.zeros((len(work.schema.columns), 0), np.int32)
+
+
+def _fill_run(fill, payload: tuple, first: int, stop: int, threads: int | None) -> np.ndarray:
+    """Task: partitions ``first..stop - 1`` built on a worker with ``threads`` kernel threads."""
+    with thread_count(threads):
+        return fill(payload, first, stop)

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from showcase.cli.main import main
 from showcase.datasets.table import generate_table
@@ -54,3 +56,63 @@ def test_missing_dask_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as when not installed
     with pytest.raises(ParameterError, match=r"pip install 'showcase\[distributed\]'"):
         aggregate(parts, resources=Resources(scheduler="local[2]"))
+
+
+# --- synthesis split across workers ---------------------------------------------------------------
+
+
+def _k_anonymous_release(rows: int = 3000, columns: int = 6):
+    from showcase.engine import count_combinations, encode, k_anonymize
+
+    return k_anonymize(count_combinations(encode(generate_table(rows, columns, seed=11)), 3), 5)
+
+
+@pytest.mark.parametrize("mode", ["aggregate_seeded", "tree"])
+@settings(max_examples=6, deadline=None)
+@given(cuts=st.lists(st.integers(1, 4), min_size=0, max_size=3), seed=st.integers(0, 2**32 - 1))
+def test_runs_of_partitions_rebuild_the_whole_synthesis(mode, cuts, seed):
+    """Any way of cutting the partitions into runs gives the records of one call, byte for byte."""
+    from showcase.engine.randomness import make_rng
+    from showcase.engine.synthesize import split_work, synthesize
+
+    release = _k_anonymous_release()
+    n = 4 * 4096 + 17  # five partitions, the last one short
+    whole = synthesize(mode, release, rng=make_rng(seed), target_number_of_records=n)
+    work = split_work(mode, release, rng=make_rng(seed), target_number_of_records=n)
+    bounds = sorted({0, work.n_parts, *(c for c in cuts if c < work.n_parts)})
+    pieces = [work.fill(work.payload, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    rebuilt = work.table(np.concatenate(pieces, axis=1))
+    assert rebuilt.schema.columns == whole.schema.columns
+    np.testing.assert_array_equal(rebuilt.codes, whole.codes)
+    assert work.runs(3) == [(0, 2), (2, 3), (3, 5)]
+
+
+def test_synthesis_on_two_workers_is_byte_identical_to_one_process(tmp_path, capsys):
+    table = generate_table(4000, 6, seed=2)
+    data = tmp_path / "data.parquet"
+    pq.write_table(table, data)
+    release = tmp_path / "release"
+    assert main(["aggregate", str(data), "-o", str(release), "-l", "3", "-k", "5", "--no-progress"]) == 0
+    for mode in ("aggregate_seeded", "tree"):
+        files = {}
+        for name, extra in (("alone", []), ("cluster", ["--scheduler", "local[2]"])):
+            out = tmp_path / f"{mode}-{name}"
+            argv = ["synthesize", "--from-aggregates", str(release), "--mode", mode, "--seed", "7",
+                    "--target-number-of-records", "9000", "-o", str(out), "--no-progress",
+                    *extra]  # fmt: skip
+            assert main(argv) == 0, capsys.readouterr().err
+            files[name] = (out / "synthetic.csv").read_bytes()
+        assert files["alone"] == files["cluster"]
+        assert files["alone"].count(b"\n") == 9001
+    capsys.readouterr()
+
+
+def test_a_mode_built_in_one_process_refuses_a_scheduler(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    generate_table(200, 4, seed=1).to_pandas().to_csv(data, index=False)
+    argv = ["synthesize", str(data), "--mode", "row_seeded", "-k", "5", "--scheduler", "local[2]",
+            "-o", str(tmp_path / "out"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler splits aggregate_seeded and tree" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

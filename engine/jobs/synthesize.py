@@ -27,8 +27,10 @@ from ..synthesize import (
     AGGREGATE_SEEDED,
     ROW_SEEDED,
     SENSITIVE_MODES,
+    SPLIT_MODES,
     TREE,
     check_parameters,
+    split_work,
     validate_mode,
 )
 from ..synthesize import synthesize as synthesize_codes
@@ -62,10 +64,27 @@ def effective_parameters(mode: str, given: dict, synthetic: EncodedTable) -> dic
 
 
 def synthesize_step(
-    job: Job, mode: str, given: dict, *, table: EncodedTable | None, source: Aggregates | None, rng
+    job: Job,
+    mode: str,
+    given: dict,
+    *,
+    table: EncodedTable | None,
+    source: Aggregates | None,
+    rng,
+    scheduler: str | None = None,
 ) -> EncodedTable:
-    """The job's synthesize step: records from the aggregates or from the sensitive table."""
+    """The job's synthesize step: records from the aggregates or from the sensitive table.
+
+    With ``scheduler`` the records of a :data:`SPLIT_MODES` mode are built on a Dask cluster.
+    """
     with job.step("synthesize") as tick:
+        if scheduler is not None:
+            from ..distributed import client, synthesize_on_cluster
+
+            work = split_work(mode, source, rng=rng, **given)
+            with client(scheduler) as cluster:
+                codes = synthesize_on_cluster(work, cluster, progress=lambda d, t: tick(d, max(t, 1)))
+            return work.table(codes)
         if mode in AGGREGATE_MODES:
             return synthesize_codes(mode, source, rng=rng, progress=lambda d, t: tick(d, max(t, 1)), **given)
         return synthesize_codes(mode, table, rng=rng, **given)
@@ -144,6 +163,22 @@ def _choose_mode(mode: str | None, aggregates, resolution: int | None, source: S
     return mode
 
 
+def _check_scheduler(scheduler: str | None, mode: str) -> None:
+    """Refuse a scheduler that is malformed or given with a mode that is built in one process."""
+    if scheduler is None:
+        return
+    from ..distributed import require
+    from ..resources import parse_scheduler
+
+    parse_scheduler(scheduler)
+    if mode not in SPLIT_MODES:
+        raise ParameterError(
+            f"--scheduler splits {' and '.join(SPLIT_MODES)} synthesis across workers; mode {mode} "
+            "runs in one process (drop --scheduler)"
+        )
+    require()
+
+
 def _sources(job: Job, source, aggregates, length, preparation):
     """Read the aggregates (restricted to ``length``) and the sensitive table, as given."""
     released = released_file = None
@@ -181,6 +216,7 @@ def synthesize(
     progress: StageProgress | None = None,
     check: bool = True,
     join_multi_value: bool = True,
+    scheduler: str | None = None,
     **parameters,
 ) -> SynthesisResult:
     """Synthesize records and, with ``out``, write a release directory atomically.
@@ -201,6 +237,9 @@ def synthesize(
     checked when ``check``. Writes synthetic.csv, synthetic.parquet and
     metadata.json (multi-value cells joined, or as 0/1 columns without
     ``join_multi_value``). The same ``seed`` gives byte-identical synthetic files.
+
+    ``scheduler`` (``local[N]`` or ``tcp://HOST:PORT``) builds the records of
+    ``aggregate_seeded`` or ``tree`` on a Dask cluster, byte-identical to one process's.
     """
     if protection is not None:
         check_protection(protection, (KAnonymity,))
@@ -212,6 +251,7 @@ def synthesize(
     if length is not None:
         length = validate_length(length)
     given = mode_parameters(mode, resolution, parameters)
+    _check_scheduler(scheduler, mode)
     if source is not None:
         check_source(source, preparation)
     job = Job("synthetic", out=out, force=force, inputs=files, threads=threads, progress=progress)
@@ -224,7 +264,7 @@ def synthesize(
             exact = count_combinations(table, length, progress=tick)
     if released is None and mode in AGGREGATE_MODES:
         released = k_anonymize(exact, resolution)
-    synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng)
+    synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng, scheduler=scheduler)
     metrics = None
     if check:
         k_check = resolution or (released.resolution if released is not None else None) or 1

@@ -28,8 +28,9 @@ from .keys import find_ids, key_words, next_subset, without
 from .rng import new_state, uniform
 
 #: Which records to build: partition ``p`` of ``partitions`` holds records
-#: ``[p * partition_size, min(n_total, (p + 1) * partition_size))`` and draws from ``seeds[p]``.
-Plan = namedtuple("Plan", ["partitions", "partition_size", "n_total", "seeds"])
+#: ``[p * partition_size, min(n_total, (p + 1) * partition_size))`` and draws from ``seeds[p]``;
+#: the output array starts at record ``origin`` (a run of partitions can be built alone).
+Plan = namedtuple("Plan", ["partitions", "partition_size", "n_total", "seeds", "origin"])
 #: The aggregates as the sampler reads them: ``scaled`` counts by row, ``single_row[a]``
 #: (the row of attribute a alone, -1 if absent), ``attr_col``/``attr_code`` (each
 #: attribute's column and code), the reporting ``length``, the percentile ``q`` and
@@ -480,10 +481,11 @@ def synthesize_records(plan, table, model, children, out):
     at every step. Both give the same records. ``capacity`` is
     C(n_columns - 1, L - 1).
     """
-    partitions, partition_size, n_total, seeds = plan
+    partitions, partition_size, n_total, seeds, origin = plan
     for t in prange(partitions.shape[0]):
         p = partitions[t]
         first = p * partition_size
         n_records = min(n_total, first + partition_size) - first
         share = n_records / n_total
-        _synthesize_partition(first, n_records, share, seeds[p], table, model, children, out)
+        # ``out`` holds the records from number ``origin`` on.
+        _synthesize_partition(first - origin, n_records, share, seeds[p], table, model, children, out)

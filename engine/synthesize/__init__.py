@@ -47,6 +47,8 @@ MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED, AGGREGATE_SEEDED, TREE, PAIRWISE, F
 AGGREGATE_MODES = (AGGREGATE_SEEDED, TREE, PAIRWISE, FITTED)
 #: Modes that read the sensitive data (and need a resolution k).
 SENSITIVE_MODES = (ROW_SEEDED, UNSEEDED, VALUE_SEEDED)
+#: Modes whose records can be built in independent runs of partitions, e.g. on a Dask cluster.
+SPLIT_MODES = (AGGREGATE_SEEDED, TREE)
 
 #: The parameters each mode accepts besides its input and ``rng`` (defaults: None = the mode's own).
 MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -163,3 +165,19 @@ def synthesize(
         return codes
     # The k-anonymity modes return bare codes on the sensitive table's schema.
     return EncodedTable(source.schema, np.ascontiguousarray(codes))
+
+
+def split_work(mode: str, source: Aggregates, *, rng: np.random.Generator, **parameters: Any):
+    """The work of ``mode`` as independent partitions (a :class:`~.split.SplitWork`), seeds from ``rng``.
+
+    Only the :data:`SPLIT_MODES`, which read released aggregates alone. Building
+    every partition gives the records :func:`synthesize` gives for the same ``rng``.
+    """
+    given = check_parameters(mode, parameters)
+    if mode not in SPLIT_MODES:
+        raise ParameterError(
+            f"mode {mode} is built in one process; {' and '.join(SPLIT_MODES)} can be split across workers"
+        )
+    if not isinstance(source, Aggregates):
+        raise ParameterError(f"{mode} synthesizes from aggregates, not from sensitive records")
+    return importlib.import_module(f"{__name__}.{mode}").split(source, rng=rng, **given)

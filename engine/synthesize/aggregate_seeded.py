@@ -63,6 +63,7 @@ from ..errors import InputError, ParameterError
 from ..kernels.aggregate_synthesis import Children, Model, Plan, build_children, synthesize_records
 from ..kernels.keys import combination_table, find_rows
 from ..randomness import stream_seeds
+from .split import SplitWork
 
 #: Records per partition: the unit of randomness, of budget shares and of parallel work.
 PARTITION_RECORDS = 4096
@@ -188,6 +189,30 @@ def aggregate_seeded(
 
     Returns the records as codes on ``aggregates.schema``.
     """
+    work = split(
+        aggregates, rng=rng, weight_selection_percentile=weight_selection_percentile,
+        use_synthetic_counts=use_synthetic_counts,
+        aggregate_counts_scale_factor=aggregate_counts_scale_factor,
+        target_number_of_records=target_number_of_records,
+    )  # fmt: skip
+    return work.table(work.fill(work.payload, 0, work.n_parts, progress))
+
+
+def split(
+    aggregates: Aggregates,
+    *,
+    rng: np.random.Generator,
+    weight_selection_percentile: float = 95.0,
+    use_synthetic_counts: bool = False,
+    aggregate_counts_scale_factor: float = 1.0,
+    target_number_of_records: int | None = None,
+) -> SplitWork:
+    """The work of :func:`aggregate_seeded` as partitions that can be synthesized anywhere, in any groups.
+
+    Every partition's seed is drawn here, from ``rng``; :func:`fill_partitions`
+    then builds any run of partitions from the returned payload alone, so the
+    records are the same however the partitions are shared out.
+    """
     validate_parameters(weight_selection_percentile, aggregate_counts_scale_factor, target_number_of_records)
     schema = aggregates.schema
     n_total = (
@@ -195,20 +220,31 @@ def aggregate_seeded(
         if target_number_of_records is None
         else int(target_number_of_records)
     )
-    n_cols = len(schema.columns)
-    length = int(aggregates.reporting_length)
-    max_code = max((len(d) for d in schema.dictionaries), default=0)
-    codes = np.zeros((n_cols, n_total), dtype=np.int32)
     n_parts = -(-n_total // PARTITION_RECORDS)
     # Draw every partition's seed first, so the records do not depend on batching.
     seeds = stream_seeds(rng, n_parts)
-    if n_total == 0 or schema.n_attributes == 0 or len(aggregates) == 0:
+    max_code = max((len(d) for d in schema.dictionaries), default=0)
+    options = (float(weight_selection_percentile), bool(use_synthetic_counts),
+               float(aggregate_counts_scale_factor))  # fmt: skip
+    payload = (aggregates, n_total, seeds, options)
+    dtype = code_dtype(max_code)
+    return SplitWork(schema, n_total, PARTITION_RECORDS, n_parts, dtype, fill_partitions, payload)
+
+
+def fill_partitions(payload: tuple, first: int, stop: int, progress: Progress | None = None) -> np.ndarray:
+    """Codes ``(n_columns, records)`` of partitions ``first..stop - 1`` of a :func:`split`'s payload."""
+    aggregates, n_total, seeds, (percentile, use_synthetic, scale) = payload
+    schema = aggregates.schema
+    n_cols = len(schema.columns)
+    origin = first * PARTITION_RECORDS
+    codes = np.zeros((n_cols, max(0, min(n_total, stop * PARTITION_RECORDS) - origin)), dtype=np.int32)
+    if codes.shape[1] == 0 or schema.n_attributes == 0 or len(aggregates) == 0:
         if progress is not None:
             progress(n_total, n_total)
-        return EncodedTable(schema, codes.astype(code_dtype(max_code)))
-
+        return codes
+    length = int(aggregates.reporting_length)
     table = CombinationTable(aggregates)
-    scaled = aggregates.count.astype(np.float64) * float(aggregate_counts_scale_factor)
+    scaled = aggregates.count.astype(np.float64) * scale
     single = np.full((schema.n_attributes, 1), -1, dtype=np.int32)
     single[:, 0] = np.arange(schema.n_attributes, dtype=np.int32)
     single_row = table.find(single, np.ones(schema.n_attributes, dtype=np.uint8))
@@ -221,16 +257,14 @@ def aggregate_seeded(
         children = Children(True, capacity, *table.children(aggregates))
     else:
         children = Children(False, capacity, np.zeros(1, dtype=np.int64), *[np.zeros(0, dtype=np.int32)] * 2)
-    model = Model(scaled, single_row, attr_col, attr_code, length, float(weight_selection_percentile),
-                  bool(use_synthetic_counts))  # fmt: skip
+    model = Model(scaled, single_row, attr_col, attr_code, length, percentile, use_synthetic)
 
     per_call = max(1, PARTITIONS_PER_CALL * threads)
-    for start in range(0, n_parts, per_call):
-        partitions = np.arange(start, min(n_parts, start + per_call), dtype=np.int64)
+    for start in range(first, stop, per_call):
+        partitions = np.arange(start, min(stop, start + per_call), dtype=np.int64)
         with _wrapping():
-            synthesize_records(
-                Plan(partitions, PARTITION_RECORDS, n_total, seeds), table.table, model, children, codes
-            )
+            plan = Plan(partitions, PARTITION_RECORDS, n_total, seeds, origin)
+            synthesize_records(plan, table.table, model, children, codes)
         if progress is not None:
             progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)
-    return EncodedTable(schema, codes.astype(code_dtype(max_code)))
+    return codes

@@ -26,6 +26,7 @@ from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
 from ..kernels.tree import Tree, tree_records
 from ..randomness import stream_seeds
+from .split import SplitWork
 
 #: Pseudo-records added to every cell of a released value or of "missing".
 SMOOTHING = 0.5
@@ -165,6 +166,14 @@ def tree(
     target_number_of_records: int | None = None,
 ) -> EncodedTable:
     """Synthetic records on the release's own schema, every column decided for every record."""
+    work = split(aggregates, rng=rng, target_number_of_records=target_number_of_records)
+    return work.table(work.fill(work.payload, 0, work.n_parts))
+
+
+def split(
+    aggregates: Aggregates, *, rng: np.random.Generator, target_number_of_records: int | None = None
+) -> SplitWork:
+    """The work of :func:`tree`: the fitted tree and every partition's seed, for :func:`fill_partitions`."""
     aggregates = aggregates.on_released_schema()
     n_cols = len(aggregates.schema.columns)
     if n_cols > 1 and (aggregates.reporting_length < 2 or not (aggregates.length == 2).any()):
@@ -173,7 +182,18 @@ def tree(
     if n < 1:
         raise ParameterError(f"number of records must be at least 1, got {n}")
     fitted = fit(aggregates)
-    out = np.zeros((n_cols, n), dtype=code_dtype(int(fitted.widths.max(initial=1)) - 1))
     seeds = stream_seeds(rng, math.ceil(n / PARTITION))
-    tree_records(fitted, seeds, PARTITION, out)
-    return EncodedTable(aggregates.schema, out)
+    dtype = code_dtype(int(fitted.widths.max(initial=1)) - 1)
+    payload = (fitted, n, seeds, dtype)
+    return SplitWork(aggregates.schema, n, PARTITION, len(seeds), dtype, fill_partitions, payload)
+
+
+def fill_partitions(payload: tuple, first: int, stop: int, progress=None) -> np.ndarray:
+    """Codes ``(n_columns, records)`` of partitions ``first..stop - 1`` of a :func:`split`'s payload."""
+    fitted, n, seeds, dtype = payload
+    out = np.zeros((fitted.order.shape[0], max(0, min(n, stop * PARTITION) - first * PARTITION)), dtype=dtype)
+    # Records are numbered from the run's first partition: each partition reads its own seed only.
+    tree_records(fitted, seeds[first:stop], PARTITION, out)
+    if progress is not None:
+        progress(min(n, stop * PARTITION), n)
+    return out

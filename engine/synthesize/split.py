@@ -1,0 +1,47 @@
+"""Synthesis as independent partitions: the same records whether one process or many build them.
+
+The modes that read only released aggregates and draw each fixed-size
+partition of records from its own stream (``aggregate_seeded``, ``tree``)
+describe their work as a :class:`SplitWork`: the seeds of every partition,
+drawn up front from the caller's generator, and a module-level ``fill``
+function that builds any run of partitions from a picklable ``payload``
+alone. This machine runs ``fill`` once over all partitions; a Dask cluster
+(:func:`~showcase.engine.distributed.synthesize_on_cluster`) runs it over
+runs of partitions on its workers and puts the pieces side by side. Either
+way a seed gives byte-identical records, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..encode import EncodedTable, Schema
+
+#: ``fill(payload, first, stop, progress=None)``: codes ``(n_columns, records)`` of partitions first..stop-1.
+Fill = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class SplitWork:
+    """``n_records`` records in ``n_parts`` partitions of ``partition_size``, built by ``fill``."""
+
+    schema: Schema
+    n_records: int
+    partition_size: int
+    n_parts: int
+    dtype: np.dtype
+    fill: Fill
+    payload: tuple
+
+    def runs(self, n_runs: int) -> list[tuple[int, int]]:
+        """About ``n_runs`` runs of consecutive partitions, ``(first, stop)``, of about equal size."""
+        n_runs = max(1, min(int(n_runs), self.n_parts))
+        bounds = np.linspace(0, self.n_parts, n_runs + 1).round().astype(np.int64)
+        return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+    def table(self, codes: np.ndarray) -> EncodedTable:
+        """The records (codes of every partition, in order) on the work's schema."""
+        return EncodedTable(self.schema, np.ascontiguousarray(codes, dtype=self.dtype))
