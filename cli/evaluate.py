@@ -28,6 +28,7 @@ def evaluate(
     group_column: str | None = options.GROUP_COLUMN,
     marginal_k: int = typer.Option(2, "--marginal-k", min=1, help="Size of the k-marginals."),
     read: options.Read = options.READ,
+    scale: options.Scale = options.SCALE,
     force: bool = typer.Option(False, "--force", help="Replace existing evaluation files."),
     progress: bool = options.PROGRESS,
 ) -> None:
@@ -40,6 +41,10 @@ def evaluate(
 
     \b
         showcase evaluate cases.csv release/ --length 3 --resolution 10
+        showcase evaluate 'registry/*.parquet' release/ --scheduler local[2]
+
+    A directory or glob of inputs is counted in batches (or on Dask with
+    --scheduler), never loaded whole: the metrics come from its exact counts.
     """
     from showcase.engine import evaluate as evaluate_job
 
@@ -47,6 +52,7 @@ def evaluate(
         result = evaluate_job(
             sensitive, release, length=length, resolution=resolution, out=out, preparation=read.preparation(),
             group=group_column, marginal_k=marginal_k, force=force, progress=report,
+            resources=scale.resources(),
         )  # fmt: skip
     rows = [
         [f"length {m['length']}", f"{m['sensitive_combinations']:,}",

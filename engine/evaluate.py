@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .aggregates import NO_ATTRIBUTE, Aggregates
+from .aggregates import NO_ATTRIBUTE, Aggregates, restrict_length
+from .contingency import CountIndex, column_counts, marginal_from_counts
 from .count import count_combinations, marginal_counts
 from .encode import EncodedTable, Schema
 from .errors import InputError, ParameterError
@@ -173,10 +174,20 @@ def combination_metrics(joined: Joined, resolution: int, reporting_length: int) 
     }
 
 
+def _marginal(target: EncodedTable | CountIndex, key_set: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The full contingency table of ``key_set``: from the records, or rebuilt from exact counts."""
+    if isinstance(target, CountIndex):
+        return marginal_from_counts(target, key_set)
+    return marginal_counts(target, key_set)
+
+
 def k_marginal_score(
-    target: EncodedTable, release: EncodedTable, *, group: str | None = None, k: int = 2
+    target: EncodedTable | CountIndex, release: EncodedTable, *, group: str | None = None, k: int = 2
 ) -> dict:
     """NIST k-marginal score (SDNist 2.x): 1000 means identical k-way distributions.
+
+    ``target`` is the sensitive records, or a :class:`~.contingency.CountIndex`
+    of their exact counts of up to k (+1 with a group) attributes.
 
     For every set of ``k`` columns other than ``group`` (each preceded by the
     group column when there is one), densities are counts / records with
@@ -199,7 +210,7 @@ def k_marginal_score(
     per_column = np.zeros(target.n_columns)
     for cols in marginal_sets:
         key_set = prefix + tuple(sorted(cols))
-        tk, tc = marginal_counts(target, key_set)
+        tk, tc = _marginal(target, key_set)
         rk, rc = marginal_counts(release, key_set)
         keys, inverse = np.unique(np.concatenate([tk, rk]), return_inverse=True)
         diff = np.bincount(
@@ -242,7 +253,7 @@ def _score_by_column(
 
 
 def column_distributions(
-    target: EncodedTable, release: EncodedTable, resolution: int, top: int = 12
+    target: EncodedTable | CountIndex, release: EncodedTable, resolution: int, top: int = 12
 ) -> list[dict]:
     """Per column, shares of each value in both tables, for charts.
 
@@ -253,7 +264,10 @@ def column_distributions(
     values_of = target.schema.dictionaries
     for c, name in enumerate(target.schema.columns):
         radix = len(values_of[c]) + 1
-        t = np.bincount(target.codes[c], minlength=radix)[:radix]
+        if isinstance(target, CountIndex):
+            t = column_counts(target, c)
+        else:
+            t = np.bincount(target.codes[c], minlength=radix)[:radix]
         r = np.bincount(release.codes[c], minlength=radix)[:radix]
         labels = ["(missing)"] + values_of[c].to_pylist()
         rare = t < resolution
@@ -303,7 +317,7 @@ def load_release(path: str | Path, sensitive: EncodedTable, preparation) -> Rele
 
 
 def evaluate_release(
-    sensitive: EncodedTable,
+    sensitive: EncodedTable | CountIndex,
     release: Release,
     *,
     length: int,
@@ -316,9 +330,13 @@ def evaluate_release(
     """Every metric of SPEC §4 for one release, as a JSON-ready dictionary.
 
     ``exact`` may pass the sensitive data's exact counts when evaluating several releases.
+    ``sensitive`` is the records, or a :class:`~.contingency.CountIndex` of their
+    exact counts (a streamed or distributed count), with ``exact`` then required.
     """
     report_progress = progress or (lambda stage, done, total: None)
-    if exact is None:
+    if exact is None and isinstance(sensitive, CountIndex):
+        exact = restrict_length(sensitive.exact, length)
+    elif exact is None:
         exact = count_combinations(
             sensitive, length, progress=lambda d, t: report_progress("count", d, 2 * t)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -116,3 +117,27 @@ def test_a_mode_built_in_one_process_refuses_a_scheduler(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--scheduler splits aggregate_seeded and tree" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluation_counted_on_two_workers_equals_evaluating_in_memory(tmp_path, capsys):
+    table = generate_table(3000, 6, seed=8)
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(table, whole)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pq.write_table(table.slice(0, 1800), parts / "a.parquet", row_group_size=600)
+    pq.write_table(table.slice(1800), parts / "b.parquet")
+    release = tmp_path / "release"
+    argv = ["synthesize", str(whole), "-k", "5", "--seed", "2", "-o", str(release), "--no-progress"]
+    assert main(argv) == 0
+    documents = {}
+    for name, source, extra in (("whole", whole, []), ("cluster", parts, ["--scheduler", "local[2]"])):
+        out = tmp_path / f"eval-{name}"
+        argv = ["evaluate", str(source), str(release / "synthetic.parquet"), "-l", "3", "-k", "5",
+                "-o", str(out), "--no-progress", *extra]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+        document = json.loads((out / "evaluation.json").read_text())
+        documents[name] = {k: v for k, v in document.items() if k not in ("seconds", "sensitive", "created")}
+    assert documents["whole"]["k_marginal"]["score"] > 0
+    assert documents["cluster"] == documents["whole"]
+    capsys.readouterr()

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 from .. import output_lock
+from ..contingency import CountIndex
 from ..count import check_length_fits, validate_length
+from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..evaluate import evaluate_release, load_release
 from ..ingest import Source, fingerprint
@@ -15,6 +17,7 @@ from ..prepare import Preparation, check_source, load_input
 from ..protection import check_k
 from ..release import EVALUATION, REPORT, check_writable_folder, find_release
 from ..report.evaluation import CONTENTS, render_report
+from ..resources import Resources
 from ..staging import write_beside
 from .skeleton import Job, StageProgress
 
@@ -48,32 +51,51 @@ def evaluate(
     marginal_k: int = 2,
     force: bool = False,
     progress: StageProgress | None = None,
+    resources: Resources | None = None,
 ) -> dict:
     """Evaluate a release (SPEC §4) and write ``evaluation.json`` and ``report.html``.
 
     Without ``out`` the files go into the release directory itself (which
     ``release`` must then be). Returns the evaluation document.
+
+    With ``resources`` that stream the input (a directory, a glob, a file over
+    2 GiB, or ``stream=True``) or name a Dask ``scheduler``, the sensitive
+    records are never held: their exact counts of up to ``max(length,
+    marginal_k + 1)`` attributes are summed batch by batch (on the cluster's
+    workers), and every metric is computed from those counts.
     """
     length = validate_length(length)
     resolution = check_k(resolution)
     if isinstance(marginal_k, bool) or not isinstance(marginal_k, int) or not 1 <= marginal_k <= MAX_MARGINAL:
         raise ParameterError(f"marginal size must be from 1 to {MAX_MARGINAL}, got {marginal_k}")
-    check_source(sensitive, preparation)
+    streamed = _streamed(sensitive, resources)
+    if streamed:  # a directory or glob: its files are listed and checked, not read
+        from ..stream import open_stream, refuse_preparation
+
+        refuse_preparation(preparation)
+        open_stream(sensitive, preparation.delimiter, preparation.use_columns)
+    else:
+        check_source(sensitive, preparation)
     find_release(release)
     folder = _in_place(release, force) if out is None else None
     job = Job("evaluation", out=out, force=force, inputs=[sensitive, release], progress=progress)
-    with job.step("read"):
-        prepared = load_input(sensitive, preparation)
-        table = prepared.table
-        check_length_fits(length, table.n_columns)
-        loaded = load_release(release, table, preparation)
+    if streamed:
+        table, schema_only, description = _counted(job, sensitive, preparation, length, marginal_k, resources)
+        with job.step("read release"):
+            loaded = load_release(release, schema_only, preparation)
+    else:
+        with job.step("read"):
+            prepared = load_input(sensitive, preparation)
+            table, description = prepared.table, prepared.description
+            check_length_fits(length, table.n_columns)
+            loaded = load_release(release, table, preparation)
     if group is not None:
         table.schema.column_index(group)
     result = evaluate_release(table, loaded, length=length, resolution=resolution, group=group,
                               marginal_k=marginal_k, progress=progress)  # fmt: skip
     document = job.document({
         "contents": CONTENTS,
-        "sensitive": {"fingerprint": prepared.description["fingerprint"]},
+        "sensitive": {"fingerprint": description["fingerprint"]},
         "release": {"file": loaded.path.name, "fingerprint": fingerprint(loaded.path)},
         "preparation": preparation.describe(),
         **result,
@@ -88,6 +110,29 @@ def evaluate(
     else:
         job.write({name: _text(text) for name, text in files.items()}, sections=None)
     return document
+
+
+def _streamed(sensitive: Source, resources: Resources | None) -> bool:
+    """Whether the sensitive input is counted in batches (or on a cluster) rather than loaded."""
+    if resources is None:
+        return False
+    from ..stream import should_stream
+
+    return resources.scheduler is not None or should_stream(sensitive, resources.stream)
+
+
+def _counted(job: Job, sensitive: Source, preparation: Preparation, length: int, marginal_k: int,
+             resources: Resources) -> tuple[CountIndex, EncodedTable, dict]:  # fmt: skip
+    """Exact counts of the sensitive input summed over batches (long enough for the k-marginals),
+    the schema as a table of no records (what the release is encoded onto), and the input's description."""
+    from ..stream import open_stream
+    from .protect import streamed_read
+
+    columns = len(open_stream(sensitive, preparation.delimiter, preparation.use_columns).columns)
+    check_length_fits(length, columns)
+    counted_length = min(max(length, marginal_k + 1), columns)
+    loaded, exact = streamed_read(job, sensitive, preparation, counted_length, resources, dp=False)
+    return CountIndex(exact), loaded.table, loaded.description
 
 
 def _text(text: str):
