@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--one-way-proportion", type=float, default=0.1)
+    parser.add_argument("--selection-proportion", type=float, default=0.1, help="AIM's share to choose")
+    parser.add_argument("--sweeps", type=int, default=None, help="fitting sweeps (default: fitted's own)")
     parser.add_argument("--ma", action="store_true", help="the MA excerpt instead of national")
     parser.add_argument("--generated", type=int, default=0, help="rows of generated data instead")
     args = parser.parse_args()
@@ -54,10 +56,11 @@ def main() -> None:
     table = load(path, prep)
     options = AdaptiveOptions(
         algorithm=args.mechanism, length=args.length, rounds=args.rounds,
-        one_way_proportion=args.one_way_proportion,
+        one_way_proportion=args.one_way_proportion, selection_proportion=args.selection_proportion,
     )  # fmt: skip
-    print("| input | mechanism | L | rounds | ε | seeds | seconds | k-marginal | records / input |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| input | mechanism | L | rounds | 1-way | selection | sweeps | ε | seeds | seconds | k-marginal "
+          "| records / input |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     adaptive_aggregate(table, epsilon=1.0, options=options, source=RandomSource(0), seed=0)  # compile
     for epsilon in [float(e) for e in args.epsilons.split(",")]:
         rows = []
@@ -66,7 +69,7 @@ def main() -> None:
             aggregates, _, _ = adaptive_aggregate(
                 table, epsilon=epsilon, options=options, source=RandomSource(seed), seed=seed
             )
-            synthetic = fitted(aggregates, rng=np.random.default_rng(seed))
+            synthetic = fitted(aggregates, rng=np.random.default_rng(seed), sweeps=args.sweeps)
             seconds = time.perf_counter() - start
             again = encode(decode(synthetic), schema=table.schema, null_markers=prep.null_markers,
                            sensitive_zeros=prep.sensitive_zeros)  # fmt: skip
@@ -84,7 +87,9 @@ def main() -> None:
             return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
         print(
-            f"| {name} | {args.mechanism} | {args.length} | {args.rounds or 'auto'} | {epsilon:g} "
+            f"| {name} | {args.mechanism} | {args.length} | {args.rounds or 'auto'} "
+            f"| {args.one_way_proportion:g} | {args.selection_proportion:g} | {args.sweeps or 'auto'} "
+            f"| {epsilon:g} "
             f"| {len(rows)} | {cell(0)} | {cell(1)} | {cell(2, 3)} |",
             flush=True,
         )

@@ -45,7 +45,7 @@ from ..encode import EncodedTable, Schema
 from ..errors import ParameterError
 from ..kernels.marginal_fit import all_marginal_counts
 from .accountant import BudgetSplit, default_delta, record_count_epsilon, rho_from_epsilon
-from .adaptive_options import AIM_SELECTION, AdaptiveOptions
+from .adaptive_options import AdaptiveOptions
 from .exponential import exponential_mechanism
 from .marginals import PROTECTION_DP, selection_threshold
 from .model import Fitter, Marginal, Measurements, counts_of, strides
@@ -264,8 +264,9 @@ def _aim(
     cells = np.diff(flat[3]).astype(np.float64)
     rounds = options.n_rounds(n_cols, rho)
     rho_round = rho / rounds
-    epsilon = math.sqrt(8 * AIM_SELECTION * rho_round) * (1 - 1e-12)
-    sigma = math.sqrt(1 / (2 * (1 - AIM_SELECTION) * rho_round)) * (1 + 1e-12)
+    selection = options.selection_proportion
+    epsilon = math.sqrt(8 * selection * rho_round) * (1 - 1e-12)
+    sigma = math.sqrt(1 / (2 * (1 - selection) * rho_round)) * (1 + 1e-12)
     penalty = np.ceil(math.sqrt(2 / math.pi) * sigma * cells).astype(np.int64)
     fitter = Fitter(measurements, seed=seed, records=min(measurements.record_count, MODEL_RECORDS))
     scale = measurements.record_count / max(fitter.n, 1)

@@ -21,6 +21,8 @@ class AdaptiveOptions:
     rounds: int | None = None
     one_way_proportion: float = 0.1
     record_count_proportion: float = 0.005
+    #: Share of each AIM round's budget spent on choosing what to measure.
+    selection_proportion: float = AIM_SELECTION
 
     def __post_init__(self) -> None:
         if self.algorithm not in ADAPTIVE:
@@ -41,10 +43,11 @@ class AdaptiveOptions:
             raise ParameterError(f"rounds must be an integer from 1 to 10000, got {self.rounds!r}")
         check_proportion(self.one_way_proportion, "one-way proportion")
         check_proportion(self.record_count_proportion, "record count proportion")
+        check_proportion(self.selection_proportion, "selection proportion")
 
     def n_rounds(self, n_columns: int, rho: float) -> int:
         """AIM's rounds: as given, else one per column plus more as the budget allows (sigma >= ~4)."""
         if self.rounds is not None:
             return self.rounds
-        by_budget = int(rho * (1 - self.one_way_proportion) * (1 - AIM_SELECTION) * 2 * 16)
+        by_budget = int(rho * (1 - self.one_way_proportion) * (1 - self.selection_proportion) * 2 * 16)
         return max(n_columns, min(by_budget, 8 * n_columns))
