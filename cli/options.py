@@ -465,16 +465,17 @@ MODE = Group(
         {
             "--mode -m": "Synthesis mode. From sensitive records: row_seeded (the default), unseeded, "
             "value_seeded. From aggregates alone: aggregate_seeded (the default from k-anonymous "
-            "aggregates), tree (the default from DP aggregates and for run --dp: every record complete, "
-            "drawn down a Chow-Liu tree of the released pairs) or pairwise (every record complete, from "
-            "all released pairs pooled).",
+            "aggregates), tree (the default from sds DP aggregates: every record complete, drawn down a "
+            "Chow-Liu tree of the released pairs), pairwise (every record complete, from all released "
+            "pairs pooled) or fitted (the default from an aim or mst release: records fitted to every "
+            "measured marginal).",
             "--weight-selection-percentile": "aggregate_seeded: percentile of the length-L "
             "sub-combination counts that weighs an attribute once a record is longer than L. Default: 95.",
             "--use-synthetic-counts": "aggregate_seeded: weigh by what is left of each count after the "
             "records already synthesized.",
             "--aggregate-counts-scale-factor": "aggregate_seeded: multiply every aggregate count by this "
             "before synthesis. Default: 1.",
-            "--target-number-of-records": "aggregate_seeded, tree, pairwise: records to synthesize. "
+            "--target-number-of-records": "aggregate_seeded, tree, pairwise, fitted: records to synthesize. "
             "Default: the aggregates' record count (times the scale factor).",
             "--oversampling-ratio": "value_seeded: how far above its count a combination may be "
             "synthesized (0.1 = 10 %).",

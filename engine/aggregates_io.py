@@ -4,7 +4,11 @@ Parquet: columns ``attribute_1..attribute_L`` (dictionary-encoded
 ``column:value`` labels, null past the combination's length), ``length`` and
 ``count``; the schema metadata key ``showcase`` holds the record count,
 reporting length, columns and protection. Only labels of reported attributes
-are stored, so a value that was suppressed never appears in the file.
+are stored, so a value that was suppressed never appears in the file. An
+adaptive DP release (``mst``, ``aim``) also stores what it measured under the
+key ``showcase.marginals`` (each noisy marginal, "missing" cells included, its
+columns and sigma, and the values each column kept): the DP output itself, so
+``synthesize --from-aggregates`` can fit records to it later.
 
 TSV (Synthetic Data Showcase format): header ``selections<TAB>protected_count``,
 then ``record_count<TAB>N``, then one ``A:a1;B:b1<TAB>12`` line per combination.
@@ -12,7 +16,9 @@ then ``record_count<TAB>N``, then one ``A:a1;B:b1<TAB>12`` line per combination.
 
 from __future__ import annotations
 
+import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +33,8 @@ from .labels import attribute_labels, schema_from_labels
 from .release import AGGREGATES_PARQUET, AGGREGATES_TSV, SENSITIVE_PARQUET, SENSITIVE_TSV
 
 METADATA_KEY = b"showcase"
+#: Schema metadata key of an adaptive DP release's measured marginals.
+MARGINALS_KEY = b"showcase.marginals"
 TSV_HEADER = ("selections", "protected_count")
 RECORD_COUNT = "record_count"
 _BATCH = 1 << 20
@@ -69,11 +77,58 @@ def to_arrow(aggregates: Aggregates) -> pa.Table:
         names.append(f"attribute_{j + 1}")
     columns += [pa.array(aggregates.length, pa.uint8()), pa.array(aggregates.count, pa.int64())]
     names += ["length", "count"]
-    schema = pa.schema(
-        [pa.field(n, c.type) for n, c in zip(names, columns)],
-        metadata={METADATA_KEY: json.dumps(describe(aggregates)).encode()},
-    )
+    metadata = {METADATA_KEY: json.dumps(describe(aggregates)).encode()}
+    if aggregates.marginals is not None:
+        metadata[MARGINALS_KEY] = json.dumps(_measurements_document(aggregates)).encode()
+    schema = pa.schema([pa.field(n, c.type) for n, c in zip(names, columns)], metadata=metadata)
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _measurements_document(aggregates: Aggregates) -> dict:
+    """An adaptive release's measurements as JSON: values by spelling, noisy cells as base64 float64."""
+    measured, schema = aggregates.marginals, aggregates.schema
+    return {
+        "record_count": int(measured.record_count),
+        "columns": list(schema.columns),
+        "values": [
+            schema.dictionaries[c].take(pa.array(np.asarray(v, dtype=np.int64) - 1)).to_pylist()
+            for c, v in enumerate(measured.values)
+        ],  # fmt: skip
+        "marginals": [
+            {
+                "columns": [int(c) for c in m.columns],
+                "sigma": float(m.sigma),
+                "noisy": base64.b64encode(np.ascontiguousarray(m.noisy, dtype="<f8").tobytes()).decode(),
+            }
+            for m in measured.marginals
+        ],  # fmt: skip
+    }
+
+
+def _measurements(document: dict, aggregates: Aggregates, path) -> object:
+    """The :class:`~showcase.engine.dp.model.Measurements` of :func:`_measurements_document`, on the
+    schema read back (a value is found by its spelling)."""
+    from .dp.model import Marginal, Measurements
+
+    schema = aggregates.schema
+    bad = InputError(f"{path}: its measured marginals do not match its aggregates")
+    if document.get("columns") != list(schema.columns):
+        raise bad
+    values = []
+    for c, spelled in enumerate(document["values"]):
+        position = {v: i + 1 for i, v in enumerate(schema.dictionaries[c].to_pylist())}
+        if any(v not in position for v in spelled):
+            raise bad
+        values.append(np.array([position[v] for v in spelled], dtype=np.int64))
+    radix = [len(v) + 1 for v in values]
+    marginals = []
+    for entry in document["marginals"]:
+        columns = tuple(int(c) for c in entry["columns"])
+        noisy = np.frombuffer(base64.b64decode(entry["noisy"]), dtype="<f8").astype(np.float64)
+        if noisy.size != int(np.prod([radix[c] for c in columns])):
+            raise bad
+        marginals.append(Marginal(columns, float(entry["sigma"]), noisy))
+    return Measurements(values, marginals, int(document["record_count"]))
 
 
 def write_parquet(aggregates: Aggregates, path: str | Path) -> None:
@@ -108,12 +163,11 @@ def read_parquet(path: str | Path) -> Aggregates:
         positions = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False)
         valid = positions >= 0
         index[valid, j] = remap[positions[valid]]
-    return _from_label_index(
-        labels,
-        index,
-        table.column("count").to_numpy(),
-        info,
-    )
+    aggregates = _from_label_index(labels, index, table.column("count").to_numpy(), info)
+    measured = (table.schema.metadata or {}).get(MARGINALS_KEY)
+    if measured is not None:
+        aggregates = replace(aggregates, marginals=_measurements(json.loads(measured), aggregates, path))
+    return aggregates
 
 
 def _from_label_index(labels: list[str], index: np.ndarray, counts: np.ndarray, info: dict) -> Aggregates:

@@ -185,9 +185,13 @@ def test_run_dp_and_synthesize_from_dp_aggregates(tmp_path, monkeypatch, capsys)
     from_release = ["synthesize", "--from-aggregates", out, "--seed", 1, "--no-progress"]
     again = tmp_path / "again"
     assert run(capsys, *from_release, "-o", again)[0] == 0
-    assert json.loads((again / "metadata.json").read_text())["parameters"]["mode"] == "tree"
+    # The release keeps what aim measured, so it is fitted again from the files alone.
+    assert json.loads((again / "metadata.json").read_text())["parameters"]["mode"] == "fitted"
     twice = tmp_path / "twice"
     assert run(capsys, *from_release, "-o", twice)[0] == 0
     assert (again / "synthetic.csv").read_bytes() == (twice / "synthetic.csv").read_bytes()
+    tree = tmp_path / "tree"
+    assert run(capsys, *from_release, "--mode", "tree", "-o", tree)[0] == 0
+    assert json.loads((tree / "metadata.json").read_text())["parameters"]["mode"] == "tree"
     code, _, stderr = run(capsys, "run", data, "--epsilon", 4, "-o", tmp_path / "x", "--no-progress")
     assert code == 2 and "--epsilon: DP options, used with --dp only" in stderr

@@ -25,6 +25,7 @@ from ..release import SYNTHETIC_CSV, SYNTHETIC_PARQUET
 from ..synthesize import (
     AGGREGATE_MODES,
     AGGREGATE_SEEDED,
+    FITTED,
     ROW_SEEDED,
     SENSITIVE_MODES,
     SPLIT_MODES,
@@ -146,8 +147,12 @@ def _choose_mode(mode: str | None, aggregates, resolution: int | None, source: S
     if source is None and aggregates is None:
         raise ParameterError("give the sensitive input or aggregates to synthesize from (--from-aggregates)")
     if mode is None and isinstance(aggregates, tuple):
-        # DP aggregates suppress many longer combinations: complete records down a tree.
-        mode = TREE if aggregates[0].protection == "differential-privacy" else None
+        # An adaptive DP release's measured marginals are fitted; other DP aggregates suppress many
+        # longer combinations: complete records down a tree.
+        if aggregates[0].marginals is not None:
+            mode = FITTED
+        elif aggregates[0].protection == "differential-privacy":
+            mode = TREE
     if mode is None:
         mode = AGGREGATE_SEEDED if aggregates is not None else ROW_SEEDED
     validate_mode(mode)

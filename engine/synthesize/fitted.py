@@ -37,7 +37,8 @@ def fitted(
     if measurements is None:
         raise ParameterError(
             "fitted synthesis needs the measured marginals of an adaptive DP release (--mechanism mst or "
-            "aim) in the same run: aggregates read back from files do not hold their missing cells"
+            "aim): these aggregates hold none (an sds or k-anonymous release, or a file written before "
+            "releases kept them)"
         )
     n = int(target_number_of_records or measurements.record_count)
     if n < 1:
