@@ -2,7 +2,11 @@
 
 A streamed input is a directory of files (searched recursively), a glob
 (``data/part-*.csv``) or one large file: CSV/TSV, Parquet or Arrow IPC, all
-of one format and with the same columns. Two passes over the data:
+of one format and with the same columns. Folders named ``key=value`` under
+a directory (Hive partitioning, as Spark, Dask and ``pyarrow.dataset`` write
+them) add a column ``key`` holding ``value`` for every row of the files
+below them (``__HIVE_DEFAULT_PARTITION__`` is a missing value; ``%XX``
+escapes are decoded). Two passes over the data:
 
 1. **Dictionary**: each column's values used by some record (or, with a CSV
    codebook, the codebook's), numbered exactly as :func:`~.encode.encode`
@@ -33,6 +37,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
@@ -77,6 +82,8 @@ class Part:
     kind: str
     size: int
     row_groups: tuple[int, ...] | None = None
+    #: Values of the Hive partition columns (``key=value`` folders), in the stream's order; None = missing.
+    partition: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ class Streamed:
     columns: tuple[str, ...]
     delimiter: str | None
     shown: str
+    #: Columns taken from ``key=value`` folder names (after the files' own columns).
+    partition_columns: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -147,7 +156,9 @@ def open_stream(
                          f"{', '.join(sorted(kinds))}")  # fmt: skip
     kind = kinds.pop()
     names = None
+    keys = None
     parts = []
+    root = Path(source) if Path(source).is_dir() else None
     for f in files:
         mine = _names(f, kind, delimiter)
         _check_names(f, mine)
@@ -155,9 +166,37 @@ def open_stream(
             names = mine
         elif mine != names:
             raise InputError(f"{shown}: {f.name} has other columns than {files[0].name}")
-        parts.append(Part(str(f), kind, f.stat().st_size))
-    wanted = _select(files[0], names, use_columns)
-    return Streamed(tuple(parts), tuple(wanted), delimiter, shown)
+        pairs = hive_partition(f, root)
+        if keys is None:
+            keys = tuple(k for k, _ in pairs)
+        elif tuple(k for k, _ in pairs) != keys:
+            raise InputError(f"{shown}: {f.relative_to(root)} is not under the same key=value folders "
+                             f"as {files[0].relative_to(root)}")  # fmt: skip
+        parts.append(Part(str(f), kind, f.stat().st_size, partition=tuple(v for _, v in pairs)))
+    clash = [k for k in keys if k in names]
+    if clash:
+        raise InputError(f"{shown}: column {clash[0]!r} is both in the files and in key=value folder names")
+    wanted = _select(files[0], [*names, *keys], use_columns)
+    if keys and all(w in keys for w in wanted):
+        raise ParameterError("use at least one column of the files themselves, not only key=value folders")
+    return Streamed(tuple(parts), tuple(wanted), delimiter, shown, tuple(keys))
+
+
+#: Hive's spelling of a missing partition value.
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+def hive_partition(path: Path, root: Path | None) -> list[tuple[str, str | None]]:
+    """The ``key=value`` folders between ``root`` and ``path``, outermost first (values %-decoded)."""
+    if root is None:
+        return []
+    pairs = []
+    for folder in path.relative_to(root).parts[:-1]:
+        key, equals, value = folder.partition("=")
+        if equals and key:
+            value = unquote(value)
+            pairs.append((unquote(key), None if value == HIVE_NULL else value))
+    return pairs
 
 
 def _names(path: Path, kind: str, delimiter: str | None) -> list[str]:
@@ -185,12 +224,18 @@ def split_parts(stream: Streamed, at_least: int) -> Streamed:
         for chunk in np.array_split(np.arange(groups), min(share, max(groups, 1))):
             if len(chunk):
                 size = part.size * len(chunk) // max(groups, 1)
-                parts.append(Part(part.path, part.kind, size, tuple(int(g) for g in chunk)))
-    return Streamed(tuple(parts), stream.columns, stream.delimiter, stream.shown)
+                parts.append(Part(part.path, part.kind, size, tuple(int(g) for g in chunk), part.partition))
+    return Streamed(tuple(parts), stream.columns, stream.delimiter, stream.shown, stream.partition_columns)
 
 
 def batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tuple[list[pa.Array], int]]:
     """A part's batches as text-like arrays (one per column), with the part's bytes read so far."""
+    own = _own_columns(stream)
+    if own != stream:  # key=value folders: their values are columns of every row here
+        for arrays, done in batches(own, part, batch_rows):
+            n = len(arrays[0]) if arrays else 0
+            yield _with_partition(stream, part, arrays, n), done
+        return
     if part.kind == "parquet":
         yield from _parquet_batches(stream, part, batch_rows)
     elif part.kind == "csv":
@@ -201,6 +246,31 @@ def batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tuple[lis
         for i, batch in enumerate(reader):
             batch = batch.select(list(stream.columns))
             yield [batch.column(c) for c in range(batch.num_columns)], part.size * (i + 1) // total
+
+
+def _own_columns(stream: Streamed) -> Streamed:
+    """The stream reading the files' own columns only (itself when no partition column is used)."""
+    used = [c for c in stream.columns if c in stream.partition_columns]
+    if not used:
+        return stream
+    own = tuple(c for c in stream.columns if c not in stream.partition_columns)
+    return Streamed(stream.parts, own, stream.delimiter, stream.shown)
+
+
+def _with_partition(stream: Streamed, part: Part, arrays: list[pa.Array], n: int) -> list[pa.Array]:
+    """A batch of the files' own columns with the partition columns put in their places."""
+    own = iter(arrays)
+    out = []
+    for column in stream.columns:
+        if column in stream.partition_columns:
+            value = part.partition[stream.partition_columns.index(column)]
+            out.append(pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, dtype=np.int32), mask=np.full(n, value is None)),
+                pa.array([value if value is not None else ""], pa.string()),
+            ))  # fmt: skip
+        else:
+            out.append(next(own))
+    return out
 
 
 def _parquet_batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tuple[list[pa.Array], int]]:

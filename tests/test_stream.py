@@ -219,3 +219,37 @@ def test_count_sum_of_nothing(tmp_path):
     schema = encode(pa.table({"x": ["a"]})).schema
     empty = CountSum(schema, 2).aggregates()
     assert len(empty) == 0 and empty.record_count == 0
+
+
+def test_hive_partitioned_folders_add_their_columns(tmp_path):
+    """key=value folders (as pyarrow.dataset writes) become columns; counts equal the whole table's."""
+    import pyarrow.dataset as ds
+
+    from showcase.engine import count_combinations, encode
+    from showcase.engine.resources import Resources
+
+    rng = np.random.default_rng(3)
+    n = 900
+    table = pa.table({
+        "a": pa.array(rng.choice(["x", "y", "z"], n)),
+        "b": pa.array(rng.choice(["p", "q"], n)),
+        "region": pa.array(rng.choice(["north", "south west", None], n)),
+        "year": pa.array(rng.choice(["2021", "2022"], n)),
+    })  # fmt: skip
+    root = tmp_path / "hive"
+    partitioning = ds.partitioning(pa.schema([("region", pa.string()), ("year", pa.string())]), flavor="hive")
+    ds.write_dataset(table, root, format="parquet", partitioning=partitioning)
+    assert any("region=" in str(p) for p in root.rglob("*.parquet"))
+    streamed = aggregate(root, length=3, protection=Exact(), resources=Resources(stream=True)).exact
+    whole = count_combinations(encode(table), 3)
+    assert streamed.schema.columns == ("a", "b", "region", "year")
+    assert streamed.record_count == whole.record_count == n
+    assert sorted(zip(_labels(streamed), streamed.count.tolist())) == sorted(
+        zip(_labels(whole), whole.count.tolist())
+    )
+
+
+def _labels(aggregates):
+    from showcase.engine.aggregates_io import selections
+
+    return selections(aggregates).to_pylist()
