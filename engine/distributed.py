@@ -27,11 +27,13 @@ import os
 from collections.abc import Callable, Iterator
 
 import numpy as np
+import pyarrow.compute as pc
 
-from .aggregates import Aggregates
+from .aggregates import NO_ATTRIBUTE, Aggregates
 from .config import threads as thread_count
 from .encode import Schema
 from .errors import ParameterError
+from .kernels.keys import key_layout, pack_rows
 from .resources import parse_scheduler
 from .stream import (
     CountSum,
@@ -45,6 +47,7 @@ from .stream import (
     no_attribute,
     schema_of,
     split_parts,
+    unpack_keys,
     used_values,
 )
 from .synthesize.split import SplitWork
@@ -222,3 +225,140 @@ def _fill_run(fill, payload: tuple, first: int, stop: int, threads: int | None) 
     """Task: partitions ``first..stop - 1`` built on a worker with ``threads`` kernel threads."""
     with thread_count(threads):
         return fill(payload, first, stop)
+
+
+# --- one pass on a cluster: each task counts on its own dictionary, the client re-keys -----------
+
+
+def id_map(source: Schema, target: Schema) -> np.ndarray:
+    """The attribute id in ``target`` of every attribute id of ``source`` (same columns, its values a subset).
+
+    Both number values in byte order within a column, so the map keeps the
+    order of ids: a combination's sorted ids stay sorted.
+    """
+    out = np.empty(source.n_attributes, dtype=np.int64)
+    for c, values in enumerate(source.dictionaries):
+        position = pc.index_in(values, value_set=target.dictionaries[c]).to_numpy(zero_copy_only=False)
+        out[source.offsets[c] : source.offsets[c + 1]] = target.offsets[c] + position
+    return out
+
+
+def rekeyed(keys: np.ndarray, source: Schema, target: Schema, length: int) -> np.ndarray:
+    """Packed combination keys of ``source`` ids as keys of ``target`` ids."""
+    if source is target or source.dictionaries == target.dictionaries:
+        return keys
+    if len(keys) == 0:
+        return np.empty((0, key_layout(target.n_attributes, length)[2]), dtype=np.int64)
+    radix, per_word, _ = key_layout(source.n_attributes, length)
+    attrs, lengths = unpack_keys(keys.reshape(len(keys), -1), radix, per_word, length)
+    mapping = id_map(source, target)
+    mapped = np.where(attrs >= 0, mapping[np.maximum(attrs, 0)], NO_ATTRIBUTE).astype(np.int32)
+    radix, per_word, n_words = key_layout(target.n_attributes, length)
+    return pack_rows(mapped, lengths.astype(np.int64), radix, per_word, n_words)
+
+
+class Rekeying:
+    """Counts summed on a schema that grows as parts with new values arrive (values by byte order)."""
+
+    def __init__(self, columns: tuple[str, ...], none: list, length: int, schema: Schema | None) -> None:
+        self.columns, self.none, self.length = columns, none, length
+        self.fixed = schema is not None  # a codebook's schema: every part counts on it already
+        self.found: list[set] = [set() for _ in columns]
+        self.schema = schema if schema is not None else schema_of(columns, self.found, none)
+        self.summed = CountSum(self.schema, length)
+
+    def add(self, schema: Schema, keys: np.ndarray, counts: np.ndarray, records: int) -> None:
+        """Add counts keyed on ``schema`` (a part's own), growing the sum's schema for new values."""
+        if not self.fixed:
+            for mine, theirs in zip(self.found, schema.dictionaries):
+                mine.update(theirs.to_pylist())
+            grown = schema_of(self.columns, self.found, self.none)
+            if grown.dictionaries != self.schema.dictionaries:
+                old_keys, old_counts = self.summed.packed()
+                moved = CountSum(grown, self.length)
+                moved.add_keys(rekeyed(old_keys, self.schema, grown, self.length), old_counts,
+                               self.summed.records)  # fmt: skip
+                self.schema, self.summed = grown, moved
+        self.summed.add_keys(rekeyed(keys, schema, self.schema, self.length), counts, records)
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [len(d) for d in self.schema.dictionaries]
+
+
+def _count_part_once(
+    stream: Streamed, group: tuple, none: list, schema: Schema | None, length: int, batch_rows: int,
+    threads: int | None, limits: tuple[int, bool, int | None],
+) -> tuple[Schema, np.ndarray, np.ndarray, int]:  # fmt: skip
+    """Task of the one-pass count: every batch counted on its own values, summed on the task's schema."""
+    from .count import count_combinations
+    from .encode import EncodedTable
+    from .resources import Resources, check_resources
+
+    memory_limit, guard, max_cardinality = limits
+    resources = Resources(memory_limit=memory_limit, guard=guard)
+    total = Rekeying(stream.columns, none, length, schema)
+    with thread_count(threads):
+        for arrays in _arrays(stream, group, batch_rows):
+            if schema is None:
+                found: list[set] = [set() for _ in stream.columns]
+                used_values(arrays, found)
+                _check_cardinality(stream.columns, found, max_cardinality)
+                own = schema_of(stream.columns, found, none)
+            else:
+                own = schema
+            codes = Encoder(own, none, codebook=schema is not None)(arrays)
+            rows = codes.shape[1]
+            cardinalities = [
+                max(a, b) for a, b in zip(total.cardinalities, (len(d) for d in own.dictionaries))
+            ]
+            check_resources(
+                cardinalities, total.summed.records + rows, length, resources, resident=codes.nbytes
+            )
+            counted = count_combinations(EncodedTable(own, codes), length)
+            keys = CountSum(own, length)
+            keys.add(counted)
+            total.add(own, *keys.packed(), counted.record_count)
+    keys, counts = total.summed.packed()
+    return total.schema, keys, counts, total.summed.records
+
+
+def count_once_on_cluster(
+    stream: Streamed,
+    cluster: tuple[object, int | None],
+    *,
+    length: int,
+    none: list,
+    resources,
+    schema: Schema | None = None,
+    batch_rows: int,
+    max_cardinality: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[Plan, Aggregates]:
+    """Both passes in one on the cluster: the data is read once.
+
+    Each task counts its parts on the values it sees (or on a codebook's
+    ``schema``); the client unites the values into the schema the whole
+    table would have (byte order, the same rules), re-keys each task's counts
+    onto it and sums them, so the counts equal the two-pass and in-memory
+    ones. The resource guard runs on every batch of a task (its rows and
+    values so far) and on the client as the tasks' counts arrive.
+    """
+    from .errors import InputError
+    from .resources import check_resources
+
+    dask_client, threads = cluster
+    parts = _parts(dask_client, stream)
+    limits = (resources.limit, resources.guard, max_cardinality)
+    total = Rekeying(stream.columns, none, length, schema)
+    arguments = (stream, none, schema, length, batch_rows, threads, limits)
+    for task_schema, keys, counts, records in _run(dask_client, _count_part_once, parts, *arguments,
+                                                   progress=progress):  # fmt: skip
+        total.add(task_schema, keys, counts, records)
+        _check_cardinality(stream.columns, [set(d.to_pylist()) for d in total.schema.dictionaries],
+                           max_cardinality)  # fmt: skip
+        check_resources(total.cardinalities, max(total.summed.records, 1), length, resources)
+    if total.summed.records == 0:
+        raise InputError(f"{stream.shown}: no records")
+    plan = Plan(total.schema, total.summed.records, None, stream, total.cardinalities)
+    return plan, total.summed.aggregates()

@@ -157,9 +157,15 @@ def streamed_read(
 def _streamed_passes(
     job, source, preparation, length, resources, dp, parts, codebook, rows, options, cluster
 ):
-    """The two passes of :func:`streamed_read`, on ``cluster`` (a Dask client, its threads) if given."""
+    """The two passes of :func:`streamed_read`, on ``cluster`` (a Dask client, its threads) if given.
+
+    Counting on a cluster reads the data once (:func:`~showcase.engine.distributed.count_once_on_cluster`).
+    """
     from .. import stream as streaming
 
+    if cluster is not None and not dp:
+        return _once_on_cluster(job, source, length, resources, parts, codebook, rows, options, cluster,
+                                preparation.max_cardinality)  # fmt: skip
     with job.step("read", total=None) as tick:
         if cluster is None:
             found = streaming.plan(parts, **options, record_limit=preparation.record_limit, schema=codebook,
@@ -197,6 +203,26 @@ def _streamed_passes(
     # The records were counted batch by batch and are not kept: the table holds the schema only.
     schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=encoder.dtype))
     return Loaded(schema_only, None, description, public_domain=public), exact
+
+
+def _once_on_cluster(job, source, length, resources, parts, codebook, rows, options, cluster,
+                     max_cardinality):  # fmt: skip
+    """Exact counts of a streamed input counted on a cluster in one pass over the data."""
+    from .. import stream as streaming
+    from ..distributed import count_once_on_cluster
+
+    check_length_fits(length, len(parts.columns))
+    description = {"format": parts.parts[0].kind, "fingerprint": streaming.stream_fingerprint(source, parts)}
+    if len(parts.parts) > 1:
+        description["files"] = len({p.path for p in parts.parts})
+    none = streaming.no_attribute(parts.columns, options["null_markers"], options["sensitive_zeros"])
+    with job.step("count", total=None) as tick:
+        found, exact = count_once_on_cluster(
+            parts, cluster, length=length, none=none, resources=resources, schema=codebook, batch_rows=rows,
+            max_cardinality=max_cardinality, progress=tick,
+        )  # fmt: skip
+    schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=np.uint8))
+    return Loaded(schema_only, None, description, public_domain=codebook is not None), exact
 
 
 @contextlib.contextmanager
