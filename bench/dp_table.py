@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from harness import BENCH, CACHE, failure, release_scores, run_isolated, run_showcase
-from synthesize_table import prepared_nist
+from synthesize_table import NIST, prepared_nist
 
 PEERS = BENCH / "peers"
 NULL_MARKER = "N"
@@ -504,13 +504,14 @@ def main() -> None:
     parser.add_argument("--sweep-seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measured process")
     parser.add_argument("--keep", type=Path, default=None, help="keep every release under this folder")
+    parser.add_argument("--ma", action="store_true", help="the MA excerpt (ma2019.csv) instead of national")
     args = parser.parse_args()
 
     CACHE.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        prepared = prepared_nist(Path(tmp))
+        prepared = prepared_nist(Path(tmp), NIST.with_name("ma2019.csv") if args.ma else NIST)
         if args.record_limit:
             limited = Path(tmp) / f"national2019-categorical-{args.record_limit}.csv"
             prepared = first_records(prepared, args.record_limit, limited)
@@ -525,7 +526,8 @@ def main() -> None:
             f"python {platform.python_version()}, {versions}; {started}, {load_note()} at start"
         )
         print(
-            f"# input: NIST ACS national2019 (categorical), {scorer.sensitive.n_rows:,} × "
+            f"# input: NIST ACS {'ma2019' if args.ma else 'national2019'} (categorical), "
+            f"{scorer.sensitive.n_rows:,} × "
             f"{scorer.sensitive.n_columns}, L = {args.length}, null marker N, all columns sensitive zeros; "
             f"{len(scorer.never_missing)} columns never missing"
         )
