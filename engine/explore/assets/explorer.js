@@ -88,8 +88,9 @@ function chips() {
 // ---- pages ------------------------------------------------------------------------------------
 let overviewCache = {};
 
-async function renderOverview() {
+async function renderOverview(stale) {
   const info = await overviewOf(state.release);
+  if (stale()) return;
   const page = $("overview");
   const rows = [
     ["Protection", info.mechanism === "differential-privacy"
@@ -113,6 +114,7 @@ async function renderOverview() {
     el("div", { id: "distributions", class: "charts-grid" }),
   );
   const answer = await source.explore(state.release, {});
+  if (stale()) return;
   const box = page.querySelector("#distributions");
   for (const column of info.columns) box.append(chart(column, answer.columns[column.name], false, 8));
 }
@@ -210,9 +212,10 @@ function trustSentence(answer) {
   return lines;
 }
 
-async function renderExplore() {
+async function renderExplore(stale) {
   const info = await overviewOf(state.release);
   const answer = await source.explore(state.release, state.selection);
+  if (stale()) return; // a newer selection is being drawn: never draw an older answer over it
   const shown = state.shown || info.columns.map((c) => c.name);
   $("total").replaceChildren(...trustSentence(answer).map((line, i) => el(i ? "span" : "b", {}, line, " ")));
   chips();
@@ -280,8 +283,9 @@ function compareChart(column, mine, theirs) {
   return box;
 }
 
-async function renderCompare() {
+async function renderCompare(stale) {
   const { releases } = await source.releases();
+  if (stale()) return;
   const other = $("other");
   other.replaceChildren(...releases.filter((r) => r !== state.release).map((r) => el("option", { value: r }, r)));
   if (!state.other || state.other === state.release) state.other = other.value || null;
@@ -290,6 +294,7 @@ async function renderCompare() {
   if (!state.other) { box.replaceChildren(el("p", { class: "help" }, "Serve two releases to compare them.")); return; }
   const [a, b] = await Promise.all([source.explore(state.release, state.selection), source.explore(state.other, state.selection)]);
   const [info, theirs] = await Promise.all([overviewOf(state.release), overviewOf(state.other)]);
+  if (stale()) return;
   const shown = state.shown || info.columns.map((c) => c.name);
   const names = new Set(info.columns.map((c) => c.name));
   const columns = [...info.columns, ...theirs.columns.filter((c) => !names.has(c.name))].filter((c) => shown.includes(c.name) || !names.has(c.name));
@@ -304,8 +309,9 @@ async function renderCompare() {
     el("div", { class: "compare-grid" }, ...columns.map((c) => compareChart(c, a.columns[c.name], b.columns[c.name]))));
 }
 
-async function renderDownload() {
+async function renderDownload(stale) {
   const { files } = await source.files(state.release);
+  if (stale()) return;
   const rows = files.map((f) => el("tr", {},
     el("td", {}, EMBEDDED ? f.name : el("a", { href: `download/${encodeURIComponent(state.release)}/${encodeURIComponent(f.name)}` }, f.name)),
     el("td", { class: "n" }, `${(f.bytes / 1024).toFixed(1)} KiB`), el("td", {}, f.holds)));
@@ -348,8 +354,9 @@ function groupIndicators(distributions) {
   return out;
 }
 
-async function renderQuality() {
+async function renderQuality(stale) {
   const q = await source.quality();
+  if (stale()) return;
   const o = q.overall || {};
   const whose = q.of_release ? `release “${q.of_release}”` : "a release not served here (its synthetic file does not match any)";
   const byLength = (q.by_length || []).map((m) => el("tr", {}, el("td", {}, m.length),
@@ -406,7 +413,11 @@ async function renderQuality() {
 
 const PAGES = { overview: renderOverview, explore: renderExplore, compare: renderCompare, download: renderDownload, quality: renderQuality };
 
+// Each refresh draws only if no later refresh began meanwhile: answers may arrive out of order.
+let drawing = 0;
+
 async function refresh() {
+  const mine = ++drawing;
   writeHash();
   for (const button of document.querySelectorAll("#tabs button")) {
     button.classList.toggle("active", button.dataset.page === state.page);
@@ -414,7 +425,7 @@ async function refresh() {
     else button.removeAttribute("aria-current");
   }
   for (const page of document.querySelectorAll(".page")) page.classList.toggle("active", page.id === state.page);
-  try { await PAGES[state.page](); document.body.dataset.ready = "1"; } catch (error) { showError(error); }
+  try { await PAGES[state.page](() => mine !== drawing); document.body.dataset.ready = "1"; } catch (error) { showError(error); }
 }
 
 async function start() {
