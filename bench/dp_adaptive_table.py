@@ -42,6 +42,11 @@ def main() -> None:
     parser.add_argument("--one-way-proportion", type=float, default=0.1)
     parser.add_argument("--selection-proportion", type=float, default=0.1, help="AIM's share to choose")
     parser.add_argument("--sweeps", type=int, default=None, help="fitting sweeps (default: fitted's own)")
+    parser.add_argument(
+        "--public-domain",
+        action="store_true",
+        help="public values (a codebook), as SmartNoise MST is given its categories",
+    )
     parser.add_argument("--ma", action="store_true", help="the MA excerpt instead of national")
     parser.add_argument("--generated", type=int, default=0, help="rows of generated data instead")
     args = parser.parse_args()
@@ -67,7 +72,12 @@ def main() -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             start = time.perf_counter()
             aggregates, _, _ = adaptive_aggregate(
-                table, epsilon=epsilon, options=options, source=RandomSource(seed), seed=seed
+                table,
+                epsilon=epsilon,
+                options=options,
+                source=RandomSource(seed),
+                seed=seed,
+                public_domain=args.public_domain,
             )
             synthetic = fitted(aggregates, rng=np.random.default_rng(seed), sweeps=args.sweeps)
             seconds = time.perf_counter() - start
