@@ -30,6 +30,14 @@ Level = namedtuple("Level", ["k", "table", "prev", "allowed"])
 #: from ``words[p]`` (``states[p]`` its place, see :mod:`.noise`) and counting into
 #: ``counts[p]``, and running only where ``todo[p]``.
 Trimming = namedtuple("Trimming", ["bound", "most", "bounds", "words", "states", "todo", "counts"])
+#: One length's candidates by column set, for records read straight from their codes
+#: (``codes[c, r]``, 0 = no attribute): set s is the columns ``sets[s]`` with mixed-radix
+#: ``strides[s]`` (radix: values + 1), and ``index[starts[s] + sum_j codes[sets[s, j], r] *
+#: strides[s, j]]`` is the candidate index of record r's combination on them, -1 for none.
+Dense = namedtuple("Dense", ["sets", "strides", "starts", "index"])
+#: Records per block of the dense kernels: a block's per-record counts stay in cache while
+#: every column set is run over it.
+DENSE_BLOCK = 4096
 
 
 @njit(**JIT)
@@ -203,6 +211,70 @@ def trimmed_counts(records, level, trimming):
                     break
             for i in range(keep):
                 counts[buffer[i]] += 1
+
+
+@njit(**INLINE)
+def _dense_candidate(codes, dense, s, r):
+    """The candidate index of record r's combination on column set s (-1: none)."""
+    key = dense.starts[s]
+    for j in range(dense.sets.shape[1]):
+        key += codes[dense.sets[s, j], r] * dense.strides[s, j]
+    return dense.index[key]
+
+
+@njit(**PARALLEL_JIT)
+def dense_candidates_per_record(codes, dense, lo, hi):
+    """Per record of ``lo .. hi``, how many of its k-combinations are candidates (``dense``'s).
+
+    The same numbers as :func:`candidates_per_record` for records of one
+    value per column, read from the codes instead of attribute lists: one
+    lookup per record and column set that holds a candidate.
+    """
+    n = hi - lo
+    out = np.zeros(n, dtype=np.int32)
+    n_blocks = (n + DENSE_BLOCK - 1) // DENSE_BLOCK
+    # A parallel loop takes only flat bundles, built in this function.
+    set_cols, strides, starts, index = dense
+    for b in prange(n_blocks):
+        sets = Dense(set_cols, strides, starts, index)
+        start = lo + b * DENSE_BLOCK
+        stop = min(hi, start + DENSE_BLOCK)
+        for s in range(sets.sets.shape[0]):
+            for r in range(start, stop):
+                if _dense_candidate(codes, sets, s, r) >= 0:
+                    out[r - lo] += 1
+    return out
+
+
+@njit(**PARALLEL_JIT)
+def dense_counts_within(codes, dense, per_record, bound, n_candidates, lo, hi, n_threads):
+    """Candidate counts of the records of ``lo .. hi`` with at most ``bound`` candidates.
+
+    Those records keep every candidate (no trimming, no randomness);
+    ``per_record[r]`` is record r's number of candidates. Each thread counts
+    its own range of records into its own row, summed after.
+    """
+    n = hi - lo
+    n_parts = max(1, min(n_threads, (n + DENSE_BLOCK - 1) // DENSE_BLOCK))
+    size = (n + n_parts - 1) // n_parts
+    local = np.zeros((n_parts, n_candidates), dtype=np.int64)
+    set_cols, strides, starts, index = dense
+    for p in prange(n_parts):
+        sets = Dense(set_cols, strides, starts, index)
+        mine = local[p]
+        end = min(hi, lo + (p + 1) * size)
+        for start in range(lo + p * size, end, DENSE_BLOCK):
+            stop = min(end, start + DENSE_BLOCK)
+            for s in range(sets.sets.shape[0]):
+                for r in range(start, stop):
+                    if per_record[r] <= bound:
+                        c = _dense_candidate(codes, sets, s, r)
+                        if c >= 0:
+                            mine[c] += 1
+    out = np.zeros(n_candidates, dtype=np.int64)
+    for p in range(n_parts):
+        out += local[p]
+    return out
 
 
 @njit(**JIT)
