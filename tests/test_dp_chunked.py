@@ -15,7 +15,7 @@ from showcase.engine.dp.marginals import ChunkedRecords, dense_index, dp_aggrega
 from showcase.engine.dp.noise import RandomSource, WordStream
 from showcase.engine.encode import EncodedTable, Schema
 from showcase.engine.errors import ParameterError
-from showcase.engine.kernels.dp_marginals import dense_candidates_per_record, dense_counts_within
+from showcase.engine.kernels.dp_marginals import dense_candidate_counts, dense_counts_of_rows
 
 
 def coded_table(draw, max_rows: int = 80) -> EncodedTable:
@@ -149,22 +149,24 @@ def test_dense_kernels_match_a_reference(table, k, data):
     lo = data.draw(st.integers(0, n))
     hi = data.draw(st.integers(lo, n))
     per_record = reference_per_record(table, set(chosen), k)
-    got = dense_candidates_per_record(table.codes, dense, lo, hi)
-    assert got.tolist() == per_record[lo:hi]
-    bound = data.draw(st.integers(0, 4))
-    expected = np.zeros(len(chosen), dtype=np.int64)
     index = {c: i for i, c in enumerate(chosen)}
     offsets = schema.offsets
-    for r in range(lo, hi):
-        if per_record[r] > bound:
-            continue
-        ids = [int(offsets[c] + code - 1) for c, code in enumerate(table.codes[:, r]) if code]
-        for combo in itertools.combinations(ids, k):
-            if combo in index:
-                expected[index[combo]] += 1
-    counts = dense_counts_within(table.codes, dense, np.array(per_record, dtype=np.int32), bound, len(chosen),
-                                 lo, hi, data.draw(st.integers(1, 3)))  # fmt: skip
-    assert counts.tolist() == expected.tolist()
+
+    def reference_counts(rows) -> list[int]:
+        expected = [0] * len(chosen)
+        for r in rows:
+            ids = [int(offsets[c] + code - 1) for c, code in enumerate(table.codes[:, r]) if code]
+            for combo in itertools.combinations(ids, k):
+                if combo in index:
+                    expected[index[combo]] += 1
+        return expected
+
+    threads = data.draw(st.integers(1, 3))
+    got, counts = dense_candidate_counts(table.codes, dense, lo, hi, len(chosen), threads)
+    assert got.tolist() == per_record[lo:hi]
+    assert counts.tolist() == reference_counts(range(lo, hi))
+    rows = np.array(sorted(data.draw(st.sets(st.integers(0, max(n - 1, 0))))) if n else [], dtype=np.int64)
+    assert dense_counts_of_rows(table.codes, dense, rows, len(chosen)).tolist() == reference_counts(rows)
 
 
 def test_a_dense_index_above_its_limit_is_not_built():

@@ -31,8 +31,8 @@ from ..kernels.dp_marginals import (
     Trimming,
     candidates_per_record,
     cap_by_subsets,
-    dense_candidates_per_record,
-    dense_counts_within,
+    dense_candidate_counts,
+    dense_counts_of_rows,
     extend_candidates,
     trimmed_counts,
 )
@@ -242,9 +242,11 @@ class ChunkedRecords:
     contribution bounding keeps the :data:`PARTITIONS` fixed record ranges, and a
     partition's random words carry on from chunk to chunk where its last record
     stopped. With ``dense``, a length whose candidates fit a dense index by column
-    set (:data:`DENSE_INDEX_LIMIT`) counts the records at or under the bound
-    straight from the codes, and only records above it (they draw random words)
-    get attribute lists.
+    set (:data:`DENSE_INDEX_LIMIT`) is read straight from the codes in one pass
+    that finds each record's number of candidates and every candidate's
+    untrimmed count; then only the records above the bound (they draw random
+    words) get attribute lists: their untrimmed contributions are taken off and
+    their trimmed ones added.
     """
 
     def __init__(self, table: EncodedTable, chunk_rows: int = CHUNK_ROWS, dense: bool = True) -> None:
@@ -257,6 +259,7 @@ class ChunkedRecords:
         self.dense = dense
         self.column = table.schema.attribute_columns.astype(np.int64)
         self._index: tuple[int, Dense | None] | None = None
+        self._untrimmed: tuple[int, np.ndarray] | None = None
 
     def chunks(self) -> Iterator[tuple[int, int]]:
         for start in range(0, self.n, self.chunk_rows):
@@ -286,11 +289,18 @@ class ChunkedRecords:
     def per_record(self, level: Level, candidates: np.ndarray) -> np.ndarray:
         dense = self._dense(level, candidates)
         out = np.empty(self.n, dtype=np.int32)
+        untrimmed = np.zeros(len(candidates), dtype=np.int64)
+        threads = numba.get_num_threads()
         for start, stop in self.chunks():
             if dense is not None:
-                out[start:stop] = dense_candidates_per_record(self.codes, dense, start, stop)
+                mine, counts = dense_candidate_counts(
+                    self.codes, dense, start, stop, len(candidates), threads
+                )
+                out[start:stop] = mine
+                untrimmed += counts
             else:
                 out[start:stop] = candidates_per_record(self._csr(slice(start, stop)), level)
+        self._untrimmed = (level.k, untrimmed) if dense is not None else None
         return out
 
     def counts(self, level: Level, candidates: np.ndarray, per_record: np.ndarray, bound: int,
@@ -299,18 +309,19 @@ class ChunkedRecords:
         n_candidates = len(candidates)
         bounds = np.linspace(0, self.n, PARTITIONS + 1).astype(np.int64)
         streams = [_Forward(source) for _ in range(PARTITIONS)]
-        total = np.zeros(n_candidates, dtype=np.int64)
-        threads = numba.get_num_threads()
+        if dense is not None and self._untrimmed is not None and self._untrimmed[0] == level.k:
+            total = self._untrimmed[1].copy()  # every record in full; those above the bound are redone below
+        else:
+            dense, total = None, np.zeros(n_candidates, dtype=np.int64)
         for start, stop in self.chunks():
             if dense is None:
                 rows = np.arange(start, stop)
                 csr = self._csr(slice(start, stop))
             else:
-                total += dense_counts_within(self.codes, dense, per_record, bound, n_candidates, start, stop,
-                                             threads)  # fmt: skip
                 rows = start + np.flatnonzero(per_record[start:stop] > bound)
                 if len(rows) == 0:
                     continue
+                total -= dense_counts_of_rows(self.codes, dense, rows, n_candidates)
                 csr = self._csr(rows)
             cuts = np.searchsorted(rows, bounds)
             for p in range(PARTITIONS):

@@ -222,59 +222,94 @@ def _dense_candidate(codes, dense, s, r):
     return dense.index[key]
 
 
-@njit(**PARALLEL_JIT)
-def dense_candidates_per_record(codes, dense, lo, hi):
-    """Per record of ``lo .. hi``, how many of its k-combinations are candidates (``dense``'s).
+@njit(**JIT)
+def _dense_block(codes, dense, s, start, stop, flag, per_record, lo, hits):
+    """Records ``start .. stop`` on column set s: per record its candidates, per key its records.
 
-    The same numbers as :func:`candidates_per_record` for records of one
-    value per column, read from the codes instead of attribute lists: one
-    lookup per record and column set that holds a candidate.
+    Branch-free: every record's key on the set is counted in ``hits`` (a
+    histogram over the index's slots) and ``flag[key]`` (1 for a candidate)
+    added to its number of candidates. Lengths 1-3 read their columns as flat
+    rows; longer ones go through :func:`_dense_candidate`'s key.
+    """
+    k = dense.sets.shape[1]
+    base = dense.starts[s]
+    if k == 1:
+        a = codes[dense.sets[s, 0]]
+        sa = dense.strides[s, 0]
+        for r in range(start, stop):
+            key = base + a[r] * sa
+            hits[key] += 1
+            per_record[r - lo] += flag[key]
+    elif k == 2:
+        a, b = codes[dense.sets[s, 0]], codes[dense.sets[s, 1]]
+        sa, sb = dense.strides[s, 0], dense.strides[s, 1]
+        for r in range(start, stop):
+            key = base + a[r] * sa + b[r] * sb
+            hits[key] += 1
+            per_record[r - lo] += flag[key]
+    elif k == 3:
+        a, b, d = codes[dense.sets[s, 0]], codes[dense.sets[s, 1]], codes[dense.sets[s, 2]]
+        sa, sb, sd = dense.strides[s, 0], dense.strides[s, 1], dense.strides[s, 2]
+        for r in range(start, stop):
+            key = base + a[r] * sa + b[r] * sb + d[r] * sd
+            hits[key] += 1
+            per_record[r - lo] += flag[key]
+    else:
+        for r in range(start, stop):
+            key = base
+            for j in range(k):
+                key += codes[dense.sets[s, j], r] * dense.strides[s, j]
+            hits[key] += 1
+            per_record[r - lo] += flag[key]
+
+
+@njit(**PARALLEL_JIT)
+def dense_candidate_counts(codes, dense, lo, hi, n_candidates, n_threads):
+    """Per record of ``lo .. hi`` its number of candidates, and per candidate its number of records.
+
+    The per-record numbers are those of :func:`candidates_per_record` for
+    records of one value per column, read from the codes instead of
+    attribute lists; the counts are untrimmed (every record counts in full).
+    Each thread takes its own range of records and counts keys into its own
+    histogram (``hi - lo`` must be below 2**31), summed after.
     """
     n = hi - lo
-    out = np.zeros(n, dtype=np.int32)
-    n_blocks = (n + DENSE_BLOCK - 1) // DENSE_BLOCK
-    # A parallel loop takes only flat bundles, built in this function.
-    set_cols, strides, starts, index = dense
-    for b in prange(n_blocks):
-        sets = Dense(set_cols, strides, starts, index)
-        start = lo + b * DENSE_BLOCK
-        stop = min(hi, start + DENSE_BLOCK)
-        for s in range(sets.sets.shape[0]):
-            for r in range(start, stop):
-                if _dense_candidate(codes, sets, s, r) >= 0:
-                    out[r - lo] += 1
-    return out
-
-
-@njit(**PARALLEL_JIT)
-def dense_counts_within(codes, dense, per_record, bound, n_candidates, lo, hi, n_threads):
-    """Candidate counts of the records of ``lo .. hi`` with at most ``bound`` candidates.
-
-    Those records keep every candidate (no trimming, no randomness);
-    ``per_record[r]`` is record r's number of candidates. Each thread counts
-    its own range of records into its own row, summed after.
-    """
-    n = hi - lo
+    per_record = np.zeros(n, dtype=np.int32)
     n_parts = max(1, min(n_threads, (n + DENSE_BLOCK - 1) // DENSE_BLOCK))
     size = (n + n_parts - 1) // n_parts
-    local = np.zeros((n_parts, n_candidates), dtype=np.int64)
     set_cols, strides, starts, index = dense
+    slots = index.shape[0]
+    flag = np.zeros(slots, dtype=np.int32)
+    for i in range(slots):
+        if index[i] >= 0:
+            flag[i] = 1
+    local = np.zeros((n_parts, slots), dtype=np.int32)
+    # A parallel loop takes only flat bundles, built in this function.
     for p in prange(n_parts):
         sets = Dense(set_cols, strides, starts, index)
-        mine = local[p]
         end = min(hi, lo + (p + 1) * size)
         for start in range(lo + p * size, end, DENSE_BLOCK):
             stop = min(end, start + DENSE_BLOCK)
-            for s in range(sets.sets.shape[0]):
-                for r in range(start, stop):
-                    if per_record[r] <= bound:
-                        c = _dense_candidate(codes, sets, s, r)
-                        if c >= 0:
-                            mine[c] += 1
-    out = np.zeros(n_candidates, dtype=np.int64)
+            for s in range(set_cols.shape[0]):
+                _dense_block(codes, sets, s, start, stop, flag, per_record, lo, local[p])
+    counts = np.zeros(n_candidates, dtype=np.int64)
     for p in range(n_parts):
-        out += local[p]
-    return out
+        for i in range(slots):
+            if index[i] >= 0:
+                counts[index[i]] += local[p, i]
+    return per_record, counts
+
+
+@njit(**JIT)
+def dense_counts_of_rows(codes, dense, rows, n_candidates):
+    """Per candidate, how many of the records ``rows`` hold it (untrimmed)."""
+    counts = np.zeros(n_candidates, dtype=np.int64)
+    for s in range(dense.sets.shape[0]):
+        for r in rows:
+            c = _dense_candidate(codes, dense, s, r)
+            if c >= 0:
+                counts[c] += 1
+    return counts
 
 
 @njit(**JIT)
