@@ -38,6 +38,7 @@ from ..kernels.dp_marginals import (
 )
 from ..kernels.keys import combination_table
 from ..protection import FABRICATION_MODES
+from ..resources import DP_CHUNK_ROWS
 from .accountant import (
     BudgetSplit,
     default_delta,
@@ -190,8 +191,8 @@ def _trimmed_counts(
 
 
 #: Records per chunk of a chunked release: the attribute lists (CSR, int64) of at most this
-#: many records exist at once.
-CHUNK_ROWS = 1 << 20
+#: many records exist at once (the resource guard's figure).
+CHUNK_ROWS = DP_CHUNK_ROWS
 #: Entries (int32) of one length's dense candidate index at most; above it records are
 #: enumerated from their attribute lists.
 DENSE_INDEX_LIMIT = 1 << 26
