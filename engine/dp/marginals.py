@@ -362,9 +362,9 @@ def dense_index(candidates: np.ndarray, schema: Schema, limit: int = DENSE_INDEX
     sets, which = np.unique(cols, axis=0, return_inverse=True)
     which = which.reshape(-1)
     radices = np.array([len(d) + 1 for d in schema.dictionaries], dtype=np.int64)[sets]
-    strides = np.ones_like(radices)
-    for j in range(sets.shape[1] - 2, -1, -1):
-        strides[:, j] = strides[:, j + 1] * radices[:, j + 1]
+    strides = np.ones_like(radices)  # the first column least significant: sets sharing it share a prefix
+    for j in range(1, sets.shape[1]):
+        strides[:, j] = strides[:, j - 1] * radices[:, j - 1]
     sizes = [int(np.prod([int(r) for r in row], dtype=object)) for row in radices]
     if sum(sizes) > limit:
         return None

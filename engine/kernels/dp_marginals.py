@@ -223,13 +223,15 @@ def _dense_candidate(codes, dense, s, r):
 
 
 @njit(**JIT)
-def _dense_block(codes, dense, s, start, stop, flag, per_record, lo, hits):
+def _dense_block(codes, dense, s, start, stop, flag, per_record, lo, hits, prefix):
     """Records ``start .. stop`` on column set s: per record its candidates, per key its records.
 
     Branch-free: every record's key on the set is counted in ``hits`` (a
     histogram over the index's slots) and ``flag[key]`` (1 for a candidate)
     added to its number of candidates. Lengths 1-3 read their columns as flat
-    rows; longer ones go through :func:`_dense_candidate`'s key.
+    rows; at length 3, ``prefix`` holds the block's keys on the set's first two
+    columns (their strides do not depend on the third column), recomputed
+    only when the set's first two columns differ from the previous set's.
     """
     k = dense.sets.shape[1]
     base = dense.starts[s]
@@ -248,10 +250,16 @@ def _dense_block(codes, dense, s, start, stop, flag, per_record, lo, hits):
             hits[key] += 1
             per_record[r - lo] += flag[key]
     elif k == 3:
-        a, b, d = codes[dense.sets[s, 0]], codes[dense.sets[s, 1]], codes[dense.sets[s, 2]]
-        sa, sb, sd = dense.strides[s, 0], dense.strides[s, 1], dense.strides[s, 2]
+        sets = dense.sets
+        if s == 0 or sets[s, 0] != sets[s - 1, 0] or sets[s, 1] != sets[s - 1, 1]:
+            a, b = codes[sets[s, 0]], codes[sets[s, 1]]
+            sa, sb = dense.strides[s, 0], dense.strides[s, 1]
+            for r in range(start, stop):
+                prefix[r - start] = a[r] * sa + b[r] * sb
+        d = codes[sets[s, 2]]
+        sd = dense.strides[s, 2]
         for r in range(start, stop):
-            key = base + a[r] * sa + b[r] * sb + d[r] * sd
+            key = base + prefix[r - start] + d[r] * sd
             hits[key] += 1
             per_record[r - lo] += flag[key]
     else:
@@ -287,11 +295,12 @@ def dense_candidate_counts(codes, dense, lo, hi, n_candidates, n_threads):
     # A parallel loop takes only flat bundles, built in this function.
     for p in prange(n_parts):
         sets = Dense(set_cols, strides, starts, index)
+        prefix = np.empty(DENSE_BLOCK, dtype=np.int64)
         end = min(hi, lo + (p + 1) * size)
         for start in range(lo + p * size, end, DENSE_BLOCK):
             stop = min(end, start + DENSE_BLOCK)
             for s in range(set_cols.shape[0]):
-                _dense_block(codes, sets, s, start, stop, flag, per_record, lo, local[p])
+                _dense_block(codes, sets, s, start, stop, flag, per_record, lo, local[p], prefix)
     counts = np.zeros(n_candidates, dtype=np.int64)
     for p in range(n_parts):
         for i in range(slots):
