@@ -193,9 +193,10 @@ def _trimmed_counts(
 #: Records per chunk of a chunked release: the attribute lists (CSR, int64) of at most this
 #: many records exist at once (the resource guard's figure).
 CHUNK_ROWS = DP_CHUNK_ROWS
-#: Entries (int32) of one length's dense candidate index at most; above it records are
-#: enumerated from their attribute lists.
-DENSE_INDEX_LIMIT = 1 << 26
+#: Entries of one length's dense candidate index at most (int32 each, and as much again
+#: for its flags and for each thread's histogram); above it records are enumerated from
+#: their attribute lists.
+DENSE_INDEX_LIMIT = 1 << 24
 
 
 class WholeRecords:

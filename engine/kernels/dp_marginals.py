@@ -38,6 +38,8 @@ Dense = namedtuple("Dense", ["sets", "strides", "starts", "index"])
 #: Records per block of the dense kernels: a block's per-record counts stay in cache while
 #: every column set is run over it.
 DENSE_BLOCK = 4096
+#: Bytes of the threads' key histograms at most (fewer threads for a larger index).
+DENSE_HITS_BYTES = 1 << 28
 
 
 @njit(**JIT)
@@ -283,10 +285,12 @@ def dense_candidate_counts(codes, dense, lo, hi, n_candidates, n_threads):
     """
     n = hi - lo
     per_record = np.zeros(n, dtype=np.int32)
-    n_parts = max(1, min(n_threads, (n + DENSE_BLOCK - 1) // DENSE_BLOCK))
-    size = (n + n_parts - 1) // n_parts
     set_cols, strides, starts, index = dense
     slots = index.shape[0]
+    n_parts = max(
+        1, min(n_threads, (n + DENSE_BLOCK - 1) // DENSE_BLOCK, DENSE_HITS_BYTES // (4 * slots + 1))
+    )
+    size = (n + n_parts - 1) // n_parts
     flag = np.zeros(slots, dtype=np.int32)
     for i in range(slots):
         if index[i] >= 0:
