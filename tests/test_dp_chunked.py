@@ -17,7 +17,13 @@ from showcase.engine.dp.noise import RandomSource, WordStream
 from showcase.engine.encode import EncodedTable, Schema
 from showcase.engine.errors import ParameterError
 from showcase.engine.kernels.dp_marginals import dense_candidate_counts, dense_counts_of_rows
-from showcase.engine.resources import Resources
+from showcase.engine.resources import (
+    DP_BYTES_PER_ATTRIBUTE,
+    DP_BYTES_PER_RECORD,
+    DP_CHUNK_ROWS,
+    Resources,
+    estimate,
+)
 
 from .test_stream import same, whole_file, write_parts
 
@@ -238,3 +244,17 @@ def test_streamed_dp_in_chunks_equals_the_whole_records_release(tmp_path_factory
         )
     same(whole.released, streamed.released)
     assert whole.privacy["sensitivity_bounds"] == streamed.privacy["sensitivity_bounds"]
+
+
+def test_the_guard_counts_one_chunk_of_attribute_lists_under_dp():
+    """100M × 20 under DP: 4 bytes a record and one chunk's lists, not every record's (subjects: all)."""
+    cards, n = [5] * 20, 100_000_000
+    chunked = estimate(cards, n, 3, dp=True, resident=n * 20)
+    whole = estimate(cards, n, 3, dp=True, resident=n * 20, dp_chunk_rows=None)
+    assert whole.bytes - chunked.bytes == DP_BYTES_PER_ATTRIBUTE * 20 * (n - DP_CHUNK_ROWS)
+    counts_only = estimate(cards, n, 3, dp=True, resident=n * 20, dp_chunk_rows=0)
+    assert chunked.bytes - counts_only.bytes == DP_BYTES_PER_ATTRIBUTE * 20 * DP_CHUNK_ROWS
+    assert (
+        counts_only.bytes - estimate(cards, n, 3, dp=False, resident=n * 20).bytes >= DP_BYTES_PER_RECORD * n
+    )
+    assert chunked.bytes < 3 << 30  # under the default limit (half of a 24 GiB machine)
