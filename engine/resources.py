@@ -32,6 +32,10 @@ COPIES = 4
 ENUMERATE_SETS = 200_000
 #: Under DP, bytes per present attribute of the per-record attribute lists (ids and row, int64).
 DP_BYTES_PER_ATTRIBUTE = 24
+#: Under DP, records whose attribute lists exist at once (a chunk, see ``dp.marginals``), and
+#: bytes kept per record for the whole release (its number of candidates, int32).
+DP_CHUNK_ROWS = 1 << 20
+DP_BYTES_PER_RECORD = 4
 
 _UNITS = {
     "": 1, "b": 1,
@@ -197,17 +201,25 @@ def combination_bound(cardinalities: Sequence[int], n_rows: int, length: int, *,
 
 
 def estimate(
-    cardinalities: Sequence[int], n_rows: int, length: int, *, resident: int = 0, dp: bool = False
+    cardinalities: Sequence[int],
+    n_rows: int,
+    length: int,
+    *,
+    resident: int = 0,
+    dp: bool = False,
+    dp_chunk_rows: int | None = DP_CHUNK_ROWS,
 ) -> Estimate:
     """The guard's bound: combinations counted and bytes, ``resident`` bytes (the codes) included.
 
     Under DP the candidates of a length include combinations absent from the
     data, so they are bounded by the products alone, and the per-record
-    attribute lists are added.
+    attribute lists of ``dp_chunk_rows`` records (None: of every record, as
+    for subjects) and each record's number of candidates are added.
     """
     combos = combination_bound(cardinalities, n_rows, length, capped=not dp)
     per_combination = COPIES * (4 * length + 9)
-    extra = DP_BYTES_PER_ATTRIBUTE * n_rows * len(cardinalities) if dp else 0
+    listed = n_rows if dp_chunk_rows is None else min(n_rows, dp_chunk_rows)
+    extra = DP_BYTES_PER_ATTRIBUTE * listed * len(cardinalities) + DP_BYTES_PER_RECORD * n_rows if dp else 0
     return Estimate(combos, combos * per_combination + resident + extra, resident)
 
 
@@ -226,13 +238,14 @@ def check_resources(
     *,
     resident: int = 0,
     dp: bool = False,
+    dp_chunk_rows: int | None = DP_CHUNK_ROWS,
 ) -> Estimate:
     """Refuse (one line) counting whose bound is above the memory limit, unless the guard is off.
 
     ``cardinalities`` are the columns' numbers of values and ``resident`` the
     bytes already held for counting (the codes). Returns the estimate.
     """
-    bound = estimate(cardinalities, n_rows, length, resident=resident, dp=dp)
+    bound = estimate(cardinalities, n_rows, length, resident=resident, dp=dp, dp_chunk_rows=dp_chunk_rows)
     if resources.guard and bound.bytes > resources.limit:
         widest = sorted(range(len(cardinalities)), key=lambda c: -cardinalities[c])[:1]
         hint = f" (the widest column has {cardinalities[widest[0]]:,} values)" if widest else ""

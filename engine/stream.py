@@ -24,9 +24,11 @@ the resource guard). DP needs every record's attributes for its
 contribution bounding, so under DP pass 2 keeps the codes of every record
 (``rows × columns`` bytes, or twice that with more than 255 values in a
 column) instead of counting, and the DP release is drawn from them as in
-memory. Preparation that needs all rows of a subject together (subject id,
-linked tables) or all values of a column (binning, multi-value columns, a
-YAML/JSON codebook) is refused for streamed inputs.
+memory: a chunk of records at a time (:class:`~.dp.marginals.ChunkedRecords`),
+so besides the codes it holds 4 bytes a record and one chunk's attribute lists.
+Preparation that needs all rows of a subject together (subject id, linked
+tables) or all values of a column (binning, multi-value columns, a YAML/JSON
+codebook) is refused for streamed inputs.
 """
 
 from __future__ import annotations

@@ -228,10 +228,10 @@ def test_trimming_keeps_a_uniform_subset_of_bound_candidates(k, bound):
 def test_release_trims_to_the_reported_bound_and_scales_noise_by_its_root(monkeypatch):
     """dp_aggregate passes each length's Delta_k to trimming and noise: a spy on both."""
     seen = []
-    trim, noise = marginals_module._trimmed_counts, marginals_module.discrete_gaussian
+    trim, noise = marginals_module.bounded_counts, marginals_module.discrete_gaussian
 
-    def spy_trim(shape, per_record, bound, n_candidates, source):
-        counts = trim(shape, per_record, bound, n_candidates, source)
+    def spy_trim(held, level, candidates, per_record, bound, source):
+        counts = trim(held, level, candidates, per_record, bound, source)
         seen.append(
             {
                 "bound": bound,
@@ -246,7 +246,7 @@ def test_release_trims_to_the_reported_bound_and_scales_noise_by_its_root(monkey
         seen[-1]["scale"] = sigma
         return noise(n, sigma, source)
 
-    monkeypatch.setattr(marginals_module, "_trimmed_counts", spy_trim)
+    monkeypatch.setattr(marginals_module, "bounded_counts", spy_trim)
     monkeypatch.setattr(marginals_module, "discrete_gaussian", spy_noise)
     table = encode(uniform_table(3000, 6, 3, seed=2).append_column("d", pa.array([None, "x"] * 1500)))
     # The median: about half the records (those with column d) are above it and trimmed.

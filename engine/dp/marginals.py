@@ -12,11 +12,12 @@ are normalised so no combination exceeds a sub-combination (post-processing).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 import pyarrow as pa
 
@@ -24,16 +25,20 @@ from ..aggregates import NO_ATTRIBUTE, Aggregates
 from ..encode import EncodedTable, Schema, encode
 from ..errors import ParameterError
 from ..kernels.dp_marginals import (
+    Dense,
     Level,
     Records,
     Trimming,
     candidates_per_record,
     cap_by_subsets,
+    dense_candidate_counts,
+    dense_counts_of_rows,
     extend_candidates,
     trimmed_counts,
 )
 from ..kernels.keys import combination_table
 from ..protection import FABRICATION_MODES
+from ..resources import DP_CHUNK_ROWS
 from .accountant import (
     BudgetSplit,
     default_delta,
@@ -41,7 +46,7 @@ from .accountant import (
     split_budget,
 )
 from .noise import RandomSource, discrete_gaussian, discrete_laplace
-from .percentile import dp_percentile
+from .percentile import dp_percentile_of_histogram
 
 if TYPE_CHECKING:
     from ..protection import DifferentialPrivacy
@@ -185,6 +190,209 @@ def _trimmed_counts(
     return local.sum(axis=0, dtype=np.int64)
 
 
+#: Records per chunk of a chunked release: the attribute lists (CSR, int64) of at most this
+#: many records exist at once (the resource guard's figure).
+CHUNK_ROWS = DP_CHUNK_ROWS
+#: Entries of one length's dense candidate index at most (int32 each, and as much again
+#: for its flags and for each thread's histogram); above it records are enumerated from
+#: their attribute lists.
+DENSE_INDEX_LIMIT = 1 << 24
+
+
+class WholeRecords:
+    """Every record's attribute list at once (subjects: the union of a subject's rows)."""
+
+    def __init__(self, table: EncodedTable, subject: np.ndarray | None) -> None:
+        ptr, attrs = records(table, subject)
+        column = table.schema.attribute_columns.astype(np.int64)
+        self.csr = Records(ptr, attrs, column, int(np.diff(ptr).max(initial=0)))
+        self.column = column
+        self.n = int(ptr.shape[0] - 1)
+
+    def present(self, n_attributes: int) -> np.ndarray:
+        present = np.zeros(n_attributes, dtype=bool)
+        present[self.csr.attrs] = True
+        return present
+
+    def per_record(self, level: Level, candidates: np.ndarray) -> np.ndarray:
+        return candidates_per_record(self.csr, level)
+
+    def counts(self, level: Level, candidates: np.ndarray, per_record: np.ndarray, bound: int,
+               source: RandomSource) -> np.ndarray:  # fmt: skip
+        return _trimmed_counts((self.csr, level), per_record, bound, len(candidates), source)
+
+
+class _Forward:
+    """One partition's word stream, read forward from where its last record stopped."""
+
+    def __init__(self, source: RandomSource) -> None:
+        self.stream = source.stream()
+        self.position = 0
+
+    def words(self, n: int) -> np.ndarray:
+        return self.stream.window(self.position, n)
+
+    def advance(self, used: int) -> None:
+        self.position += used
+        self.stream.forget(self.position)
+
+
+class ChunkedRecords:
+    """The records as codes (one value per column), their attribute lists built a chunk at a time.
+
+    The same release as :class:`WholeRecords` for a seed, whatever ``chunk_rows``:
+    contribution bounding keeps the :data:`PARTITIONS` fixed record ranges, and a
+    partition's random words carry on from chunk to chunk where its last record
+    stopped. With ``dense``, a length whose candidates fit a dense index by column
+    set (:data:`DENSE_INDEX_LIMIT`) is read straight from the codes in one pass
+    that finds each record's number of candidates and every candidate's
+    untrimmed count; then only the records above the bound (they draw random
+    words) get attribute lists: their untrimmed contributions are taken off and
+    their trimmed ones added.
+    """
+
+    def __init__(self, table: EncodedTable, chunk_rows: int = CHUNK_ROWS, dense: bool = True) -> None:
+        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+            raise ParameterError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        self.table = table
+        self.codes = table.codes
+        self.n = int(table.codes.shape[1])
+        self.chunk_rows = chunk_rows
+        self.dense = dense
+        self.column = table.schema.attribute_columns.astype(np.int64)
+        self._index: tuple[int, Dense | None] | None = None
+        self._untrimmed: tuple[int, np.ndarray] | None = None
+
+    def chunks(self) -> Iterator[tuple[int, int]]:
+        for start in range(0, self.n, self.chunk_rows):
+            yield start, min(self.n, start + self.chunk_rows)
+
+    def present(self, n_attributes: int) -> np.ndarray:
+        schema = self.table.schema
+        present = np.zeros(n_attributes, dtype=bool)
+        for c, values in enumerate(schema.dictionaries):
+            seen = np.zeros(len(values) + 1, dtype=bool)
+            for start, stop in self.chunks():
+                seen[self.codes[c, start:stop]] = True
+            present[schema.offsets[c] : schema.offsets[c] + len(values)] = seen[1:]
+        return present
+
+    def _csr(self, rows: slice | np.ndarray) -> Records:
+        codes = np.ascontiguousarray(self.codes[:, rows])
+        ptr, attrs = records(EncodedTable(self.table.schema, codes))
+        return Records(ptr, attrs, self.column, int(np.diff(ptr).max(initial=0)))
+
+    def _dense(self, level: Level, candidates: np.ndarray) -> Dense | None:
+        if self._index is None or self._index[0] != level.k:
+            index = dense_index(candidates, self.table.schema) if self.dense else None
+            self._index = (level.k, index)
+        return self._index[1]
+
+    def per_record(self, level: Level, candidates: np.ndarray) -> np.ndarray:
+        dense = self._dense(level, candidates)
+        out = np.empty(self.n, dtype=np.int32)
+        untrimmed = np.zeros(len(candidates), dtype=np.int64)
+        threads = numba.get_num_threads()
+        for start, stop in self.chunks():
+            if dense is not None:
+                mine, counts = dense_candidate_counts(
+                    self.codes, dense, start, stop, len(candidates), threads
+                )
+                out[start:stop] = mine
+                untrimmed += counts
+            else:
+                out[start:stop] = candidates_per_record(self._csr(slice(start, stop)), level)
+        self._untrimmed = (level.k, untrimmed) if dense is not None else None
+        return out
+
+    def counts(self, level: Level, candidates: np.ndarray, per_record: np.ndarray, bound: int,
+               source: RandomSource) -> np.ndarray:  # fmt: skip
+        dense = self._dense(level, candidates)
+        n_candidates = len(candidates)
+        bounds = np.linspace(0, self.n, PARTITIONS + 1).astype(np.int64)
+        streams = [_Forward(source) for _ in range(PARTITIONS)]
+        if dense is not None and self._untrimmed is not None and self._untrimmed[0] == level.k:
+            total = self._untrimmed[1].copy()  # every record in full; those above the bound are redone below
+        else:
+            dense, total = None, np.zeros(n_candidates, dtype=np.int64)
+        for start, stop in self.chunks():
+            if dense is None:
+                rows = np.arange(start, stop)
+                csr = self._csr(slice(start, stop))
+            else:
+                rows = start + np.flatnonzero(per_record[start:stop] > bound)
+                if len(rows) == 0:
+                    continue
+                total -= dense_counts_of_rows(self.codes, dense, rows, n_candidates)
+                csr = self._csr(rows)
+            cuts = np.searchsorted(rows, bounds)
+            for p in range(PARTITIONS):
+                if cuts[p] < cuts[p + 1]:
+                    mine = per_record[rows[cuts[p] : cuts[p + 1]]]
+                    total += _trim_piece(csr, level, cuts[p : p + 2], mine, bound, n_candidates, streams[p])
+        return total
+
+
+def _trim_piece(csr: Records, level: Level, piece: np.ndarray, per_record: np.ndarray, bound: int,
+                n_candidates: int, stream: _Forward) -> np.ndarray:  # fmt: skip
+    """Bounded counts of the records ``piece[0] .. piece[1]`` of ``csr``, one partition's, from its words."""
+    need = int(np.where(per_record > bound, bound, 0).sum())
+    size = int(need * 1.25) + 256
+    states = np.zeros((1, 2), dtype=np.int64)
+    todo = np.ones(1, dtype=np.bool_)
+    local = np.zeros((1, n_candidates), dtype=np.int32)
+    most = int(per_record.max(initial=0))
+    while True:
+        words = stream.words(size)[None, :]
+        trimmed_counts(csr, level, Trimming(bound, most, piece.astype(np.int64), words, states, todo, local))
+        if states[0, 1] == 0:
+            break
+        size *= 4  # ran out of words: replay with the same words and more
+    stream.advance(int(states[0, 0]))
+    return local[0].astype(np.int64)
+
+
+def dense_index(candidates: np.ndarray, schema: Schema, limit: int = DENSE_INDEX_LIMIT) -> Dense | None:
+    """The :class:`~showcase.engine.kernels.dp_marginals.Dense` index of ``candidates`` (rows of sorted
+    ids, distinct columns); None when its column sets' key spaces exceed ``limit`` entries."""
+    column = schema.attribute_columns.astype(np.int64)
+    offsets = np.asarray(schema.offsets, dtype=np.int64)
+    ids = candidates.astype(np.int64)
+    cols = column[ids]
+    codes = ids - offsets[cols] + 1
+    sets, which = np.unique(cols, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    radices = np.array([len(d) + 1 for d in schema.dictionaries], dtype=np.int64)[sets]
+    strides = np.ones_like(radices)  # the first column least significant: sets sharing it share a prefix
+    for j in range(1, sets.shape[1]):
+        strides[:, j] = strides[:, j - 1] * radices[:, j - 1]
+    sizes = [int(np.prod([int(r) for r in row], dtype=object)) for row in radices]
+    if sum(sizes) > limit:
+        return None
+    starts = np.zeros(len(sizes) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(sizes)
+    index = np.full(int(starts[-1]), -1, dtype=np.int32)
+    index[starts[which] + (codes * strides[which]).sum(axis=1)] = np.arange(len(ids), dtype=np.int32)
+    return Dense(sets, strides, starts, index)
+
+
+def per_record_histogram(per_record: np.ndarray, upper: int, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """Histogram over [0, upper] of the per-record counts (clipped at ``upper``), a chunk at a time."""
+    if upper < 0 or upper >= 1 << 40:
+        raise ParameterError(f"percentile range upper bound must be in [0, 2**40), got {upper}")
+    histogram = np.zeros(upper + 1, dtype=np.int64)
+    for start in range(0, len(per_record), chunk_rows):
+        part = np.minimum(per_record[start : start + chunk_rows], upper)
+        histogram += np.bincount(part, minlength=upper + 1)
+    return histogram
+
+
+def bounded_counts(source_records: WholeRecords | ChunkedRecords, level: Level, candidates: np.ndarray,
+                   per_record: np.ndarray, bound: int, source: RandomSource) -> np.ndarray:  # fmt: skip
+    """Candidate counts where each record contributes to at most ``bound`` candidates (random subsets)."""
+    return source_records.counts(level, candidates, per_record, bound, source)
+
+
 @dataclass(frozen=True)
 class Mechanism:
     """The options of one DP marginals release, from a protection spec or from keywords.
@@ -273,7 +481,7 @@ class _Release:
     """What every length of one release reads: the records, the schema, the budget, the noise."""
 
     schema: Schema
-    csr: Records
+    records: WholeRecords | ChunkedRecords
     mechanism: Mechanism
     split: BudgetSplit
     public_domain: bool
@@ -300,6 +508,8 @@ def dp_aggregate(
     subject: np.ndarray | None = None,
     source: RandomSource | None = None,
     progress: Callable[[int, int], None] | None = None,
+    chunk_rows: int | None = CHUNK_ROWS,
+    dense: bool = True,
 ) -> tuple[Aggregates, DpReport]:
     """Differentially private counts of every combination up to ``length`` (SPEC §2.2).
 
@@ -318,6 +528,11 @@ def dp_aggregate(
     thresholds
         Fixed thresholds for lengths 2..L (a noisy count must exceed them),
         instead of the fabrication mode's adaptive ones.
+    chunk_rows, dense
+        How the records are read (:class:`ChunkedRecords`): ``chunk_rows`` at a
+        time, candidates found in a dense index by column set where it fits;
+        ``chunk_rows=None`` builds every record's attribute list at once (as
+        subjects always are). The release is the same for a seed either way.
     """
     options = dict(
         record_count_proportion=record_count_proportion, percentile_proportion=percentile_proportion,
@@ -330,7 +545,12 @@ def dp_aggregate(
     mechanism.check(length)
     length = min(length, len(table.schema.columns))
     check_key_space(table.schema, length)
-    release, protected_count = _start(table, subject, length, mechanism, public_domain, source)
+    if subject is not None or chunk_rows is None:
+        held: WholeRecords | ChunkedRecords = WholeRecords(table, subject)
+    else:
+        held = ChunkedRecords(table, chunk_rows, dense)
+    by_subject = subject is not None
+    release, protected_count = _start(table, held, by_subject, length, mechanism, public_domain, source)
     report = DpReport(release.split, protected_count, fabrication_mode=mechanism.fabrication_mode,
                       public_domain=public_domain)  # fmt: skip
     released: list[tuple[np.ndarray, np.ndarray]] = []
@@ -360,7 +580,8 @@ def check_key_space(schema: Schema, length: int) -> None:
 
 def _start(
     table: EncodedTable,
-    subject: np.ndarray | None,
+    held: WholeRecords | ChunkedRecords,
+    by_subject: bool,
     length: int,
     mechanism: Mechanism,
     public_domain: bool,
@@ -369,17 +590,14 @@ def _start(
     """The records, then the protected record count (it sets the default delta), then the split."""
     source = source or RandomSource()
     schema: Schema = table.schema
-    ptr, attrs = records(table, subject)
-    column = schema.attribute_columns.astype(np.int64)
-    csr = Records(ptr, attrs, column, int(np.diff(ptr).max(initial=0)))
     eps_count = record_count_epsilon(mechanism.epsilon, mechanism.record_count_proportion)
-    noisy_count = int(ptr.shape[0] - 1 + discrete_laplace(1, 1 / eps_count, source)[0])
+    noisy_count = int(held.n + discrete_laplace(1, 1 / eps_count, source)[0])
     protected_count = max(noisy_count, 0)
     delta = mechanism.delta if mechanism.delta is not None else default_delta(protected_count)
     split = mechanism.split(length, delta, not public_domain)
-    per_column = 1 if subject is None else SUBJECT_VALUES_PER_COLUMN
+    per_column = 1 if not by_subject else SUBJECT_VALUES_PER_COLUMN
     etas = fabrication_etas(mechanism.fabrication_mode, length)
-    return _Release(schema, csr, mechanism, split, public_domain, per_column, source, etas), protected_count
+    return _Release(schema, held, mechanism, split, public_domain, per_column, source, etas), protected_count
 
 
 def _candidates(release: _Release, k: int, released: list) -> np.ndarray | None:
@@ -392,15 +610,14 @@ def _candidates(release: _Release, k: int, released: list) -> np.ndarray | None:
     if k == 1:
         if release.public_domain:
             return np.arange(n_attributes, dtype=np.int32)[:, None]
-        present = np.zeros(n_attributes, dtype=bool)
-        present[release.csr.attrs] = True
+        present = release.records.present(n_attributes)
         return np.flatnonzero(present).astype(np.int32)[:, None]
     previous, _ = released[-1]
     if len(previous) == 0:
         return None
     singles = released[0][0][:, 0].astype(np.int64)
     return extend_candidates(
-        previous, combinations_table(previous, n_attributes), singles, release.csr.column
+        previous, combinations_table(previous, n_attributes), singles, release.records.column
     )
 
 
@@ -408,20 +625,20 @@ def _release_length(
     release: _Release, k: int, candidates: np.ndarray, released: list, report: DpReport
 ) -> tuple[np.ndarray, np.ndarray]:
     """The released combinations of length k and their noisy counts (SPEC §2.2, one length)."""
-    split, source, csr = release.split, release.source, release.csr
+    split, source, held = release.split, release.source, release.records
     n_attributes = release.schema.n_attributes
     allowed = np.zeros(n_attributes, dtype=np.bool_)
     allowed[(candidates if k == 1 else released[0][0])[:, 0]] = True
     previous = released[-1][0] if k >= 3 else np.empty((0, 1))
     level = Level(k, combinations_table(candidates, n_attributes), combinations_table(previous, n_attributes),
                   allowed)  # fmt: skip
-    shape = (csr, level)
-    per_record = candidates_per_record(csr, level)
+    per_record = held.per_record(level, candidates)
     upper = math.comb(len(release.schema.columns) * release.per_column, k)
     epsilon_k = split.percentile_epsilons[k - 1]
-    bound = max(1, dp_percentile(per_record, upper, release.mechanism.percentile, epsilon_k, source))
+    histogram = per_record_histogram(per_record, upper)
+    bound = max(1, dp_percentile_of_histogram(histogram, release.mechanism.percentile, epsilon_k, source))
     report.deltas.append(bound)
-    counts = _trimmed_counts(shape, per_record, bound, len(candidates), source)
+    counts = bounded_counts(held, level, candidates, per_record, bound, source)
     scale = noise_scale(split.sigmas[k - 1], bound)
     noisy = counts + discrete_gaussian(len(candidates), scale, source)
     threshold = _threshold(release, k, scale, bound)

@@ -60,16 +60,33 @@ class WordStream:
     def __init__(self, label: bytes | None):
         self._label = label
         self._bytes = b""
+        self._base = 0  # words before this one were forgotten (see forget)
 
     def words(self, n: int) -> np.ndarray:
-        need = 8 * n - len(self._bytes)
-        if need > 0:
+        return self.window(0, n)
+
+    def window(self, start: int, n: int) -> np.ndarray:
+        """Words ``start .. start + n`` of the stream (``start`` not before what was forgotten)."""
+        if start < self._base:
+            raise ValueError("words before a forgotten position cannot be read again")
+        end = start + n
+        have = self._base + len(self._bytes) // 8
+        if end > have:
             if self._label is None:
-                self._bytes += os.urandom(need)
-            else:
-                self._bytes = hashlib.shake_256(self._label).digest(8 * n)
-        raw = np.frombuffer(self._bytes, dtype=np.uint64, count=n)
+                self._bytes += os.urandom(8 * (end - have))
+            elif self._base == 0:
+                self._bytes = hashlib.shake_256(self._label).digest(8 * end)
+            else:  # SHAKE squeezes from the start: grow geometrically, keep what is not forgotten
+                total = max(end, 2 * have)
+                self._bytes = hashlib.shake_256(self._label).digest(8 * total)[8 * self._base :]
+        raw = np.frombuffer(self._bytes, dtype=np.uint64, count=n, offset=8 * (start - self._base))
         return (raw >> np.uint64(2)).astype(np.int64)
+
+    def forget(self, before: int) -> None:
+        """Drop the words before ``before`` (a reader that never goes back holds only what is ahead)."""
+        if before > self._base:
+            self._bytes = self._bytes[8 * (before - self._base) :]
+            self._base = before
 
 
 def round_up(value: float | Fraction, name: str) -> Fraction:

@@ -36,16 +36,35 @@ def dp_percentile(
     gentle enough (one e-fold per (upper+1)/16 values) that the data decide
     wherever they carry signal.
     """
+    upper = int(upper)
+    if upper < 0 or upper >= 1 << 40:
+        raise ParameterError(f"percentile range upper bound must be in [0, 2**40), got {upper}")
+    histogram = np.bincount(np.clip(values, 0, upper).astype(np.int64), minlength=upper + 1)
+    return dp_percentile_of_histogram(histogram, percentile, epsilon, source, prior_efolds)
+
+
+def dp_percentile_of_histogram(
+    histogram: np.ndarray,
+    percentile: float,
+    epsilon: float,
+    source: RandomSource,
+    prior_efolds: float = PRIOR_EFOLDS,
+) -> int:
+    """:func:`dp_percentile` of the values whose ``histogram`` over [0, upper] is given (upper + 1 bins).
+
+    The same draw as :func:`dp_percentile` of the values themselves, so a
+    caller that reads its values in chunks can sum their histograms instead.
+    """
     if not 0 < percentile <= 100:
         raise ParameterError(f"percentile must be in (0, 100], got {percentile!r}")
     if not (math.isfinite(epsilon) and epsilon > 0):
         raise ParameterError(f"percentile epsilon must be positive, got {epsilon!r}")
     if not (math.isfinite(prior_efolds) and prior_efolds >= 0):
         raise ParameterError(f"percentile prior must be >= 0 e-folds, got {prior_efolds!r}")
-    upper = int(upper)
+    histogram = np.asarray(histogram, dtype=np.int64)
+    upper = len(histogram) - 1
     if upper < 0 or upper >= 1 << 40:
         raise ParameterError(f"percentile range upper bound must be in [0, 2**40), got {upper}")
-    histogram = np.bincount(np.clip(values, 0, upper).astype(np.int64), minlength=upper + 1)
     q = Fraction(str(percentile)) / 100
     q_num, q_den = q.numerator, q.denominator
     sensitivity = max(q_num, q_den - q_num)

@@ -118,7 +118,10 @@ def read(
     if resources is not None:
         table = loaded.table
         cardinalities = [len(d) for d in table.schema.dictionaries]
-        check_resources(cardinalities, table.n_rows, length, resources, resident=table.codes.nbytes, dp=dp)
+        # DP reads records a chunk at a time, except subjects (all of a subject's rows at once).
+        whole = {"dp_chunk_rows": None} if loaded.subject is not None else {}
+        check_resources(cardinalities, table.n_rows, length, resources, resident=table.codes.nbytes, dp=dp,
+                        **whole)  # fmt: skip
     return loaded
 
 

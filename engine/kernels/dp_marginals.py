@@ -30,6 +30,16 @@ Level = namedtuple("Level", ["k", "table", "prev", "allowed"])
 #: from ``words[p]`` (``states[p]`` its place, see :mod:`.noise`) and counting into
 #: ``counts[p]``, and running only where ``todo[p]``.
 Trimming = namedtuple("Trimming", ["bound", "most", "bounds", "words", "states", "todo", "counts"])
+#: One length's candidates by column set, for records read straight from their codes
+#: (``codes[c, r]``, 0 = no attribute): set s is the columns ``sets[s]`` with mixed-radix
+#: ``strides[s]`` (radix: values + 1), and ``index[starts[s] + sum_j codes[sets[s, j], r] *
+#: strides[s, j]]`` is the candidate index of record r's combination on them, -1 for none.
+Dense = namedtuple("Dense", ["sets", "strides", "starts", "index"])
+#: Records per block of the dense kernels: a block's per-record counts stay in cache while
+#: every column set is run over it.
+DENSE_BLOCK = 4096
+#: Bytes of the threads' key histograms at most (fewer threads for a larger index).
+DENSE_HITS_BYTES = 1 << 28
 
 
 @njit(**JIT)
@@ -203,6 +213,116 @@ def trimmed_counts(records, level, trimming):
                     break
             for i in range(keep):
                 counts[buffer[i]] += 1
+
+
+@njit(**INLINE)
+def _dense_candidate(codes, dense, s, r):
+    """The candidate index of record r's combination on column set s (-1: none)."""
+    key = dense.starts[s]
+    for j in range(dense.sets.shape[1]):
+        key += codes[dense.sets[s, j], r] * dense.strides[s, j]
+    return dense.index[key]
+
+
+@njit(**JIT)
+def _dense_block(codes, dense, s, start, stop, flag, per_record, lo, hits, prefix):
+    """Records ``start .. stop`` on column set s: per record its candidates, per key its records.
+
+    Branch-free: every record's key on the set is counted in ``hits`` (a
+    histogram over the index's slots) and ``flag[key]`` (1 for a candidate)
+    added to its number of candidates. Lengths 1-3 read their columns as flat
+    rows; at length 3, ``prefix`` holds the block's keys on the set's first two
+    columns (their strides do not depend on the third column), recomputed
+    only when the set's first two columns differ from the previous set's.
+    """
+    k = dense.sets.shape[1]
+    base = dense.starts[s]
+    if k == 1:
+        a = codes[dense.sets[s, 0]]
+        sa = dense.strides[s, 0]
+        for r in range(start, stop):
+            key = base + a[r] * sa
+            hits[key] += 1
+            per_record[r - lo] += flag[key]
+    elif k == 2:
+        a, b = codes[dense.sets[s, 0]], codes[dense.sets[s, 1]]
+        sa, sb = dense.strides[s, 0], dense.strides[s, 1]
+        for r in range(start, stop):
+            key = base + a[r] * sa + b[r] * sb
+            hits[key] += 1
+            per_record[r - lo] += flag[key]
+    elif k == 3:
+        sets = dense.sets
+        if s == 0 or sets[s, 0] != sets[s - 1, 0] or sets[s, 1] != sets[s - 1, 1]:
+            a, b = codes[sets[s, 0]], codes[sets[s, 1]]
+            sa, sb = dense.strides[s, 0], dense.strides[s, 1]
+            for r in range(start, stop):
+                prefix[r - start] = a[r] * sa + b[r] * sb
+        d = codes[sets[s, 2]]
+        sd = dense.strides[s, 2]
+        for r in range(start, stop):
+            key = base + prefix[r - start] + d[r] * sd
+            hits[key] += 1
+            per_record[r - lo] += flag[key]
+    else:
+        for r in range(start, stop):
+            key = base
+            for j in range(k):
+                key += codes[dense.sets[s, j], r] * dense.strides[s, j]
+            hits[key] += 1
+            per_record[r - lo] += flag[key]
+
+
+@njit(**PARALLEL_JIT)
+def dense_candidate_counts(codes, dense, lo, hi, n_candidates, n_threads):
+    """Per record of ``lo .. hi`` its number of candidates, and per candidate its number of records.
+
+    The per-record numbers are those of :func:`candidates_per_record` for
+    records of one value per column, read from the codes instead of
+    attribute lists; the counts are untrimmed (every record counts in full).
+    Each thread takes its own range of records and counts keys into its own
+    histogram (``hi - lo`` must be below 2**31), summed after.
+    """
+    n = hi - lo
+    per_record = np.zeros(n, dtype=np.int32)
+    set_cols, strides, starts, index = dense
+    slots = index.shape[0]
+    n_parts = max(
+        1, min(n_threads, (n + DENSE_BLOCK - 1) // DENSE_BLOCK, DENSE_HITS_BYTES // (4 * slots + 1))
+    )
+    size = (n + n_parts - 1) // n_parts
+    flag = np.zeros(slots, dtype=np.int32)
+    for i in range(slots):
+        if index[i] >= 0:
+            flag[i] = 1
+    local = np.zeros((n_parts, slots), dtype=np.int32)
+    # A parallel loop takes only flat bundles, built in this function.
+    for p in prange(n_parts):
+        sets = Dense(set_cols, strides, starts, index)
+        prefix = np.empty(DENSE_BLOCK, dtype=np.int64)
+        end = min(hi, lo + (p + 1) * size)
+        for start in range(lo + p * size, end, DENSE_BLOCK):
+            stop = min(end, start + DENSE_BLOCK)
+            for s in range(set_cols.shape[0]):
+                _dense_block(codes, sets, s, start, stop, flag, per_record, lo, local[p], prefix)
+    counts = np.zeros(n_candidates, dtype=np.int64)
+    for p in range(n_parts):
+        for i in range(slots):
+            if index[i] >= 0:
+                counts[index[i]] += local[p, i]
+    return per_record, counts
+
+
+@njit(**JIT)
+def dense_counts_of_rows(codes, dense, rows, n_candidates):
+    """Per candidate, how many of the records ``rows`` hold it (untrimmed)."""
+    counts = np.zeros(n_candidates, dtype=np.int64)
+    for s in range(dense.sets.shape[0]):
+        for r in rows:
+            c = _dense_candidate(codes, dense, s, r)
+            if c >= 0:
+                counts[c] += 1
+    return counts
 
 
 @njit(**JIT)
