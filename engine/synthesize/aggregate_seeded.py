@@ -138,6 +138,20 @@ def validate_parameters(
     check_target(target_number_of_records)
 
 
+#: Proposals per cell of the fit that follows synthesis unless told (0: aggregate-seeded records as built).
+DEFAULT_FIT_SWEEPS = 0
+MAX_FIT_SWEEPS = 10_000
+
+
+def check_fit_sweeps(sweeps: int | None) -> int:
+    """The fit's proposals per cell: an integer from 0 to :data:`MAX_FIT_SWEEPS` (None: the default)."""
+    if sweeps is None:
+        return DEFAULT_FIT_SWEEPS
+    if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or not 0 <= sweeps <= MAX_FIT_SWEEPS:
+        raise ParameterError(f"fit_sweeps must be an integer from 0 to {MAX_FIT_SWEEPS}, got {sweeps!r}")
+    return int(sweeps)
+
+
 def check_target(n: int | None) -> int | None:
     """A number of records to synthesize: an integer from 0 to :data:`MAX_RECORDS` (or None)."""
     if n is not None and (
@@ -168,6 +182,7 @@ def aggregate_seeded(
     use_synthetic_counts: bool = False,
     aggregate_counts_scale_factor: float = 1.0,
     target_number_of_records: int | None = None,
+    fit_sweeps: int | None = None,
     progress: Progress | None = None,
 ) -> EncodedTable:
     """Synthesize records from aggregates alone (see the module docs for the algorithm).
@@ -185,10 +200,14 @@ def aggregate_seeded(
         Multiplies every aggregate count (budgets and weights) before synthesis.
     target_number_of_records
         Records to write; default ``record_count × aggregate_counts_scale_factor``.
+    fit_sweeps
+        Then fit the records to the aggregates' counts with this many proposals per
+        cell (:mod:`.aggregate_fit`; 0: no fit; None: :data:`DEFAULT_FIT_SWEEPS`).
 
     Returns the records as codes on ``aggregates.schema``.
     """
     validate_parameters(weight_selection_percentile, aggregate_counts_scale_factor, target_number_of_records)
+    fit_sweeps = check_fit_sweeps(fit_sweeps)
     schema = aggregates.schema
     n_total = (
         default_target(aggregates, aggregate_counts_scale_factor)
@@ -233,4 +252,10 @@ def aggregate_seeded(
             )
         if progress is not None:
             progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)
+    if fit_sweeps:
+        # --- fitted successor (issue 15 item 4): move the records toward the released counts ---
+        from .aggregate_fit import fit_records
+
+        fit_seed = stream_seeds(rng, 1)[0]
+        codes, _ = fit_records(aggregates, codes, seed=fit_seed, sweeps=fit_sweeps)
     return EncodedTable(schema, codes.astype(code_dtype(max_code)))
