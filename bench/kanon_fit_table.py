@@ -38,11 +38,11 @@ from showcase.engine.synthesize.aggregate_seeded import aggregate_seeded
 def outside(aggregates, synthetic, length: int) -> int:
     """Distinct combinations of length <= ``length`` in ``synthetic`` that ``aggregates`` lacks."""
     counted = count_combinations(synthetic, length)
-    released = {
-        tuple(row[: int(n)]) for row, n, c in zip(aggregates.attrs, aggregates.length, aggregates.count, strict=True)
-        if c > 0
-    }  # fmt: skip
-    return sum(tuple(row[: int(n)]) not in released for row, n in zip(counted.attrs, counted.length, strict=True))
+    rows = zip(aggregates.attrs.tolist(), aggregates.length.tolist(), aggregates.count.tolist(), strict=True)
+    released = {tuple(row[:n]) for row, n, c in rows if c > 0}
+    return sum(
+        tuple(row[: int(n)]) not in released for row, n in zip(counted.attrs, counted.length, strict=True)
+    )
 
 
 def main() -> None:
@@ -71,7 +71,9 @@ def main() -> None:
         table = load(path, prep)
         released = k_anonymize(count_combinations(table, args.length), args.k)
         for sweeps in [int(s) for s in args.sweeps.split(",")]:
-            aggregate_seeded(released, rng=np.random.default_rng(0), fit_sweeps=sweeps)  # compile
+            aggregate_seeded(
+                released, rng=np.random.default_rng(0), fit_sweeps=sweeps, target_number_of_records=200
+            )
             rows = []
             for seed in [int(s) for s in args.seeds.split(",")]:
                 start = time.perf_counter()

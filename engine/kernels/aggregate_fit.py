@@ -31,15 +31,31 @@ from .rng import below, new_state
 
 
 @njit(**JIT)
-def record_ids(codes, r, offsets, skip, out):
-    """Sorted attribute ids of record r into ``out``, column ``skip`` left out (-1: none); how many."""
+def record_ids(codes, r, offsets, skip, n_real, missing, out):
+    """Sorted ids of record r into ``out``, column ``skip`` left out (-1: none); how many.
+
+    With ``missing``, an empty column d is the id ``n_real + d`` (after every attribute id).
+    """
     m = 0
     for c in range(codes.shape[1]):
         v = codes[r, c]
         if c != skip and v > 0:
             out[m] = offsets[c] + v - 1
             m += 1
+    if missing:
+        for c in range(codes.shape[1]):
+            if c != skip and codes[r, c] == 0:
+                out[m] = n_real + c
+                m += 1
     return m
+
+
+@njit(**INLINE)
+def cell_id(c, v, offsets, n_real, missing):
+    """Id of code v in column c: its attribute, or (v = 0) the column's "missing" id (else -1)."""
+    if v > 0:
+        return offsets[c] + v - 1
+    return n_real + c if missing else -1
 
 
 @njit(**INLINE)
@@ -70,13 +86,14 @@ def dense_rows(table, combos, lengths, size):
 
 
 @njit(**JIT)
-def rows_with(table, dense, others, m, x, length, strict, idx, comb, key, rows):
-    """Rows of every combination of attribute ``x`` with up to ``length - 1`` of ``others[:m]``.
+def rows_with(table, dense, others, m, x, length, strict, n_real, idx, comb, key, rows):
+    """Rows of every combination of id ``x`` with up to ``length - 1`` of ``others[:m]``.
 
     ``others`` is sorted and does not hold x. Shorter combinations come first,
     so an absent attribute or pair is found early. With ``strict``, returns -1
-    at the first combination absent from the table; otherwise absent ones are
-    skipped. Returns how many rows were written to ``rows``.
+    at the first combination of attributes only (ids below ``n_real``) absent
+    from the table; otherwise, and for combinations with a "missing" id, absent
+    ones are skipped. Returns how many rows were written to ``rows``.
     """
     n_rows = 0
     for j in range(min(length - 1, m) + 1):
@@ -100,7 +117,7 @@ def rows_with(table, dense, others, m, x, length, strict, idx, comb, key, rows):
             if row >= 0:
                 rows[n_rows] = row
                 n_rows += 1
-            elif strict:
+            elif strict and comb[n - 1] < n_real:
                 return -1
             if not next_subset(idx, j, m):
                 break
@@ -108,11 +125,11 @@ def rows_with(table, dense, others, m, x, length, strict, idx, comb, key, rows):
 
 
 @njit(**JIT)
-def combination_counts(codes, offsets, table, dense, length, current):
-    """Add every record's combinations of 1..``length`` attributes to ``current`` (by row).
+def combination_counts(codes, offsets, table, dense, length, n_real, missing, current):
+    """Add every record's combinations of 1..``length`` ids to ``current`` (by row).
 
-    Returns how many record combinations are absent from the table (0 when
-    every record lies inside the aggregates).
+    Returns how many record combinations of attributes only are absent from the
+    table (0 when every record lies inside the aggregates).
     """
     n_cols = codes.shape[1]
     ids = np.empty(n_cols + 1, dtype=np.int64)
@@ -121,7 +138,7 @@ def combination_counts(codes, offsets, table, dense, length, current):
     key = np.zeros(key_words(table), dtype=np.int64)
     absent = 0
     for r in range(codes.shape[0]):
-        m = record_ids(codes, r, offsets, -1, ids)
+        m = record_ids(codes, r, offsets, -1, n_real, missing, ids)
         for j in range(1, min(length, m) + 1):
             for s in range(j):
                 idx[s] = s
@@ -131,7 +148,7 @@ def combination_counts(codes, offsets, table, dense, length, current):
                 row = find_row(table, dense, comb, j, key)
                 if row >= 0:
                     current[row] += 1
-                else:
+                elif comb[j - 1] < n_real:
                     absent += 1
                 if not next_subset(idx, j, m):
                     break
@@ -157,24 +174,29 @@ def _shift(rows, n, sign, current):
 
 
 @njit(**JIT)
-def move_gain(codes, r, c, v, offsets, table, dense, length, target, current, weight, scratch, old_rows, new_rows):
+def move_gain(
+    codes, r, c, v, layout, table, dense, length, target, current, weight, scratch, old_rows, new_rows
+):
     """Record r's column c becoming code v: ``(allowed, gain, n_old, n_new)``.
 
     ``old_rows[:n_old]`` are the combinations the record loses, ``new_rows[:n_new]``
-    those it gains; not allowed (gain 0) when one it would gain is absent.
-    ``scratch`` is ``(others, idx, comb, key)``.
+    those it gains; not allowed (gain 0) when an attribute combination it would gain is
+    absent. ``layout`` is ``(offsets, n_real, missing)``, ``scratch`` ``(others, idx, comb, key)``.
     """
+    offsets, n_real, missing = layout
     others, idx, comb, key = scratch
-    m = record_ids(codes, r, offsets, c, others)
+    m = record_ids(codes, r, offsets, c, n_real, missing, others)
     old = np.int64(codes[r, c])
     n_new = 0
     n_old = 0
-    if v > 0:
-        n_new = rows_with(table, dense, others, m, offsets[c] + v - 1, length, True, idx, comb, key, new_rows)
+    x = cell_id(c, v, offsets, n_real, missing)
+    if x >= 0:
+        n_new = rows_with(table, dense, others, m, x, length, True, n_real, idx, comb, key, new_rows)
         if n_new < 0:
             return False, 0.0, 0, 0
-    if old > 0:
-        n_old = rows_with(table, dense, others, m, offsets[c] + old - 1, length, False, idx, comb, key, old_rows)
+    x = cell_id(c, old, offsets, n_real, missing)
+    if x >= 0:
+        n_old = rows_with(table, dense, others, m, x, length, False, n_real, idx, comb, key, old_rows)
     gain = _delta(old_rows, n_old, -1, target, current, weight)
     gain += _delta(new_rows, n_new, 1, target, current, weight)
     return True, gain, n_old, n_new
@@ -188,7 +210,119 @@ def _apply(codes, r, c, v, current, old_rows, n_old, new_rows, n_new):
 
 
 @njit(**JIT)
-def local_search(codes, radix, offsets, table, dense, length, target, current, weight, steps, seed):
+def conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad, drop, ids, cols):
+    """Columns of record r to empty so that attribute ``x`` fits in column c; how many (-1: x is absent).
+
+    A column must go when x with its attribute is absent (or x with it and
+    others, for longer combinations); among the attributes of an absent
+    combination, the one in most absent combinations goes first (pairs
+    outweigh everything), until every combination of x with what is left is
+    in the table. The columns, in the order they go, are written to ``drop``
+    (``alive``, ``bad``, ``ids``, ``cols``: scratch of one per column).
+    """
+    offsets = layout[0]
+    others, idx, comb, key = scratch
+    n_cols = codes.shape[1]
+    m = 0
+    for d in range(n_cols):
+        v = codes[r, d]
+        if d != c and v > 0:
+            ids[m] = offsets[d] + v - 1
+            cols[m] = d
+            m += 1
+    comb[0] = x
+    if find_row(table, dense, comb, 1, key) < 0:
+        return -1
+    for i in range(m):
+        alive[i] = True
+    n_drop = 0
+    while True:
+        n_alive = 0
+        for i in range(m):
+            if alive[i]:
+                others[n_alive] = i  # positions into ids
+                n_alive += 1
+        for i in range(n_alive):
+            bad[i] = 0
+        worst = -1
+        for j in range(1, min(length - 1, n_alive) + 1):
+            for s in range(j):
+                idx[s] = s
+            while True:
+                n = 0
+                placed = False
+                for t in range(j):
+                    a = ids[others[idx[t]]]
+                    if not placed and x < a:
+                        comb[n] = x
+                        n += 1
+                        placed = True
+                    comb[n] = a
+                    n += 1
+                if not placed:
+                    comb[n] = x
+                    n += 1
+                if find_row(table, dense, comb, n, key) < 0:
+                    weight = 1 if j > 1 else n_cols * n_cols * n_cols
+                    for t in range(j):
+                        bad[idx[t]] += weight
+                        if worst < 0 or bad[idx[t]] > bad[worst]:
+                            worst = idx[t]
+                if not next_subset(idx, j, n_alive):
+                    break
+        if worst < 0:
+            return n_drop
+        alive[others[worst]] = False
+        drop[n_drop] = cols[others[worst]]
+        n_drop += 1
+
+
+@njit(**JIT)
+def _set(codes, r, c, v, layout, table, dense, length, target, current, weight, scratch, old_rows, new_rows):
+    """Record r's column c becomes v if allowed; ``(allowed, gain)``."""
+    ok, gain, n_old, n_new = move_gain(
+        codes, r, c, v, layout, table, dense, length, target, current, weight, scratch, old_rows, new_rows
+    )
+    if ok:
+        _apply(codes, r, c, v, current, old_rows, n_old, new_rows, n_new)
+    return ok, gain
+
+
+@njit(**JIT)
+def _set_with_room(codes, r, c, v, layout, table, dense, length, target, current, weight, scratch,
+                   old_rows, new_rows, alive, bad, drop, saved, ids, cols):  # fmt: skip
+    """Record r's column c becomes v, emptying the columns :func:`conflicts` names first; kept
+    (True) when that lowers the error, else undone (False).
+
+    Undoing refills the emptied columns in reverse order: every state on the way
+    back holds a subset of the record's former combinations, so each step is allowed.
+    """
+    n_drop = 0
+    if v > 0:
+        x = layout[0][c] + v - 1
+        n_drop = conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad, drop, ids, cols)
+        if n_drop < 0:
+            return False
+    args = (layout, table, dense, length, target, current, weight, scratch, old_rows, new_rows)
+    total = 0.0
+    for i in range(n_drop):
+        saved[i] = codes[r, drop[i]]
+        _, gain = _set(codes, r, drop[i], 0, *args)
+        total += gain
+    old = np.int64(codes[r, c])
+    ok, gain = _set(codes, r, c, v, *args)
+    total += gain
+    if ok and total < 0.0:
+        return True
+    if ok:
+        _set(codes, r, c, old, *args)
+    for i in range(n_drop - 1, -1, -1):
+        _set(codes, r, drop[i], saved[i], *args)
+    return False
+
+
+@njit(**JIT)
+def local_search(codes, radix, layout, table, dense, length, target, current, weight, steps, seed):
     """``steps`` proposals; returns how many changes were kept.
 
     ``current`` must hold the counts of ``codes`` (:func:`combination_counts`);
@@ -214,6 +348,12 @@ def local_search(codes, radix, offsets, table, dense, length, target, current, w
     new_a = np.empty(size, dtype=np.int64)
     old_b = np.empty(size, dtype=np.int64)
     new_b = np.empty(size, dtype=np.int64)
+    alive = np.zeros(n_cols, dtype=np.bool_)
+    bad = np.zeros(n_cols, dtype=np.int64)
+    drop = np.zeros(n_cols, dtype=np.int64)
+    saved = np.zeros(n_cols, dtype=np.int64)
+    ids = np.zeros(n_cols, dtype=np.int64)
+    cols = np.zeros(n_cols, dtype=np.int64)
     kept = 0
     for _ in range(steps):
         c = np.int64(below(state, n_cols))
@@ -222,11 +362,8 @@ def local_search(codes, radix, offsets, table, dense, length, target, current, w
             v = np.int64(below(state, radix[c]))
             if v == codes[r, c]:
                 continue
-            ok, gain, n_old, n_new = move_gain(
-                codes, r, c, v, offsets, table, dense, length, target, current, weight, scratch, old_a, new_a
-            )
-            if ok and gain < 0.0:
-                _apply(codes, r, c, v, current, old_a, n_old, new_a, n_new)
+            if _set_with_room(codes, r, c, v, layout, table, dense, length, target, current, weight, scratch,
+                              old_a, new_a, alive, bad, drop, saved, ids, cols):  # fmt: skip
                 kept += 1
             continue
         o = np.int64(below(state, n))
@@ -235,13 +372,13 @@ def local_search(codes, radix, offsets, table, dense, length, target, current, w
         if v == w:
             continue
         ok, first, n_old, n_new = move_gain(
-            codes, r, c, w, offsets, table, dense, length, target, current, weight, scratch, old_a, new_a
+            codes, r, c, w, layout, table, dense, length, target, current, weight, scratch, old_a, new_a
         )
         if not ok:
             continue
         _apply(codes, r, c, w, current, old_a, n_old, new_a, n_new)
         ok, second, m_old, m_new = move_gain(
-            codes, o, c, v, offsets, table, dense, length, target, current, weight, scratch, old_b, new_b
+            codes, o, c, v, layout, table, dense, length, target, current, weight, scratch, old_b, new_b
         )
         if ok and first + second < 0.0:
             _apply(codes, o, c, v, current, old_b, m_old, new_b, m_new)

@@ -147,7 +147,11 @@ def check_fit_sweeps(sweeps: int | None) -> int:
     """The fit's proposals per cell: an integer from 0 to :data:`MAX_FIT_SWEEPS` (None: the default)."""
     if sweeps is None:
         return DEFAULT_FIT_SWEEPS
-    if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or not 0 <= sweeps <= MAX_FIT_SWEEPS:
+    if (
+        isinstance(sweeps, bool)
+        or not isinstance(sweeps, (int, np.integer))
+        or not 0 <= sweeps <= MAX_FIT_SWEEPS
+    ):
         raise ParameterError(f"fit_sweeps must be an integer from 0 to {MAX_FIT_SWEEPS}, got {sweeps!r}")
     return int(sweeps)
 
