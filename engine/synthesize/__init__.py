@@ -58,6 +58,7 @@ MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
         "use_synthetic_counts",
         "aggregate_counts_scale_factor",
         "target_number_of_records",
+        "fit_sweeps",
     ),
     PAIRWISE: ("target_number_of_records",),
     TREE: ("target_number_of_records",),
@@ -97,6 +98,9 @@ def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
             given.get("aggregate_counts_scale_factor", 1.0),
             given.get("target_number_of_records"),
         )
+        from .aggregate_seeded import check_fit_sweeps
+
+        check_fit_sweeps(given.get("fit_sweeps"))
     if mode in (TREE, PAIRWISE, FITTED):
         from .aggregate_seeded import check_target
 
