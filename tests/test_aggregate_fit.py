@@ -8,6 +8,7 @@ thread count; the fit reads only the aggregates.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import numpy as np
@@ -251,7 +252,7 @@ def test_reference_on_a_larger_table_with_both_lookup_paths(monkeypatch):
     start = aggregate_seeded(aggregates, rng=make_rng(5), fit_sweeps=0).codes
     expected = reference_fit(aggregates, start, 17, 3)
     dense, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
-    monkeypatch.setattr("showcase.engine.synthesize.aggregate_fit.DENSE_LIMIT", 0)  # the hash table
+    monkeypatch.setattr(importlib.import_module("showcase.engine.synthesize.aggregate_fit"), "DENSE_LIMIT", 0)
     hashed, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
     np.testing.assert_array_equal(dense, expected)
     np.testing.assert_array_equal(hashed, expected)
