@@ -278,24 +278,14 @@ def conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad,
 
 
 @njit(**JIT)
-def _set(codes, r, c, v, layout, table, dense, length, target, current, weight, scratch, old_rows, new_rows):
-    """Record r's column c becomes v if allowed; ``(allowed, gain)``."""
-    ok, gain, n_old, n_new = move_gain(
-        codes, r, c, v, layout, table, dense, length, target, current, weight, scratch, old_rows, new_rows
-    )
-    if ok:
-        _apply(codes, r, c, v, current, old_rows, n_old, new_rows, n_new)
-    return ok, gain
-
-
-@njit(**JIT)
 def _set_with_room(codes, r, c, v, layout, table, dense, length, target, current, weight, scratch,
-                   old_rows, new_rows, alive, bad, drop, saved, ids, cols):  # fmt: skip
+                   old_rows, new_rows, n_rows, alive, bad, drop, saved, ids, cols):  # fmt: skip
     """Record r's column c becomes v, emptying the columns :func:`conflicts` names first; kept
     (True) when that lowers the error, else undone (False).
 
-    Undoing refills the emptied columns in reverse order: every state on the way
-    back holds a subset of the record's former combinations, so each step is allowed.
+    Step i (the emptied columns, then c) keeps its rows in ``old_rows[i]`` and
+    ``new_rows[i]`` (their numbers in ``n_rows[i]``), so undoing is a matter of
+    counts and codes. Without a column to empty, nothing is changed unless kept.
     """
     n_drop = 0
     if v > 0:
@@ -303,21 +293,37 @@ def _set_with_room(codes, r, c, v, layout, table, dense, length, target, current
         n_drop = conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad, drop, ids, cols)
         if n_drop < 0:
             return False
-    args = (layout, table, dense, length, target, current, weight, scratch, old_rows, new_rows)
+    if n_drop == 0:
+        ok, gain, n_old, n_new = move_gain(
+            codes, r, c, v, layout, table, dense, length, target, current, weight, scratch, old_rows[0],
+            new_rows[0],
+        )  # fmt: skip
+        if ok and gain < 0.0:
+            _apply(codes, r, c, v, current, old_rows[0], n_old, new_rows[0], n_new)
+            return True
+        return False
+    drop[n_drop] = c
     total = 0.0
-    for i in range(n_drop):
-        saved[i] = codes[r, drop[i]]
-        _, gain = _set(codes, r, drop[i], 0, *args)
+    done = 0
+    for i in range(n_drop + 1):
+        d = drop[i]
+        value = v if i == n_drop else 0
+        ok, gain, n_old, n_new = move_gain(
+            codes, r, d, value, layout, table, dense, length, target, current, weight, scratch, old_rows[i],
+            new_rows[i],
+        )  # fmt: skip
+        if not ok:
+            break
+        saved[i] = codes[r, d]
+        n_rows[i, 0] = n_old
+        n_rows[i, 1] = n_new
+        _apply(codes, r, d, value, current, old_rows[i], n_old, new_rows[i], n_new)
         total += gain
-    old = np.int64(codes[r, c])
-    ok, gain = _set(codes, r, c, v, *args)
-    total += gain
-    if ok and total < 0.0:
+        done += 1
+    if done == n_drop + 1 and total < 0.0:
         return True
-    if ok:
-        _set(codes, r, c, old, *args)
-    for i in range(n_drop - 1, -1, -1):
-        _set(codes, r, drop[i], saved[i], *args)
+    for i in range(done - 1, -1, -1):
+        _apply(codes, r, drop[i], saved[i], current, new_rows[i], n_rows[i, 1], old_rows[i], n_rows[i, 0])
     return False
 
 
@@ -348,10 +354,13 @@ def local_search(codes, radix, layout, table, dense, length, target, current, we
     new_a = np.empty(size, dtype=np.int64)
     old_b = np.empty(size, dtype=np.int64)
     new_b = np.empty(size, dtype=np.int64)
+    step_old = np.empty((n_cols + 1, size), dtype=np.int64)
+    step_new = np.empty((n_cols + 1, size), dtype=np.int64)
+    n_rows = np.zeros((n_cols + 1, 2), dtype=np.int64)
     alive = np.zeros(n_cols, dtype=np.bool_)
     bad = np.zeros(n_cols, dtype=np.int64)
-    drop = np.zeros(n_cols, dtype=np.int64)
-    saved = np.zeros(n_cols, dtype=np.int64)
+    drop = np.zeros(n_cols + 1, dtype=np.int64)
+    saved = np.zeros(n_cols + 1, dtype=np.int64)
     ids = np.zeros(n_cols, dtype=np.int64)
     cols = np.zeros(n_cols, dtype=np.int64)
     kept = 0
@@ -363,7 +372,7 @@ def local_search(codes, radix, layout, table, dense, length, target, current, we
             if v == codes[r, c]:
                 continue
             if _set_with_room(codes, r, c, v, layout, table, dense, length, target, current, weight, scratch,
-                              old_a, new_a, alive, bad, drop, saved, ids, cols):  # fmt: skip
+                              step_old, step_new, n_rows, alive, bad, drop, saved, ids, cols):  # fmt: skip
                 kept += 1
             continue
         o = np.int64(below(state, n))
