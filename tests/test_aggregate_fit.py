@@ -320,3 +320,26 @@ def test_bad_fit_sweeps(bad):
     table = encode(pa.table({"a": ["x", "y"] * 10}))
     with pytest.raises(ParameterError, match="fit_sweeps"):
         aggregate_seeded(count_combinations(table, 1), rng=make_rng(0), fit_sweeps=bad)
+
+
+def test_command_line_option_and_metadata(tmp_path, capsys):
+    from .helpers import run
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, 800)
+    rows = ["a,b,c"] + [
+        f"{x},{(x + y) % 5},{z}" for x, y, z in zip(a, rng.integers(0, 2, 800), rng.integers(0, 3, 800))
+    ]
+    (tmp_path / "in.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "synthesize", tmp_path / "in.csv", "--mode", "aggregate_seeded", "-k", "5",
+                       "-l", "3", "--fit-sweeps", "2", "-o", out, "--seed", "1", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    import json
+
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["synthesis"]["parameters"]["fit_sweeps"] == 2
+    code, _, err = run(capsys, "synthesize", tmp_path / "in.csv", "--mode", "row_seeded", "-k", "5",
+                       "--fit-sweeps", "2", "-o", tmp_path / "refused", "--no-progress")  # fmt: skip
+    assert code == 2 and "fit-sweeps" in err
+    assert not (tmp_path / "refused").exists()
