@@ -287,20 +287,30 @@ def _set_with_room(codes, r, c, v, layout, table, dense, length, target, current
     ``new_rows[i]`` (their numbers in ``n_rows[i]``), so undoing is a matter of
     counts and codes. Without a column to empty, nothing is changed unless kept.
     """
-    n_drop = 0
-    if v > 0:
-        x = layout[0][c] + v - 1
-        n_drop = conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad, drop, ids, cols)
-        if n_drop < 0:
-            return False
-    if n_drop == 0:
-        ok, gain, n_old, n_new = move_gain(
-            codes, r, c, v, layout, table, dense, length, target, current, weight, scratch, old_rows[0],
-            new_rows[0],
-        )  # fmt: skip
-        if ok and gain < 0.0:
+    ok, gain, n_old, n_new = move_gain(
+        codes,
+        r,
+        c,
+        v,
+        layout,
+        table,
+        dense,
+        length,
+        target,
+        current,
+        weight,
+        scratch,
+        old_rows[0],
+        new_rows[0],
+    )
+    if ok:  # nothing to empty
+        if gain < 0.0:
             _apply(codes, r, c, v, current, old_rows[0], n_old, new_rows[0], n_new)
             return True
+        return False
+    x = layout[0][c] + v - 1  # v > 0: emptying a column is always allowed
+    n_drop = conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad, drop, ids, cols)
+    if n_drop <= 0:
         return False
     drop[n_drop] = c
     total = 0.0
