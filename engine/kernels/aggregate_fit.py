@@ -5,7 +5,7 @@ no attribute, j >= 1 = attribute ``offsets[c] + j - 1``. A record's
 combinations are the sets of up to ``length`` of its attributes. The
 aggregates are a :class:`~.keys.Table` of their combinations (built by the
 caller from the combinations with a positive count only) → row, with a
-``target`` count, the records' ``current`` count and a ``weight`` per row.
+``fit[row] = (the records' count, the target count)``.
 
 Guarantee kept by every change: a record's new combinations are all looked up
 first, and the change is refused unless every one of them is in the table.
@@ -15,8 +15,8 @@ contain. Moving record r's column c from attribute a to b only touches the
 combinations holding a or b: a or b with up to ``length - 1`` of the record's
 other attributes (1 + 19 + 171 with 20 columns and length 3).
 
-:func:`local_search` keeps a change when it lowers the weighted L1 error
-``sum_row weight * |current - target|``. Its randomness is the kernels' own
+:func:`local_search` keeps a change when it lowers the L1 error
+``sum_row |fit[row, 0] - fit[row, 1]|``. Its randomness is the kernels' own
 (:mod:`.rng`, one stream): the kernel reads only released counts.
 """
 
@@ -125,8 +125,8 @@ def rows_with(table, dense, others, m, x, length, strict, n_real, idx, comb, key
 
 
 @njit(**JIT)
-def combination_counts(codes, offsets, table, dense, length, n_real, missing, current):
-    """Add every record's combinations of 1..``length`` ids to ``current`` (by row).
+def combination_counts(codes, offsets, table, dense, length, n_real, missing, fit):
+    """Add every record's combinations of 1..``length`` ids to ``fit[:, 0]`` (by row).
 
     Returns how many record combinations of attributes only are absent from the
     table (0 when every record lies inside the aggregates).
@@ -147,7 +147,7 @@ def combination_counts(codes, offsets, table, dense, length, n_real, missing, cu
                     comb[t] = ids[idx[t]]
                 row = find_row(table, dense, comb, j, key)
                 if row >= 0:
-                    current[row] += 1
+                    fit[row, 0] += 1
                 elif comb[j - 1] < n_real:
                     absent += 1
                 if not next_subset(idx, j, m):
@@ -156,27 +156,25 @@ def combination_counts(codes, offsets, table, dense, length, n_real, missing, cu
 
 
 @njit(**JIT)
-def _delta(rows, n, sign, target, current, weight):
-    """Change of the weighted error if every row of ``rows[:n]`` gained ``sign`` (+1 or -1)."""
+def _delta(rows, n, sign, fit):
+    """Change of the error if every row of ``rows[:n]`` gained ``sign`` (+1 or -1)."""
     gain = 0.0
     for i in range(n):
         row = rows[i]
-        c = current[row]
-        t = target[row]
-        gain += weight[row] * (abs(c + sign - t) - abs(c - t))
+        c = fit[row, 0]
+        t = fit[row, 1]
+        gain += abs(c + sign - t) - abs(c - t)
     return gain
 
 
 @njit(**JIT)
-def _shift(rows, n, sign, current):
+def _shift(rows, n, sign, fit):
     for i in range(n):
-        current[rows[i]] += sign
+        fit[rows[i], 0] += sign
 
 
 @njit(**JIT)
-def move_gain(
-    codes, r, c, v, layout, table, dense, length, target, current, weight, scratch, old_rows, new_rows
-):
+def move_gain(codes, r, c, v, layout, table, dense, length, fit, scratch, old_rows, new_rows):
     """Record r's column c becoming code v: ``(allowed, gain, n_old, n_new)``.
 
     ``old_rows[:n_old]`` are the combinations the record loses, ``new_rows[:n_new]``
@@ -197,15 +195,15 @@ def move_gain(
     x = cell_id(c, old, offsets, n_real, missing)
     if x >= 0:
         n_old = rows_with(table, dense, others, m, x, length, False, n_real, idx, comb, key, old_rows)
-    gain = _delta(old_rows, n_old, -1, target, current, weight)
-    gain += _delta(new_rows, n_new, 1, target, current, weight)
+    gain = _delta(old_rows, n_old, -1, fit)
+    gain += _delta(new_rows, n_new, 1, fit)
     return True, gain, n_old, n_new
 
 
 @njit(**JIT)
-def _apply(codes, r, c, v, current, old_rows, n_old, new_rows, n_new):
-    _shift(old_rows, n_old, -1, current)
-    _shift(new_rows, n_new, 1, current)
+def _apply(codes, r, c, v, fit, old_rows, n_old, new_rows, n_new):
+    _shift(old_rows, n_old, -1, fit)
+    _shift(new_rows, n_new, 1, fit)
     codes[r, c] = v
 
 
@@ -278,7 +276,7 @@ def conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad,
 
 
 @njit(**JIT)
-def _set_with_room(codes, r, c, v, layout, table, dense, length, target, current, weight, scratch,
+def _set_with_room(codes, r, c, v, layout, table, dense, length, fit, scratch,
                    old_rows, new_rows, n_rows, alive, bad, drop, saved, ids, cols):  # fmt: skip
     """Record r's column c becomes v, emptying the columns :func:`conflicts` names first; kept
     (True) when that lowers the error, else undone (False).
@@ -296,16 +294,14 @@ def _set_with_room(codes, r, c, v, layout, table, dense, length, target, current
         table,
         dense,
         length,
-        target,
-        current,
-        weight,
+        fit,
         scratch,
         old_rows[0],
         new_rows[0],
     )
     if ok:  # nothing to empty
         if gain < 0.0:
-            _apply(codes, r, c, v, current, old_rows[0], n_old, new_rows[0], n_new)
+            _apply(codes, r, c, v, fit, old_rows[0], n_old, new_rows[0], n_new)
             return True
         return False
     x = layout[0][c] + v - 1  # v > 0: emptying a column is always allowed
@@ -319,7 +315,7 @@ def _set_with_room(codes, r, c, v, layout, table, dense, length, target, current
         d = drop[i]
         value = v if i == n_drop else 0
         ok, gain, n_old, n_new = move_gain(
-            codes, r, d, value, layout, table, dense, length, target, current, weight, scratch, old_rows[i],
+            codes, r, d, value, layout, table, dense, length, fit, scratch, old_rows[i],
             new_rows[i],
         )  # fmt: skip
         if not ok:
@@ -327,26 +323,26 @@ def _set_with_room(codes, r, c, v, layout, table, dense, length, target, current
         saved[i] = codes[r, d]
         n_rows[i, 0] = n_old
         n_rows[i, 1] = n_new
-        _apply(codes, r, d, value, current, old_rows[i], n_old, new_rows[i], n_new)
+        _apply(codes, r, d, value, fit, old_rows[i], n_old, new_rows[i], n_new)
         total += gain
         done += 1
     if done == n_drop + 1 and total < 0.0:
         return True
     for i in range(done - 1, -1, -1):
-        _apply(codes, r, drop[i], saved[i], current, new_rows[i], n_rows[i, 1], old_rows[i], n_rows[i, 0])
+        _apply(codes, r, drop[i], saved[i], fit, new_rows[i], n_rows[i, 1], old_rows[i], n_rows[i, 0])
     return False
 
 
 @njit(**JIT)
-def local_search(codes, radix, layout, table, dense, length, target, current, weight, steps, seed):
+def local_search(codes, radix, layout, table, dense, length, fit, steps, seed):
     """``steps`` proposals; returns how many changes were kept.
 
-    ``current`` must hold the counts of ``codes`` (:func:`combination_counts`);
+    ``fit[:, 0]`` must hold the counts of ``codes`` (:func:`combination_counts`);
     both are updated in place. Each proposal draws a column c, a record r and
     a kind: half give r's column c a code drawn uniformly from ``0 ..
     radix[c] - 1`` (0: no attribute), half swap column c between r and a
     second record (which keeps c's 1-way counts). A change is kept only when
-    it is allowed for every record it touches and lowers the weighted error.
+    it is allowed for every record it touches and lowers the error.
     """
     n, n_cols = codes.shape
     if n == 0 or n_cols == 0:
@@ -381,7 +377,7 @@ def local_search(codes, radix, layout, table, dense, length, target, current, we
             v = np.int64(below(state, radix[c]))
             if v == codes[r, c]:
                 continue
-            if _set_with_room(codes, r, c, v, layout, table, dense, length, target, current, weight, scratch,
+            if _set_with_room(codes, r, c, v, layout, table, dense, length, fit, scratch,
                               step_old, step_new, n_rows, alive, bad, drop, saved, ids, cols):  # fmt: skip
                 kept += 1
             continue
@@ -391,17 +387,17 @@ def local_search(codes, radix, layout, table, dense, length, target, current, we
         if v == w:
             continue
         ok, first, n_old, n_new = move_gain(
-            codes, r, c, w, layout, table, dense, length, target, current, weight, scratch, old_a, new_a
+            codes, r, c, w, layout, table, dense, length, fit, scratch, old_a, new_a
         )
         if not ok:
             continue
-        _apply(codes, r, c, w, current, old_a, n_old, new_a, n_new)
+        _apply(codes, r, c, w, fit, old_a, n_old, new_a, n_new)
         ok, second, m_old, m_new = move_gain(
-            codes, o, c, v, layout, table, dense, length, target, current, weight, scratch, old_b, new_b
+            codes, o, c, v, layout, table, dense, length, fit, scratch, old_b, new_b
         )
         if ok and first + second < 0.0:
-            _apply(codes, o, c, v, current, old_b, m_old, new_b, m_new)
+            _apply(codes, o, c, v, fit, old_b, m_old, new_b, m_new)
             kept += 1
         else:
-            _apply(codes, r, c, v, current, new_a, n_new, old_a, n_old)
+            _apply(codes, r, c, v, fit, new_a, n_new, old_a, n_old)
     return kept

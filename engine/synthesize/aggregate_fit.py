@@ -146,19 +146,18 @@ def fit_records(
         dense = dense_rows(table, attrs.astype(np.int64), lengths, size)
     else:
         dense = np.zeros(1, dtype=np.int32)
-    target = estimate * (n / max(released.record_count, 1))
-    weight = np.ones(len(target), dtype=np.float64)
+    fit = np.zeros((len(estimate), 2), dtype=np.float64)  # the records' counts, the targets
+    fit[:, 1] = estimate * (n / max(released.record_count, 1))
     layout = (np.ascontiguousarray(schema.offsets[:-1], dtype=np.int64), np.int64(schema.n_attributes),
               bool(missing and n_ids > schema.n_attributes))  # fmt: skip
     radix = np.array([len(d) + 1 for d in schema.dictionaries], dtype=np.int64)
     records = np.ascontiguousarray(codes.T, dtype=np.int32)
-    current = np.zeros(len(target), dtype=np.int64)
     with _wrapping():
-        absent = combination_counts(records, layout[0], table, dense, length, layout[1], layout[2], current)
+        absent = combination_counts(records, layout[0], table, dense, length, layout[1], layout[2], fit)
     if absent:
         raise InputError(f"{absent} combination(s) of the records to fit are absent from the aggregates")
     steps = int(min(MAX_PROPOSALS, int(sweeps) * n * n_cols))
     with _wrapping():
-        kept = local_search(records, radix, layout, table, dense, length, target, current, weight, steps,
+        kept = local_search(records, radix, layout, table, dense, length, fit, steps,
                             np.uint64(seed))  # fmt: skip
     return np.ascontiguousarray(records.T, dtype=codes.dtype), int(kept)
