@@ -81,6 +81,8 @@ def main() -> None:
                 seconds = time.perf_counter() - start
                 score = k_marginal_score(table, synthetic, group=group)["score"]
                 rows.append((seconds, synthetic.n_rows, score, outside(released, synthetic, args.length)))
+                print(f"<!-- {label} sweeps {sweeps} seed {seed}: {seconds:.1f} s, {score:.1f}, "
+                      f"outside {rows[-1][3]} -->", flush=True)  # fmt: skip
 
             def cell(i: int, digits: int = 1, rows: list = rows) -> str:
                 values = [r[i] for r in rows]
