@@ -477,6 +477,8 @@ MODE = Group(
             "before synthesis. Default: 1.",
             "--target-number-of-records": "aggregate_seeded, tree, pairwise, fitted: records to synthesize. "
             "Default: the aggregates' record count (times the scale factor).",
+            "--fit-sweeps": "aggregate_seeded: then move the records toward every released count (empty "
+            "cells included), never leaving the aggregates; proposals per cell. Default: 0 (no fit).",
             "--oversampling-ratio": "value_seeded: how far above its count a combination may be "
             "synthesized (0.1 = 10 %).",
             "--oversampling-tries": "value_seeded: attempts to sample an attribute that does not "
@@ -487,12 +489,14 @@ MODE = Group(
             "--use-synthetic-counts": bool,
             "--aggregate-counts-scale-factor": float,
             "--target-number-of-records": int,
+            "--fit-sweeps": int,
             "--oversampling-ratio": float,
             "--oversampling-tries": int,
         },  # fmt: skip
         settings={
             "--weight-selection-percentile": {"min": 0.0, "max": 100.0},
             "--target-number-of-records": {"min": 0},
+            "--fit-sweeps": {"min": 0},
             "--oversampling-ratio": {"min": 0.0},
             "--oversampling-tries": {"min": 1},
         },

@@ -172,3 +172,18 @@ def test_one_pass_tasks_rekeyed_on_the_client_equal_in_memory(tmp_path_factory, 
     whole = aggregate(whole_file(tmp, rows, "parquet"), length=length, protection=Exact(),
                       resources=Resources(stream=False))  # fmt: skip
     same(whole.exact, total.summed.aggregates())
+
+
+def test_a_fitted_aggregate_seeded_split_in_runs_is_the_whole_synthesis():
+    """The fit runs once over every record after the runs (on the client): the same records as one call."""
+    from showcase.engine.randomness import make_rng
+    from showcase.engine.synthesize import split_work, synthesize
+
+    release = _k_anonymous_release(1500, 5)
+    n = 2 * 4096 + 5
+    whole = synthesize("aggregate_seeded", release, rng=make_rng(4), target_number_of_records=n, fit_sweeps=1)
+    work = split_work("aggregate_seeded", release, rng=make_rng(4), target_number_of_records=n, fit_sweeps=1)
+    pieces = [work.fill(work.payload, a, b) for a, b in work.runs(3)]
+    np.testing.assert_array_equal(work.table(np.concatenate(pieces, axis=1)).codes, whole.codes)
+    unfitted = synthesize("aggregate_seeded", release, rng=make_rng(4), target_number_of_records=n)
+    assert (unfitted.codes != whole.codes).any()  # the fit did move records

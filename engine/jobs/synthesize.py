@@ -35,6 +35,7 @@ from ..synthesize import (
     validate_mode,
 )
 from ..synthesize import synthesize as synthesize_codes
+from ..synthesize.aggregate_seeded import DEFAULT_FIT_SWEEPS
 from ..synthesize.output import write_csv, write_parquet
 from .protect import read
 from .results import SynthesisResult
@@ -61,6 +62,7 @@ def effective_parameters(mode: str, given: dict, synthetic: EncodedTable) -> dic
         "use_synthetic_counts": bool(given.get("use_synthetic_counts", False)),
         "aggregate_counts_scale_factor": float(given.get("aggregate_counts_scale_factor", 1.0)),
         "target_number_of_records": synthetic.n_rows,
+        "fit_sweeps": int(given["fit_sweeps"]) if given.get("fit_sweeps") is not None else DEFAULT_FIT_SWEEPS,
     }
 
 

@@ -10,7 +10,9 @@ that fewer than k sensitive records share:
 
 ``aggregate_seeded`` reads only released aggregates
 (:class:`~showcase.engine.aggregates.Aggregates`) and never emits a
-combination of length <= L absent from them. ``tree`` and ``pairwise`` also
+combination of length <= L absent from them; with ``fit_sweeps`` its records
+are then fitted to the released counts under the same guarantee (see
+:mod:`.aggregate_fit`). ``tree`` and ``pairwise`` also
 read only released aggregates and complete every record from the released 1-
 and 2-combinations: ``tree`` samples down a Chow–Liu tree of the columns (see
 :mod:`.tree`; the mode for DP aggregates, where aggregate-seeded records stop
@@ -60,6 +62,7 @@ MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
         "use_synthetic_counts",
         "aggregate_counts_scale_factor",
         "target_number_of_records",
+        "fit_sweeps",
     ),
     PAIRWISE: ("target_number_of_records",),
     TREE: ("target_number_of_records",),
@@ -99,6 +102,9 @@ def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
             given.get("aggregate_counts_scale_factor", 1.0),
             given.get("target_number_of_records"),
         )
+        from .aggregate_seeded import check_fit_sweeps
+
+        check_fit_sweeps(given.get("fit_sweeps"))
     if mode in (TREE, PAIRWISE, FITTED):
         from .aggregate_seeded import check_target
 

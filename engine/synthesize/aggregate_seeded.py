@@ -51,6 +51,7 @@ so a seed gives the same records whatever the number of threads.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -139,6 +140,24 @@ def validate_parameters(
     check_target(target_number_of_records)
 
 
+#: Proposals per cell of the fit that follows synthesis unless told (0: aggregate-seeded records as built).
+DEFAULT_FIT_SWEEPS = 0
+MAX_FIT_SWEEPS = 10_000
+
+
+def check_fit_sweeps(sweeps: int | None) -> int:
+    """The fit's proposals per cell: an integer from 0 to :data:`MAX_FIT_SWEEPS` (None: the default)."""
+    if sweeps is None:
+        return DEFAULT_FIT_SWEEPS
+    if (
+        isinstance(sweeps, bool)
+        or not isinstance(sweeps, (int, np.integer))
+        or not 0 <= sweeps <= MAX_FIT_SWEEPS
+    ):
+        raise ParameterError(f"fit_sweeps must be an integer from 0 to {MAX_FIT_SWEEPS}, got {sweeps!r}")
+    return int(sweeps)
+
+
 def check_target(n: int | None) -> int | None:
     """A number of records to synthesize: an integer from 0 to :data:`MAX_RECORDS` (or None)."""
     if n is not None and (
@@ -169,6 +188,7 @@ def aggregate_seeded(
     use_synthetic_counts: bool = False,
     aggregate_counts_scale_factor: float = 1.0,
     target_number_of_records: int | None = None,
+    fit_sweeps: int | None = None,
     progress: Progress | None = None,
 ) -> EncodedTable:
     """Synthesize records from aggregates alone (see the module docs for the algorithm).
@@ -186,6 +206,9 @@ def aggregate_seeded(
         Multiplies every aggregate count (budgets and weights) before synthesis.
     target_number_of_records
         Records to write; default ``record_count × aggregate_counts_scale_factor``.
+    fit_sweeps
+        Then fit the records to the aggregates' counts with this many proposals per
+        cell (:mod:`.aggregate_fit`; 0: no fit; None: :data:`DEFAULT_FIT_SWEEPS`).
 
     Returns the records as codes on ``aggregates.schema``.
     """
@@ -193,7 +216,7 @@ def aggregate_seeded(
         aggregates, rng=rng, weight_selection_percentile=weight_selection_percentile,
         use_synthetic_counts=use_synthetic_counts,
         aggregate_counts_scale_factor=aggregate_counts_scale_factor,
-        target_number_of_records=target_number_of_records,
+        target_number_of_records=target_number_of_records, fit_sweeps=fit_sweeps,
     )  # fmt: skip
     return work.table(work.fill(work.payload, 0, work.n_parts, progress))
 
@@ -206,14 +229,17 @@ def split(
     use_synthetic_counts: bool = False,
     aggregate_counts_scale_factor: float = 1.0,
     target_number_of_records: int | None = None,
+    fit_sweeps: int | None = None,
 ) -> SplitWork:
     """The work of :func:`aggregate_seeded` as partitions that can be synthesized anywhere, in any groups.
 
     Every partition's seed is drawn here, from ``rng``; :func:`fill_partitions`
     then builds any run of partitions from the returned payload alone, so the
-    records are the same however the partitions are shared out.
+    records are the same however the partitions are shared out. With
+    ``fit_sweeps`` the fit then runs once over all the records (``finish``).
     """
     validate_parameters(weight_selection_percentile, aggregate_counts_scale_factor, target_number_of_records)
+    fit_sweeps = check_fit_sweeps(fit_sweeps)
     schema = aggregates.schema
     n_total = (
         default_target(aggregates, aggregate_counts_scale_factor)
@@ -228,7 +254,10 @@ def split(
                float(aggregate_counts_scale_factor))  # fmt: skip
     payload = (aggregates, n_total, seeds, options)
     dtype = code_dtype(max_code)
-    return SplitWork(schema, n_total, PARTITION_RECORDS, n_parts, dtype, fill_partitions, payload)
+    finish = None
+    if fit_sweeps and n_total and schema.n_attributes and len(aggregates):
+        finish = functools.partial(_fit, aggregates, stream_seeds(rng, 1)[0], fit_sweeps)
+    return SplitWork(schema, n_total, PARTITION_RECORDS, n_parts, dtype, fill_partitions, payload, finish)
 
 
 def fill_partitions(payload: tuple, first: int, stop: int, progress: Progress | None = None) -> np.ndarray:
@@ -268,3 +297,10 @@ def fill_partitions(payload: tuple, first: int, stop: int, progress: Progress | 
         if progress is not None:
             progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)
     return codes
+
+
+def _fit(aggregates: Aggregates, seed: int, sweeps: int, codes: np.ndarray) -> np.ndarray:
+    """The fitted successor (issue 15 item 4): the records moved toward the released counts."""
+    from .aggregate_fit import fit_records
+
+    return fit_records(aggregates, codes, seed=seed, sweeps=sweeps)[0]

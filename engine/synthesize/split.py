@@ -35,6 +35,8 @@ class SplitWork:
     dtype: np.dtype
     fill: Fill
     payload: tuple
+    #: Run once over every record on the caller's side (e.g. a fit across partitions), or None.
+    finish: Callable[[np.ndarray], np.ndarray] | None = None
 
     def runs(self, n_runs: int) -> list[tuple[int, int]]:
         """About ``n_runs`` runs of consecutive partitions, ``(first, stop)``, of about equal size."""
@@ -43,5 +45,7 @@ class SplitWork:
         return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
     def table(self, codes: np.ndarray) -> EncodedTable:
-        """The records (codes of every partition, in order) on the work's schema."""
+        """The records (codes of every partition, in order, then ``finish``ed) on the work's schema."""
+        if self.finish is not None:
+            codes = self.finish(codes)
         return EncodedTable(self.schema, np.ascontiguousarray(codes, dtype=self.dtype))

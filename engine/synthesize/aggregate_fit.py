@@ -1,0 +1,163 @@
+"""Fitting aggregate-seeded records to the aggregates' counts, never leaving the aggregates.
+
+Aggregate-seeded records (:mod:`.aggregate_seeded`) hold only combinations of
+length <= L that the aggregates contain, but their combination counts drift
+far from the released ones. :func:`fit_records` then moves them toward every
+released count at once, by the local search of
+:mod:`showcase.engine.kernels.aggregate_fit`: one cell (or a swap of one
+column between two records) at a time, kept when the L1 error over all
+released combinations drops, and refused whenever the changed record would
+hold a combination of length <= L absent from the aggregates. The record
+count stays as it was; only the aggregates are read.
+
+Targets
+    A k-anonymous release rounds every count down to a multiple of k
+    (:func:`showcase.engine.protect.k_anonymize`): the true count then lies
+    in ``[count, count + k - 1]``, and the target is its middle, ``count +
+    (k - 1) / 2``, scaled to the number of records. Other aggregates (exact,
+    or read from a file whose counts are not all multiples of k) are taken
+    as they are.
+
+Determinism: one random stream (its seed drawn from the caller's generator)
+and a sequential search, so a seed gives the same records whatever the
+number of threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..aggregates import PROTECTION_K_ANONYMITY, Aggregates
+from ..errors import InputError
+from ..kernels.aggregate_fit import combination_counts, dense_rows, local_search
+from ..kernels.keys import combination_table
+
+#: Proposals per cell of the synthetic table, and at most this many proposals in all.
+SWEEPS = 20
+MAX_PROPOSALS = 200_000_000
+#: Combinations are found by direct address (no hashing) when ``(n_attributes + 1) ** L`` is at most this.
+DENSE_LIMIT = 1 << 25
+
+
+def _wrapping():
+    """Let uint64 hashing wrap silently when the kernels run as plain Python (NUMBA_DISABLE_JIT=1)."""
+    return np.errstate(over="ignore")
+
+
+def targets(aggregates: Aggregates, n_records: int) -> np.ndarray:
+    """Each combination's target count for ``n_records`` records (see the module docs)."""
+    count = aggregates.count.astype(np.float64)
+    k = aggregates.resolution
+    if (
+        aggregates.protection == PROTECTION_K_ANONYMITY
+        and k is not None
+        and k > 1
+        and np.all(aggregates.count % k == 0)
+    ):
+        count = count + (k - 1) / 2
+    return count * (n_records / max(aggregates.record_count, 1))
+
+
+def missing_combinations(aggregates: Aggregates, estimate: np.ndarray) -> tuple[list[tuple], list[float]]:
+    """Combinations with "missing" cells and their estimated counts, from the released counts alone.
+
+    Column d's "missing" is the id ``n_attributes + d``. A combination of
+    attributes R and the missing cells of columns V counts the records holding
+    R and nothing in V: by inclusion-exclusion, ``sum over W ⊆ V of (-1)**|W|``
+    times the released count of R with any attributes in W (summed over the
+    released combinations; suppressed ones count 0, so what they held is
+    ascribed to "missing"), cut at 0. ``estimate`` is each combination's count
+    (by row); the record count is ``aggregates.record_count``.
+    """
+    schema = aggregates.schema
+    n_attr, n_cols = schema.n_attributes, len(schema.columns)
+    length = int(aggregates.reporting_length)
+    column_of = schema.attribute_columns.astype(int).tolist()
+    combos = [
+        tuple(int(a) for a in row[: int(n)])
+        for row, n in zip(aggregates.attrs.tolist(), aggregates.length.tolist(), strict=True)
+    ]
+    # sums[(R, W)]: released counts of R plus one attribute in each column of W, summed.
+    sums: dict[tuple, float] = {((), ()): float(aggregates.record_count)}
+    for combo, value in zip(combos, estimate.tolist(), strict=True):
+        for size in range(len(combo) + 1):
+            for kept in itertools.combinations(range(len(combo)), size):
+                r = tuple(combo[i] for i in kept)
+                w = tuple(column_of[combo[i]] for i in range(len(combo)) if i not in kept)
+                sums[(r, w)] = sums.get((r, w), 0.0) + value
+    out_combos: list[tuple] = []
+    out_counts: list[float] = []
+    for r in [(), *combos]:
+        if len(r) >= length:
+            continue
+        taken = {column_of[a] for a in r}
+        free = [d for d in range(n_cols) if d not in taken]
+        for size in range(1, length - len(r) + 1):
+            for v in itertools.combinations(free, size):
+                total = 0.0
+                for w_size in range(size + 1):
+                    for w in itertools.combinations(v, w_size):
+                        total += (-1) ** w_size * sums.get((r, w), 0.0)
+                out_combos.append(r + tuple(n_attr + d for d in v))
+                out_counts.append(max(total, 0.0))
+    return out_combos, out_counts
+
+
+def fit_records(
+    aggregates: Aggregates, codes: np.ndarray, *, seed: np.uint64, sweeps: int, missing: bool = True
+) -> tuple[np.ndarray, int]:
+    """Records ``codes`` (``(n_cols, n)`` on ``aggregates.schema``) fitted to the aggregates' counts.
+
+    Returns the fitted codes (same shape and dtype) and how many changes were kept.
+    ``sweeps`` is the number of proposals per cell (capped at :data:`MAX_PROPOSALS` in all).
+    With ``missing``, the counts of combinations with empty cells (see
+    :func:`missing_combinations`) are fitted too.
+    """
+    schema = aggregates.schema
+    n_cols, n = codes.shape
+    length = int(aggregates.reporting_length)
+    positive = aggregates.count > 0
+    released = aggregates.select(positive) if not positive.all() else aggregates
+    if n == 0 or n_cols == 0 or len(released) == 0 or sweeps <= 0:
+        return codes, 0
+    estimate = targets(released, released.record_count)
+    attrs = np.asarray(released.attrs, dtype=np.int64)
+    lengths = np.asarray(released.length, dtype=np.uint8)
+    n_ids = schema.n_attributes
+    if missing:
+        extra, extra_counts = missing_combinations(released, estimate)
+        if extra:
+            n_ids += n_cols
+            padded = np.full((len(extra), attrs.shape[1]), -1, dtype=np.int64)
+            for i, combo in enumerate(extra):
+                padded[i, : len(combo)] = combo
+            attrs = np.concatenate([attrs, padded])
+            lengths = np.concatenate([lengths, np.array([len(c) for c in extra], dtype=np.uint8)])
+            estimate = np.concatenate([estimate, np.array(extra_counts, dtype=np.float64)])
+    attrs = np.ascontiguousarray(attrs, dtype=np.int32)
+    with _wrapping():
+        table, duplicates = combination_table(attrs, lengths, n_ids, max(length, 1))
+    if duplicates:
+        raise InputError(f"the aggregates list {duplicates} combination(s) more than once")
+    size = (n_ids + 1) ** max(length, 1)
+    if size <= DENSE_LIMIT:
+        dense = dense_rows(table, attrs.astype(np.int64), lengths, size)
+    else:
+        dense = np.zeros(1, dtype=np.int32)
+    fit = np.zeros((len(estimate), 2), dtype=np.float64)  # the records' counts, the targets
+    fit[:, 1] = estimate * (n / max(released.record_count, 1))
+    layout = (np.ascontiguousarray(schema.offsets[:-1], dtype=np.int64), np.int64(schema.n_attributes),
+              bool(missing and n_ids > schema.n_attributes))  # fmt: skip
+    radix = np.array([len(d) + 1 for d in schema.dictionaries], dtype=np.int64)
+    records = np.ascontiguousarray(codes.T, dtype=np.int32)
+    with _wrapping():
+        absent = combination_counts(records, layout[0], table, dense, length, layout[1], layout[2], fit)
+    if absent:
+        raise InputError(f"{absent} combination(s) of the records to fit are absent from the aggregates")
+    steps = int(min(MAX_PROPOSALS, int(sweeps) * n * n_cols))
+    with _wrapping():
+        kept = local_search(records, radix, layout, table, dense, length, fit, steps,
+                            np.uint64(seed))  # fmt: skip
+    return np.ascontiguousarray(records.T, dtype=codes.dtype), int(kept)
