@@ -52,12 +52,13 @@ so a seed gives the same records whatever the number of threads.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numba
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable, code_dtype
 from ..errors import InputError, ParameterError
 from ..kernels.aggregate_synthesis import Children, Model, Plan, build_children, synthesize_records
@@ -169,6 +170,7 @@ def aggregate_seeded(
     aggregate_counts_scale_factor: float = 1.0,
     target_number_of_records: int | None = None,
     progress: Progress | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> EncodedTable:
     """Synthesize records from aggregates alone (see the module docs for the algorithm).
 
@@ -185,6 +187,8 @@ def aggregate_seeded(
         Multiplies every aggregate count (budgets and weights) before synthesis.
     target_number_of_records
         Records to write; default ``record_count × aggregate_counts_scale_factor``.
+    constraints
+        Declared impossible combinations: a candidate that would complete one is not chosen.
 
     Returns the records as codes on ``aggregates.schema``.
     """
@@ -224,12 +228,13 @@ def aggregate_seeded(
     model = Model(scaled, single_row, attr_col, attr_code, length, float(weight_selection_percentile),
                   bool(use_synthetic_counts))  # fmt: skip
 
+    rules = encode(constraints, schema)
     per_call = max(1, PARTITIONS_PER_CALL * threads)
     for start in range(0, n_parts, per_call):
         partitions = np.arange(start, min(n_parts, start + per_call), dtype=np.int64)
         with _wrapping():
             synthesize_records(
-                Plan(partitions, PARTITION_RECORDS, n_total, seeds), table.table, model, children, codes
+                Plan(partitions, PARTITION_RECORDS, n_total, seeds), table.table, model, children, codes, rules
             )
         if progress is not None:
             progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)

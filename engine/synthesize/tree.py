@@ -18,10 +18,12 @@ the ACS national excerpt with DP aggregates at L = 2 it scored a k-marginal of
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
 from ..kernels.tree import Tree, tree_records
@@ -163,8 +165,12 @@ def tree(
     *,
     rng: np.random.Generator,
     target_number_of_records: int | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> EncodedTable:
-    """Synthetic records on the release's own schema, every column decided for every record."""
+    """Synthetic records on the release's own schema, every column decided for every record.
+
+    A value that would complete one of ``constraints`` is drawn again among the allowed ones.
+    """
     aggregates = aggregates.on_released_schema()
     n_cols = len(aggregates.schema.columns)
     if n_cols > 1 and (aggregates.reporting_length < 2 or not (aggregates.length == 2).any()):
@@ -175,5 +181,5 @@ def tree(
     fitted = fit(aggregates)
     out = np.zeros((n_cols, n), dtype=code_dtype(int(fitted.widths.max(initial=1)) - 1))
     seeds = stream_seeds(rng, math.ceil(n / PARTITION))
-    tree_records(fitted, seeds, PARTITION, out)
+    tree_records(fitted, seeds, PARTITION, out, encode(constraints, aggregates.schema))
     return EncodedTable(aggregates.schema, out)
