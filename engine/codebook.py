@@ -66,7 +66,14 @@ from .multivalue import DEFAULT_DELIMITER, check_delimiter
 FORMAT_KEY, FORMAT_VERSION = "showcase_codebook", 1
 YAML_SUFFIXES, JSON_SUFFIXES = (".yaml", ".yml"), (".json",)
 TOP_KEYS = (
-    FORMAT_KEY, "subject_id", "delimiter", "null_markers", "sensitive_zeros", "columns", "links", "constraints"
+    FORMAT_KEY,
+    "subject_id",
+    "delimiter",
+    "null_markers",
+    "sensitive_zeros",
+    "columns",
+    "links",
+    "constraints",
 )
 COLUMN_KEYS = ("values", "multi_value", "bins")
 LINK_KEYS = ("table", "on", "prefix", "max_linked", "columns")
@@ -626,7 +633,9 @@ class _Reader:
                     continue
                 column = self.text(key, where, "a column name")
                 place = _key_path(where, column)
-                if column not in known and not (open_links and any(column.startswith(k.prefix) for k in links)):
+                if column not in known and not (
+                    open_links and any(column.startswith(k.prefix) for k in links)
+                ):
                     close = difflib.get_close_matches(column, list(known), n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise self.fail(place, f"{column!r} is not a column of the codebook{hint}")

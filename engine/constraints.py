@@ -18,8 +18,10 @@ an entry listing several of its values becomes one rule per value.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -160,3 +162,31 @@ def enforce(table: EncodedTable, constraints: Sequence[Constraint]) -> int:
     if not count(rules) or not table.n_rows:
         return 0
     return int(blank_violations(table.codes, rules))
+
+
+def describe(constraints: Sequence[Constraint]) -> dict:
+    """The metadata section of declared constraints: each entry, and how many were enforced."""
+    return {"declared": to_list(constraints), "enforced": len(constraints)}
+
+
+def from_release(aggregates_file: str | Path | None) -> tuple[Constraint, ...]:
+    """The constraints a release declared (its metadata.json beside ``aggregates_file``); none if absent."""
+    if aggregates_file is None:
+        return ()
+    metadata = Path(aggregates_file).with_name("metadata.json")
+    try:
+        doc = json.loads(metadata.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    section = doc.get("constraints") if isinstance(doc, dict) else None
+    if not isinstance(section, dict):
+        return ()
+    try:
+        return from_list(section.get("declared"))
+    except InputError:
+        raise InputError(f"{metadata}: its declared constraints are not valid") from None
+
+
+def merged(*groups: Sequence[Constraint]) -> tuple[Constraint, ...]:
+    """The constraints of every group, each once, in order."""
+    return tuple(dict.fromkeys(c for group in groups for c in group))

@@ -76,8 +76,16 @@ def constraint_lists(draw, names, max_constraints=3):
     for _ in range(draw(st.integers(1, max_constraints))):
         columns = draw(st.lists(st.sampled_from(names), min_size=2, max_size=3, unique=True))
         entry = tuple(
-            (c, tuple(draw(st.lists(st.sampled_from(["v0", "v1", "v2", "v3"]), min_size=1, max_size=2,
-                                    unique=True))))  # fmt: skip
+            (
+                c,
+                tuple(
+                    draw(
+                        st.lists(
+                            st.sampled_from(["v0", "v1", "v2", "v3"]), min_size=1, max_size=2, unique=True
+                        )
+                    )
+                ),
+            )  # fmt: skip
             for c in columns
         )
         found.append(Constraint(entry))
@@ -99,7 +107,9 @@ def assert_none_violate(out, constraints):
 
 def sub_combinations_present(aggregates, out, length):
     """Whether every combination of length <= L of every record of ``out`` is in ``aggregates``."""
-    present = {frozenset(map(int, row[:n])) for row, n in zip(aggregates.attrs, aggregates.length, strict=True)}
+    present = {
+        frozenset(map(int, row[:n])) for row, n in zip(aggregates.attrs, aggregates.length, strict=True)
+    }
     offsets = out.schema.offsets
     for column in out.codes.T:
         ids = [int(offsets[c] + v - 1) for c, v in enumerate(column.tolist()) if v]
@@ -265,12 +275,24 @@ def test_codebook_reads_and_round_trips_constraints(tmp_path):
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ("  - {age: 0-14, marrital: married}\n", r"constraints\[0\]\.marrital: 'marrital' is not a column.*"
-                                                  r"did you mean 'marital'"),  # fmt: skip
-        ("  - {age: 0-14, marital: divorced}\n", r"constraints\[0\]\.marital\[0\]: is not one of the column's values"),
-        ("  - {age: 5-9, marital: married}\n", r"constraints\[0\]\.age\[0\]: is not one of the column's bin labels"),
+        (
+            "  - {age: 0-14, marrital: married}\n",
+            r"constraints\[0\]\.marrital: 'marrital' is not a column.*"
+            r"did you mean 'marital'",
+        ),  # fmt: skip
+        (
+            "  - {age: 0-14, marital: divorced}\n",
+            r"constraints\[0\]\.marital\[0\]: is not one of the column's values",
+        ),
+        (
+            "  - {age: 5-9, marital: married}\n",
+            r"constraints\[0\]\.age\[0\]: is not one of the column's bin labels",
+        ),
         ("  - {age: 0-14}\n", r"constraints\[0\]: an impossible combination names at least 2 columns"),
-        ("  - {name: x, age: 0-14}\n", r"constraints\[0\]: an impossible combination names at least 2 columns"),
+        (
+            "  - {name: x, age: 0-14}\n",
+            r"constraints\[0\]: an impossible combination names at least 2 columns",
+        ),
         ("  - [age, marital]\n", r"constraints\[0\]: must be a mapping"),
         ("  {age: 0-14}\n", r"constraints: must be a list"),
         ("  - {age: 0-14, marital: []}\n", r"constraints\[0\]\.marital: lists no value"),

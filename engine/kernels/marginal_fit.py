@@ -94,7 +94,21 @@ def _apply(codes, r, c, v, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c
 
 @njit(**JIT)
 def best_move(
-    codes, r, c, radix, m_cols, m_ptr, m_strides, m_offset, target, current, weight, c_ptr, c_marg, gains, rules
+    codes,
+    r,
+    c,
+    radix,
+    m_cols,
+    m_ptr,
+    m_strides,
+    m_offset,
+    target,
+    current,
+    weight,
+    c_ptr,
+    c_marg,
+    gains,
+    rules,
 ):
     """The value v of column c that lowers record r's error most, and that change (``gains`` is scratch).
 
@@ -126,7 +140,20 @@ def best_move(
 
 @njit(**JIT)
 def local_search(
-    codes, radix, m_cols, m_ptr, m_strides, m_offset, target, current, weight, c_ptr, c_marg, steps, seed, rules
+    codes,
+    radix,
+    m_cols,
+    m_ptr,
+    m_strides,
+    m_offset,
+    target,
+    current,
+    weight,
+    c_ptr,
+    c_marg,
+    steps,
+    seed,
+    rules,
 ):
     """``steps`` proposals (uniform record and column); returns how many changes were kept.
 
@@ -217,6 +244,8 @@ def repair_records(codes, rules, cumulative, starts, widths, seed):
                         break
                 if hit:
                     c = rules.item_col[rules.item_ptr[k + 1] - 1]
-                    record[c] = draw_allowed(record, c, cumulative, starts[c], widths[c], uniform(state), rules)
+                    record[c] = draw_allowed(
+                        record, c, cumulative, starts[c], widths[c], uniform(state), rules
+                    )
                     break
     return changed

@@ -234,7 +234,12 @@ def aggregate_seeded(
         partitions = np.arange(start, min(n_parts, start + per_call), dtype=np.int64)
         with _wrapping():
             synthesize_records(
-                Plan(partitions, PARTITION_RECORDS, n_total, seeds), table.table, model, children, codes, rules
+                Plan(partitions, PARTITION_RECORDS, n_total, seeds),
+                table.table,
+                model,
+                children,
+                codes,
+                rules,
             )
         if progress is not None:
             progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)
