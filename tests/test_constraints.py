@@ -304,3 +304,82 @@ def test_codebook_refuses_bad_constraints(tmp_path, entry, message):
         codebook_with(tmp_path, entry)
     assert "\n" not in str(caught.value)
     assert "divorced" not in str(caught.value)  # a value is never repeated back
+
+
+# --- end to end ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def children(tmp_path):
+    """A CSV where some children are married (impossible), and a codebook declaring so."""
+    rng = np.random.default_rng(1)
+    n = 1500
+    age = rng.choice(["0-14", "15-99"], n, p=[0.3, 0.7])
+    marital = np.where(age == "0-14", "never", rng.choice(["never", "married", "widowed"], n))
+    marital[:60] = "married"
+    sex = rng.choice(["F", "M"], n)
+    data = tmp_path / "people.csv"
+    data.write_text(
+        "age,marital,sex\n" + "".join(f"{a},{m},{s}\n" for a, m, s in zip(age, marital, sex, strict=True))
+    )
+    book = tmp_path / "codebook.yaml"
+    book.write_text(
+        "showcase_codebook: 1\ncolumns:\n  age: {values: ['0-14', '15-99']}\n"
+        "  marital: {values: [never, married, widowed]}\n  sex: {values: [F, M]}\n"
+        "constraints:\n  - {name: married child, age: '0-14', marital: [married, widowed]}\n"
+    )
+    return data, book
+
+
+def impossible_rows(path) -> int:
+    lines = path.read_text().splitlines()[1:]
+    return sum(
+        1 for line in lines if line.startswith("0-14,") and line.split(",")[1] in ("married", "widowed")
+    )
+
+
+def test_cli_releases_honour_the_codebook_constraints(capsys, tmp_path, children):
+    import json
+
+    from .helpers import run
+
+    data, book = children
+    assert impossible_rows(data) > 0
+    releases = {
+        "kanon": ["-k", "5"],
+        "kanon_aggregate": ["-k", "5", "--mode", "aggregate_seeded"],
+        "dp": ["--dp", "--epsilon", "4"],
+        "dp_tree": ["--dp", "--epsilon", "4", "--mechanism", "sds"],
+    }
+    for name, options in releases.items():
+        code, _, err = run(capsys, "run", data, "--codebook", book, "--out", tmp_path / name, "--seed", "3",
+                           "--no-progress", *options)  # fmt: skip
+        assert code == 0, err
+        assert impossible_rows(tmp_path / name / "synthetic.csv") == 0, name
+        metadata = json.loads((tmp_path / name / "metadata.json").read_text())
+        assert metadata["constraints"]["enforced"] == 1 and metadata["synthesis"]["constraints_enforced"] == 1
+    # A later synthesis from the release honours the constraints its metadata states, without the codebook.
+    code, _, err = run(capsys, "synthesize", "--from-aggregates", tmp_path / "dp_tree", "--mode", "pairwise",
+                       "--out", tmp_path / "again", "--seed", "4", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    assert impossible_rows(tmp_path / "again" / "synthetic.csv") == 0
+    # Evaluation counts the violating records, of each side.
+    code, _, err = run(capsys, "evaluate", data, tmp_path / "dp", "--codebook", book, "-k", "5",
+                       "--length", "2", "--out", tmp_path / "evaluation", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    found = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())["constraints"]
+    assert found == {"declared": 1, "synthetic_violating_records": 0,
+                     "sensitive_violating_records": impossible_rows(data)}  # fmt: skip
+
+
+def test_cli_refuses_a_bad_constraint_in_one_line_and_writes_nothing(capsys, tmp_path, children):
+    from .helpers import run
+
+    data, book = children
+    book.write_text(book.read_text().replace("marital: [married, widowed]", "marital: [maried]"))
+    code, _, err = run(
+        capsys, "run", data, "--codebook", book, "-k", "5", "--out", tmp_path / "r", "--no-progress"
+    )
+    assert code == 2
+    assert "constraints[0].marital[0]: is not one of the column's values" in err
+    assert not (tmp_path / "r").exists()
