@@ -127,12 +127,18 @@ def encode(
             item_len.append(len(row))
             mask.append(row)
         item_ptr.append(len(item_col))
+    on_column: list[list[int]] = [[] for _ in schema.columns]
+    for k in range(len(item_ptr) - 1):
+        for c in sorted(set(item_col[item_ptr[k] : item_ptr[k + 1]])):
+            on_column[c].append(k)
     return Rules(
         np.array(item_ptr, np.int64),
         np.array(item_col, np.int64),
         np.array(item_off, np.int64),
         np.array(item_len, np.int64),
         np.concatenate(mask) if mask else np.zeros(1, np.uint8),
+        np.cumsum([0] + [len(ks) for ks in on_column]).astype(np.int64),
+        np.array([k for ks in on_column for k in ks], np.int64),
     )
 
 

@@ -6,8 +6,9 @@ code. Code 0 (no attribute) never matches, so a record still being built
 (columns not yet decided are 0) violates only once its last item is set.
 :data:`Rules` stores the constraints flat: constraint ``k`` owns items
 ``item_ptr[k]:item_ptr[k + 1]``; item ``i`` is on column ``item_col[i]`` and code
-``v`` matches when ``v < item_len[i]`` and ``mask[item_off[i] + v]``. No rule at
-all (``item_ptr`` of length 1) makes every check False.
+``v`` matches when ``v < item_len[i]`` and ``mask[item_off[i] + v]``; the
+constraints with an item on column ``c`` are ``col_rules[col_ptr[c]:col_ptr[c + 1]]``.
+No rule at all (``item_ptr`` of length 1) makes every check False.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from numba import njit, prange
 from ..config import JIT, PARALLEL_JIT
 
 #: The constraints, flat (see the module docs).
-Rules = namedtuple("Rules", ["item_ptr", "item_col", "item_off", "item_len", "mask"])
+Rules = namedtuple("Rules", ["item_ptr", "item_col", "item_off", "item_len", "mask", "col_ptr", "col_rules"])
 
 
 def no_rules() -> Rules:
     """Rules of no constraint: every check is False."""
     empty = np.zeros(0, np.int64)
-    return Rules(np.zeros(1, np.int64), empty, empty, empty, np.zeros(1, np.uint8))
+    return Rules(
+        np.zeros(1, np.int64), empty, empty, empty, np.zeros(1, np.uint8), np.zeros(1, np.int64), empty
+    )
 
 
 @njit(**JIT)
@@ -57,47 +60,17 @@ def violates_with(record, c, v, rules):
     Only constraints with an item on ``c`` are checked: the others are as the
     record already was.
     """
-    for k in range(rules.item_ptr.shape[0] - 1):
-        on_c = False
+    if c + 1 >= rules.col_ptr.shape[0]:
+        return False
+    for t in range(rules.col_ptr[c], rules.col_ptr[c + 1]):
+        k = rules.col_rules[t]
         hit = True
         for i in range(rules.item_ptr[k], rules.item_ptr[k + 1]):
             col = rules.item_col[i]
-            if col == c:
-                on_c = True
-                code = v
-            else:
-                code = record[col]
-            if not _matches(rules, i, code):
+            if not _matches(rules, i, v if col == c else record[col]):
                 hit = False
                 break
-        if hit and on_c:
-            return True
-    return False
-
-
-@njit(**JIT)
-def violates_with_ids(selected, n_selected, b, attr_col, attr_code, rules):
-    """:func:`violates_with` for a record given as attribute ids ``selected[:n_selected]`` plus id ``b``."""
-    c = attr_col[b]
-    for k in range(rules.item_ptr.shape[0] - 1):
-        on_c = False
-        hit = True
-        for i in range(rules.item_ptr[k], rules.item_ptr[k + 1]):
-            col = rules.item_col[i]
-            found = False
-            if col == c:
-                on_c = True
-                found = _matches(rules, i, attr_code[b])
-            else:
-                for j in range(n_selected):
-                    a = selected[j]
-                    if attr_col[a] == col:
-                        found = _matches(rules, i, attr_code[a])
-                        break
-            if not found:
-                hit = False
-                break
-        if hit and on_c:
+        if hit:
             return True
     return False
 
