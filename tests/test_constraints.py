@@ -8,6 +8,7 @@ each mode keeps its own guarantee (k-anonymity, presence in the aggregates).
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -23,13 +24,18 @@ from showcase.engine.count import count_combinations
 from showcase.engine.dp.adaptive import adaptive_aggregate
 from showcase.engine.dp.adaptive_options import AdaptiveOptions
 from showcase.engine.dp.noise import RandomSource
+from showcase.engine.encode import EncodedTable
 from showcase.engine.errors import InputError
 from showcase.engine.kernels.constraints import violates_with
+from showcase.engine.kernels.row_synthesis import Rule, row_seeded_records
 from showcase.engine.protect import k_anonymize
+from showcase.engine.randomness import stream_seeds
 from showcase.engine.synthesize import synthesize
 from showcase.engine.synthesize.aggregate_seeded import aggregate_seeded
+from showcase.engine.synthesize.consolidate import PARTITION_SIZE, support_index
 from showcase.engine.synthesize.fitted import fitted
 from showcase.engine.synthesize.pairwise import pairwise
+from showcase.engine.synthesize.row_seeded import first_pass
 from showcase.engine.synthesize.tree import tree
 
 from . import naive_synthesis as naive
@@ -172,6 +178,8 @@ def test_no_mode_emits_a_declared_impossible_combination(case, k, seed):
         out = synthesize(mode, table, rng=np.random.default_rng(seed), resolution=k, constraints=constraints)
         assert_none_violate(out, constraints)
         assert naive.rare_records(table.codes, out.codes, k) == []  # k-anonymity kept
+        if mode == "row_seeded":  # exact protected attribute counts: the attributes were refused, not blanked
+            assert naive.attribute_counts(out.codes) == Counter(naive.protected_counts(table.codes, k))
     out = synthesize("aggregate_seeded", aggregates, rng=np.random.default_rng(seed), constraints=constraints)
     assert_none_violate(out, constraints)
     assert sub_combinations_present(aggregates, out, length)
@@ -179,6 +187,22 @@ def test_no_mode_emits_a_declared_impossible_combination(case, k, seed):
         for mode in ("tree", "pairwise"):
             out = synthesize(mode, aggregates, rng=np.random.default_rng(seed), constraints=constraints)
             assert_none_violate(out, constraints)
+
+
+@settings(max_examples=25)
+@given(cases(), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_row_seeded_refuses_attributes_as_it_grows(case, k, seed):
+    """The grouped first pass refuses the same attributes as the plain pass, and no record violates."""
+    data, constraints = case
+    table = encode(data)
+    index = support_index(table, k)
+    seeds = stream_seeds(np.random.default_rng(seed), -(-table.n_rows // PARTITION_SIZE))
+    rules = encode_rules(constraints, table.schema)
+    rule = Rule(k, index.exit_hits, index.list_max)
+    plain = row_seeded_records(index.arrays, rule, seeds, PARTITION_SIZE, 1, rules)
+    assert not violations(EncodedTable(table.schema, plain), constraints).any()
+    for split_cost in (0, 4000):
+        assert np.array_equal(first_pass(table, index, k, seeds, split_cost=split_cost, rules=rules), plain)
 
 
 @settings(max_examples=25)
