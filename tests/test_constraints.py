@@ -395,6 +395,8 @@ def test_cli_releases_honour_the_codebook_constraints(capsys, tmp_path, children
     found = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())["constraints"]
     assert found == {"declared": 1, "synthetic_violating_records": 0,
                      "sensitive_violating_records": impossible_rows(data)}  # fmt: skip
+    report = (tmp_path / "evaluation" / "report.html").read_text()
+    assert "records violating the 1 declared constraint(s)" in report
 
 
 def test_cli_refuses_a_bad_constraint_in_one_line_and_writes_nothing(capsys, tmp_path, children):

@@ -32,6 +32,11 @@ def _summary(result: dict) -> list[list[str]]:
         km = result["k_marginal"]
         group = f" with {km['group']}" if km["group"] else ""
         summary.append([f"NIST {km['k']}-marginal score{group}", f"{km['score']:.1f} / 1000"])
+    if "constraints" in result:
+        found = result["constraints"]
+        summary.append([f"records violating the {found['declared']} declared constraint(s)",
+                        f"{found['synthetic_violating_records']:,} synthetic, "
+                        f"{found['sensitive_violating_records']:,} sensitive"])  # fmt: skip
     return summary
 
 
