@@ -25,7 +25,7 @@ from showcase.engine.dp.adaptive import adaptive_aggregate
 from showcase.engine.dp.adaptive_options import AdaptiveOptions
 from showcase.engine.dp.noise import RandomSource
 from showcase.engine.encode import EncodedTable
-from showcase.engine.errors import InputError
+from showcase.engine.errors import InputError, ParameterError
 from showcase.engine.kernels.constraints import violates_with
 from showcase.engine.kernels.row_synthesis import Rule, row_seeded_records
 from showcase.engine.protect import k_anonymize
@@ -410,3 +410,20 @@ def test_cli_refuses_a_bad_constraint_in_one_line_and_writes_nothing(capsys, tmp
     assert code == 2
     assert "constraints[0].marital[0]: is not one of the column's values" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_api_takes_constraints_in_the_preparation():
+    import showcase.engine as sc
+
+    rng = np.random.default_rng(2)
+    age = rng.choice(["child", "adult"], 800).tolist()
+    marital = [("never" if a == "child" else m) for a, m in zip(age, rng.choice(["never", "married"], 800))]
+    marital[:20] = ["married"] * 20
+    data = pa.table({"age": age, "marital": marital})
+    child = sc.Constraint((("age", ("child",)), ("marital", ("married",))), name="married child")
+    preparation = sc.Preparation(constraints=[child])
+    for protection in (sc.KAnonymity(5), sc.DifferentialPrivacy(8.0)):
+        result = sc.run(data, protection=protection, preparation=preparation, seed=1, length=2)
+        assert not violations(result.synthesis.synthetic, [child]).any()
+    with pytest.raises(ParameterError, match="Constraint values"):
+        sc.Preparation(constraints=[{"age": "child"}])
