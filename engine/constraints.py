@@ -159,8 +159,8 @@ def violations(table: EncodedTable, constraints: Sequence[Constraint]) -> np.nda
 def enforce(table: EncodedTable, constraints: Sequence[Constraint]) -> int:
     """Clear, in place, the attributes of ``table`` that complete a declared constraint; how many records.
 
-    The last resort of every synthesis mode (its own kernels avoid violations
-    as records grow): each violating record loses the attribute of its last
+    The last check of every synthesis mode (its own kernels avoid violations
+    as records grow, so it finds none there): each violating record loses the attribute of its last
     matching column, so it keeps a subset of its combinations and every
     guarantee on combinations (k-anonymity, presence in the aggregates) holds.
     """

@@ -149,9 +149,11 @@ def synthesize(
     :data:`MODE_PARAMETERS`); ``None`` values mean "the mode's default".
     ``progress(done, total)`` is passed to modes that report progress.
     No record violates one of the declared ``constraints`` (impossible
-    combinations, see :mod:`showcase.engine.constraints`): the aggregate-fed
-    modes avoid them as records grow, and what is left (the k-anonymity
-    modes, see :func:`~showcase.engine.constraints.enforce`) loses an attribute.
+    combinations, see :mod:`showcase.engine.constraints`): every mode avoids
+    them as records grow (a k-anonymity mode refuses the attribute like a
+    failed k-test, a sampler draws among the allowed values, the fit refuses
+    the move); :func:`~showcase.engine.constraints.enforce` is a last check
+    that would clear an attribute of any record left violating one.
     Returns the records as an :class:`EncodedTable` on the source's schema.
     """
     constraints = tuple(constraints)
