@@ -427,3 +427,28 @@ def test_api_takes_constraints_in_the_preparation():
         assert not violations(result.synthesis.synthetic, [child]).any()
     with pytest.raises(ParameterError, match="Constraint values"):
         sc.Preparation(constraints=[{"age": "child"}])
+
+
+def test_fitting_toward_impossible_cells_never_reaches_them():
+    """Measured marginals that put 40% of the records on an impossible cell: moves and swaps refuse it."""
+    from showcase.engine.dp.adaptive import as_aggregates
+    from showcase.engine.dp.model import Marginal, Measurements
+
+    schema = encode(pa.table({"age": ["adult", "child"], "marital": ["married", "never"]})).schema
+    n = 2000
+    pair = np.zeros((3, 3))  # rows: age missing/adult/child; columns: marital missing/married/never
+    pair[1, 1], pair[1, 2], pair[2, 1], pair[2, 2] = 200, 600, 800, 400  # child & married: 800
+    measurements = Measurements(
+        [np.array([1, 2]), np.array([1, 2])],
+        [
+            Marginal((0,), 1.0, pair.sum(axis=1)),
+            Marginal((1,), 1.0, pair.sum(axis=0)),
+            Marginal((0, 1), 1.0, pair.ravel()),
+        ],  # fmt: skip
+        n,
+    )
+    aggregates = as_aggregates(schema, measurements)
+    child = Constraint((("age", ("child",)), ("marital", ("married",))))
+    assert violations(fitted(aggregates, rng=np.random.default_rng(1)), [child]).sum() > 600
+    out = fitted(aggregates, rng=np.random.default_rng(1), constraints=[child])
+    assert out.n_rows == n and not violations(out, [child]).any()

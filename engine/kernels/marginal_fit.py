@@ -184,15 +184,15 @@ def local_search(
             v, w = np.int64(codes[r, c]), np.int64(codes[other, c])
             if v == w:
                 continue
-            if (w > 0 and violates_with(codes[r], c, w, rules)) or (
-                v > 0 and violates_with(codes[other], c, v, rules)
-            ):
-                continue
             args = (m_cols, m_ptr, m_strides, m_offset, target, current, weight, c_ptr, c_marg)
             first = move_gain(codes, r, c, w, *args)
             _apply(codes, r, c, w, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c_marg)
             second = move_gain(codes, other, c, v, *args)
-            if first + second < 0:
+            # Constraints are checked only for a swap that would be kept (most are not): cheaper, same result.
+            if first + second < 0 and not (
+                (w > 0 and violates_with(codes[r], c, w, rules))
+                or (v > 0 and violates_with(codes[other], c, v, rules))
+            ):
                 _apply(codes, other, c, v, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c_marg)
                 kept += 1
             else:
