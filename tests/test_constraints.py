@@ -412,6 +412,15 @@ def test_cli_refuses_a_bad_constraint_in_one_line_and_writes_nothing(capsys, tmp
     assert not (tmp_path / "r").exists()
 
 
+def test_codebook_check_counts_the_constraints(capsys, children):
+    from .helpers import run
+
+    data, book = children
+    code, out, err = run(capsys, "codebook", "check", book, data)
+    assert code == 0, err
+    assert out.strip() == "ok: 3 columns, 0 links, public domain: yes, 1 constraints"
+
+
 def test_api_takes_constraints_in_the_preparation():
     import showcase.engine as sc
 
