@@ -388,6 +388,16 @@ def test_cli_releases_honour_the_codebook_constraints(capsys, tmp_path, children
                        "--out", tmp_path / "again", "--seed", "4", "--no-progress")  # fmt: skip
     assert code == 0, err
     assert impossible_rows(tmp_path / "again" / "synthetic.csv") == 0
+    # So does one from an aggregates release (showcase aggregate keeps them in its metadata.json).
+    code, _, err = run(capsys, "aggregate", data, "--codebook", book, "-k", "5", "-l", "2",
+                       "--out", tmp_path / "counts", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, "synthesize", "--from-aggregates", tmp_path / "counts", "--mode", "tree",
+                       "--out", tmp_path / "from_counts", "--seed", "5", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    assert impossible_rows(tmp_path / "from_counts" / "synthetic.csv") == 0
+    metadata = json.loads((tmp_path / "from_counts" / "metadata.json").read_text())
+    assert metadata["constraints"]["declared"][0]["name"] == "married child"
     # Evaluation counts the violating records, of each side.
     code, _, err = run(capsys, "evaluate", data, tmp_path / "dp", "--codebook", book, "-k", "5",
                        "--length", "2", "--out", tmp_path / "evaluation", "--no-progress")  # fmt: skip
