@@ -471,3 +471,14 @@ def test_fitting_toward_impossible_cells_never_reaches_them():
     assert violations(fitted(aggregates, rng=np.random.default_rng(1)), [child]).sum() > 600
     out = fitted(aggregates, rng=np.random.default_rng(1), constraints=[child])
     assert out.n_rows == n and not violations(out, [child]).any()
+
+
+def test_a_multi_value_column_matches_through_its_indicators():
+    import showcase.engine as sc
+
+    data = pa.table({"tags": ["a;b", "a", "b", "", "c"] * 40, "x": ["1", "1", "1", "1", "2"] * 40})
+    table = sc.load(data, sc.Preparation(multi_value={"tags": ";"}))
+    either = Constraint((("tags", ("a", "c")), ("x", ("1",))))
+    assert violations(table, [either]).tolist() == [True, True, False, False, False] * 40
+    out = synthesize("row_seeded", table, rng=np.random.default_rng(1), resolution=5, constraints=[either])
+    assert not violations(out, [either]).any() and out.n_rows > 0
