@@ -89,8 +89,8 @@ def check(
     """Check a codebook, and (given the input) that the input has its columns.
 
     Prints the number of columns (of the input and of linked tables) and of
-    links, and whether the codebook is a public domain (every column lists its
-    values, or has bins with public labels).
+    links, whether the codebook is a public domain (every column lists its
+    values, or has bins with public labels), and its declared constraints.
 
     Example:
 
@@ -110,6 +110,7 @@ def check(
         codebooks.check_columns(book, columns, linked)
     count = len(book.columns) + sum(len(link.columns or {}) for link in book.links)
     public = "yes" if book.is_public_domain else "no"
+    declared = f", {len(book.constraints)} constraints" if book.constraints else ""
     console.out.print(
-        f"ok: {count} columns, {len(book.links)} links, public domain: {public}", soft_wrap=True
+        f"ok: {count} columns, {len(book.links)} links, public domain: {public}{declared}", soft_wrap=True
     )

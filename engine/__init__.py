@@ -54,6 +54,7 @@ _EXPORTS = {
     "Preparation": ("prepare", "Preparation"),
     "Link": ("linking", "Link"),
     "Bins": ("binning", "Bins"),
+    "Constraint": ("constraints", "Constraint"),
     "parse_bin_option": ("binning", "parse_bin_option"),
     "load": ("prepare", "load"),
     "read_table": ("ingest", "read_table"),

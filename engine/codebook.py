@@ -20,6 +20,18 @@ subject id, the null markers, and the linked tables::
         max_linked: 5
         columns:
           gender: {values: [Female, Male]}
+    constraints:                 # impossible combinations: no synthetic record holds one
+      - name: married child
+        reason: nobody under 15 is married
+        age: ["0-9", "10-19"]    # a binned column by its bin labels
+        marital: [Married, Widowed, Divorced]
+
+A constraint lists two or more columns (``name`` and ``reason`` are optional
+and are not columns), each with a value or a list of values; a record is
+impossible when every listed column holds one of its listed values (a record
+with no attribute for a column does not match). Constraints are public, come
+from the codebook's author and cost no privacy budget (see
+:mod:`showcase.engine.constraints`).
 
 :func:`read_codebook_file` reads and validates one (every problem one
 :class:`InputError` line naming the file and the key path);
@@ -44,6 +56,7 @@ import pyarrow as pa
 import yaml
 
 from .binning import NUMBER, Bins, bin_edges, bin_labels
+from .constraints import ENTRY_KEYS, Constraint
 from .errors import InputError, ParameterError
 from .ingest import Source, input_format, is_path, parse_delimiter, read_table
 from .linking import Link
@@ -52,7 +65,16 @@ from .multivalue import DEFAULT_DELIMITER, check_delimiter
 #: The key (and version) every codebook starts with.
 FORMAT_KEY, FORMAT_VERSION = "showcase_codebook", 1
 YAML_SUFFIXES, JSON_SUFFIXES = (".yaml", ".yml"), (".json",)
-TOP_KEYS = (FORMAT_KEY, "subject_id", "delimiter", "null_markers", "sensitive_zeros", "columns", "links")
+TOP_KEYS = (
+    FORMAT_KEY,
+    "subject_id",
+    "delimiter",
+    "null_markers",
+    "sensitive_zeros",
+    "columns",
+    "links",
+    "constraints",
+)
 COLUMN_KEYS = ("values", "multi_value", "bins")
 LINK_KEYS = ("table", "on", "prefix", "max_linked", "columns")
 DEFAULT_PREFIX = "perp_"
@@ -159,6 +181,7 @@ class Codebook:
     delimiter: str | None = None
     links: tuple[LinkSpec, ...] = ()
     path: Path = Path("codebook.yaml")
+    constraints: tuple[Constraint, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
@@ -229,6 +252,8 @@ class Codebook:
         doc["columns"] = {name: spec.to_dict() for name, spec in self.columns.items()}
         if self.links:
             doc["links"] = [link.to_dict(folder) for link in self.links]
+        if self.constraints:
+            doc["constraints"] = [constraint.to_dict() for constraint in self.constraints]
         return doc
 
     def dumps(self, kind: str = "yaml", folder: str | Path | None = None) -> str:
@@ -453,7 +478,8 @@ class _Reader:
                             "no attribute; remove it from columns")  # fmt: skip
         links = self.links(doc.get("links"), subject_id, columns)
         zeros = self.sensitive_zeros(doc.get("sensitive_zeros"), columns, links)
-        return Codebook(columns, subject_id, null_markers, zeros, delimiter, links, self.path)
+        constraints = self.constraints(doc.get("constraints"), columns, links)
+        return Codebook(columns, subject_id, null_markers, zeros, delimiter, links, self.path, constraints)
 
     def optional_text(self, doc: dict, key: str, where: str = "") -> str | None:
         value = doc.get(key)
@@ -582,6 +608,54 @@ class _Reader:
                                         "column: choose another prefix")  # fmt: skip
             links.append(LinkSpec(resolved, on, prefix, bound, own))
         return tuple(links)
+
+    def constraints(
+        self, doc: object, columns: dict[str, ColumnSpec], links: tuple[LinkSpec, ...]
+    ) -> tuple[Constraint, ...]:
+        if doc is None:
+            return ()
+        if not isinstance(doc, list):
+            raise self.fail("constraints", "must be a list of impossible combinations: - {age: 0-14, ...}")
+        known = dict(columns)
+        for link in links:
+            known.update({link.prefix + name: spec for name, spec in (link.columns or {}).items()})
+        open_links = any(link.columns is None for link in links)
+        found = []
+        for i, item in enumerate(doc):
+            where = f"constraints[{i}]"
+            if not isinstance(item, dict):
+                raise self.fail(where, "must be a mapping of column → value or list of values")
+            name = self.optional_text(item, "name", where)
+            reason = self.optional_text(item, "reason", where)
+            entry = []
+            for key, value in item.items():
+                if key in ENTRY_KEYS:
+                    continue
+                column = self.text(key, where, "a column name")
+                place = _key_path(where, column)
+                if column not in known and not (
+                    open_links and any(column.startswith(k.prefix) for k in links)
+                ):
+                    close = difflib.get_close_matches(column, list(known), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise self.fail(place, f"{column!r} is not a column of the codebook{hint}")
+                values = self.texts(value, place, single=True)
+                if not values:
+                    raise self.fail(place, "lists no value")
+                spec = known.get(column)
+                public = spec.public_values if spec is not None else None
+                for j, text in enumerate(values):
+                    if not text:
+                        raise self.fail(f"{place}[{j}]", "is empty (a record without the attribute never "
+                                        "matches)")  # fmt: skip
+                    if public is not None and text not in public:
+                        what = "bin labels" if spec.bins is not None else "values"
+                        raise self.fail(f"{place}[{j}]", f"is not one of the column's {what}")
+                entry.append((column, tuple(dict.fromkeys(values))))
+            if len(entry) < 2:
+                raise self.fail(where, "an impossible combination names at least 2 columns")
+            found.append(Constraint(tuple(entry), name, reason))
+        return tuple(found)
 
     def sensitive_zeros(self, doc: object, columns: dict, links: tuple[LinkSpec, ...]):
         if doc is None:

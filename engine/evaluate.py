@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .aggregates import NO_ATTRIBUTE, Aggregates, restrict_length
+from .constraints import Constraint, violations
 from .contingency import CountIndex, column_counts, marginal_from_counts
 from .count import count_combinations, marginal_counts
 from .encode import EncodedTable, Schema
@@ -326,12 +327,15 @@ def evaluate_release(
     marginal_k: int = 2,
     exact: Aggregates | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> dict:
     """Every metric of SPEC §4 for one release, as a JSON-ready dictionary.
 
     ``exact`` may pass the sensitive data's exact counts when evaluating several releases.
     ``sensitive`` is the records, or a :class:`~.contingency.CountIndex` of their
     exact counts (a streamed or distributed count), with ``exact`` then required.
+    With declared ``constraints`` (impossible combinations), the records of the
+    synthetic data and, separately, of the sensitive data that violate one are counted.
     """
     report_progress = progress or (lambda stage, done, total: None)
     if exact is None and isinstance(sensitive, CountIndex):
@@ -366,5 +370,14 @@ def evaluate_release(
         if columns_left >= marginal_k:
             result["k_marginal"] = k_marginal_score(sensitive, release.table, group=group, k=marginal_k)
         result["column_distributions"] = column_distributions(sensitive, release.table, resolution)
+        if constraints:
+            result["constraints"] = {
+                "declared": len(constraints),
+                "synthetic_violating_records": int(violations(release.table, constraints).sum()),
+                # Counted in batches, the sensitive records are not held: not counted then.
+                "sensitive_violating_records": None
+                if isinstance(sensitive, CountIndex)
+                else int(violations(sensitive, constraints).sum()),
+            }
     report_progress("evaluate", 1, 1)
     return result

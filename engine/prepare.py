@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 
 from .binning import Bins, bin_column, bin_edges, dp_quantile_edges, numeric_values, parse_bins
 from .binning import describe as describe_bins
+from .constraints import Constraint
+from .constraints import merged as merged_constraints
 from .domain import apply_values
 from .encode import EncodedTable, Schema, encode, resolve_sensitive_zeros
 from .errors import InputError, ParameterError
@@ -77,6 +79,9 @@ class Preparation:
     #: whether they are the public domain (every column listed).
     values: Sequence[tuple[str, tuple[str, ...]]] = ()
     public_values: bool = False
+    #: Declared impossible combinations (a codebook's ``constraints:``, or given here): no synthetic
+    #: record holds one (see :mod:`showcase.engine.constraints`).
+    constraints: Sequence[Constraint] = ()
 
     def __post_init__(self) -> None:
         limit = self.max_cardinality
@@ -98,6 +103,10 @@ class Preparation:
             names = ", ".join(map(repr, both))
             raise ParameterError(f"column(s) {names}: a column is binned or multi-value, not both")
         object.__setattr__(self, "bins", bins)
+        constraints = tuple(self.constraints)
+        if any(not isinstance(c, Constraint) for c in constraints):
+            raise ParameterError("constraints must be Constraint values")
+        object.__setattr__(self, "constraints", constraints)
         for link in links:
             if self.subject_id is None:
                 object.__setattr__(self, "subject_id", link.on)  # each victim is a subject
@@ -123,7 +132,7 @@ class Preparation:
         doc["multi_value"] = dict(self.multi_value)
         doc["links"] = [link.describe() for link in self.links]
         doc["bins"] = {name: bins.to_dict() for name, bins in self.bins}
-        for key in ("strict", "values", "public_values"):  # a refusal; the codebook's, said by "codebook"
+        for key in ("strict", "values", "public_values", "constraints"):  # constraints: own section
             del doc[key]
         for key, empty in (("multi_value", {}), ("links", []), ("bins", {}), ("drop_unknown", False)):
             if doc[key] == empty:
@@ -164,7 +173,8 @@ class Preparation:
         values = tuple((name, tuple(v)) for name, v in book.allowed_values().items())
         if book.is_public_domain:  # the bands of linked rows are public too
             values += tuple((link.prefix + "count", tuple(b for b, _ in COUNT_BANDS)) for link in book.links)
-        fields = {**merged, "bins": bins, "values": values, "public_values": book.is_public_domain}
+        fields = {**merged, "bins": bins, "values": values, "public_values": book.is_public_domain,
+                  "constraints": merged_constraints(self.constraints, book.constraints)}  # fmt: skip
         return replace(self, **fields)
 
     @property

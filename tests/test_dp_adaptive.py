@@ -31,6 +31,7 @@ from showcase.engine.dp.exponential import exponential_mechanism
 from showcase.engine.dp.model import Fitter, Marginal, Measurements, counts_of, project, strides
 from showcase.engine.dp.noise import RandomSource
 from showcase.engine.errors import ParameterError
+from showcase.engine.kernels.constraints import no_rules
 from showcase.engine.kernels.marginal_fit import all_marginal_counts, local_search, move_gain
 from showcase.engine.synthesize.fitted import fitted
 
@@ -202,7 +203,20 @@ def test_kernels_match_the_slow_references(case):
     # The search never raises the error, keeps its counts true, and keeps codes in range.
     before = reference_error(codes, measurements, target, weight)
     local_search(
-        codes, radix, m_cols, m_ptr, m_strides, m_offset, target, current, weight, c_ptr, c_marg, 500, seed
+        codes,
+        radix,
+        m_cols,
+        m_ptr,
+        m_strides,
+        m_offset,
+        target,
+        current,
+        weight,
+        c_ptr,
+        c_marg,
+        500,
+        seed,
+        no_rules(),
     )
     assert reference_error(codes, measurements, target, weight) <= before + 1e-9
     assert ((codes >= 0) & (codes < radix[None, :])).all()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from showcase.engine.dp.marginals import combinations_table
 from showcase.engine.kernels import dp_marginals as kernel
+from showcase.engine.kernels.constraints import no_rules
 from showcase.engine.kernels.pairwise import Scores, pairwise_records
 from showcase.engine.kernels.tree import Tree, tree_records
 
@@ -159,7 +160,7 @@ def trees(draw):
 def test_tree_records_match_the_reference(tree, n_records, partition, seed):
     seeds = np.random.default_rng(seed).integers(0, 2**64, size=-(-n_records // partition), dtype=np.uint64)
     out = np.zeros((len(tree.order), n_records), dtype=np.uint8)
-    tree_records(tree, seeds, partition, out)
+    tree_records(tree, seeds, partition, out, no_rules())
     expected = naive_synthesis.tree_records(
         tree.order.tolist(), tree.parent.tolist(), tree.starts.tolist(), tree.widths.tolist(),
         tree.cumulative.tolist(), seeds.tolist(), partition, n_records,
@@ -192,7 +193,7 @@ def score_tables(draw):
 def test_pairwise_records_match_the_reference(scores, n_records, partition, seed):
     seeds = np.random.default_rng(seed).integers(0, 2**64, size=-(-n_records // partition), dtype=np.uint64)
     out = np.zeros((len(scores.offsets) - 1, n_records), dtype=np.uint8)
-    pairwise_records(scores, seeds, partition, out)
+    pairwise_records(scores, seeds, partition, out, no_rules())
     expected = naive_synthesis.pairwise_records(
         scores.offsets.tolist(), *scores[1:], seeds.tolist(), partition, n_records
     )

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, encode
 from showcase.engine.config import threads
+from showcase.engine.kernels.constraints import no_rules
 from showcase.engine.kernels.rng import seeded_states
 from showcase.engine.kernels.row_synthesis import (
     Pool,
@@ -167,7 +168,9 @@ def test_row_seeded_first_pass_keeps_maximal_subsets(table, k, seed):
     index = support_index(table, k)
     n_parts = -(-table.n_rows // PARTITION_SIZE)
     seeds = stream_seeds(np.random.default_rng(seed), n_parts)
-    out = row_seeded_records(index.arrays, Rule(k, index.exit_hits, index.list_max), seeds, PARTITION_SIZE, 1)
+    out = row_seeded_records(
+        index.arrays, Rule(k, index.exit_hits, index.list_max), seeds, PARTITION_SIZE, 1, no_rules()
+    )
     # The grouped first pass makes the same records, however far it splits the groups.
     assert np.array_equal(first_pass(table, index, k, seeds), out)
     assert np.array_equal(first_pass(table, index, k, seeds, split_cost=0), out)
@@ -189,7 +192,7 @@ def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_c
     index = support_index(table, k)
     seeds = stream_seeds(np.random.default_rng(rows + k), -(-rows // PARTITION_SIZE))
     plain = row_seeded_records(
-        index.arrays, Rule(k, index.exit_hits, index.list_max), seeds, PARTITION_SIZE, 1
+        index.arrays, Rule(k, index.exit_hits, index.list_max), seeds, PARTITION_SIZE, 1, no_rules()
     )
     grouped = first_pass(table, index, k, seeds, split_cost=split_cost)
     assert grouped.dtype == plain.dtype
@@ -228,7 +231,19 @@ def test_pool_records_on_attribute_indexes_match_the_whole_table(rows, k, seeded
                 seed_rows = holders(codes, offsets, attr_col, int(a)).astype(np.int64)
             pool_state = Pool(left, trees, states)
             grown.append(
-                pool_records(node.arrays, on_first, rule, int(a), pool_state, 0, n_parts, share, 1, seed_rows)
+                pool_records(
+                    node.arrays,
+                    on_first,
+                    rule,
+                    int(a),
+                    pool_state,
+                    0,
+                    n_parts,
+                    share,
+                    1,
+                    seed_rows,
+                    no_rules(),
+                )
             )
         assert not left.any()  # every pooled occurrence was placed
         runs[on_first] = np.concatenate(grown, axis=1)
@@ -263,7 +278,9 @@ def test_pool_records_match_the_reference(table, k, seed, n_parts, share, tries,
     left = remaining.copy()
     state = Pool(left, pool_trees(left), seeded_states(seeds))
     rule = Rule(k, index.exit_hits, index.list_max)
-    out = pool_records(index.arrays, False, rule, first, state, 0, n_parts, share, tries, seed_rows)
+    out = pool_records(
+        index.arrays, False, rule, first, state, 0, n_parts, share, tries, seed_rows, no_rules()
+    )
     expected_left = [list(map(int, row)) for row in remaining]
     expected = naive.pool_records(
         table.codes, list(map(int, offsets)), k, first, expected_left, seeds, share, tries, list(seed_rows)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels.marginal_fit import all_marginal_counts, local_search, marginal_counts
+from ..kernels.constraints import Rules, no_rules
+from ..kernels.marginal_fit import all_marginal_counts, local_search, marginal_counts, repair_records
 
 
 @dataclass
@@ -100,7 +101,16 @@ class Fitter:
     ``records`` defaults to the released record count; targets are scaled to it.
     """
 
-    def __init__(self, measurements: Measurements, *, seed: int | None = None, records: int | None = None):
+    def __init__(
+        self,
+        measurements: Measurements,
+        *,
+        seed: int | None = None,
+        records: int | None = None,
+        rules: Rules | None = None,
+    ):
+        """``rules``: declared constraints on local codes (see :func:`showcase.engine.constraints.encode`);
+        the starting records are repaired to violate none, and no later change makes one violate."""
         from ..randomness import make_rng
 
         self.measurements = measurements
@@ -115,7 +125,24 @@ class Fitter:
             p = ones.get(c, np.ones(self.radix[c]))
             p = p / p.sum() if p.sum() > 0 else np.full(len(p), 1 / len(p))
             self.codes[:, c] = self.rng.choice(len(p), size=self.n, p=p).astype(np.int32)
+        self.rules = rules if rules is not None else no_rules()
+        if rules is not None and rules.item_ptr.shape[0] > 1:
+            self._repair(ones)
         self._build()
+
+    def _repair(self, ones: dict) -> None:
+        """Redraw cells of starting records that complete a declared constraint (from the 1-way marginals)."""
+        rows = []
+        for c in range(len(self.radix)):
+            p = np.asarray(ones.get(c, np.ones(self.radix[c])), dtype=np.float64)
+            p = p / p.sum() if p.sum() > 0 else np.full(len(p), 1 / len(p))
+            cumulative = np.cumsum(p)
+            cumulative[-1] = 1.0
+            rows.append(cumulative)
+        widths = np.array([len(r) for r in rows], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        seed = int(self.rng.integers(0, 2**63 - 1))
+        repair_records(self.codes, self.rules, np.concatenate(rows), starts, widths, seed)
 
     def _build(self) -> None:
         merged: dict[tuple[int, ...], Marginal] = {}
@@ -151,7 +178,7 @@ class Fitter:
         return int(local_search(
             self.codes, self.radix, self.m_cols, self.m_ptr, self.m_strides, self.m_offset, self.target,
             self.current, self.weight, self.c_ptr, self.c_marg,
-            steps, seed,
+            steps, seed, self.rules,
         ))  # fmt: skip
 
     def counts(self, columns: tuple[int, ...]) -> np.ndarray:

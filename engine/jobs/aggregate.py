@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..aggregates import Aggregates
 from ..aggregates_io import write_parquet, write_tsv
+from ..constraints import describe
 from ..count import validate_length
 from ..ingest import Source
 from ..output_lock import locks_for_call
@@ -84,6 +85,8 @@ def aggregate(
                     "parameters": aggregate_parameters(counted, protection, length, threads),
                     "resources": {**resources.describe(), "streamed": streamed},
                     **aggregate_sections(counted),
+                    # Public, from the codebook: kept so that a synthesis from this release honours them.
+                    **({"constraints": describe(preparation.constraints)} if preparation.constraints else {}),
                 },
             )
     return result

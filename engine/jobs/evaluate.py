@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .. import output_lock
+from ..constraints import from_release, merged
 from ..contingency import CountIndex
 from ..count import check_length_fits, validate_length
 from ..encode import EncodedTable
@@ -91,8 +92,10 @@ def evaluate(
             loaded = load_release(release, table, preparation)
     if group is not None:
         table.schema.column_index(group)
+    # The codebook's declared constraints and those the release's metadata.json states.
+    constraints = merged(preparation.resolved().constraints, from_release(loaded.path))
     result = evaluate_release(table, loaded, length=length, resolution=resolution, group=group,
-                              marginal_k=marginal_k, progress=progress)  # fmt: skip
+                              marginal_k=marginal_k, progress=progress, constraints=constraints)  # fmt: skip
     document = job.document({
         "contents": CONTENTS,
         "sensitive": {"fingerprint": description["fingerprint"]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..constraints import describe as describe_constraints
 from ..count import validate_length
 from ..errors import ParameterError
 from ..guarantees import synthesis_guarantee
@@ -139,7 +140,9 @@ def run(
     with protected_counts(job, source, protection, length, preparation, seed, extra, resources) as counted:
         aggregated, table = counted.result, counted.loaded.table
         released = aggregated.released
-        synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng)
+        constraints = preparation.constraints
+        synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng,
+                                    constraints=constraints)  # fmt: skip
         metrics = None if dp else check_step(job, synthetic, aggregated.exact, length, protection.k)
         synthesis = SynthesisResult(
             synthetic=synthetic, mode=mode, parameters=effective_parameters(mode, given, synthetic),
@@ -163,7 +166,10 @@ def run(
                     "parameters": parameters,
                     "randomness": describe_seed(seed),
                     **aggregate_sections(counted),
-                    "synthesis": synthesis_section(synthesis, int(released.record_count), guarantee),
+                    "synthesis": synthesis_section(
+                        synthesis, int(released.record_count), guarantee, constraints
+                    ),  # fmt: skip
+                    **({"constraints": describe_constraints(constraints)} if constraints else {}),
                 }
 
             files = {**aggregate_files(released), **synthetic_files(synthetic, join_multi_value)}

@@ -6,10 +6,13 @@ synthetic files and the metadata section) are shared with :mod:`.run`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..aggregates import PROTECTION_K_ANONYMITY, Aggregates, restrict_length
 from ..aggregates_io import describe, read_aggregates
+from ..constraints import Constraint, enforce, from_release, merged
+from ..constraints import describe as describe_constraints
 from ..count import count_combinations, validate_length
 from ..encode import EncodedTable
 from ..errors import ParameterError
@@ -75,22 +78,28 @@ def synthesize_step(
     source: Aggregates | None,
     rng,
     scheduler: str | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> EncodedTable:
     """The job's synthesize step: records from the aggregates or from the sensitive table.
 
     With ``scheduler`` the records of a :data:`SPLIT_MODES` mode are built on a Dask cluster.
+    No record holds one of the declared ``constraints`` (impossible combinations).
     """
     with job.step("synthesize") as tick:
         if scheduler is not None:
             from ..distributed import client, synthesize_on_cluster
 
-            work = split_work(mode, source, rng=rng, **given)
+            work = split_work(mode, source, rng=rng, constraints=constraints, **given)
             with client(scheduler) as cluster:
                 codes = synthesize_on_cluster(work, cluster, progress=lambda d, t: tick(d, max(t, 1)))
-            return work.table(codes)
+            synthetic = work.table(codes)
+            if constraints:
+                enforce(synthetic, constraints)  # the last check synthesize() makes in one process
+            return synthetic
         if mode in AGGREGATE_MODES:
-            return synthesize_codes(mode, source, rng=rng, progress=lambda d, t: tick(d, max(t, 1)), **given)
-        return synthesize_codes(mode, table, rng=rng, **given)
+            return synthesize_codes(mode, source, rng=rng, progress=lambda d, t: tick(d, max(t, 1)),
+                                    constraints=constraints, **given)  # fmt: skip
+        return synthesize_codes(mode, table, rng=rng, constraints=constraints, **given)
 
 
 def check_step(
@@ -117,7 +126,9 @@ def synthetic_files(synthetic: EncodedTable, join_multi_value: bool = True) -> d
     }
 
 
-def synthesis_section(result: SynthesisResult, protected_records: int, guarantee: str) -> dict:
+def synthesis_section(
+    result: SynthesisResult, protected_records: int, guarantee: str, constraints: Sequence[Constraint] = ()
+) -> dict:
     """The synthesis part of metadata.json: never a data row nor an exact sensitive count.
 
     The record expansion is taken against ``protected_records``, the input's
@@ -133,6 +144,8 @@ def synthesis_section(result: SynthesisResult, protected_records: int, guarantee
         "protected_input_records": protected_records,
         "record_expansion": round(n / protected_records, 6) if protected_records else None,
     }
+    if constraints:
+        section["constraints_enforced"] = len(constraints)
     if result.metrics is not None:
         section["combinations"] = {
             "compared_with": result.reference,
@@ -271,7 +284,10 @@ def synthesize(
             exact = count_combinations(table, length, progress=tick)
     if released is None and mode in AGGREGATE_MODES:
         released = k_anonymize(exact, resolution)
-    synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng, scheduler=scheduler)
+    # The codebook's constraints, and those of the release synthesized from (its metadata.json).
+    constraints = merged(preparation.resolved().constraints, from_release(released_file))
+    synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng,
+                                scheduler=scheduler, constraints=constraints)  # fmt: skip
     metrics = None
     if check:
         k_check = resolution or (released.resolution if released is not None else None) or 1
@@ -287,13 +303,15 @@ def synthesize(
         result.files = job.write(
             synthetic_files(synthetic, join_multi_value),
             lambda: _metadata(
-                result, loaded, preparation, released, released_file, resolution, seed, threads
+                result, loaded, preparation, released, released_file, resolution, seed, threads, constraints
             ),
         )
     return result
 
 
-def _metadata(result, loaded, preparation, released, released_file, resolution, seed, threads) -> dict:
+def _metadata(
+    result, loaded, preparation, released, released_file, resolution, seed, threads, constraints
+) -> dict:
     """The sections of a synthetic release's metadata."""
     mode, length = result.mode, result.length
     if loaded is not None and mode in SENSITIVE_MODES:
@@ -315,5 +333,6 @@ def _metadata(result, loaded, preparation, released, released_file, resolution, 
                        **result.parameters, "threads": threads},
         "randomness": describe_seed(seed),
         "privacy": {"mechanism": result.protection, "guarantee": guarantee},
-        "synthesis": synthesis_section(result, protected_records, guarantee),
+        "synthesis": synthesis_section(result, protected_records, guarantee, constraints),
+        **({"constraints": describe_constraints(constraints)} if constraints else {}),
     }  # fmt: skip

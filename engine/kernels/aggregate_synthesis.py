@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import JIT, PARALLEL_JIT
+from .constraints import violates_with
 from .keys import find_ids, key_words, next_subset, without
 from .rng import new_state, uniform
 
@@ -423,7 +424,7 @@ def _grow(record, grown, m, x):
 
 
 @njit(**JIT)
-def _synthesize_partition(first, n_records, share, seed, table, model, children, out):
+def _synthesize_partition(first, n_records, share, seed, table, model, children, out, rules):
     """Fill ``out[:, first:first + n_records]`` with synthetic records (see :func:`synthesize_records`)."""
     state = new_state(seed)
     initial = _budgets(model, share, state)
@@ -445,6 +446,13 @@ def _synthesize_partition(first, n_records, share, seed, table, model, children,
             if pick < 0:
                 break
             x = work.alive[pick]
+            if violates_with(out[:, r_out], model.attr_col[x], model.attr_code[x], rules):
+                # It would complete a declared constraint: not chosen, in this record.
+                n_alive -= 1
+                for t in range(pick, n_alive):
+                    work.alive[t] = work.alive[t + 1]
+                    work.weight[t] = work.weight[t + 1]
+                continue
             out[model.attr_col[x], r_out] = model.attr_code[x]
             budget[x] -= 1
             left -= 1
@@ -461,7 +469,7 @@ def _synthesize_partition(first, n_records, share, seed, table, model, children,
 
 
 @njit(**PARALLEL_JIT)
-def synthesize_records(plan, table, model, children, out):
+def synthesize_records(plan, table, model, children, out, rules):
     """Synthesize the records of the planned partitions into ``out`` (codes, ``(n_cols, n_total)``).
 
     Partition ``p`` (see :data:`Plan`) gets the share ``records / n_total`` of
@@ -480,6 +488,9 @@ def synthesize_records(plan, table, model, children, out):
     partition); without it every combination is looked up in the hash table
     at every step. Both give the same records. ``capacity`` is
     C(n_columns - 1, L - 1).
+
+    A candidate that would complete a declared constraint (``rules``, see
+    :mod:`.constraints`) is not chosen for that record.
     """
     partitions, partition_size, n_total, seeds, origin = plan
     for t in prange(partitions.shape[0]):
@@ -488,4 +499,4 @@ def synthesize_records(plan, table, model, children, out):
         n_records = min(n_total, first + partition_size) - first
         share = n_records / n_total
         # ``out`` holds the records from number ``origin`` on.
-        _synthesize_partition(first - origin, n_records, share, seeds[p], table, model, children, out)
+        _synthesize_partition(first - origin, n_records, share, seeds[p], table, model, children, out, rules)

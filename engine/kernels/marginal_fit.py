@@ -24,7 +24,8 @@ import numpy as np
 from numba import njit
 
 from ..config import JIT
-from .rng import below, new_state
+from .constraints import draw_allowed, violates, violates_with
+from .rng import below, new_state, uniform
 
 
 @njit(**JIT)
@@ -93,9 +94,26 @@ def _apply(codes, r, c, v, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c
 
 @njit(**JIT)
 def best_move(
-    codes, r, c, radix, m_cols, m_ptr, m_strides, m_offset, target, current, weight, c_ptr, c_marg, gains
+    codes,
+    r,
+    c,
+    radix,
+    m_cols,
+    m_ptr,
+    m_strides,
+    m_offset,
+    target,
+    current,
+    weight,
+    c_ptr,
+    c_marg,
+    gains,
+    rules,
 ):
-    """The value v of column c that lowers record r's error most, and that change (``gains`` is scratch)."""
+    """The value v of column c that lowers record r's error most, and that change (``gains`` is scratch).
+
+    Values that would complete a declared constraint (``rules``) are not considered.
+    """
     old = np.int64(codes[r, c])
     removal = 0.0
     for v in range(radix[c]):
@@ -114,15 +132,33 @@ def best_move(
     best, best_gain = old, 0.0
     for v in range(radix[c]):
         if v != old and removal + gains[v] < best_gain:
+            if v > 0 and violates_with(codes[r], c, v, rules):
+                continue
             best, best_gain = v, removal + gains[v]
     return best, best_gain
 
 
 @njit(**JIT)
 def local_search(
-    codes, radix, m_cols, m_ptr, m_strides, m_offset, target, current, weight, c_ptr, c_marg, steps, seed
+    codes,
+    radix,
+    m_cols,
+    m_ptr,
+    m_strides,
+    m_offset,
+    target,
+    current,
+    weight,
+    c_ptr,
+    c_marg,
+    steps,
+    seed,
+    rules,
 ):
     """``steps`` proposals (uniform record and column); returns how many changes were kept.
+
+    A change that would complete a declared constraint (``rules``) is refused,
+    so records that violate none keep violating none.
 
     ``current`` must hold the counts of ``codes`` (see :func:`all_marginal_counts`);
     both are updated in place. Half the proposals give the cell the value that
@@ -152,7 +188,11 @@ def local_search(
             first = move_gain(codes, r, c, w, *args)
             _apply(codes, r, c, w, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c_marg)
             second = move_gain(codes, other, c, v, *args)
-            if first + second < 0:
+            # Constraints are checked only for a swap that would be kept (most are not): cheaper, same result.
+            if first + second < 0 and not (
+                (w > 0 and violates_with(codes[r], c, w, rules))
+                or (v > 0 and violates_with(codes[other], c, v, rules))
+            ):
                 _apply(codes, other, c, v, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c_marg)
                 kept += 1
             else:
@@ -173,8 +213,39 @@ def local_search(
             c_ptr,
             c_marg,
             gains,
+            rules,
         )
         if gain < 0:
             _apply(codes, r, c, v, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c_marg)
             kept += 1
     return kept
+
+
+@njit(**JIT)
+def repair_records(codes, rules, cumulative, starts, widths, seed):
+    """Redraw, in records ``codes[r, :]`` that violate a declared constraint, the column of the
+    constraint's last item from its cumulative 1-way row (``cumulative[starts[c]:starts[c] + widths[c]]``)
+    among the allowed values, until the record violates none; returns how many records changed."""
+    state = new_state(seed)
+    changed = 0
+    for r in range(codes.shape[0]):
+        record = codes[r]
+        if not violates(record, rules):
+            continue
+        changed += 1
+        while violates(record, rules):
+            for k in range(rules.item_ptr.shape[0] - 1):
+                hit = True
+                for i in range(rules.item_ptr[k], rules.item_ptr[k + 1]):
+                    col = rules.item_col[i]
+                    v = np.int64(record[col])
+                    if not (0 < v < rules.item_len[i] and rules.mask[rules.item_off[i] + v] != 0):
+                        hit = False
+                        break
+                if hit:
+                    c = rules.item_col[rules.item_ptr[k + 1] - 1]
+                    record[c] = draw_allowed(
+                        record, c, cumulative, starts[c], widths[c], uniform(state), rules
+                    )
+                    break
+    return changed

@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import PARALLEL_JIT
+from .constraints import violates_with
 from .rng import new_state, shuffle, uniform
 
 #: The log-score tables (see the module docs): column ``c``'s attributes are
@@ -26,8 +27,11 @@ Scores = namedtuple("Scores", ["offsets", "log_single", "log_single_missing", "l
 
 
 @njit(**PARALLEL_JIT)
-def pairwise_records(scores, seeds, partition_size, out):
+def pairwise_records(scores, seeds, partition_size, out, rules):
     """Fill ``out[c, r]`` with codes (0 = missing) for every record ``r``.
+
+    A value that would complete a declared constraint (``rules``, see
+    :mod:`.constraints`; ``out`` starts at 0) is drawn again among the allowed ones.
 
     Partition p of ``partition_size`` records draws from the stream of
     ``seeds[p]`` (:mod:`.rng`): same seeds, same records, whatever the threads.
@@ -74,6 +78,21 @@ def pairwise_records(scores, seeds, partition_size, out):
                     if u < acc:
                         pick = v
                         break
+                if pick < size and violates_with(out[:, r], c, pick + 1, rules):
+                    total = 0.0
+                    for v in range(size):
+                        if violates_with(out[:, r], c, v + 1, rules):
+                            weights[v] = 0.0
+                        total += weights[v]
+                    total += weights[size]
+                    u = uniform(state) * total
+                    pick = size
+                    acc = 0.0
+                    for v in range(size + 1):
+                        acc += weights[v]
+                        if weights[v] > 0.0 and u < acc:
+                            pick = v
+                            break
                 if pick == size:
                     out[c, r] = 0
                     continue

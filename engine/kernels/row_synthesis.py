@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import JIT, PARALLEL_JIT
+from .constraints import violates_with
 from .rng import below, seed_state, shuffle, substream_seed
 from .support import (
     MODE_ALL,
@@ -42,6 +43,8 @@ from .support import (
 #: seeds ``seeds`` (record r's partition is ``r // partition_size``).
 Orders = namedtuple("Orders", ["codes", "offsets", "counts", "k", "seeds", "partition_size"])
 #: How an id is tested (:func:`~.support.try_add`): the resolution ``k`` and the index's tuning.
+#: The kernels that grow records also take the declared constraints ``rules`` (:mod:`.constraints`):
+#: an attribute that would complete one is refused like a failed k-test.
 Rule = namedtuple("Rule", ["k", "exit_hits", "list_max"])
 #: A pool's partitions: ``remaining[p]`` occurrences still to place, their Fenwick
 #: ``trees[p]`` and random ``states[p]`` (see :func:`pool_records`).
@@ -179,7 +182,7 @@ def draw_order(orders, r, rng, candidates):
 
 
 @njit(**PARALLEL_JIT)
-def row_seeded_records(index, rule, seeds, partition_size, n_workers):
+def row_seeded_records(index, rule, seeds, partition_size, n_workers, rules):
     """One synthetic record per sensitive record: its attributes in random order, each kept
     if the record's support stays >= ``k``.
 
@@ -206,8 +209,9 @@ def row_seeded_records(index, rule, seeds, partition_size, n_workers):
                 reset(work)
                 for i in range(n):
                     b = candidates[i]
-                    if _add(index, work, b, rule):
-                        out[attr_col[b], r] = codes[attr_col[b], r]
+                    c = attr_col[b]
+                    if not violates_with(out[:, r], c, codes[c, r], rules) and _add(index, work, b, rule):
+                        out[c, r] = codes[c, r]
     return out
 
 
@@ -236,7 +240,7 @@ def first_ids(orders, n_records, unseeded):
 
 
 @njit(**JIT)
-def next_kept(node_counts, orders, attr_col, records, positions, out):
+def next_kept(node_counts, orders, attr_col, records, positions, out, rules):
     """Every record's next kept attribute, from the support counts of its kept prefix's extensions.
 
     The records share a kept prefix ``P`` (their attributes up to candidate
@@ -258,8 +262,9 @@ def next_kept(node_counts, orders, attr_col, records, positions, out):
         n = draw_order(orders, r, rng, candidates)
         for j in range(positions[i] + 1, n):
             b = candidates[j]
-            if node_counts[b] >= orders.k:
-                out[attr_col[b], r] = codes[attr_col[b], r]
+            c = attr_col[b]
+            if node_counts[b] >= orders.k and not violates_with(out[:, r], c, codes[c, r], rules):
+                out[c, r] = codes[c, r]
                 attributes[i] = b
                 places[i] = j
                 break
@@ -267,7 +272,7 @@ def next_kept(node_counts, orders, attr_col, records, positions, out):
 
 
 @njit(**JIT)
-def grow_records(node_index, orders, rule, records, positions, add_last, out):
+def grow_records(node_index, orders, rule, records, positions, add_last, out, rules):
     """Finish records on the index of the sensitive records holding their kept prefix.
 
     Record ``i`` has kept its attributes up to candidate position
@@ -295,8 +300,9 @@ def grow_records(node_index, orders, rule, records, positions, add_last, out):
             _add(node_index, work, a, rule)  # always fits: chosen on the node's counts
         for j in range(start + 1, n):
             b = candidates[j]
-            if _add(node_index, work, b, rule):
-                out[attr_col[b], r] = codes[attr_col[b], r]
+            c = attr_col[b]
+            if not violates_with(out[:, r], c, codes[c, r], rules) and _add(node_index, work, b, rule):
+                out[c, r] = codes[c, r]
 
 
 @njit(**JIT)
@@ -309,7 +315,7 @@ def pool_trees(remaining):
 
 
 @njit(**JIT)
-def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries, holders):
+def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries, holders, rules):
     """The pool records that start from attribute ``first``, in pool partitions ``lo .. hi - 1``.
 
     Partition ``p`` of the :data:`Pool` owns ``remaining[p]`` (how many more
@@ -364,7 +370,11 @@ def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries, holder
                     continue
                 if seed_row >= 0 and codes[c, seed_row] > 0:
                     b = offsets[c] + np.int64(codes[c, seed_row]) - 1
-                    if left[b] > 0 and _add(node, work, b, rule):
+                    if (
+                        left[b] > 0
+                        and not violates_with(out[:, n_records], c, attr_code[b], rules)
+                        and _add(node, work, b, rule)
+                    ):
                         out[c, n_records] = attr_code[b]
                         left[b] -= 1
                         fenwick_add(tree, b, -1)
@@ -374,7 +384,9 @@ def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries, holder
                 n_hidden = 0
                 while mass > 0 and n_hidden < tries:
                     b = fenwick_find(tree, below_lo + below(rng, mass))
-                    if _add(node, work, b, rule):
+                    if not violates_with(out[:, n_records], c, attr_code[b], rules) and _add(
+                        node, work, b, rule
+                    ):
                         out[c, n_records] = attr_code[b]
                         left[b] -= 1
                         fenwick_add(tree, b, -1)
@@ -423,7 +435,7 @@ def replay_start(orders, j, rng, order):
 
 
 @njit(**JIT)
-def grow_unseeded_group(group_index, orders, rule, records, out):
+def grow_unseeded_group(group_index, orders, rule, records, out, rules):
     """Finish the unseeded records whose first kept id is the same ``a``.
 
     Each record replays its start (:func:`replay_start`, on the whole table),
@@ -451,12 +463,14 @@ def grow_unseeded_group(group_index, orders, rule, records, out):
             v = np.int64(group_codes[c, random_member(group_index, work, rng)])
             if v == 0:
                 _add(group_index, work, n_attributes + c, rule)
-            elif _add(group_index, work, offsets[c] + v - 1, rule):
+            elif not violates_with(out[:, j], c, v, rules) and _add(
+                group_index, work, offsets[c] + v - 1, rule
+            ):
                 out[c, j] = v
 
 
 @njit(**JIT)
-def value_seeded_records(index, rule, budget, cap, tries, seed):
+def value_seeded_records(index, rule, budget, cap, tries, seed, rules):
     """Records seeded from attribute budgets and completed from the conditional distribution.
 
     While some attribute has budget left, a record starts from an attribute drawn
@@ -511,7 +525,7 @@ def value_seeded_records(index, rule, budget, cap, tries, seed):
                     if left < 0:
                         break
                     continue
-                if _add(index, work, b, rule):
+                if not violates_with(out[:, n_records], c, v, rules) and _add(index, work, b, rule):
                     out[c, n_records] = v
                     used[b] += 1
                     if remaining[b] > 0:

@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import PARALLEL_JIT
+from .constraints import draw_allowed, violates_with
 from .rng import new_state, uniform
 
 #: The fitted tree: columns in sampling ``order``, each one's ``parent`` (-1: the root) and
@@ -24,8 +25,13 @@ Tree = namedtuple("Tree", ["order", "parent", "starts", "widths", "cumulative"])
 
 
 @njit(**PARALLEL_JIT)
-def tree_records(tree, seeds, partition_size, out):
-    """Fill ``out[c, r]`` for every record ``r``; partition p draws from the stream of ``seeds[p]``."""
+def tree_records(tree, seeds, partition_size, out, rules):
+    """Fill ``out[c, r]`` for every record ``r``; partition p draws from the stream of ``seeds[p]``.
+
+    A value that would complete a declared constraint (``rules``, see
+    :mod:`.constraints`; ``out`` starts at 0) is drawn again from the
+    conditional row restricted to the allowed values.
+    """
     order, parent, starts, widths, cumulative = tree
     n_records = out.shape[1]
     n_parts = seeds.shape[0]
@@ -45,4 +51,6 @@ def tree_records(tree, seeds, partition_size, out):
                         right = middle
                     else:
                         left = middle + 1
+                if left > 0 and violates_with(out[:, r], c, left, rules):
+                    left = draw_allowed(out[:, r], c, cumulative, lo, widths[c], uniform(state), rules)
                 out[c, r] = left

@@ -32,6 +32,13 @@ def _summary(result: dict) -> list[list[str]]:
         km = result["k_marginal"]
         group = f" with {km['group']}" if km["group"] else ""
         summary.append([f"NIST {km['k']}-marginal score{group}", f"{km['score']:.1f} / 1000"])
+    if "constraints" in result:
+        found = result["constraints"]
+        sensitive = found["sensitive_violating_records"]
+        sensitive = "not counted (streamed input)" if sensitive is None else f"{sensitive:,}"
+        synthetic = f"{found['synthetic_violating_records']:,}"
+        summary.append([f"records violating the {found['declared']} declared constraint(s)",
+                        f"{synthetic} synthetic, {sensitive} sensitive"])  # fmt: skip
     return summary
 
 

@@ -27,11 +27,13 @@ attribute for a column; :mod:`.output` turns them back into the input's spelling
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..constraints import Constraint, enforce
 from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..protect import validate_resolution
@@ -144,6 +146,7 @@ def synthesize(
     *,
     rng: np.random.Generator,
     progress=None,
+    constraints: Sequence[Constraint] = (),
     **parameters: Any,
 ) -> EncodedTable:
     """Synthesize records with ``mode`` from ``source`` and return their codes.
@@ -153,27 +156,51 @@ def synthesize(
     reads sensitive data). ``parameters`` are the mode's own (see
     :data:`MODE_PARAMETERS`); ``None`` values mean "the mode's default".
     ``progress(done, total)`` is passed to modes that report progress.
+    No record violates one of the declared ``constraints`` (impossible
+    combinations, see :mod:`showcase.engine.constraints`): every mode avoids
+    them as records grow (a k-anonymity mode refuses the attribute like a
+    failed k-test, a sampler draws among the allowed values, the fit refuses
+    the move); :func:`~showcase.engine.constraints.enforce` is a last check
+    that would clear an attribute of any record left violating one.
     Returns the records as an :class:`EncodedTable` on the source's schema.
     """
+    constraints = tuple(constraints)
+    table = _synthesize(mode, source, rng, progress, constraints, parameters)
+    if constraints:
+        enforce(table, constraints)
+    return table
+
+
+def _synthesize(
+    mode: str,
+    source: EncodedTable | Aggregates,
+    rng: np.random.Generator,
+    progress,
+    constraints: tuple[Constraint, ...],
+    parameters: dict[str, Any],
+) -> EncodedTable:
     given = check_parameters(mode, parameters)
     if mode in AGGREGATE_MODES and not isinstance(source, Aggregates):
         raise ParameterError(f"{mode} synthesizes from aggregates, not from sensitive records")
     if mode in (TREE, PAIRWISE, FITTED):
-        return _mode_function(mode)(source, rng=rng, **given)
+        return _mode_function(mode)(source, rng=rng, constraints=constraints, **given)
     if mode == AGGREGATE_SEEDED:
         from .aggregate_seeded import aggregate_seeded
 
-        return aggregate_seeded(source, rng=rng, progress=progress, **given)
+        return aggregate_seeded(source, rng=rng, progress=progress, constraints=constraints, **given)
     if not isinstance(source, EncodedTable):
         raise ParameterError(f"mode {mode} synthesizes from the sensitive records, not from aggregates")
-    codes = _mode_function(mode)(source, rng=rng, **given)
+    codes = _mode_function(mode)(source, rng=rng, constraints=constraints, **given)
     if isinstance(codes, EncodedTable):
         return codes
     # The k-anonymity modes return bare codes on the sensitive table's schema.
     return EncodedTable(source.schema, np.ascontiguousarray(codes))
 
 
-def split_work(mode: str, source: Aggregates, *, rng: np.random.Generator, **parameters: Any):
+def split_work(
+    mode: str, source: Aggregates, *, rng: np.random.Generator, constraints: Sequence[Constraint] = (),
+    **parameters: Any,
+):  # fmt: skip
     """The work of ``mode`` as independent partitions (a :class:`~.split.SplitWork`), seeds from ``rng``.
 
     Only the :data:`SPLIT_MODES`, which read released aggregates alone. Building
@@ -186,4 +213,6 @@ def split_work(mode: str, source: Aggregates, *, rng: np.random.Generator, **par
         )
     if not isinstance(source, Aggregates):
         raise ParameterError(f"{mode} synthesizes from aggregates, not from sensitive records")
-    return importlib.import_module(f"{__name__}.{mode}").split(source, rng=rng, **given)
+    return importlib.import_module(f"{__name__}.{mode}").split(
+        source, rng=rng, constraints=constraints, **given
+    )

@@ -53,12 +53,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numba
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable, code_dtype
 from ..errors import InputError, ParameterError
 from ..kernels.aggregate_synthesis import Children, Model, Plan, build_children, synthesize_records
@@ -190,6 +191,7 @@ def aggregate_seeded(
     target_number_of_records: int | None = None,
     fit_sweeps: int | None = None,
     progress: Progress | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> EncodedTable:
     """Synthesize records from aggregates alone (see the module docs for the algorithm).
 
@@ -209,6 +211,8 @@ def aggregate_seeded(
     fit_sweeps
         Then fit the records to the aggregates' counts with this many proposals per
         cell (:mod:`.aggregate_fit`; 0: no fit; None: :data:`DEFAULT_FIT_SWEEPS`).
+    constraints
+        Declared impossible combinations: a candidate that would complete one is not chosen.
 
     Returns the records as codes on ``aggregates.schema``.
     """
@@ -216,7 +220,7 @@ def aggregate_seeded(
         aggregates, rng=rng, weight_selection_percentile=weight_selection_percentile,
         use_synthetic_counts=use_synthetic_counts,
         aggregate_counts_scale_factor=aggregate_counts_scale_factor,
-        target_number_of_records=target_number_of_records, fit_sweeps=fit_sweeps,
+        target_number_of_records=target_number_of_records, fit_sweeps=fit_sweeps, constraints=constraints,
     )  # fmt: skip
     return work.table(work.fill(work.payload, 0, work.n_parts, progress))
 
@@ -230,6 +234,7 @@ def split(
     aggregate_counts_scale_factor: float = 1.0,
     target_number_of_records: int | None = None,
     fit_sweeps: int | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> SplitWork:
     """The work of :func:`aggregate_seeded` as partitions that can be synthesized anywhere, in any groups.
 
@@ -252,7 +257,7 @@ def split(
     max_code = max((len(d) for d in schema.dictionaries), default=0)
     options = (float(weight_selection_percentile), bool(use_synthetic_counts),
                float(aggregate_counts_scale_factor))  # fmt: skip
-    payload = (aggregates, n_total, seeds, options)
+    payload = (aggregates, n_total, seeds, options, encode(constraints, schema))
     dtype = code_dtype(max_code)
     finish = None
     if fit_sweeps and n_total and schema.n_attributes and len(aggregates):
@@ -262,7 +267,7 @@ def split(
 
 def fill_partitions(payload: tuple, first: int, stop: int, progress: Progress | None = None) -> np.ndarray:
     """Codes ``(n_columns, records)`` of partitions ``first..stop - 1`` of a :func:`split`'s payload."""
-    aggregates, n_total, seeds, (percentile, use_synthetic, scale) = payload
+    aggregates, n_total, seeds, (percentile, use_synthetic, scale), rules = payload
     schema = aggregates.schema
     n_cols = len(schema.columns)
     origin = first * PARTITION_RECORDS
@@ -293,7 +298,7 @@ def fill_partitions(payload: tuple, first: int, stop: int, progress: Progress | 
         partitions = np.arange(start, min(stop, start + per_call), dtype=np.int64)
         with _wrapping():
             plan = Plan(partitions, PARTITION_RECORDS, n_total, seeds, origin)
-            synthesize_records(plan, table.table, model, children, codes)
+            synthesize_records(plan, table.table, model, children, codes, rules)
         if progress is not None:
             progress(min(n_total, int(partitions[-1] + 1) * PARTITION_RECORDS), n_total)
     return codes

@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 from ..encode import EncodedTable
+from ..kernels.constraints import Rules, no_rules
 from ..kernels.rng import seeded_states
 from ..kernels.row_synthesis import Pool, Rule, pool_records, pool_trees, suppress_excess
 from ..kernels.support import (
@@ -258,11 +259,11 @@ def pool_order(pool: np.ndarray) -> np.ndarray:
 
 
 def _grow_pool_chunk(
-    node: SupportIndex, on_first: bool, a: int, share: int, k: int, pool, seed_rows: np.ndarray, chunk
+    node: SupportIndex, on_first: bool, a: int, share: int, k: int, pool, seed_rows: np.ndarray, rules, chunk
 ) -> np.ndarray:
     rule = Rule(k, node.exit_hits, node.list_max)
     return pool_records(
-        node.arrays, on_first, rule, a, pool, chunk[0], chunk[1], share, POOL_TRIES, seed_rows
+        node.arrays, on_first, rule, a, pool, chunk[0], chunk[1], share, POOL_TRIES, seed_rows, rules
     )
 
 
@@ -273,6 +274,7 @@ def grow_pool(
     rng: np.random.Generator,
     *,
     seeded: bool = True,
+    rules: Rules | None = None,
 ) -> np.ndarray:
     """Records that hold exactly the pooled occurrences (see ``pool_records``).
 
@@ -288,8 +290,10 @@ def grow_pool(
     on the whole table's index, which gives the same records). Partitions run
     in parallel, in fixed chunks, so the records depend on the seed only.
     With ``seeded``, each record also draws a sensitive record holding ``a``
-    and offers its values first (see ``pool_records``).
+    and offers its values first (see ``pool_records``). A value that would
+    complete a declared constraint (``rules``) is refused like a failed k-test.
     """
+    rules = no_rules() if rules is None else rules
     total = int(pool.sum())
     n_parts = max(1, -(-total // POOL_PARTITION))
     states = seeded_states(stream_seeds(rng, n_parts))
@@ -314,7 +318,9 @@ def grow_pool(
             seed_rows = np.arange(node.arrays[0].shape[1], dtype=np.int64)
         else:
             seed_rows = holders(codes, offsets, attr_col, int(a)).astype(np.int64)
-        grow = partial(_grow_pool_chunk, node, on_first, int(a), share, resolution, pool_state, seed_rows)
+        grow = partial(
+            _grow_pool_chunk, node, on_first, int(a), share, resolution, pool_state, seed_rows, rules
+        )
         grown.extend(run_parallel(grow, chunks))
     return np.concatenate(grown, axis=1)
 
@@ -326,6 +332,7 @@ def consolidate(
     rng: np.random.Generator,
     *,
     seeded_pool: bool = True,
+    rules: Rules | None = None,
 ) -> np.ndarray:
     """Make every attribute's count in ``out`` equal its protected count.
 
@@ -342,4 +349,6 @@ def consolidate(
         out = suppress_excess(out, index.offsets, excess, column_seeds)
     if not pool.any():
         return out
-    return np.concatenate([out, grow_pool(index, pool, resolution, rng, seeded=seeded_pool)], axis=1)
+    return np.concatenate(
+        [out, grow_pool(index, pool, resolution, rng, seeded=seeded_pool, rules=rules)], axis=1
+    )

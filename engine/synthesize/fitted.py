@@ -11,9 +11,12 @@ marginals, never the sensitive data: post-processing, as private as the release.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
 
@@ -29,8 +32,13 @@ def fitted(
     rng: np.random.Generator,
     target_number_of_records: int | None = None,
     sweeps: int | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> EncodedTable:
-    """Synthetic records fitted to the release's measured marginals, on the release's own schema."""
+    """Synthetic records fitted to the release's measured marginals, on the release's own schema.
+
+    With ``constraints``, the starting records are repaired and the local search refuses every change
+    that would complete one, so no record violates them.
+    """
     from ..dp.model import Fitter
 
     measurements = aggregates.marginals
@@ -43,7 +51,8 @@ def fitted(
     n = int(target_number_of_records or measurements.record_count)
     if n < 1:
         raise ParameterError(f"number of records must be at least 1, got {n}")
-    fitter = Fitter(measurements, seed=int(rng.integers(0, 2**63 - 1)), records=n)
+    rules = encode(constraints, aggregates.schema, measurements.values) if constraints else None
+    fitter = Fitter(measurements, seed=int(rng.integers(0, 2**63 - 1)), records=n, rules=rules)
     if sweeps is None:
         sweeps = int(min(SWEEPS, max(1, MAX_PROPOSALS // max(n * len(measurements.values), 1))))
     fitter.fit(sweeps)

@@ -17,10 +17,12 @@ that the aggregates do not list; single attributes always come from them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
 from ..kernels.pairwise import Scores, pairwise_records
@@ -68,8 +70,12 @@ def pairwise(
     *,
     rng: np.random.Generator,
     target_number_of_records: int | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> EncodedTable:
-    """Synthetic records on ``aggregates.schema``, every column decided for every record."""
+    """Synthetic records on ``aggregates.schema``, every column decided for every record.
+
+    A value that would complete one of ``constraints`` is drawn again among the allowed ones.
+    """
     aggregates = aggregates.on_released_schema()  # suppressed values must never appear
     if aggregates.reporting_length < 2 or not (aggregates.length == 2).any():
         raise ParameterError("pairwise synthesis needs aggregates with combinations of length 2")
@@ -80,5 +86,5 @@ def pairwise(
     width = max((len(d) for d in schema.dictionaries), default=0)
     out = np.zeros((len(schema.columns), n), dtype=code_dtype(width))
     seeds = stream_seeds(rng, math.ceil(n / PARTITION))
-    pairwise_records(pairwise_tables(aggregates), seeds, PARTITION, out)
+    pairwise_records(pairwise_tables(aggregates), seeds, PARTITION, out, encode(constraints, schema))
     return EncodedTable(schema, out)

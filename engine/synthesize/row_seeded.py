@@ -45,9 +45,13 @@ has its own random stream, so the output depends on the seed only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable
+from ..kernels.constraints import Rules, no_rules
 from ..kernels.row_synthesis import Orders, Rule, first_ids, grow_records, next_kept
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
@@ -72,21 +76,28 @@ SPLIT_COST = 4000
 
 
 def row_seeded(
-    table: EncodedTable, *, resolution: int, rng: np.random.Generator, seeded_pool: bool = True
+    table: EncodedTable,
+    *,
+    resolution: int,
+    rng: np.random.Generator,
+    seeded_pool: bool = True,
+    constraints: Sequence[Constraint] = (),
 ) -> np.ndarray:
     """Synthetic codes ``(n_columns, n_synthetic)``, same dtype and meaning as ``table.codes``.
 
     ``resolution`` is k; all randomness comes from ``rng`` (same seed, same
     output, whatever the number of threads). ``seeded_pool=False`` grows the
     pool's records from pool draws only (the former pool: more, shorter
-    records; see :func:`~showcase.engine.synthesize.consolidate.grow_pool`).
+    records; see :func:`~showcase.engine.synthesize.consolidate.grow_pool`). An attribute that would
+    complete one of ``constraints`` is refused like a failed k-test.
     """
     k = validate_resolution(resolution)
     index = support_index(table, k)
     n_parts = max(1, -(-table.n_rows // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
-    out = first_pass(table, index, k, seeds)
-    return np.ascontiguousarray(consolidate(index, out, k, rng, seeded_pool=seeded_pool))
+    rules = encode(constraints, table.schema)
+    out = first_pass(table, index, k, seeds, rules=rules)
+    return np.ascontiguousarray(consolidate(index, out, k, rng, seeded_pool=seeded_pool, rules=rules))
 
 
 def first_pass(
@@ -96,6 +107,7 @@ def first_pass(
     seeds: np.ndarray,
     *,
     split_cost: float = SPLIT_COST,
+    rules: Rules | None = None,
 ) -> np.ndarray:
     """Step 1: every sensitive record's attributes in random order, kept while support >= k.
 
@@ -108,6 +120,7 @@ def first_pass(
     ``split_cost`` tunes the splits (0 splits every group, for tests).
     """
     codes, offsets, attr_col, _, counts = index.arrays[:5]
+    rules = no_rules() if rules is None else rules
     orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
     first = first_ids(orders, table.n_rows, False)
     out = np.zeros_like(codes)
@@ -125,7 +138,7 @@ def first_pass(
         """
         node_rows = node_codes.shape[1]
         node_counts = id_counts(node_codes, offsets, columns, parallel=False)
-        kept, places = next_kept(node_counts, orders, attr_col, records, positions, out)
+        kept, places = next_kept(node_counts, orders, attr_col, records, positions, out, rules)
         rest = []
         for b, members in group_by(kept):
             if len(members) * (node_rows - node_counts[b]) >= split_cost * node_counts[b]:
@@ -140,7 +153,7 @@ def first_pass(
             node_codes, offsets, columns, k, use_pairs=False, parallel=False, all_counts=node_counts
         )
         rule = Rule(k, node.exit_hits, node.list_max)
-        grow_records(node.arrays, orders, rule, records[members], places[members], True, out)
+        grow_records(node.arrays, orders, rule, records[members], places[members], True, out, rules)
 
     def grow(item: tuple[int, np.ndarray]) -> None:
         a, records = item

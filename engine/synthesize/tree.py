@@ -18,10 +18,12 @@ the ACS national excerpt with DP aggregates at L = 2 it scored a k-marginal of
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
 from ..kernels.tree import Tree, tree_records
@@ -164,14 +166,24 @@ def tree(
     *,
     rng: np.random.Generator,
     target_number_of_records: int | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> EncodedTable:
-    """Synthetic records on the release's own schema, every column decided for every record."""
-    work = split(aggregates, rng=rng, target_number_of_records=target_number_of_records)
+    """Synthetic records on the release's own schema, every column decided for every record.
+
+    A value that would complete one of ``constraints`` is drawn again among the allowed ones.
+    """
+    work = split(
+        aggregates, rng=rng, target_number_of_records=target_number_of_records, constraints=constraints
+    )
     return work.table(work.fill(work.payload, 0, work.n_parts))
 
 
 def split(
-    aggregates: Aggregates, *, rng: np.random.Generator, target_number_of_records: int | None = None
+    aggregates: Aggregates,
+    *,
+    rng: np.random.Generator,
+    target_number_of_records: int | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> SplitWork:
     """The work of :func:`tree`: the fitted tree and every partition's seed, for :func:`fill_partitions`."""
     aggregates = aggregates.on_released_schema()
@@ -184,16 +196,16 @@ def split(
     fitted = fit(aggregates)
     seeds = stream_seeds(rng, math.ceil(n / PARTITION))
     dtype = code_dtype(int(fitted.widths.max(initial=1)) - 1)
-    payload = (fitted, n, seeds, dtype)
+    payload = (fitted, n, seeds, dtype, encode(constraints, aggregates.schema))
     return SplitWork(aggregates.schema, n, PARTITION, len(seeds), dtype, fill_partitions, payload)
 
 
 def fill_partitions(payload: tuple, first: int, stop: int, progress=None) -> np.ndarray:
     """Codes ``(n_columns, records)`` of partitions ``first..stop - 1`` of a :func:`split`'s payload."""
-    fitted, n, seeds, dtype = payload
+    fitted, n, seeds, dtype, rules = payload
     out = np.zeros((fitted.order.shape[0], max(0, min(n, stop * PARTITION) - first * PARTITION)), dtype=dtype)
     # Records are numbered from the run's first partition: each partition reads its own seed only.
-    tree_records(fitted, seeds[first:stop], PARTITION, out)
+    tree_records(fitted, seeds[first:stop], PARTITION, out, rules)
     if progress is not None:
         progress(min(n, stop * PARTITION), n)
     return out

@@ -27,8 +27,11 @@ change the output.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable
 from ..kernels.row_synthesis import Orders, Rule, first_ids, grow_unseeded_group
 from ..protect import validate_resolution
@@ -36,11 +39,14 @@ from ..randomness import stream_seeds
 from .consolidate import PARTITION_SIZE, group_by, group_index, id_counts, run_parallel
 
 
-def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) -> np.ndarray:
+def unseeded(
+    table: EncodedTable, *, resolution: int, rng: np.random.Generator, constraints: Sequence[Constraint] = ()
+) -> np.ndarray:
     """Synthetic codes ``(n_columns, n_rows)``, same dtype and meaning as ``table.codes``.
 
     ``resolution`` is k; all randomness comes from ``rng`` (same seed, same
-    output, whatever the number of threads).
+    output, whatever the number of threads). An attribute that would complete
+    one of ``constraints`` is refused like a failed k-test.
     """
     k = validate_resolution(resolution)
     codes = np.ascontiguousarray(table.codes)
@@ -51,6 +57,7 @@ def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) 
     n_records = table.n_rows
     n_parts = max(1, -(-n_records // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
+    rules = encode(constraints, table.schema)
     orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
     first = first_ids(orders, n_records, True)
     out = np.zeros((table.n_columns, n_records), dtype=codes.dtype)
@@ -58,7 +65,9 @@ def unseeded(table: EncodedTable, *, resolution: int, rng: np.random.Generator) 
     def grow(item: tuple[int, np.ndarray]) -> None:
         a, records = item
         group = group_index(codes, offsets, columns, attr_col, a, k)
-        grow_unseeded_group(group.arrays, orders, Rule(k, group.exit_hits, group.list_max), records, out)
+        grow_unseeded_group(
+            group.arrays, orders, Rule(k, group.exit_hits, group.list_max), records, out, rules
+        )
 
     run_parallel(grow, group_by(first))
     return out

@@ -34,9 +34,11 @@ to a few passes over ``n_rows / 64`` bitmap words, as in the other modes.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
+from ..constraints import Constraint, encode
 from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..kernels.row_synthesis import Rule, value_seeded_records
@@ -75,11 +77,13 @@ def value_seeded(
     rng: np.random.Generator,
     oversampling_ratio: float | None = None,
     oversampling_tries: int | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> np.ndarray:
     """Synthetic codes ``(n_columns, n_synthetic)``, same dtype and meaning as ``table.codes``.
 
     ``resolution`` is k; all randomness comes from ``rng`` (same seed, same
-    output, whatever the number of threads).
+    output, whatever the number of threads). An attribute that would complete
+    one of ``constraints`` is refused like a failed k-test.
     """
     k = validate_resolution(resolution)
     ratio, tries = validate_oversampling(oversampling_ratio, oversampling_tries)
@@ -93,6 +97,7 @@ def value_seeded(
     total = int(budget.sum())
     n_parts = max(1, -(-total // BUDGET_PARTITION))
     seeds = stream_seeds(rng, n_parts)
+    rules = encode(constraints, table.schema)
 
     def grow(part: int) -> np.ndarray:
         share = split_counts(budget, n_parts, part)
@@ -101,7 +106,7 @@ def value_seeded(
         else:
             cap = share + split_counts(allowance, n_parts, part)
         rule = Rule(k, index.exit_hits, index.list_max)
-        return value_seeded_records(index.arrays, rule, share, cap, tries, seeds[part])
+        return value_seeded_records(index.arrays, rule, share, cap, tries, seeds[part], rules)
 
     parts = run_parallel(grow, range(n_parts))
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
