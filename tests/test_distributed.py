@@ -187,3 +187,26 @@ def test_a_fitted_aggregate_seeded_split_in_runs_is_the_whole_synthesis():
     np.testing.assert_array_equal(work.table(np.concatenate(pieces, axis=1)).codes, whole.codes)
     unfitted = synthesize("aggregate_seeded", release, rng=make_rng(4), target_number_of_records=n)
     assert (unfitted.codes != whole.codes).any()  # the fit did move records
+
+
+@pytest.mark.parametrize("mode", ["aggregate_seeded", "tree"])
+def test_a_split_synthesis_keeps_declared_constraints(mode):
+    """Workers get the constraints in their payload: runs give the records of one call, none impossible."""
+    from showcase.engine.constraints import Constraint, violations
+    from showcase.engine.randomness import make_rng
+    from showcase.engine.synthesize import split_work, synthesize
+
+    release = _k_anonymous_release(1500, 5)
+    schema = release.on_released_schema().schema
+    first, second = schema.columns[:2]
+    rule = Constraint(
+        ((first, (schema.dictionaries[0][0].as_py(),)), (second, (schema.dictionaries[1][0].as_py(),)))
+    )
+    n = 2 * 4096 + 9
+    whole = synthesize(mode, release, rng=make_rng(6), target_number_of_records=n, constraints=[rule])
+    work = split_work(mode, release, rng=make_rng(6), target_number_of_records=n, constraints=[rule])
+    rebuilt = work.table(np.concatenate([work.fill(work.payload, a, b) for a, b in work.runs(3)], axis=1))
+    np.testing.assert_array_equal(rebuilt.codes, whole.codes)
+    assert int(violations(rebuilt, [rule]).sum()) == 0
+    free = synthesize(mode, release, rng=make_rng(6), target_number_of_records=n)
+    assert int(violations(free, [rule]).sum()) > 0  # the rule does bite without enforcement
