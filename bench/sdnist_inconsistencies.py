@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from harness import BENCH
-from synthesize_table import NIST, binned
+from synthesize_table import NIST, binned, read_as_text
 
 from showcase.engine import DifferentialPrivacy, KAnonymity, Preparation, load, run
 from showcase.engine.constraints import violations
@@ -63,10 +63,7 @@ def age_label(age: str) -> str:
 
 def prepare(folder: Path, source: Path = NIST) -> Path:
     """The ACS excerpt as the codebook describes it, as a CSV of strings."""
-    with open(source, encoding="utf-8") as handle:
-        names = handle.readline().strip().split(",")
-    types = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
-    table = pacsv.read_csv(source, convert_options=types)
+    table = read_as_text(source)
     columns, kept = [], []
     for name in table.column_names:
         if name in DROPPED:

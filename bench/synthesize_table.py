@@ -43,12 +43,17 @@ def binned(column: pa.ChunkedArray, width: int) -> pa.Array:
     return pa.array(np.where(keep, text, labels), pa.string())
 
 
-def prepared_nist(folder: Path, source: Path = NIST) -> Path:
-    """The categorical NIST table (national, or another excerpt ``source``) as a CSV in ``folder``."""
+def read_as_text(source: Path) -> pa.Table:
+    """A NIST CSV with every column read as text (codes keep their spelling, e.g. ``N``, ``01``)."""
     with open(source, encoding="utf-8") as handle:
         names = handle.readline().strip().split(",")
     types = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
-    table = pacsv.read_csv(source, convert_options=types)
+    return pacsv.read_csv(source, convert_options=types)
+
+
+def prepared_nist(folder: Path, source: Path = NIST) -> Path:
+    """The categorical NIST table (national, or another excerpt ``source``) as a CSV in ``folder``."""
+    table = read_as_text(source)
     columns, kept = [], []
     for name in table.column_names:
         if name in DROPPED:
