@@ -1,17 +1,21 @@
 """How each named mechanism runs (see :mod:`.mechanisms`): this project's, and peers' adapters.
 
 Every function takes the sensitive codes, the mechanism's parameters, the
-reporting length and a seed, and returns a :class:`~showcase.engine.evaluate.Release`.
-Peers are imported only when their mechanism runs.
+reporting length, a seed and the declared constraints, and returns a
+:class:`~showcase.engine.evaluate.Release`. This project's synthesizers honour
+the constraints; peers cannot be told them (their violations are counted by
+the evaluation). Peers are imported only when their mechanism runs.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from .constraints import Constraint
 from .count import count_combinations
 from .encode import EncodedTable, decode, encode
 from .errors import ShowcaseError
@@ -28,12 +32,17 @@ def _k_and_length(params: dict, length: int) -> tuple[int, int]:
     return int(params["k"]), int(params.get("L") or length)
 
 
-def aggregate(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+Constraints = Sequence[Constraint]
+
+
+def aggregate(sensitive: EncodedTable, params: dict, length: int, seed: int, constraints: Constraints = ()
+              ) -> Release:  # fmt: skip
     k, reporting = _k_and_length(params, length)
     return Release(None, "aggregates", aggregates=k_anonymize(count_combinations(sensitive, reporting), k))
 
 
-def kanon_mode(sensitive: EncodedTable, params: dict, length: int, seed: int, mode: str) -> Release:
+def kanon_mode(sensitive: EncodedTable, params: dict, length: int, seed: int, mode: str,
+               constraints: Constraints = ()) -> Release:  # fmt: skip
     """One of the k-anonymity synthesis modes, on the sensitive records."""
     module = importlib.import_module(f"showcase.engine.synthesize.{mode}")
     extra = {}
@@ -41,20 +50,23 @@ def kanon_mode(sensitive: EncodedTable, params: dict, length: int, seed: int, mo
         for key in ("oversampling_ratio", "oversampling_tries"):
             if params.get(key) is not None:
                 extra[key] = params[key]
-    codes = getattr(module, mode)(sensitive, resolution=int(params["k"]), rng=make_rng(seed), **extra)
+    codes = getattr(module, mode)(sensitive, resolution=int(params["k"]), rng=make_rng(seed),
+                                  constraints=constraints, **extra)  # fmt: skip
     return Release(None, "synthetic", table=EncodedTable(sensitive.schema, codes))
 
 
-def aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+def aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: int,
+                     constraints: Constraints = ()) -> Release:  # fmt: skip
     from .synthesize.aggregate_seeded import aggregate_seeded
 
     k, reporting = _k_and_length(params, length)
     released = k_anonymize(count_combinations(sensitive, reporting), k)
-    synthetic = aggregate_seeded(released, rng=make_rng(seed))
+    synthetic = aggregate_seeded(released, rng=make_rng(seed), constraints=constraints)
     return Release(None, "synthetic", table=_onto(synthetic, sensitive))
 
 
-def dp(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+def dp(sensitive: EncodedTable, params: dict, length: int, seed: int, constraints: Constraints = ()
+       ) -> Release:  # fmt: skip
     """DP aggregates, then tree synthesis from them (never the sensitive rows).
 
     Comparison releases stay in memory and are not recorded in the privacy
@@ -71,11 +83,12 @@ def dp(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release
         length=int(params.get("L") or 2),  # the synthesis uses lengths 1 and 2 only
         source=RandomSource(seed),
     )
-    synthetic = tree(released, rng=make_rng(seed))
+    synthetic = tree(released, rng=make_rng(seed), constraints=constraints)
     return Release(None, "synthetic", table=_onto(synthetic, sensitive))
 
 
-def dp_adaptive(sensitive: EncodedTable, params: dict, length: int, seed: int, algorithm: str) -> Release:
+def dp_adaptive(sensitive: EncodedTable, params: dict, length: int, seed: int, algorithm: str,
+                constraints: Constraints = ()) -> Release:  # fmt: skip
     """Adaptively measured DP marginals (``aim`` at L = 3 by default, ``mst``), then fitted synthesis.
 
     As ``run --dp --mechanism aim|mst`` does, in memory and outside the ledger.
@@ -92,7 +105,7 @@ def dp_adaptive(sensitive: EncodedTable, params: dict, length: int, seed: int, a
         sensitive, epsilon=float(params["epsilon"]), delta=params.get("delta") or None, options=options,
         source=RandomSource(seed), seed=seed,
     )  # fmt: skip
-    synthetic = fitted(released, rng=make_rng(seed))
+    synthetic = fitted(released, rng=make_rng(seed), constraints=constraints)
     return Release(None, "synthetic", table=_onto(synthetic, sensitive))
 
 
@@ -119,7 +132,8 @@ def _from_rows(rows: list[list[str]], sensitive: EncodedTable) -> Release:
     return Release(None, "synthetic", table=encode(table, sensitive_zeros="all", schema=sensitive.schema))
 
 
-def pac_synth(sensitive: EncodedTable, params: dict, length: int, seed: int) -> Release:
+def pac_synth(sensitive: EncodedTable, params: dict, length: int, seed: int, constraints: Constraints = ()
+              ) -> Release:  # fmt: skip
     """pac-synth's DP aggregate-seeded synthesizer (peer); its Rust panics become one-line errors."""
     try:
         return _pac_synth(sensitive, params, length)
@@ -147,7 +161,8 @@ def _pac_synth(sensitive: EncodedTable, params: dict, length: int) -> Release:
     return _from_rows(synthesizer.sample(), sensitive)
 
 
-def smartnoise(sensitive: EncodedTable, params: dict, length: int, seed: int, name: str) -> Release:
+def smartnoise(sensitive: EncodedTable, params: dict, length: int, seed: int, name: str,
+               constraints: Constraints = ()) -> Release:  # fmt: skip
     """SmartNoise's MST or AIM synthesizer (peer), on the sensitive records."""
     from snsynth import Synthesizer
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -121,14 +122,17 @@ def check_available(mechanism: Mechanism) -> None:
 
 
 def run_mechanism(
-    mechanism: Mechanism, sensitive: EncodedTable, length: int, seed: int
+    mechanism: Mechanism, sensitive: EncodedTable, length: int, seed: int, constraints: Sequence = ()
 ) -> tuple[Release, float]:
-    """Produce one mechanism's release; returns it and the seconds it took."""
+    """Produce one mechanism's release; returns it and the seconds it took.
+
+    This project's synthesizers keep the declared ``constraints``; peers cannot be told them.
+    """
     info = MECHANISMS[mechanism.name]
     run = getattr(importlib.import_module(".mechanism_runs", __package__), info.run)
     extra = () if info.variant is None else (info.variant,)
     start = time.perf_counter()
-    release = run(sensitive, mechanism.params, length, seed, *extra)
+    release = run(sensitive, mechanism.params, length, seed, *extra, constraints=tuple(constraints))
     return release, time.perf_counter() - start
 
 

@@ -482,3 +482,30 @@ def test_a_multi_value_column_matches_through_its_indicators():
     assert violations(table, [either]).tolist() == [True, True, False, False, False] * 40
     out = synthesize("row_seeded", table, rng=np.random.default_rng(1), resolution=5, constraints=[either])
     assert not violations(out, [either]).any() and out.n_rows > 0
+
+
+def test_compare_keeps_and_counts_the_codebook_constraints(capsys, tmp_path, children, monkeypatch):
+    """``showcase compare`` tells this project's synthesizers the constraints and counts each release's
+    violating records; the count is real: synthesizers not told the constraints (as peers) make some."""
+    import csv
+
+    from showcase.engine.jobs import compare as compare_job
+
+    from .helpers import compare
+
+    data, book = children
+    mechanisms = ["row_seeded:k=5", "aggregate_seeded:k=5", "dp:epsilon=4", "dp-aim:epsilon=4"]
+
+    def violating(name: str) -> dict:
+        code, _, err = compare(capsys, data, tmp_path / name, mechanisms, "--codebook", book, "-l", "2",
+                               "--seed", "5", "--repeat", "2")  # fmt: skip
+        assert code == 0, err
+        rows = list(csv.DictReader((tmp_path / name / "comparison.csv").read_text().splitlines()))
+        return {r["mechanism"]: float(r["violating_records"]) for r in rows}
+
+    kept = violating("kept")
+    assert set(kept) == set(mechanisms) and all(v == 0 for v in kept.values()), kept
+    assert "records breaking a constraint" in (tmp_path / "kept" / "report.html").read_text()
+    untold = compare_job.run_mechanism
+    monkeypatch.setattr(compare_job, "run_mechanism", lambda m, t, n, s, c=(): untold(m, t, n, s))
+    assert sum(violating("untold").values()) > 0

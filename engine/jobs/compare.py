@@ -72,6 +72,8 @@ def summary_row(label: str, seeded: bool | str, seconds: float, result: dict, pe
         row[key] = round(overall[key], 4)
     for level in result["by_length"]:
         row[f"preserved_pct_length_{level['length']}"] = level["preserved_pct"]
+    if "constraints" in result:
+        row["violating_records"] = result["constraints"]["synthetic_violating_records"]
     return row
 
 
@@ -183,7 +185,9 @@ def compare(
     the mechanisms that take an ε. Writes comparison.json (every run, and a
     summary line per mechanism with means and 95 % intervals),
     comparison.csv (the summary) and report.html atomically; returns the
-    comparison document.
+    comparison document. Declared constraints (a codebook's ``constraints:``)
+    are kept by this project's synthesizers, and every synthetic release's
+    violating records are counted (peers cannot be told the constraints).
     """
     length = validate_length(length)
     resolution = check_k(resolution)
@@ -193,6 +197,8 @@ def compare(
     parsed = sweep(mechanisms, epsilons)
     for mechanism in parsed:
         check_available(mechanism)
+    preparation = preparation.resolved()
+    constraints = preparation.constraints
     check_source(sensitive, preparation)
     job = Job("comparison", out=out, force=force, inputs=[sensitive], progress=progress)
     plan = [(m, run) for m in parsed for run in range(repeat if MECHANISMS[m.name].stochastic else 1)]
@@ -207,9 +213,10 @@ def compare(
     for i, ((mechanism, run), mech_seed) in enumerate(zip(plan, seeds)):
         job.report("compare", i, len(plan))
         with PeakMemory() as peak:
-            release, seconds = run_mechanism(mechanism, table, length, mech_seed)
+            release, seconds = run_mechanism(mechanism, table, length, mech_seed, constraints)
         result = evaluate_release(
-            table, release, length=length, resolution=resolution, group=group, exact=exact
+            table, release, length=length, resolution=resolution, group=group, exact=exact,
+            constraints=constraints,
         )
         # Never the seed itself: it would let anyone recompute a DP mechanism's noise.
         shown_seed = (seed is not None) if MECHANISMS[mechanism.name].seeded else "not seedable"
@@ -230,6 +237,7 @@ def compare(
         "preparation": preparation.describe(),
         "parameters": {"reporting_length": length, "resolution": resolution,
                        "seeded": seed is not None, "group": group, "repeat": repeat,
+                       "constraints": len(constraints),
                        "epsilons": sorted({r["epsilon"] for r in rows if r["epsilon"] is not None})},
         "summary": rows,
         "evaluations": evaluations,

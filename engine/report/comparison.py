@@ -12,12 +12,15 @@ COLUMNS = ["mechanism", "seeded", "seconds", "peak_mib", "release_kind", "record
            "mean_absolute_error", "mean_proportional_error"]  # fmt: skip
 #: The numeric columns summarised over repeated runs (mean, sd, 95 % interval).
 METRICS = ["seconds", "peak_mib", "record_expansion", "k_marginal", "preserved_pct", "suppressed_pct",
-           "fabricated_pct", "leakage_pct", "mean_absolute_error", "mean_proportional_error"]  # fmt: skip
+           "fabricated_pct", "leakage_pct", "mean_absolute_error", "mean_proportional_error",
+           "violating_records"]  # fmt: skip
 #: The report's table: (column, heading, decimals).
 SHOWN = [("k_marginal", "k-marginal", 1), ("preserved_pct", "preserved %", 1),
          ("fabricated_pct", "fabricated %", 1), ("mean_absolute_error", "MAE", 2),
          ("record_expansion", "records / input", 3), ("seconds", "seconds", 1),
          ("peak_mib", "peak MiB", 0)]  # fmt: skip
+#: The column shown when constraints were declared: synthetic records holding an impossible combination.
+VIOLATIONS = ("violating_records", "records breaking a constraint", 0)
 TABLE_CSS = (
     "<style>table.results{width:100%;table-layout:fixed}table.results td{font-variant-numeric:tabular-nums}"
     "table.results td:first-child{overflow-wrap:anywhere}table.results th:first-child{width:24%}"
@@ -42,10 +45,11 @@ def results_table(rows: list[dict]) -> str:
     Fixed layout at the page's width: long mechanism names wrap instead of
     making the table scroll sideways.
     """
-    head = "<th>mechanism</th><th>runs</th>" + "".join(f"<th>{escape(h)}</th>" for _, h, _ in SHOWN)
+    shown = SHOWN + [VIOLATIONS] if any("violating_records" in r for r in rows) else SHOWN
+    head = "<th>mechanism</th><th>runs</th>" + "".join(f"<th>{escape(h)}</th>" for _, h, _ in shown)
     body = "".join(
         f"<tr><td>{escape(r['mechanism'])}</td><td>{r.get('runs', 1)}</td>"
-        + "".join(f"<td>{_cell(r, key, d)}</td>" for key, _, d in SHOWN)
+        + "".join(f"<td>{_cell(r, key, d)}</td>" for key, _, d in shown)
         + "</tr>"
         for r in rows
     )
@@ -118,6 +122,12 @@ def render(document: dict) -> str:
             + (f"; each stochastic mechanism ran {repeat} times with independent seeds" if repeat > 1 else "")
             + ". This report holds only aggregate metrics; no sensitive record or rare combination "
             "appears in it.</p>",
+            *(
+                [f'<p class="note">{params["constraints"]} declared constraints (impossible combinations): '
+                 "this project's synthesizers keep them; peers cannot be told them. The table counts the "
+                 "synthetic records that break one.</p>"]
+                if params.get("constraints") else []
+            ),
             "<h2>Results</h2>",
             results_table(rows),
             "<h2>Charts</h2>",
