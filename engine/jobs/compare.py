@@ -215,7 +215,12 @@ def compare(
         with PeakMemory() as peak:
             release, seconds = run_mechanism(mechanism, table, length, mech_seed, constraints)
         result = evaluate_release(
-            table, release, length=length, resolution=resolution, group=group, exact=exact,
+            table,
+            release,
+            length=length,
+            resolution=resolution,
+            group=group,
+            exact=exact,
             constraints=constraints,
         )
         # Never the seed itself: it would let anyone recompute a DP mechanism's noise.

@@ -123,10 +123,13 @@ def render(document: dict) -> str:
             + ". This report holds only aggregate metrics; no sensitive record or rare combination "
             "appears in it.</p>",
             *(
-                [f'<p class="note">{params["constraints"]} declared constraints (impossible combinations): '
-                 "this project's synthesizers keep them; peers cannot be told them. The table counts the "
-                 "synthetic records that break one.</p>"]
-                if params.get("constraints") else []
+                [
+                    f'<p class="note">{params["constraints"]} declared constraints (impossible combinations): '
+                    "this project's synthesizers keep them; peers cannot be told them. The table counts the "
+                    "synthetic records that break one.</p>"
+                ]
+                if params.get("constraints")
+                else []
             ),
             "<h2>Results</h2>",
             results_table(rows),
