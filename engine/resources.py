@@ -36,6 +36,11 @@ DP_BYTES_PER_ATTRIBUTE = 24
 #: bytes kept per record for the whole release (its number of candidates, int32).
 DP_CHUNK_ROWS = 1 << 20
 DP_BYTES_PER_RECORD = 4
+#: Under DP, entries of one length's dense candidate index at most (see ``dp.marginals``): the
+#: index and its flags hold 8 bytes per entry, and the threads' key histograms at most
+#: :data:`DP_DENSE_HITS_BYTES` (4 bytes per entry and thread).
+DP_DENSE_ENTRIES = 1 << 24
+DP_DENSE_HITS_BYTES = 1 << 28
 
 _UNITS = {
     "": 1, "b": 1,
@@ -218,9 +223,30 @@ def estimate(
     """
     combos = combination_bound(cardinalities, n_rows, length, capped=not dp)
     per_combination = COPIES * (4 * length + 9)
-    listed = n_rows if dp_chunk_rows is None else min(n_rows, dp_chunk_rows)
-    extra = DP_BYTES_PER_ATTRIBUTE * listed * len(cardinalities) + DP_BYTES_PER_RECORD * n_rows if dp else 0
+    extra = 0
+    if dp:
+        listed = n_rows if dp_chunk_rows is None else min(n_rows, dp_chunk_rows)
+        extra = DP_BYTES_PER_ATTRIBUTE * listed * len(cardinalities) + DP_BYTES_PER_RECORD * n_rows
+        if dp_chunk_rows is not None:  # the dense pass of the longest length (its index is the largest)
+            extra += dense_pass_bytes(cardinalities, length)
     return Estimate(combos, combos * per_combination + resident + extra, resident)
+
+
+def dense_pass_bytes(cardinalities: Sequence[int], length: int, threads: int | None = None) -> int:
+    """Bytes of a DP dense pass at ``length``: its index and flags, and the threads' histograms.
+
+    The index has an entry per cell of every column set of ``length`` columns
+    (each column's values and "missing"), up to :data:`DP_DENSE_ENTRIES`;
+    above that the release enumerates attribute lists instead (counted apart).
+    """
+    if length < 1 or length > len(cardinalities):
+        return 0
+    cells = _elementary([c + 1 for c in cardinalities], length)[length - 1]
+    if cells > DP_DENSE_ENTRIES:
+        return 0
+    entries = int(cells)
+    threads = threads or os.cpu_count() or 1
+    return 8 * entries + min(DP_DENSE_HITS_BYTES, 4 * entries * threads)
 
 
 def _size(n: float) -> str:

@@ -193,3 +193,30 @@ def test_run_guards_its_k_anonymous_counting_too(tmp_path, capsys):
             protection=DifferentialPrivacy(1.0, ledger=tmp_path / "l.sqlite"),
             resources=Resources(guard=False),
         )
+
+
+@given(st.lists(st.integers(1, 12), min_size=1, max_size=6), st.integers(1, 3))
+def test_dense_pass_bytes_count_the_index_a_dp_release_builds(cards, length):
+    """The guard's dense-pass figure is the index the release builds for every column set of
+    ``length`` (8 bytes an entry for index and flags), plus the threads' histograms."""
+    from showcase.engine.dp.marginals import dense_index
+    from showcase.engine.kernels.dp_marginals import DENSE_HITS_BYTES
+    from showcase.engine.resources import DP_DENSE_HITS_BYTES, dense_pass_bytes
+
+    assert DENSE_HITS_BYTES == DP_DENSE_HITS_BYTES
+    table = encode(pa.table({f"c{i}": [f"v{j % c}" for j in range(max(cards))] for i, c in enumerate(cards)}))
+    length = min(length, len(cards))
+    schema = table.schema
+    ids = [np.arange(schema.offsets[c], schema.offsets[c + 1]) for c in range(len(cards))]
+    candidates = np.array(
+        [sorted(p) for cols in itertools.combinations(range(len(cards)), length)
+         for p in itertools.product(*(ids[c] for c in cols))], dtype=np.int32
+    )  # fmt: skip
+    entries = dense_index(candidates, schema).index.shape[0]
+    assert dense_pass_bytes(cards, length, threads=3) == 8 * entries + min(DP_DENSE_HITS_BYTES, 12 * entries)
+    # A chunked release (10 rows: one chunk) holds the dense pass on top of a whole one's figure.
+    added = (
+        estimate(cards, 10, length, dp=True).bytes
+        - estimate(cards, 10, length, dp=True, dp_chunk_rows=None).bytes
+    )
+    assert added == dense_pass_bytes(cards, length)

@@ -253,3 +253,20 @@ def _labels(aggregates):
     from showcase.engine.aggregates_io import selections
 
     return selections(aggregates).to_pylist()
+
+
+def test_the_guard_counts_streamed_dp_codes_at_their_width(tmp_path):
+    """Over 255 values in a column need 2-byte codes: the guard's figure for the records a
+    streamed DP release keeps is rows × columns × 2, to the byte."""
+    from showcase.engine.resources import estimate
+
+    n = 2000
+    rows = [[f"v{i % 300}", "a", "b", "c"] for i in range(n)]
+    write_parts(tmp_path / "parts", rows, [700], "csv")
+    dp = DifferentialPrivacy(epsilon=3.0, delta=1e-6, ledger=tmp_path / "ledger.sqlite")
+    figure = estimate([300, 1, 1, 1], n, 1, resident=n * 4 * 2, dp=True).bytes
+    options = dict(length=1, protection=dp)
+    with pytest.raises(ParameterError, match="above the memory limit"):
+        aggregate(tmp_path / "parts", **options, resources=Resources(memory_limit=figure - 1))
+    released = aggregate(tmp_path / "parts", **options, resources=Resources(memory_limit=figure))
+    assert released.released.record_count > 0

@@ -38,7 +38,7 @@ from ..kernels.dp_marginals import (
 )
 from ..kernels.keys import combination_table
 from ..protection import FABRICATION_MODES
-from ..resources import DP_CHUNK_ROWS
+from ..resources import DP_CHUNK_ROWS, DP_DENSE_ENTRIES
 from .accountant import (
     BudgetSplit,
     default_delta,
@@ -196,7 +196,7 @@ CHUNK_ROWS = DP_CHUNK_ROWS
 #: Entries of one length's dense candidate index at most (int32 each, and as much again
 #: for its flags and for each thread's histogram); above it records are enumerated from
 #: their attribute lists.
-DENSE_INDEX_LIMIT = 1 << 24
+DENSE_INDEX_LIMIT = DP_DENSE_ENTRIES
 
 
 class WholeRecords:

@@ -17,7 +17,7 @@ from ..aggregates import PROTECTION_NONE, Aggregates
 from ..aggregates_io import describe
 from ..count import check_length_fits, count_combinations
 from ..dp.ledger import Ledger, ledger_path
-from ..encode import EncodedTable
+from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
 from ..guarantees import aggregates_guarantee, dp_guarantee
 from ..ingest import Source
@@ -186,9 +186,9 @@ def _streamed_passes(
         }
         if len(parts.parts) > 1:
             description["files"] = len({p.path for p in parts.parts})
-    resident = (
-        found.n_rows * len(parts.columns) if dp else rows * len(parts.columns) * streaming.BYTES_PER_CELL
-    )
+    # Under DP every record's codes stay (one value per column, of the width the values need).
+    width = code_dtype(max(found.cardinalities, default=0)).itemsize if dp else streaming.BYTES_PER_CELL
+    resident = (found.n_rows if dp else rows) * len(parts.columns) * width
     check_resources(found.cardinalities, found.n_rows, length, resources, resident=resident, dp=dp)
     none = streaming.no_attribute(parts.columns, preparation.null_markers, preparation.sensitive_zeros)
     encoder = streaming.Encoder(found.schema, none, codebook=codebook is not None)

@@ -124,8 +124,8 @@ def render(document: dict) -> str:
             "appears in it.</p>",
             *(
                 [
-                    f'<p class="note">{params["constraints"]} declared constraints (impossible combinations): '
-                    "this project's synthesizers keep them; peers cannot be told them. The table counts the "
+                    f'<p class="note">{params["constraints"]} declared constraints (impossible combinations):'
+                    " this project's synthesizers keep them; peers cannot be told them. The table counts the "
                     "synthetic records that break one.</p>"
                 ]
                 if params.get("constraints")
