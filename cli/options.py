@@ -405,24 +405,6 @@ NO_RESOURCE_GUARD = _option("no_resource_guard", bool, False, "--no-resource-gua
                             "--out).")  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Guard:
-    """The resource guard's options alone (a run loads its input whole: no streaming, no scheduler)."""
-
-    memory_limit: str | None = None
-    no_resource_guard: bool = False
-
-    def resources(self):
-        """The engine's Resources of these options, or None when neither was given (the engine's default)."""
-        if self.memory_limit is None and not self.no_resource_guard:
-            return None
-        from showcase.engine import Resources
-
-        return Resources(memory_limit=self.memory_limit, guard=not self.no_resource_guard)
-
-
-GUARD = Group((MEMORY_LIMIT, NO_RESOURCE_GUARD), Guard)
-
 SCALE = Group(
     (
         MEMORY_LIMIT,

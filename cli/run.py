@@ -22,7 +22,7 @@ def run(
     mode: options.Mode = options.MODE,
     release: options.Release = options.RELEASE,
     dp: options.Dp = options.DP,
-    guard: options.Guard = options.GUARD,
+    scale: options.Scale = options.SCALE,
 ) -> None:
     """Release protected aggregates and synthetic records of INPUT together.
 
@@ -39,13 +39,18 @@ def run(
         showcase run cases.csv --resolution 10 --length 3 --out release/
         showcase run cases.csv -k 10 -l 3 --mode aggregate_seeded --out release/
         showcase run cases.csv --dp --epsilon 4 --out dp-release/
+        showcase run parts/ -k 10 --mode aggregate_seeded --out release/
+
+    INPUT may be a directory or glob of parts ('parts/*.parquet'): it is read
+    in row batches. Modes that synthesize from the counts (aggregate_seeded,
+    tree, pairwise, fitted) never hold the records, and may count on Dask
+    (--scheduler); the others hold every record's codes.
     """
     from showcase.engine import run as run_job
 
     protection, preparation = dp.specs(read, resolution)
-    resources = {"resources": guard.resources()} if guard.resources() is not None else {}
     result, elapsed = release.run(run_job, input, protection=protection, preparation=preparation,
-                                  **mode.job(length), **resources)  # fmt: skip
+                                  **mode.job(length), resources=scale.resources())  # fmt: skip
     options.report_preparation(result.aggregate if hasattr(result, "aggregate") else result)
     options.report_ledger(result)
     release.warn_if_seeded(dp=dp.enabled)

@@ -185,8 +185,8 @@ def test_run_guards_its_k_anonymous_counting_too(tmp_path, capsys):
     )
     assert "apply to k-anonymous runs" in capsys.readouterr().err
     assert not (tmp_path / "dp").exists()
-    with pytest.raises(ParameterError, match="loads the input whole"):
-        run(data, resources=Resources(stream=True))
+    with pytest.raises(ParameterError, match="a run holds the input whole: --mode aggregate_seeded"):
+        run(data, resources=Resources(scheduler="local[2]"))
     with pytest.raises(ParameterError, match="apply to k-anonymous runs"):
         run(
             data,

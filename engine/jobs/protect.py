@@ -126,15 +126,16 @@ def read(
 
 
 def streamed_read(
-    job: Job, source: Source, preparation: Preparation, length: int, resources: Resources, dp: bool
-) -> tuple[Loaded, Aggregates | None]:
+    job: Job, source: Source, preparation: Preparation, length: int, resources: Resources, dp: bool,
+    keep: bool = False,
+) -> tuple[Loaded, Aggregates | None]:  # fmt: skip
     """Read ``source`` in batches (:mod:`~showcase.engine.stream`): exact counts, or under DP the codes.
 
     Pass 1 (the read step) finds the schema, then the resource guard runs,
     then pass 2 (the count step) sums the batches' counts, on a Dask cluster
-    when ``resources.scheduler`` names one. Under DP pass 2 keeps every
-    record's codes instead (DP bounds each record's contribution) and the
-    counts are None.
+    when ``resources.scheduler`` names one. Under DP, or with ``keep`` (a
+    synthesis that reads every record), pass 2 keeps every record's codes
+    instead and the counts are None.
     """
     from .. import stream as streaming
     from ..prepare import read_codebook
@@ -154,11 +155,11 @@ def streamed_read(
 
             cluster = stack.enter_context(client(resources.scheduler))
         return _streamed_passes(job, source, preparation, length, resources, dp, parts, codebook, rows,
-                                options, cluster)  # fmt: skip
+                                options, cluster, keep)  # fmt: skip
 
 
 def _streamed_passes(
-    job, source, preparation, length, resources, dp, parts, codebook, rows, options, cluster
+    job, source, preparation, length, resources, dp, parts, codebook, rows, options, cluster, keep=False
 ):
     """The two passes of :func:`streamed_read`, on ``cluster`` (a Dask client, its threads) if given.
 
@@ -186,15 +187,16 @@ def _streamed_passes(
         }
         if len(parts.parts) > 1:
             description["files"] = len({p.path for p in parts.parts})
-    # Under DP every record's codes stay (one value per column, of the width the values need).
-    width = code_dtype(max(found.cardinalities, default=0)).itemsize if dp else streaming.BYTES_PER_CELL
-    resident = (found.n_rows if dp else rows) * len(parts.columns) * width
+    # Kept, every record's codes stay (one value per column, of the width the values need).
+    kept = dp or keep
+    width = code_dtype(max(found.cardinalities, default=0)).itemsize if kept else streaming.BYTES_PER_CELL
+    resident = (found.n_rows if kept else rows) * len(parts.columns) * width
     check_resources(found.cardinalities, found.n_rows, length, resources, resident=resident, dp=dp)
     none = streaming.no_attribute(parts.columns, preparation.null_markers, preparation.sensitive_zeros)
     encoder = streaming.Encoder(found.schema, none, codebook=codebook is not None)
     public = codebook is not None
     with job.step("count", total=None) as tick:
-        if dp:
+        if kept:
             table = streaming.codes_stream(found, encoder, rows, progress=tick)
             return Loaded(table, None, description, public_domain=public), None
         if cluster is not None:
@@ -238,13 +240,16 @@ def protected_counts(
     seed: int | None,
     extra_parameters: dict | None = None,
     resources: Resources | None = None,
+    keep_records: bool = False,
 ) -> Iterator[Counted]:
     """Read ``source`` and yield its counts of up to ``length`` attributes, protected.
 
     k-anonymity and exact counts are counted here; DP counts are charged to
     the ledger first and the entry is settled when the block completes. With
     ``resources``, the resource guard runs before counting, and the input is
-    streamed when they say so (or choose to: see :func:`~showcase.engine.stream.should_stream`).
+    streamed when they say so (or choose to: see :func:`~showcase.engine.stream.should_stream`);
+    with ``keep_records`` (a synthesis that reads every record) a streamed input's codes are
+    all kept and counted in memory.
     """
     dp = isinstance(protection, DifferentialPrivacy)
     streamed = False
@@ -254,7 +259,11 @@ def protected_counts(
         streamed = resources.scheduler is not None or should_stream(source, resources.stream)
     if not dp:
         if streamed:
-            loaded, exact = streamed_read(job, source, preparation, length, resources, dp=False)
+            loaded, exact = streamed_read(job, source, preparation, length, resources, dp=False,
+                                          keep=keep_records)  # fmt: skip
+            if exact is None:
+                with job.step("count", total=None) as tick:
+                    exact = count_combinations(loaded.table, length, progress=tick)
         else:
             loaded = read(job, source, preparation, length, seed, resources=resources)
             with job.step("count", total=None) as tick:

@@ -15,7 +15,15 @@ from ..prepare import Preparation
 from ..protection import DifferentialPrivacy, KAnonymity, check_protection
 from ..randomness import describe_seed, make_rng
 from ..resources import Resources
-from ..synthesize import AGGREGATE_MODES, FITTED, ROW_SEEDED, SENSITIVE_MODES, TREE, validate_mode
+from ..synthesize import (
+    AGGREGATE_MODES,
+    FITTED,
+    ROW_SEEDED,
+    SENSITIVE_MODES,
+    SPLIT_MODES,
+    TREE,
+    validate_mode,
+)
 from .aggregate import aggregate_files
 from .protect import aggregate_sections, check_request, inputs, protected_counts
 from .results import RunResult, SynthesisResult
@@ -75,21 +83,29 @@ def _default_algorithm(protection: DifferentialPrivacy, preparation: Preparation
     return DEFAULT_DP_ALGORITHM
 
 
-def _run_resources(resources: Resources | None, dp: bool) -> Resources | None:
-    """The resources a run counts under: the guard for k-anonymity, never streaming; none for DP."""
-    if resources is not None and (resources.stream or resources.scheduler is not None):
+def _run_resources(resources: Resources | None, dp: bool, mode: str) -> Resources | None:
+    """The resources a run counts under.
+
+    Inputs stream as for ``showcase aggregate`` (directories, globs, files over
+    2 GiB). A mode that synthesizes from the released counts never holds the
+    records and may count on a Dask cluster; one that synthesizes from the
+    sensitive records keeps all their codes (read in batches) and counts them
+    in memory. The guard's options are for k-anonymous runs.
+    """
+    resources = Resources() if resources is None else resources
+    if mode in SENSITIVE_MODES and resources.scheduler is not None:
         raise ParameterError(
-            "a run synthesizes from every record, so it loads the input whole: streaming and --scheduler "
-            "are for showcase aggregate"
+            f"mode {mode} synthesizes from every record, so a run holds the input whole: "
+            f"--mode {' or '.join(AGGREGATE_MODES[:3])} synthesizes from the counts, which --scheduler counts"
         )
     if dp:
-        if resources is not None and resources != Resources():
+        if resources.memory_limit != Resources().memory_limit or not resources.guard:
             raise ParameterError(
                 "--memory-limit and --no-resource-guard apply to k-anonymous runs: a DP run measures "
                 "bounded marginals (aim, mst) or candidates of released combinations (sds)"
             )
-        return None
-    return Resources(stream=False) if resources is None else replace(resources, stream=False)
+        return replace(resources, guard=False)
+    return resources
 
 
 @locks_for_call
@@ -121,8 +137,10 @@ def run(
     Multi-value cells are joined in the files, or 0/1 columns without ``join_multi_value``.
     Under k-anonymity the resource guard of ``resources`` (default: half the
     machine's memory) refuses, before counting, a length and columns whose
-    combinations may not fit; a run loads its input whole (its synthesis reads
-    every record), so it never streams.
+    combinations may not fit. Directories and globs of parts are streamed: a
+    mode that synthesizes from the counts never holds the records (and counts
+    on ``resources.scheduler`` when given); one that reads every record
+    (``row_seeded`` and the other sensitive modes) keeps all their codes.
     """
     if isinstance(protection, DifferentialPrivacy) and protection.algorithm is None:
         protection = replace(protection, algorithm=_default_algorithm(protection, preparation, mode))
@@ -130,23 +148,32 @@ def run(
             length = DEFAULT_ADAPTIVE_LENGTH
     length, mode = _plan(protection, length, mode)
     dp = isinstance(protection, DifferentialPrivacy)
-    resources = _run_resources(resources, dp)
+    resources = _run_resources(resources, dp, mode)
     given = mode_parameters(mode, None if dp else protection.k, parameters)
-    preparation = check_request(source, protection, preparation, seed, length)
+    from ..stream import should_stream
+
+    streamed = resources.scheduler is not None or should_stream(source, resources.stream)
+    preparation = check_request(
+        source, protection, preparation, seed, length, streamed=streamed, scheduler=resources.scheduler
+    )
     job = Job("release", out=out, force=force, inputs=inputs(source, protection, preparation),
               threads=threads, progress=progress)  # fmt: skip
     rng = make_rng(seed)
     extra = {"mode": mode, **{k: v for k, v in given.items() if k != "resolution"}}
-    with protected_counts(job, source, protection, length, preparation, seed, extra, resources) as counted:
+    with protected_counts(job, source, protection, length, preparation, seed, extra, resources,
+                          keep_records=mode in SENSITIVE_MODES) as counted:  # fmt: skip
         aggregated, table = counted.result, counted.loaded.table
         released = aggregated.released
         constraints = preparation.constraints
+        scheduler = resources.scheduler if mode in SPLIT_MODES else None
         synthetic = synthesize_step(job, mode, given, table=table, source=released, rng=rng,
-                                    constraints=constraints)  # fmt: skip
+                                    scheduler=scheduler, constraints=constraints)  # fmt: skip
         metrics = None if dp else check_step(job, synthetic, aggregated.exact, length, protection.k)
+        exact = aggregated.exact  # a streamed input's table holds the schema only: count from the counts
+        input_records = table.n_rows if exact is None else exact.record_count
         synthesis = SynthesisResult(
             synthetic=synthetic, mode=mode, parameters=effective_parameters(mode, given, synthetic),
-            length=length, input_records=table.n_rows,
+            length=length, input_records=input_records,
             reference="sensitive data" if metrics is not None else "aggregates", metrics=metrics,
             seconds=job.seconds, protection=protection.name if mode not in SENSITIVE_MODES else "k-anonymity",
         )  # fmt: skip
@@ -165,6 +192,7 @@ def run(
                     "preparation": preparation.describe(),
                     "parameters": parameters,
                     "randomness": describe_seed(seed),
+                    "resources": {**resources.describe(), "streamed": streamed},
                     **aggregate_sections(counted),
                     "synthesis": synthesis_section(
                         synthesis, int(released.record_count), guarantee, constraints
