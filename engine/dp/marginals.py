@@ -304,7 +304,8 @@ def group_pass(schema: Schema, codes: np.ndarray, level: Level, candidates: np.n
             per_record[start:stop] = mine
             untrimmed += counts
         else:
-            per_record[start:stop] = candidates_per_record(_group_csr(schema, codes, slice(start, stop)), level)
+            csr = _group_csr(schema, codes, slice(start, stop))
+            per_record[start:stop] = candidates_per_record(csr, level)
     return GroupPass(per_record, untrimmed, per_record_histogram(per_record, upper, chunk_rows), index)
 
 
@@ -331,8 +332,8 @@ def _full_counts(csr: Records, level: Level, n_candidates: int) -> np.ndarray:
     most = int(candidates_per_record(csr, level).max(initial=0))
     local = np.zeros((1, n_candidates), dtype=np.int32)
     piece = np.array([0, n], dtype=np.int64)
-    trimming = Trimming(max(most, 1), most, piece, np.zeros((1, 1), dtype=np.int64), np.zeros((1, 2), np.int64),
-                        np.ones(1, dtype=np.bool_), local)  # fmt: skip
+    no_words, states = np.zeros((1, 1), dtype=np.int64), np.zeros((1, 2), dtype=np.int64)
+    trimming = Trimming(max(most, 1), most, piece, no_words, states, np.ones(1, dtype=np.bool_), local)
     trimmed_counts(csr, level, trimming)
     return local[0].astype(np.int64)
 
@@ -424,7 +425,9 @@ class GroupedRecords:
     trimming and noise happen here, once.
     """
 
-    def __init__(self, schema: Schema, n: int, call: Callable[..., list], chunk_rows: int = CHUNK_ROWS) -> None:
+    def __init__(
+        self, schema: Schema, n: int, call: Callable[..., list], chunk_rows: int = CHUNK_ROWS
+    ) -> None:
         self.schema = schema
         self.n = n
         self.call = call
