@@ -188,3 +188,20 @@ def test_subjects_are_refused_on_a_cluster_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--scheduler releases DP counts of one record per row" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_guard_counts_the_records_a_cluster_brings_to_the_client():
+    """sds brings the records above the bound (twice the percentile's share, the bound being noisy);
+    aim and mst only marginal tables; the guard then sees those, not the whole table."""
+    from showcase.engine import DifferentialPrivacy
+    from showcase.engine.jobs.protect import client_records
+    from showcase.engine.resources import estimate
+
+    n = 100_000_000
+    assert client_records(n, DifferentialPrivacy(epsilon=1.0)) == 2_000_001
+    assert client_records(n, DifferentialPrivacy(epsilon=1.0, percentile=50.0)) == n
+    assert client_records(n, DifferentialPrivacy(epsilon=1.0, algorithm="aim")) == 0
+    cards = [5] * 20
+    on_client = estimate(cards, 2_000_001, 3, dp=True, resident=2_000_001 * 36)
+    in_one_process = estimate(cards, n, 3, dp=True, resident=n * 20)
+    assert on_client.bytes < in_one_process.bytes / 10
