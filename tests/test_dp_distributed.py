@@ -204,4 +204,4 @@ def test_the_guard_counts_the_records_a_cluster_brings_to_the_client():
     cards = [5] * 20
     on_client = estimate(cards, 2_000_001, 3, dp=True, resident=2_000_001 * 36)
     in_one_process = estimate(cards, n, 3, dp=True, resident=n * 20)
-    assert on_client.bytes < in_one_process.bytes / 10
+    assert in_one_process.bytes - on_client.bytes >= n * 20  # the codes of every record stay on the workers
