@@ -125,15 +125,16 @@ def test_sds_on_grouped_workers_equals_the_whole_records_release(tmp_path_factor
 
 
 @settings(max_examples=20, deadline=None)
-@given(case=cases, algorithm=st.sampled_from(["aim", "mst"]))
-def test_aim_and_mst_on_grouped_workers_equal_in_memory(tmp_path_factory, in_process, case, algorithm):
+@given(case=cases, mechanism=st.sampled_from([("aim", 2), ("aim", 3), ("mst", 2)]))
+def test_aim_and_mst_on_grouped_workers_equal_in_memory(tmp_path_factory, in_process, case, mechanism):
     """The workers' summed marginal tables give the in-memory release for a seed (selection, noise, fit)."""
+    algorithm, length = mechanism
     (rows, cuts, batch), workers, codebook, seed, order = case
     stream, none, schema = _planned(tmp_path_factory.mktemp("parts"), rows, cuts, codebook)
     found = plan(stream, schema=schema, batch_rows=batch)
     encoder = Encoder(found.schema, none, codebook=codebook)
     whole = codes_stream(found, encoder, batch)
-    options = dict(epsilon=8.0, delta=1e-6, options=AdaptiveOptions(algorithm=algorithm, length=2),
+    options = dict(epsilon=8.0, delta=1e-6, options=AdaptiveOptions(algorithm=algorithm, length=length),
                    public_domain=codebook, seed=seed)  # fmt: skip
     expected, expected_report, _ = adaptive_aggregate(whole, source=RandomSource(seed), **options)
     held = in_process(found, encoder, batch, workers, order)
