@@ -8,8 +8,15 @@ the input at the same path (a shared file system). Both passes of
 or a run of a Parquet file's row groups): pass 1 returns each part's row
 count and used values, pass 2 each part's counts as packed combination keys
 (:class:`~showcase.engine.stream.CountSum`), summed on the client as they
-arrive. Only counts travel, never records; thresholds and noise are applied
-once, on the client, after the sum.
+arrive. Only counts travel, never records; thresholds are applied once, on
+the client, after the sum.
+
+A DP release (:class:`ClusterRecords`) keeps each task's records on its
+worker as codes, encoded once, and runs the release's per-record steps
+there: under ``sds`` only histograms, candidate counts and the records above
+each length's contribution bound (about 1 %, their codes) come to the
+client, which trims those, adds the noise and applies the thresholds once;
+under ``aim``/``mst`` only exact marginal tables do.
 
 Synthesis from released aggregates (``aggregate_seeded``, ``tree``) is split
 the same way (:func:`synthesize_on_cluster`): runs of record partitions,
