@@ -405,20 +405,10 @@ def _rows_of(codes: np.ndarray) -> int:
     return int(codes.shape[1])
 
 
-def _group_step(step: str, schema: Schema, codes: np.ndarray, threads: int | None, *arguments):
-    """Task: one step of :mod:`~showcase.engine.dp.marginals` or :mod:`~showcase.engine.dp.adaptive`
-    on a group's records."""
-    from .dp import adaptive, marginals
-
-    functions = {
-        "present": marginals.group_present,
-        "pass": marginals.group_pass,
-        "split": marginals.group_split,
-        "one_way": adaptive.group_one_way,
-        "marginals": adaptive.group_marginals,
-    }
+def _group_step(step: Callable, schema: Schema, codes: np.ndarray, threads: int | None, *arguments):
+    """Task: one step of a DP release (``step(schema, codes, ...)``) on a group's records."""
     with thread_count(threads):
-        return functions[step](schema, codes, *arguments)
+        return step(schema, codes, *arguments)
 
 
 def _histogram_of(done) -> np.ndarray:
@@ -436,14 +426,18 @@ class ClusterRecords:
     :meth:`call` is :class:`~showcase.engine.dp.marginals.GroupedRecords`' way
     to its groups; :meth:`one_way` and :meth:`marginals` make this an adaptive
     mechanism's reader (:class:`~showcase.engine.dp.adaptive.CodesReader`).
+    ``steps`` names the functions the workers run (``present``, ``pass``,
+    ``split``, ``one_way``, ``marginals``: the DP modules' group functions,
+    given by the caller, as this layer is below them).
     """
 
     def __init__(self, found: Plan, encoder: Encoder, batch_rows: int, cluster: tuple[object, int | None],
-                 progress: Progress | None = None) -> None:  # fmt: skip
+                 steps: dict[str, Callable], progress: Progress | None = None) -> None:  # fmt: skip
         from .errors import InputError
 
         distributed = _dask()
         self.client, self.threads = cluster
+        self.steps = steps
         self.schema = found.schema
         groups = _contiguous_groups(self.client, found.stream)
         self.codes = [self.client.submit(_encode_group, found.stream, group, encoder, batch_rows, pure=False)
@@ -469,7 +463,8 @@ class ClusterRecords:
         """``step`` on every group, its arguments sent to each worker once; results as they come."""
         distributed = _dask()
         shared = self.client.scatter(arguments, broadcast=True, hash=False) if arguments else None
-        futures = [self.client.submit(_call_step, step, self.schema, codes, self.threads, shared, pure=False)
+        futures = [self.client.submit(_call_step, self.steps[step], self.schema, codes, self.threads, shared,
+                                      pure=False)
                    for codes in self.codes]  # fmt: skip
         return [future.result() for future in distributed.as_completed(futures)]
 
@@ -481,17 +476,18 @@ class ClusterRecords:
             return self._each("present")
         if step == "pass":
             shared = self.client.scatter(arguments, broadcast=True, hash=False)
-            self._passes = [self.client.submit(_call_step, "pass", self.schema, codes, self.threads, shared,
+            first = self.steps["pass"]
+            self._passes = [self.client.submit(_call_step, first, self.schema, codes, self.threads, shared,
                                                pure=False) for codes in self.codes]  # fmt: skip
             small = [self.client.submit(_histogram_of, done, pure=False) for done in self._passes]
             return [future.result() for future in distributed.as_completed(small)]
         level, n_candidates, bound = arguments
         shared = self.client.scatter((level,), broadcast=True, hash=False)
-        futures = []
+        futures, split = [], self.steps["split"]
         for g, (codes, done) in enumerate(zip(self.codes, self._passes, strict=True)):
             numbers = (self.threads, n_candidates, bound, self.offsets[g])
-            task = self.client.submit(_split_step, self.schema, codes, done, shared, numbers, pure=False)
-            futures.append(task)
+            futures.append(self.client.submit(_split_step, split, self.schema, codes, done, shared, numbers,
+                                              pure=False))  # fmt: skip
         results = [future.result() for future in distributed.as_completed(futures)]
         self._passes = []  # the per-record numbers are dropped on the workers
         return results
@@ -513,13 +509,12 @@ class ClusterRecords:
         self.codes, self._passes = [], []
 
 
-def _call_step(step: str, schema: Schema, codes: np.ndarray, threads: int | None, shared, *extra):
+def _call_step(step: Callable, schema: Schema, codes: np.ndarray, threads: int | None, shared, *extra):
     return _group_step(step, schema, codes, threads, *(shared or ()), *extra)
 
 
-def _split_step(schema: Schema, codes: np.ndarray, done, shared, numbers: tuple):
-    from .dp.marginals import group_split
-
+def _split_step(split: Callable, schema: Schema, codes: np.ndarray, done, shared, numbers: tuple):
+    """Task: a length's second step on a group (its first pass ``done`` read where it was kept)."""
     threads, n_candidates, bound, offset = numbers
     with thread_count(threads):
-        return group_split(schema, codes, done, shared[0], n_candidates, bound, offset)
+        return split(schema, codes, done, shared[0], n_candidates, bound, offset)

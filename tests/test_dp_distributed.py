@@ -23,6 +23,7 @@ from showcase.engine.dp.adaptive_options import AdaptiveOptions
 from showcase.engine.dp.marginals import GroupedRecords, dp_aggregate
 from showcase.engine.dp.noise import RandomSource
 from showcase.engine.encode import EncodedTable
+from showcase.engine.jobs.protect import dp_steps
 from showcase.engine.stream import Encoder, codes_stream, no_attribute, open_stream, plan, schema_of
 
 from .test_stream import VALUES, partitioned, same, write_parts
@@ -78,7 +79,7 @@ def in_process(monkeypatch):
 
     def held(found, encoder, batch, workers, order):
         arrivals.seed(order)
-        return distributed.ClusterRecords(found, encoder, batch, (InProcess(workers), None))
+        return distributed.ClusterRecords(found, encoder, batch, (InProcess(workers), None), dp_steps())
 
     return held
 

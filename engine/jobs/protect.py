@@ -209,7 +209,7 @@ def _streamed_passes(
         if dp and cluster is not None:
             from ..distributed import ClusterRecords
 
-            held = ClusterRecords(found, encoder, rows, cluster, progress=tick)
+            held = ClusterRecords(found, encoder, rows, cluster, dp_steps(), progress=tick)
             schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=encoder.dtype))
             return Loaded(schema_only, None, description, public_domain=public), held
         if dp:
@@ -224,6 +224,15 @@ def _streamed_passes(
     # The records were counted batch by batch and are not kept: the table holds the schema only.
     schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=encoder.dtype))
     return Loaded(schema_only, None, description, public_domain=public), exact
+
+
+def dp_steps() -> dict:
+    """The functions a cluster's workers run for a DP release (the DP modules' per-group steps)."""
+    from ..dp.adaptive import group_marginals, group_one_way
+    from ..dp.marginals import group_pass, group_present, group_split
+
+    return {"present": group_present, "pass": group_pass, "split": group_split, "one_way": group_one_way,
+            "marginals": group_marginals}  # fmt: skip
 
 
 #: Under ``sds`` on a cluster, the client's guard counts this many times the share of records above
