@@ -28,11 +28,11 @@ from ..protect import k_anonymize
 from ..protection import DifferentialPrivacy, Exact, Protection, check_protection
 from ..resources import Resources, check_resources
 from .budget import Account, charged
+from .results import AggregateResult
+from .skeleton import Job
 
 if TYPE_CHECKING:
     from ..distributed import ClusterRecords
-from .results import AggregateResult
-from .skeleton import Job
 
 
 def check_request(
