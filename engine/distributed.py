@@ -8,8 +8,15 @@ the input at the same path (a shared file system). Both passes of
 or a run of a Parquet file's row groups): pass 1 returns each part's row
 count and used values, pass 2 each part's counts as packed combination keys
 (:class:`~showcase.engine.stream.CountSum`), summed on the client as they
-arrive. Only counts travel, never records; thresholds and noise are applied
-once, on the client, after the sum.
+arrive. Only counts travel, never records; thresholds are applied once, on
+the client, after the sum.
+
+A DP release (:class:`ClusterRecords`) keeps each task's records on its
+worker as codes, encoded once, and runs the release's per-record steps
+there: under ``sds`` only histograms, candidate counts and the records above
+each length's contribution bound (about 1 %, their codes) come to the
+client, which trims those, adds the noise and applies the thresholds once;
+under ``aim``/``mst`` only exact marginal tables do.
 
 Synthesis from released aggregates (``aggregate_seeded``, ``tree``) is split
 the same way (:func:`synthesize_on_cluster`): runs of record partitions,
@@ -362,3 +369,152 @@ def count_once_on_cluster(
         raise InputError(f"{stream.shown}: no records")
     plan = Plan(total.schema, total.summed.records, None, stream, total.cardinalities)
     return plan, total.summed.aggregates()
+
+
+# --- DP on a cluster: the records stay on the workers, the client sums tables and trims ----------
+
+
+def _contiguous_groups(dask_client, stream: Streamed) -> list[tuple]:
+    """Two runs of parts per worker, of about equal bytes, each a contiguous range of the stream's rows.
+
+    Runs keep the stream's order, so a group's records are the global rows
+    ``offset .. offset + rows`` (the order :func:`~showcase.engine.stream.codes_stream` reads them).
+    """
+    n_tasks = 2 * max(len(dask_client.scheduler_info().get("workers", {})), 1)
+    parts = split_parts(stream, n_tasks).parts
+    total = sum(p.size for p in parts) or 1
+    groups: list[list] = [[] for _ in range(min(n_tasks, len(parts)))]
+    done = 0
+    for part in parts:
+        # The run a part falls in: by the bytes before its middle, so runs hold about equal bytes.
+        at = min(len(groups) - 1, (done + part.size // 2) * len(groups) // total)
+        groups[at].append(part)
+        done += part.size
+    return [tuple(group) for group in groups if group]
+
+
+def _encode_group(stream: Streamed, group: tuple, encoder: Encoder, batch_rows: int) -> np.ndarray:
+    """Task: its parts' records as codes (columns × rows), kept on the worker."""
+    pieces = [encoder(arrays) for arrays in _arrays(stream, group, batch_rows)]
+    if not pieces:
+        return np.zeros((len(stream.columns), 0), dtype=encoder.dtype)
+    return np.concatenate(pieces, axis=1)
+
+
+def _rows_of(codes: np.ndarray) -> int:
+    return int(codes.shape[1])
+
+
+def _group_step(step: Callable, schema: Schema, codes: np.ndarray, threads: int | None, *arguments):
+    """Task: one step of a DP release (``step(schema, codes, ...)``) on a group's records."""
+    with thread_count(threads):
+        return step(schema, codes, *arguments)
+
+
+def _histogram_of(done) -> np.ndarray:
+    return done.histogram
+
+
+class ClusterRecords:
+    """A streamed input's records encoded on a cluster's workers and kept there, for a DP release.
+
+    Each task encodes a contiguous run of parts once (its codes never travel);
+    then the DP steps run where the codes are and return only what the client
+    needs: per length, a histogram of per-record candidate numbers and counts,
+    and the records above the bound (about 1 %: their codes and global row
+    numbers) under ``sds``; exact 1-way and marginal tables under ``aim``/``mst``.
+    :meth:`call` is :class:`~showcase.engine.dp.marginals.GroupedRecords`' way
+    to its groups; :meth:`one_way` and :meth:`marginals` make this an adaptive
+    mechanism's reader (:class:`~showcase.engine.dp.adaptive.CodesReader`).
+    ``steps`` names the functions the workers run (``present``, ``pass``,
+    ``split``, ``one_way``, ``marginals``: the DP modules' group functions,
+    given by the caller, as this layer is below them).
+    """
+
+    def __init__(self, found: Plan, encoder: Encoder, batch_rows: int, cluster: tuple[object, int | None],
+                 steps: dict[str, Callable], progress: Progress | None = None) -> None:  # fmt: skip
+        from .errors import InputError
+
+        distributed = _dask()
+        self.client, self.threads = cluster
+        self.steps = steps
+        self.schema = found.schema
+        groups = _contiguous_groups(self.client, found.stream)
+        self.codes = [self.client.submit(_encode_group, found.stream, group, encoder, batch_rows, pure=False)
+                      for group in groups]  # fmt: skip
+        rows = {self.client.submit(_rows_of, codes, pure=False): g for g, codes in enumerate(self.codes)}
+        counted = [0] * len(groups)
+        total = sum(p.size for group in groups for p in group) or 1
+        done = 0
+        for future in distributed.as_completed(rows):
+            g = rows[future]
+            counted[g] = future.result()
+            done += sum(p.size for p in groups[g])
+            if progress is not None:
+                progress(done, total)
+        self.offsets = np.concatenate([[0], np.cumsum(counted)]).astype(np.int64).tolist()
+        self.n = int(self.offsets[-1])
+        if self.n != found.n_rows:
+            shown = found.stream.shown
+            raise InputError(f"{shown}: {self.n:,} rows now, {found.n_rows:,} in pass 1: the input changed")
+        self._passes: list = []
+
+    def _each(self, step: str, *arguments) -> list:
+        """``step`` on every group, its arguments sent to each worker once; results as they come."""
+        distributed = _dask()
+        shared = self.client.scatter(arguments, broadcast=True, hash=False) if arguments else None
+        futures = [self.client.submit(_call_step, self.steps[step], self.schema, codes, self.threads, shared,
+                                      pure=False)
+                   for codes in self.codes]  # fmt: skip
+        return [future.result() for future in distributed.as_completed(futures)]
+
+    def call(self, step: str, *arguments) -> list:
+        """:class:`~showcase.engine.dp.marginals.GroupedRecords`' steps; a length's first pass stays on the
+        workers (each record's number of candidates) until its split has run."""
+        distributed = _dask()
+        if step == "present":
+            return self._each("present")
+        if step == "pass":
+            shared = self.client.scatter(arguments, broadcast=True, hash=False)
+            first = self.steps["pass"]
+            self._passes = [self.client.submit(_call_step, first, self.schema, codes, self.threads, shared,
+                                               pure=False) for codes in self.codes]  # fmt: skip
+            small = [self.client.submit(_histogram_of, done, pure=False) for done in self._passes]
+            return [future.result() for future in distributed.as_completed(small)]
+        level, n_candidates, bound = arguments
+        shared = self.client.scatter((level,), broadcast=True, hash=False)
+        futures, split = [], self.steps["split"]
+        for g, (codes, done) in enumerate(zip(self.codes, self._passes, strict=True)):
+            numbers = (self.threads, n_candidates, bound, self.offsets[g])
+            futures.append(self.client.submit(_split_step, split, self.schema, codes, done, shared, numbers,
+                                              pure=False))  # fmt: skip
+        results = [future.result() for future in distributed.as_completed(futures)]
+        self._passes = []  # the per-record numbers are dropped on the workers
+        return results
+
+    def one_way(self) -> list[np.ndarray]:
+        total = None
+        for tables in self._each("one_way"):
+            total = tables if total is None else [a + b for a, b in zip(total, tables, strict=True)]
+        return total
+
+    def marginals(self, values: list[np.ndarray], flat: tuple) -> np.ndarray:
+        total = np.zeros(int(flat[3][-1]), dtype=np.int64)
+        for table in self._each("marginals", values, flat):
+            total += table
+        return total
+
+    def release(self) -> None:
+        """Drop the codes on the workers."""
+        self.codes, self._passes = [], []
+
+
+def _call_step(step: Callable, schema: Schema, codes: np.ndarray, threads: int | None, shared, *extra):
+    return _group_step(step, schema, codes, threads, *(shared or ()), *extra)
+
+
+def _split_step(split: Callable, schema: Schema, codes: np.ndarray, done, shared, numbers: tuple):
+    """Task: a length's second step on a group (its first pass ``done`` read where it was kept)."""
+    threads, n_candidates, bound, offset = numbers
+    with thread_count(threads):
+        return split(schema, codes, done, shared[0], n_candidates, bound, offset)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from showcase.cli.main import main
 from showcase.datasets.table import generate_table
-from showcase.engine import DifferentialPrivacy, Exact, ParameterError, aggregate
+from showcase.engine import Exact, ParameterError, aggregate
 from showcase.engine.resources import Resources
 
 from .test_stream import partitioned, same, whole_file, write_parts
@@ -44,15 +44,6 @@ def test_local_cluster_of_two_workers_equals_one_process(tmp_path, capsys):
     assert sorted(zip(selections(released).to_pylist(), released.count.tolist())) == sorted(
         zip(selections(expected).to_pylist(), expected.count.tolist())
     )
-
-
-def test_dp_is_not_counted_on_a_cluster(tmp_path):
-    parts = tmp_path / "parts"
-    parts.mkdir()
-    pq.write_table(generate_table(100, 4, seed=1), parts / "a.parquet")
-    dp = DifferentialPrivacy(epsilon=1.0, ledger=tmp_path / "ledger.sqlite")
-    with pytest.raises(ParameterError, match="DP bounds each record"):
-        aggregate(parts, protection=dp, resources=Resources(scheduler="local[2]"))
 
 
 def test_missing_dask_is_one_line(tmp_path, monkeypatch):

@@ -230,14 +230,15 @@ def test_release_trims_to_the_reported_bound_and_scales_noise_by_its_root(monkey
     seen = []
     trim, noise = marginals_module.bounded_counts, marginals_module.discrete_gaussian
 
-    def spy_trim(held, level, candidates, per_record, bound, source):
-        counts = trim(held, level, candidates, per_record, bound, source)
+    def spy_trim(held, level, candidates, histogram, bound, source):
+        counts = trim(held, level, candidates, histogram, bound, source)
+        values = np.arange(len(histogram))  # its top is C(columns, k): a record's most, so nothing is clipped
         seen.append(
             {
                 "bound": bound,
                 "kept": int(counts.sum()),
-                "allowed": int(np.minimum(per_record, bound).sum()),
-                "candidates": int(per_record.sum()),
+                "allowed": int((np.minimum(values, bound) * histogram).sum()),
+                "candidates": int((values * histogram).sum()),
             }
         )
         return counts

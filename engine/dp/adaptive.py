@@ -103,12 +103,73 @@ class AdaptiveReport:
 
 def local_codes(table: EncodedTable, values: list[np.ndarray]) -> np.ndarray:
     """``codes[r, c]``: the local code of record r in column c (0: missing or a value not kept)."""
-    out = np.zeros(table.codes.shape[::-1], dtype=np.int32)
+    return _local(table.schema, table.codes, values)
+
+
+def _local(schema: Schema, codes: np.ndarray, values: list[np.ndarray]) -> np.ndarray:
+    out = np.zeros(codes.shape[::-1], dtype=np.int32)
     for c, kept in enumerate(values):
-        mapping = np.zeros(len(table.schema.dictionaries[c]) + 1, dtype=np.int32)
+        mapping = np.zeros(len(schema.dictionaries[c]) + 1, dtype=np.int32)
         mapping[kept] = np.arange(1, len(kept) + 1, dtype=np.int32)
-        out[:, c] = mapping[table.codes[c]]
+        out[:, c] = mapping[codes[c]]
     return out
+
+
+#: Records mapped to local codes at a time (int32, rows × columns) when marginals are counted.
+LOCAL_CHUNK_ROWS = 1 << 18
+
+
+def group_one_way(schema: Schema, codes: np.ndarray) -> list[np.ndarray]:
+    """Each column's exact 1-way counts over ``codes`` (columns × rows; the missing cell first)."""
+    sizes = [len(d) + 1 for d in schema.dictionaries]
+    return [np.bincount(codes[c], minlength=size)[:size].astype(np.int64) for c, size in enumerate(sizes)]
+
+
+def group_marginals(schema: Schema, codes: np.ndarray, values: list[np.ndarray], flat: tuple,
+                    chunk_rows: int = LOCAL_CHUNK_ROWS) -> np.ndarray:  # fmt: skip
+    """Exact counts of every flat marginal (:func:`_flat`) over ``codes``, on the kept values' local codes.
+
+    The records are mapped to local codes a chunk at a time, so the int32
+    records table of every record never exists.
+    """
+    out = np.zeros(int(flat[3][-1]), dtype=np.int64)
+    for start in range(0, codes.shape[1], chunk_rows):
+        all_marginal_counts(_local(schema, codes[:, start : start + chunk_rows], values), *flat, out)
+    return out
+
+
+class CodesReader:
+    """What the adaptive mechanisms read of the records: exact 1-way and marginal counts (sums over records).
+
+    This one reads codes in memory; a cluster's (:mod:`~showcase.engine.distributed`)
+    runs :func:`group_one_way` and :func:`group_marginals` on each worker's
+    records and sums the tables. Nothing else of the records is read.
+    """
+
+    def __init__(self, table: EncodedTable) -> None:
+        self.schema, self.codes, self.n = table.schema, table.codes, table.n_rows
+
+    def one_way(self) -> list[np.ndarray]:
+        return group_one_way(self.schema, self.codes)
+
+    def marginals(self, values: list[np.ndarray], flat: tuple) -> np.ndarray:
+        return group_marginals(self.schema, self.codes, values, flat)
+
+
+class Truth:
+    """Exact counts of a list of marginals (``candidates``, column tuples), read once: one slice each."""
+
+    def __init__(self, reader, values: list[np.ndarray], radix: np.ndarray, candidates: list[tuple]):
+        self.candidates = candidates
+        if not candidates:
+            none = np.zeros(0, dtype=np.int64)
+            self.flat, self.counts = (none, np.zeros(1, np.int64), none, np.zeros(1, np.int64)), none
+            return
+        self.flat = _flat(candidates, radix)
+        self.counts = reader.marginals(values, self.flat)
+
+    def of(self, i: int) -> np.ndarray:
+        return self.counts[self.flat[3][i] : self.flat[3][i + 1]]
 
 
 def adaptive_aggregate(
@@ -120,6 +181,7 @@ def adaptive_aggregate(
     public_domain: bool = False,
     source: RandomSource | None = None,
     seed: int | None = None,
+    reader=None,
 ) -> tuple[Aggregates, AdaptiveReport, Measurements]:
     """DP counts of adaptively chosen marginals (``mst`` or ``aim``), one record per row.
 
@@ -127,13 +189,17 @@ def adaptive_aggregate(
     cells, projected), the report (budget, marginals and their sigma) and the
     measurements that marginal-fitting synthesis reads. ``seed`` seeds the
     model that AIM fits between rounds (post-processing; None: the OS).
+    ``reader`` gives the records' exact counts (default :class:`CodesReader`
+    of ``table``; a cluster's sums its workers' tables, and ``table`` then
+    gives the schema only): the release is the same for a seed.
     """
     source = source or RandomSource()
     n_cols = len(table.schema.columns)
     if n_cols < 2:
         raise ParameterError(f"the {options.algorithm} mechanism needs at least 2 columns")
+    reader = CodesReader(table) if reader is None else reader
     eps_count = record_count_epsilon(epsilon, options.record_count_proportion)
-    n_true = table.n_rows
+    n_true = reader.n
     record_count = max(int(n_true + discrete_laplace(1, 1 / eps_count, source)[0]), 0)
     delta = delta if delta is not None else default_delta(record_count)
     selection_delta = 0.0 if public_domain else delta / 2
@@ -144,15 +210,15 @@ def adaptive_aggregate(
     rho_one = rho * options.one_way_proportion
     sigma_one = math.sqrt(n_cols / (2 * rho_one)) * (1 + 1e-12)
     parts["one_way"] = n_cols / (2 * sigma_one**2)
-    values, one_way, threshold = _one_way(table, sigma_one, public_domain, selection_delta, source)
-    codes = local_codes(table, values)
+    values, one_way, threshold = _one_way(table.schema, reader.one_way(), sigma_one, public_domain,
+                                          selection_delta, source)  # fmt: skip
     measurements = Measurements(values, one_way, record_count)
     rest = rho - parts["one_way"]
     selection_epsilons: list[float] = []
     if options.algorithm == "mst":
-        _mst(codes, measurements, rest, parts, selection_epsilons, source)
+        _mst(reader, n_cols, measurements, rest, parts, selection_epsilons, source)
     else:
-        _aim(codes, measurements, rest, parts, selection_epsilons, options, source, seed)
+        _aim(reader, n_cols, measurements, rest, parts, selection_epsilons, options, source, seed)
     split = BudgetSplit(
         epsilon=epsilon, delta=delta, rho=rho, record_count_epsilon=eps_count, percentile_epsilons=[],
         sigmas=sorted({m.sigma for m in measurements.marginals}), selection_delta=selection_delta,
@@ -173,15 +239,16 @@ def adaptive_aggregate(
 
 
 def _one_way(
-    table: EncodedTable, sigma: float, public_domain: bool, selection_delta: float, source: RandomSource
-) -> tuple[list[np.ndarray], list[Marginal], float | None]:
-    """Noisy 1-way histograms (missing cell first) and each column's kept values."""
-    n_cols = len(table.schema.columns)
+    schema: Schema, exact: list[np.ndarray], sigma: float, public_domain: bool, selection_delta: float,
+    source: RandomSource,
+) -> tuple[list[np.ndarray], list[Marginal], float | None]:  # fmt: skip
+    """Noisy 1-way histograms (missing cell first) of the ``exact`` ones, and each column's kept values."""
+    n_cols = len(schema.columns)
     values, marginals = [], []
     threshold = None if public_domain else selection_threshold(sigma, n_cols, selection_delta)
     for c in range(n_cols):
-        size = len(table.schema.dictionaries[c]) + 1
-        counts = np.bincount(table.codes[c], minlength=size)[:size].astype(np.int64)
+        size = len(schema.dictionaries[c]) + 1
+        counts = exact[c]
         noisy = counts + discrete_gaussian(size, sigma, source)
         if public_domain:
             keep = np.arange(1, size, dtype=np.int64)
@@ -193,8 +260,8 @@ def _one_way(
     return values, marginals, threshold
 
 
-def _measure(codes: np.ndarray, measurements: Measurements, columns, sigma: float, source) -> Marginal:
-    truth = counts_of(codes, measurements.radix, columns)
+def _measure(truth: np.ndarray, columns, sigma: float, source) -> Marginal:
+    """The marginal over ``columns`` measured: its exact counts ``truth`` plus discrete Gaussian noise."""
     return Marginal(
         tuple(columns), sigma, (truth + discrete_gaussian(truth.size, sigma, source)).astype(float)
     )
@@ -203,27 +270,33 @@ def _measure(codes: np.ndarray, measurements: Measurements, columns, sigma: floa
 def mst_scores(
     codes: np.ndarray, radix: np.ndarray, singles: list[np.ndarray], total: int, pairs
 ) -> np.ndarray:
-    """MST's score of each pair: L1 distance of its true counts from the independence estimate.
+    """MST's score of each pair of ``codes`` (records × local codes): see :func:`pair_scores`."""
+    return pair_scores([counts_of(codes, radix, pair) for pair in pairs], singles, total, pairs)
+
+
+def pair_scores(tables: list[np.ndarray], singles: list[np.ndarray], total: int, pairs) -> np.ndarray:
+    """MST's score of each pair: L1 distance of its true counts (``tables``) from the independence estimate.
 
     The estimate (outer product of the released 1-way tables over the
     released record count, rounded to integers) is fixed before the data are
     read again, so adding or removing a record moves each score by at most 1.
     """
     scores = []
-    for i, j in pairs:
+    for (i, j), truth in zip(pairs, tables, strict=True):
         estimate = np.rint(np.outer(singles[i], singles[j]).ravel() / total).astype(np.int64)
-        scores.append(int(np.abs(counts_of(codes, radix, (i, j)) - estimate).sum()))
+        scores.append(int(np.abs(truth - estimate).sum()))
     return np.array(scores, dtype=np.int64)
 
 
-def _mst(codes, measurements: Measurements, rho: float, parts, selection_epsilons, source) -> None:
+def _mst(reader, n_cols: int, measurements: Measurements, rho: float, parts, selection_epsilons,
+         source) -> None:  # fmt: skip
     """A maximum spanning tree of pairs by the exponential mechanism, then each pair measured."""
-    n_cols = codes.shape[1]
     radix = measurements.radix
     singles = measurements.targets()
     total = max(measurements.record_count, 1)
     pairs = [p for p in itertools.combinations(range(n_cols), 2) if radix[p[0]] * radix[p[1]] <= MAX_CELLS]
-    scores = mst_scores(codes, radix, singles, total, pairs)
+    truth = Truth(reader, measurements.values, radix, pairs)  # every pair's counts, read once
+    scores = pair_scores([truth.of(i) for i in range(len(pairs))], singles, total, pairs)
     rounds = n_cols - 1
     rho_select, rho_measure = rho / 2, rho / 2
     epsilon = math.sqrt(8 * rho_select / rounds) * (1 - 1e-12)
@@ -239,18 +312,18 @@ def _mst(codes, measurements: Measurements, rho: float, parts, selection_epsilon
         i, j = pairs[pick]
         old, new = component[j], component[i]
         component = [new if x == old else x for x in component]
-        chosen.append((i, j))
+        chosen.append(pick)
     sigma = math.sqrt(len(chosen) / (2 * rho_measure)) * (1 + 1e-12) if chosen else 1.0
-    for r, pair in enumerate(chosen):
-        measurements.marginals.append(_measure(codes, measurements, pair, sigma, source))
+    for r, pick in enumerate(chosen):
+        measurements.marginals.append(_measure(truth.of(pick), pairs[pick], sigma, source))
         parts[f"measure_{r + 1}"] = 1 / (2 * sigma**2)
 
 
 def _aim(
-    codes, measurements: Measurements, rho: float, parts, selection_epsilons, options, source, seed
-) -> None:
+    reader, n_cols: int, measurements: Measurements, rho: float, parts, selection_epsilons, options, source,
+    seed,
+) -> None:  # fmt: skip
     """Rounds of: choose the worst-fitted candidate (exponential mechanism), measure it, refit the model."""
-    n_cols = codes.shape[1]
     radix = measurements.radix
     candidates = [
         cols
@@ -258,9 +331,8 @@ def _aim(
         for cols in itertools.combinations(range(n_cols), k)
         if int(np.prod(radix[list(cols)])) <= MAX_CELLS
     ]
-    flat = _flat(candidates, radix)
-    truth = np.zeros(int(flat[3][-1]), dtype=np.int64)
-    all_marginal_counts(codes, *flat, truth)
+    exact = Truth(reader, measurements.values, radix, candidates)  # every candidate's counts, read once
+    flat, truth = exact.flat, exact.counts
     cells = np.diff(flat[3]).astype(np.float64)
     rounds = options.n_rounds(n_cols, rho)
     rho_round = rho / rounds
@@ -279,7 +351,7 @@ def _aim(
         pick = exponential_mechanism(errors - penalty, 1, epsilon, source)
         parts[f"select_{r + 1}"] = epsilon**2 / 8
         selection_epsilons.append(epsilon)
-        measurements.marginals.append(_measure(codes, measurements, candidates[pick], sigma, source))
+        measurements.marginals.append(_measure(exact.of(pick), candidates[pick], sigma, source))
         parts[f"measure_{r + 1}"] = 1 / (2 * sigma**2)
         fitter.add(measurements.marginals[-1])
 

@@ -208,18 +208,19 @@ class WholeRecords:
         self.csr = Records(ptr, attrs, column, int(np.diff(ptr).max(initial=0)))
         self.column = column
         self.n = int(ptr.shape[0] - 1)
+        self._per_record = np.zeros(0, dtype=np.int64)
 
     def present(self, n_attributes: int) -> np.ndarray:
         present = np.zeros(n_attributes, dtype=bool)
         present[self.csr.attrs] = True
         return present
 
-    def per_record(self, level: Level, candidates: np.ndarray) -> np.ndarray:
-        return candidates_per_record(self.csr, level)
+    def histogram(self, level: Level, candidates: np.ndarray, upper: int) -> np.ndarray:
+        self._per_record = candidates_per_record(self.csr, level)
+        return per_record_histogram(self._per_record, upper)
 
-    def counts(self, level: Level, candidates: np.ndarray, per_record: np.ndarray, bound: int,
-               source: RandomSource) -> np.ndarray:  # fmt: skip
-        return _trimmed_counts((self.csr, level), per_record, bound, len(candidates), source)
+    def counts(self, level: Level, candidates: np.ndarray, bound: int, source: RandomSource) -> np.ndarray:
+        return _trimmed_counts((self.csr, level), self._per_record, bound, len(candidates), source)
 
 
 class _Forward:
@@ -237,6 +238,139 @@ class _Forward:
         self.stream.forget(self.position)
 
 
+@dataclass
+class GroupPass:
+    """One length's dense pass over a group of records: what its second step reads again."""
+
+    #: Each record's number of candidates (not clipped).
+    per_record: np.ndarray
+    #: Every candidate's untrimmed count over the group (None: no dense index, see :func:`group_split`).
+    untrimmed: np.ndarray | None
+    #: The per-record numbers' histogram over [0, upper] (clipped at upper): all that leaves the group.
+    histogram: np.ndarray
+    dense: Dense | None
+
+
+@dataclass
+class Above:
+    """A group's records above the bound (its share of the trimming) and the counts of the others."""
+
+    #: Candidate counts of the group's records at or below the bound (they count in full).
+    below: np.ndarray
+    #: The records above the bound: their global row numbers (ascending), codes and numbers of candidates.
+    rows: np.ndarray
+    codes: np.ndarray
+    per_record: np.ndarray
+
+
+def _group_csr(schema: Schema, codes: np.ndarray, rows: slice | np.ndarray) -> Records:
+    chunk = np.ascontiguousarray(codes[:, rows])
+    ptr, attrs = records(EncodedTable(schema, chunk))
+    return Records(ptr, attrs, schema.attribute_columns.astype(np.int64), int(np.diff(ptr).max(initial=0)))
+
+
+def _chunks(n: int, chunk_rows: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, n, chunk_rows):
+        yield start, min(n, start + chunk_rows)
+
+
+def group_present(schema: Schema, codes: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """Which attributes some record of ``codes`` (columns × rows) holds."""
+    present = np.zeros(schema.n_attributes, dtype=bool)
+    for c, values in enumerate(schema.dictionaries):
+        seen = np.zeros(len(values) + 1, dtype=bool)
+        for start, stop in _chunks(codes.shape[1], chunk_rows):
+            seen[codes[c, start:stop]] = True
+        present[schema.offsets[c] : schema.offsets[c] + len(values)] = seen[1:]
+    return present
+
+
+def group_pass(schema: Schema, codes: np.ndarray, level: Level, candidates: np.ndarray, upper: int,
+               chunk_rows: int = CHUNK_ROWS, dense: bool = True) -> GroupPass:  # fmt: skip
+    """One length's first pass over a group of records (``codes``, columns × rows), a chunk at a time.
+
+    With a dense index (``dense`` and the candidates fit :data:`DENSE_INDEX_LIMIT`)
+    the codes are read straight: each record's number of candidates and every
+    candidate's untrimmed count; else each chunk's attribute lists are enumerated.
+    """
+    index = dense_index(candidates, schema) if dense else None
+    n = codes.shape[1]
+    per_record = np.empty(n, dtype=np.int32)
+    untrimmed = np.zeros(len(candidates), dtype=np.int64) if index is not None else None
+    threads = numba.get_num_threads()
+    for start, stop in _chunks(n, chunk_rows):
+        if index is not None:
+            mine, counts = dense_candidate_counts(codes, index, start, stop, len(candidates), threads)
+            per_record[start:stop] = mine
+            untrimmed += counts
+        else:
+            csr = _group_csr(schema, codes, slice(start, stop))
+            per_record[start:stop] = candidates_per_record(csr, level)
+    return GroupPass(per_record, untrimmed, per_record_histogram(per_record, upper, chunk_rows), index)
+
+
+def group_split(schema: Schema, codes: np.ndarray, done: GroupPass, level: Level, n_candidates: int,
+                bound: int, offset: int, chunk_rows: int = CHUNK_ROWS) -> Above:  # fmt: skip
+    """The second pass over a group whose first row is global row ``offset``: the counts of its records
+    at or below ``bound``, and the records above it (about 1 %) to be trimmed in global row order."""
+    over = np.flatnonzero(done.per_record > bound)
+    if done.dense is not None and done.untrimmed is not None:
+        below = done.untrimmed - dense_counts_of_rows(codes, done.dense, over, n_candidates)
+    else:
+        below = np.zeros(n_candidates, dtype=np.int64)
+        for start, stop in _chunks(codes.shape[1], chunk_rows):
+            rows = start + np.flatnonzero(done.per_record[start:stop] <= bound)
+            if len(rows):
+                below += _full_counts(_group_csr(schema, codes, rows), level, n_candidates)
+    return Above(below, offset + over.astype(np.int64), np.ascontiguousarray(codes[:, over]),
+                 done.per_record[over].astype(np.int64))  # fmt: skip
+
+
+def _full_counts(csr: Records, level: Level, n_candidates: int) -> np.ndarray:
+    """Untrimmed candidate counts of every record of ``csr`` (none is above the bound: no words drawn)."""
+    n = csr.ptr.shape[0] - 1
+    most = int(candidates_per_record(csr, level).max(initial=0))
+    local = np.zeros((1, n_candidates), dtype=np.int32)
+    piece = np.array([0, n], dtype=np.int64)
+    no_words, states = np.zeros((1, 1), dtype=np.int64), np.zeros((1, 2), dtype=np.int64)
+    trimming = Trimming(max(most, 1), most, piece, no_words, states, np.ones(1, dtype=np.bool_), local)
+    trimmed_counts(csr, level, trimming)
+    return local[0].astype(np.int64)
+
+
+def trim_above(schema: Schema, level: Level, n: int, above: Sequence[Above], n_candidates: int, bound: int,
+               source: RandomSource, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:  # fmt: skip
+    """Bounded counts: the groups' counts below the bound plus their records above it trimmed here.
+
+    ``n`` is the number of records of every group together. The records above
+    the bound are trimmed in global row order in the :data:`PARTITIONS` fixed
+    record ranges, each partition's words read forward from chunk to chunk
+    (:class:`_Forward`): the counts of :class:`WholeRecords` for a seed,
+    whatever the groups and the order they arrive in.
+    """
+    bounds = np.linspace(0, n, PARTITIONS + 1).astype(np.int64)
+    streams = [_Forward(source) for _ in range(PARTITIONS)]
+    total = np.zeros(n_candidates, dtype=np.int64)
+    for piece in above:
+        total += piece.below
+    rows = np.concatenate([a.rows for a in above] + [np.empty(0, np.int64)])
+    if len(rows) == 0:
+        return total
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    codes = np.concatenate([a.codes for a in above if len(a.rows)], axis=1)[:, order]
+    per_record = np.concatenate([a.per_record for a in above])[order]
+    for start, stop in _chunks(len(rows), chunk_rows):
+        mine = rows[start:stop]
+        csr = _group_csr(schema, codes, slice(start, stop))
+        cuts = np.searchsorted(mine, bounds)
+        for p in range(PARTITIONS):
+            if cuts[p] < cuts[p + 1]:
+                counts = per_record[start + cuts[p] : start + cuts[p + 1]]
+                total += _trim_piece(csr, level, cuts[p : p + 2], counts, bound, n_candidates, streams[p])
+    return total
+
+
 class ChunkedRecords:
     """The records as codes (one value per column), their attribute lists built a chunk at a time.
 
@@ -248,7 +382,9 @@ class ChunkedRecords:
     that finds each record's number of candidates and every candidate's
     untrimmed count; then only the records above the bound (they draw random
     words) get attribute lists: their untrimmed contributions are taken off and
-    their trimmed ones added.
+    their trimmed ones added. The records are one group of :func:`group_pass`,
+    :func:`group_split` and :func:`trim_above`, the steps a cluster's workers
+    run on their groups (:class:`GroupedRecords`).
     """
 
     def __init__(self, table: EncodedTable, chunk_rows: int = CHUNK_ROWS, dense: bool = True) -> None:
@@ -260,77 +396,59 @@ class ChunkedRecords:
         self.chunk_rows = chunk_rows
         self.dense = dense
         self.column = table.schema.attribute_columns.astype(np.int64)
-        self._index: tuple[int, Dense | None] | None = None
-        self._untrimmed: tuple[int, np.ndarray] | None = None
-
-    def chunks(self) -> Iterator[tuple[int, int]]:
-        for start in range(0, self.n, self.chunk_rows):
-            yield start, min(self.n, start + self.chunk_rows)
+        self._pass: GroupPass | None = None
 
     def present(self, n_attributes: int) -> np.ndarray:
-        schema = self.table.schema
+        return group_present(self.table.schema, self.codes, self.chunk_rows)
+
+    def histogram(self, level: Level, candidates: np.ndarray, upper: int) -> np.ndarray:
+        self._pass = group_pass(self.table.schema, self.codes, level, candidates, upper, self.chunk_rows,
+                                self.dense)  # fmt: skip
+        return self._pass.histogram
+
+    def counts(self, level: Level, candidates: np.ndarray, bound: int, source: RandomSource) -> np.ndarray:
+        assert self._pass is not None, "histogram() first"
+        schema, n_candidates = self.table.schema, len(candidates)
+        above = group_split(schema, self.codes, self._pass, level, n_candidates, bound, 0, self.chunk_rows)
+        self._pass = None
+        return trim_above(schema, level, self.n, [above], n_candidates, bound, source, self.chunk_rows)
+
+
+class GroupedRecords:
+    """Records held in groups elsewhere (a cluster's workers), read through ``call``.
+
+    ``call(step, *arguments)`` runs ``step`` (``"present"``, ``"pass"`` or
+    ``"split"``: :func:`group_present`, :func:`group_pass`, :func:`group_split`
+    with the group's schema, codes and first row) on every group and returns
+    the results in any order. Only histograms, candidate counts and the records
+    above the bound (their codes) come back; the bound is chosen here, and the
+    trimming and noise happen here, once.
+    """
+
+    def __init__(
+        self, schema: Schema, n: int, call: Callable[..., list], chunk_rows: int = CHUNK_ROWS
+    ) -> None:
+        self.schema = schema
+        self.n = n
+        self.call = call
+        self.chunk_rows = chunk_rows
+        self.column = schema.attribute_columns.astype(np.int64)
+
+    def present(self, n_attributes: int) -> np.ndarray:
         present = np.zeros(n_attributes, dtype=bool)
-        for c, values in enumerate(schema.dictionaries):
-            seen = np.zeros(len(values) + 1, dtype=bool)
-            for start, stop in self.chunks():
-                seen[self.codes[c, start:stop]] = True
-            present[schema.offsets[c] : schema.offsets[c] + len(values)] = seen[1:]
+        for mine in self.call("present"):
+            present |= mine
         return present
 
-    def _csr(self, rows: slice | np.ndarray) -> Records:
-        codes = np.ascontiguousarray(self.codes[:, rows])
-        ptr, attrs = records(EncodedTable(self.table.schema, codes))
-        return Records(ptr, attrs, self.column, int(np.diff(ptr).max(initial=0)))
-
-    def _dense(self, level: Level, candidates: np.ndarray) -> Dense | None:
-        if self._index is None or self._index[0] != level.k:
-            index = dense_index(candidates, self.table.schema) if self.dense else None
-            self._index = (level.k, index)
-        return self._index[1]
-
-    def per_record(self, level: Level, candidates: np.ndarray) -> np.ndarray:
-        dense = self._dense(level, candidates)
-        out = np.empty(self.n, dtype=np.int32)
-        untrimmed = np.zeros(len(candidates), dtype=np.int64)
-        threads = numba.get_num_threads()
-        for start, stop in self.chunks():
-            if dense is not None:
-                mine, counts = dense_candidate_counts(
-                    self.codes, dense, start, stop, len(candidates), threads
-                )
-                out[start:stop] = mine
-                untrimmed += counts
-            else:
-                out[start:stop] = candidates_per_record(self._csr(slice(start, stop)), level)
-        self._untrimmed = (level.k, untrimmed) if dense is not None else None
-        return out
-
-    def counts(self, level: Level, candidates: np.ndarray, per_record: np.ndarray, bound: int,
-               source: RandomSource) -> np.ndarray:  # fmt: skip
-        dense = self._dense(level, candidates)
-        n_candidates = len(candidates)
-        bounds = np.linspace(0, self.n, PARTITIONS + 1).astype(np.int64)
-        streams = [_Forward(source) for _ in range(PARTITIONS)]
-        if dense is not None and self._untrimmed is not None and self._untrimmed[0] == level.k:
-            total = self._untrimmed[1].copy()  # every record in full; those above the bound are redone below
-        else:
-            dense, total = None, np.zeros(n_candidates, dtype=np.int64)
-        for start, stop in self.chunks():
-            if dense is None:
-                rows = np.arange(start, stop)
-                csr = self._csr(slice(start, stop))
-            else:
-                rows = start + np.flatnonzero(per_record[start:stop] > bound)
-                if len(rows) == 0:
-                    continue
-                total -= dense_counts_of_rows(self.codes, dense, rows, n_candidates)
-                csr = self._csr(rows)
-            cuts = np.searchsorted(rows, bounds)
-            for p in range(PARTITIONS):
-                if cuts[p] < cuts[p + 1]:
-                    mine = per_record[rows[cuts[p] : cuts[p + 1]]]
-                    total += _trim_piece(csr, level, cuts[p : p + 2], mine, bound, n_candidates, streams[p])
+    def histogram(self, level: Level, candidates: np.ndarray, upper: int) -> np.ndarray:
+        total = np.zeros(upper + 1, dtype=np.int64)
+        for histogram in self.call("pass", level, candidates, upper):
+            total += histogram
         return total
+
+    def counts(self, level: Level, candidates: np.ndarray, bound: int, source: RandomSource) -> np.ndarray:
+        above = self.call("split", level, len(candidates), bound)
+        return trim_above(self.schema, level, self.n, above, len(candidates), bound, source, self.chunk_rows)
 
 
 def _trim_piece(csr: Records, level: Level, piece: np.ndarray, per_record: np.ndarray, bound: int,
@@ -387,10 +505,17 @@ def per_record_histogram(per_record: np.ndarray, upper: int, chunk_rows: int = C
     return histogram
 
 
-def bounded_counts(source_records: WholeRecords | ChunkedRecords, level: Level, candidates: np.ndarray,
-                   per_record: np.ndarray, bound: int, source: RandomSource) -> np.ndarray:  # fmt: skip
-    """Candidate counts where each record contributes to at most ``bound`` candidates (random subsets)."""
-    return source_records.counts(level, candidates, per_record, bound, source)
+#: What a release reads its records through (the histogram of a length, then its bounded counts).
+Held = WholeRecords | ChunkedRecords | GroupedRecords
+
+
+def bounded_counts(source_records: Held, level: Level, candidates: np.ndarray, histogram: np.ndarray,
+                   bound: int, source: RandomSource) -> np.ndarray:  # fmt: skip
+    """Candidate counts where each record contributes to at most ``bound`` candidates (random subsets).
+
+    ``histogram`` is the length's histogram of per-record candidate numbers (the bound was read from it).
+    """
+    return source_records.counts(level, candidates, bound, source)
 
 
 @dataclass(frozen=True)
@@ -481,7 +606,7 @@ class _Release:
     """What every length of one release reads: the records, the schema, the budget, the noise."""
 
     schema: Schema
-    records: WholeRecords | ChunkedRecords
+    records: Held
     mechanism: Mechanism
     split: BudgetSplit
     public_domain: bool
@@ -510,6 +635,7 @@ def dp_aggregate(
     progress: Callable[[int, int], None] | None = None,
     chunk_rows: int | None = CHUNK_ROWS,
     dense: bool = True,
+    grouped: GroupedRecords | None = None,
 ) -> tuple[Aggregates, DpReport]:
     """Differentially private counts of every combination up to ``length`` (SPEC §2.2).
 
@@ -533,6 +659,10 @@ def dp_aggregate(
         time, candidates found in a dense index by column set where it fits;
         ``chunk_rows=None`` builds every record's attribute list at once (as
         subjects always are). The release is the same for a seed either way.
+    grouped
+        The records held in groups elsewhere (a cluster's workers,
+        :class:`GroupedRecords`); ``table`` then gives the schema only. The
+        release is that of the same records in memory, for a seed.
     """
     options = dict(
         record_count_proportion=record_count_proportion, percentile_proportion=percentile_proportion,
@@ -545,8 +675,12 @@ def dp_aggregate(
     mechanism.check(length)
     length = min(length, len(table.schema.columns))
     check_key_space(table.schema, length)
-    if subject is not None or chunk_rows is None:
-        held: WholeRecords | ChunkedRecords = WholeRecords(table, subject)
+    if grouped is not None:
+        if subject is not None:
+            raise ParameterError("records held in groups are one record per row: no subject ids")
+        held: Held = grouped
+    elif subject is not None or chunk_rows is None:
+        held = WholeRecords(table, subject)
     else:
         held = ChunkedRecords(table, chunk_rows, dense)
     by_subject = subject is not None
@@ -580,7 +714,7 @@ def check_key_space(schema: Schema, length: int) -> None:
 
 def _start(
     table: EncodedTable,
-    held: WholeRecords | ChunkedRecords,
+    held: Held,
     by_subject: bool,
     length: int,
     mechanism: Mechanism,
@@ -632,13 +766,12 @@ def _release_length(
     previous = released[-1][0] if k >= 3 else np.empty((0, 1))
     level = Level(k, combinations_table(candidates, n_attributes), combinations_table(previous, n_attributes),
                   allowed)  # fmt: skip
-    per_record = held.per_record(level, candidates)
     upper = math.comb(len(release.schema.columns) * release.per_column, k)
     epsilon_k = split.percentile_epsilons[k - 1]
-    histogram = per_record_histogram(per_record, upper)
+    histogram = held.histogram(level, candidates, upper)
     bound = max(1, dp_percentile_of_histogram(histogram, release.mechanism.percentile, epsilon_k, source))
     report.deltas.append(bound)
-    counts = bounded_counts(held, level, candidates, per_record, bound, source)
+    counts = bounded_counts(held, level, candidates, histogram, bound, source)
     scale = noise_scale(split.sigmas[k - 1], bound)
     noisy = counts + discrete_gaussian(len(candidates), scale, source)
     threshold = _threshold(release, k, scale, bound)

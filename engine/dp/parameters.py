@@ -19,17 +19,20 @@ from .noise import gaussian_parameters
 
 
 def check_against_table(
-    table: EncodedTable, protection: DifferentialPrivacy, length: int, public_domain: bool
-) -> None:
+    table: EncodedTable, protection: DifferentialPrivacy, length: int, public_domain: bool,
+    n_rows: int | None = None,
+) -> None:  # fmt: skip
     """The checks that need the data's shape: length against columns, value count, noise range.
 
     The noise check uses the smallest noise any length can get (sensitivity
-    bound 1) and, when delta defaults, the default for the exact record count:
+    bound 1) and, when delta defaults, the default for the exact record count
+    (``n_rows`` when the records are held elsewhere, else the table's):
     a budget that cannot be sampled even then is refused before it is charged.
     """
     check_length_fits(length, table.n_columns)
     check_key_space(table.schema, length)
-    delta = protection.delta if protection.delta is not None else default_delta(table.n_rows)
+    rows = table.n_rows if n_rows is None else n_rows
+    delta = protection.delta if protection.delta is not None else default_delta(rows)
     for sigma in protection.split(length, delta, selection=not public_domain).sigmas:
         try:
             gaussian_parameters(sigma)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from ..resources import Resources, check_resources
 from .budget import Account, charged
 from .results import AggregateResult
 from .skeleton import Job
+
+if TYPE_CHECKING:
+    from ..distributed import ClusterRecords
 
 
 def check_request(
@@ -64,10 +68,10 @@ def check_request(
             for link in preparation.links
         )
         preparation = replace(preparation, strict=True, links=links)
-        if scheduler is not None:
+        if scheduler is not None and (preparation.subject_id or preparation.links):
             raise ParameterError(
-                "--scheduler counts k-anonymous and exact aggregates: DP bounds each record's contribution, "
-                "so its records are read on this machine (drop --scheduler; large inputs are still streamed)"
+                "--scheduler releases DP counts of one record per row: --subject-id and --link need all of "
+                "a subject's rows together, on this machine (drop --scheduler)"
             )
     if scheduler is not None and preparation.record_limit is not None:
         raise ParameterError("--record-limit takes the first records in order: not with --scheduler")
@@ -127,15 +131,19 @@ def read(
 
 def streamed_read(
     job: Job, source: Source, preparation: Preparation, length: int, resources: Resources, dp: bool,
-    keep: bool = False,
-) -> tuple[Loaded, Aggregates | None]:  # fmt: skip
+    keep: bool = False, cluster: tuple[object, int | None] | None = None,
+    protection: DifferentialPrivacy | None = None,
+) -> tuple[Loaded, Aggregates | ClusterRecords | None]:  # fmt: skip
     """Read ``source`` in batches (:mod:`~showcase.engine.stream`): exact counts, or under DP the codes.
 
     Pass 1 (the read step) finds the schema, then the resource guard runs,
     then pass 2 (the count step) sums the batches' counts, on a Dask cluster
     when ``resources.scheduler`` names one. Under DP, or with ``keep`` (a
     synthesis that reads every record), pass 2 keeps every record's codes
-    instead and the counts are None.
+    instead and the counts are None; under DP on a cluster (``cluster``,
+    opened by the caller: the release runs on it too) the codes stay on the
+    workers and the second value is their
+    :class:`~showcase.engine.distributed.ClusterRecords`.
     """
     from .. import stream as streaming
     from ..prepare import read_codebook
@@ -149,17 +157,28 @@ def streamed_read(
     rows = streaming.batch_rows_for(len(parts.columns), resources.limit, resources.batch_rows)
     options = dict(null_markers=preparation.null_markers, sensitive_zeros=preparation.sensitive_zeros)
     with contextlib.ExitStack() as stack:
-        cluster = None
-        if resources.scheduler is not None:
+        if cluster is None and resources.scheduler is not None:
             from ..distributed import client
 
             cluster = stack.enter_context(client(resources.scheduler))
         return _streamed_passes(job, source, preparation, length, resources, dp, parts, codebook, rows,
-                                options, cluster, keep)  # fmt: skip
+                                options, cluster, keep, protection)  # fmt: skip
 
 
 def _streamed_passes(
-    job, source, preparation, length, resources, dp, parts, codebook, rows, options, cluster, keep=False
+    job,
+    source,
+    preparation,
+    length,
+    resources,
+    dp,
+    parts,
+    codebook,
+    rows,
+    options,
+    cluster,
+    keep=False,
+    protection=None,
 ):
     """The two passes of :func:`streamed_read`, on ``cluster`` (a Dask client, its threads) if given.
 
@@ -187,15 +206,27 @@ def _streamed_passes(
         }
         if len(parts.parts) > 1:
             description["files"] = len({p.path for p in parts.parts})
-    # Kept, every record's codes stay (one value per column, of the width the values need).
     kept = dp or keep
-    width = code_dtype(max(found.cardinalities, default=0)).itemsize if kept else streaming.BYTES_PER_CELL
-    resident = (found.n_rows if kept else rows) * len(parts.columns) * width
-    check_resources(found.cardinalities, found.n_rows, length, resources, resident=resident, dp=dp)
+    if dp and cluster is not None:
+        # The client holds the records above the bound (sds) and the candidates' or marginals' tables.
+        above = client_records(found.n_rows, protection)
+        resident = above * (len(parts.columns) + 16)
+        check_resources(found.cardinalities, above, length, resources, resident=resident, dp=True)
+    else:
+        # Kept, every record's codes stay (one value per column, of the width the values need).
+        width = code_dtype(max(found.cardinalities, default=0)).itemsize if kept else streaming.BYTES_PER_CELL
+        resident = (found.n_rows if kept else rows) * len(parts.columns) * width
+        check_resources(found.cardinalities, found.n_rows, length, resources, resident=resident, dp=dp)
     none = streaming.no_attribute(parts.columns, preparation.null_markers, preparation.sensitive_zeros)
     encoder = streaming.Encoder(found.schema, none, codebook=codebook is not None)
     public = codebook is not None
     with job.step("count", total=None) as tick:
+        if dp and cluster is not None:
+            from ..distributed import ClusterRecords
+
+            held = ClusterRecords(found, encoder, rows, cluster, dp_steps(), progress=tick)
+            schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=encoder.dtype))
+            return Loaded(schema_only, None, description, public_domain=public), held
         if kept:
             table = streaming.codes_stream(found, encoder, rows, progress=tick)
             return Loaded(table, None, description, public_domain=public), None
@@ -208,6 +239,28 @@ def _streamed_passes(
     # The records were counted batch by batch and are not kept: the table holds the schema only.
     schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=encoder.dtype))
     return Loaded(schema_only, None, description, public_domain=public), exact
+
+
+def dp_steps() -> dict:
+    """The functions a cluster's workers run for a DP release (the DP modules' per-group steps)."""
+    from ..dp.adaptive import group_marginals, group_one_way
+    from ..dp.marginals import group_pass, group_present, group_split
+
+    return {"present": group_present, "pass": group_pass, "split": group_split, "one_way": group_one_way,
+            "marginals": group_marginals}  # fmt: skip
+
+
+#: Under ``sds`` on a cluster, the client's guard counts this many times the share of records above
+#: the DP percentile (the bound is noisy): their codes, row numbers and candidate numbers come here.
+ABOVE_MARGIN = 2
+
+
+def client_records(n_rows: int, protection: DifferentialPrivacy | None) -> int:
+    """Records whose codes a DP release on a cluster brings to the client (an estimate for the guard)."""
+    if protection is None or protection.algorithm not in (None, "sds"):
+        return 0  # aim / mst: only marginal tables come back
+    share = ABOVE_MARGIN * (100 - float(protection.percentile)) / 100
+    return min(n_rows, int(n_rows * share) + 1)
 
 
 def _once_on_cluster(job, source, length, resources, parts, codebook, rows, options, cluster,
@@ -283,22 +336,32 @@ def protected_counts(
         return
     book = Ledger(protection.ledger)
     counting, quantiles = _binning_share(protection, preparation, seed)
-    if streamed:
-        loaded, _ = streamed_read(job, source, preparation, length, resources, dp=True)
-    else:
-        loaded = read(job, source, preparation, length, seed, quantiles, resources=resources, dp=True)
-    from ..dp.parameters import check_against_table
+    workers = contextlib.ExitStack()  # a cluster's client, closed once the release is drawn
+    with workers:
+        cluster, held = None, None
+        if streamed and resources.scheduler is not None:
+            from ..distributed import client
 
-    check_against_table(loaded.table, counting, length, loaded.public_domain)
-    parameters = dp_parameters(protection, length, preparation, seed, extra_parameters or {})
-    with charged(book, loaded.description["fingerprint"], protection, parameters) as account:
-        result = _noise(job, loaded, counting, length, seed, account, preparation.subject_id)
-        if quantiles is not None:
-            _add_binning(result, protection, loaded, preparation)
-        result.ledger_created = book.path if book.created else None
-        result.prepared = loaded.changes
-        yield Counted(loaded, result, parameters)
-        account.released(result.privacy["rho"])
+            cluster = workers.enter_context(client(resources.scheduler))
+        if streamed:
+            loaded, held = streamed_read(job, source, preparation, length, resources, dp=True,
+                                         cluster=cluster, protection=counting)  # fmt: skip
+        else:
+            loaded = read(job, source, preparation, length, seed, quantiles, resources=resources, dp=True)
+        from ..dp.parameters import check_against_table
+
+        n_rows = held.n if held is not None else None
+        check_against_table(loaded.table, counting, length, loaded.public_domain, n_rows=n_rows)
+        parameters = dp_parameters(protection, length, preparation, seed, extra_parameters or {})
+        with charged(book, loaded.description["fingerprint"], protection, parameters) as account:
+            result = _noise(job, loaded, counting, length, seed, account, preparation.subject_id, held)
+            workers.close()  # the records leave the workers before the release is written
+            if quantiles is not None:
+                _add_binning(result, protection, loaded, preparation)
+            result.ledger_created = book.path if book.created else None
+            result.prepared = loaded.changes
+            yield Counted(loaded, result, parameters)
+            account.released(result.privacy["rho"])
 
 
 def _binning_share(
@@ -363,17 +426,22 @@ def _noise(
     seed: int | None,
     account: Account,
     subject_id: str | None,
+    held: ClusterRecords | None = None,
 ) -> AggregateResult:
-    """Draw the DP marginals (after the charge) and record the delta used."""
-    from ..dp.marginals import dp_aggregate
+    """Draw the DP marginals (after the charge) and record the delta used.
+
+    ``held``: the records on a cluster's workers (else they are ``loaded.table``'s codes).
+    """
+    from ..dp.marginals import GroupedRecords, dp_aggregate
     from ..dp.noise import RandomSource
 
     with job.step("release", total=None):
         if protection.algorithm in (None, "sds"):
+            grouped = None if held is None else GroupedRecords(loaded.table.schema, held.n, held.call)
             released, report = dp_aggregate(
                 loaded.table, protection=protection, length=length, public_domain=loaded.public_domain,
                 subject=loaded.subject, source=RandomSource(seed),
-                progress=lambda d, t: job.report("noise", d, t),
+                progress=lambda d, t: job.report("noise", d, t), grouped=grouped,
             )  # fmt: skip
         else:
             from ..dp.adaptive import adaptive_aggregate
@@ -381,7 +449,7 @@ def _noise(
             released, report, _ = adaptive_aggregate(
                 loaded.table, epsilon=protection.epsilon, delta=protection.delta,
                 options=protection.adaptive(length), public_domain=loaded.public_domain,
-                source=RandomSource(seed), seed=seed,
+                source=RandomSource(seed), seed=seed, reader=held,
             )  # fmt: skip
     facts = report.describe()
     account.record_delta(facts["delta"])
