@@ -176,6 +176,17 @@ def test_dp_aggregates_on_two_workers_equal_one_process(tmp_path, capsys):
         (e["rho"], e["status"], e["epsilon"]) for e in alone.entries()
     ]
     assert {e["status"] for e in cluster.entries()} == {"released"}
+    # A DP run (aim, then fitted records) counted on the cluster writes the single-machine release.
+    for name, source, cluster_flags in (
+        ("alone", whole, []),
+        ("cluster", parts, ["--scheduler", "local[2]"]),
+    ):
+        out, ledger = tmp_path / f"run-{name}", tmp_path / f"run-{name}.sqlite"
+        argv = ["run", str(source), "-o", str(out), "--dp", "--epsilon", "4", "--seed", "3",
+                "--ledger", str(ledger), "--no-progress", *cluster_flags]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+    for file in ("aggregates.tsv", "synthetic.csv"):
+        assert (tmp_path / "run-alone" / file).read_bytes() == (tmp_path / "run-cluster" / file).read_bytes()
 
 
 def test_subjects_are_refused_on_a_cluster_in_one_line(tmp_path, capsys):
