@@ -23,7 +23,7 @@ TESTS = [
     "tests/test_kernel_references.py",
 ]
 NOISE_CALL = "noisy = counts + discrete_gaussian(len(candidates), scale, source)"
-TRIM_CALL = "counts = _trimmed_counts(shape, per_record, bound, len(candidates), source)"
+TRIM_CALL = "counts = bounded_counts(held, level, candidates, histogram, bound, source)"
 #: name → (file, original line part, broken line part)
 FAULTS = {
     "noise-third-smaller": (
@@ -46,7 +46,7 @@ FAULTS = {
     "no-trimming-in-release": (
         "engine/dp/marginals.py",
         TRIM_CALL,
-        TRIM_CALL.replace("bound, len", "max(bound, int(per_record.max(initial=1))), len"),
+        TRIM_CALL.replace("bound, source", "upper, source"),  # no record has more candidates than upper
     ),
     "first-candidates-kept": (
         "engine/kernels/dp_marginals.py",
