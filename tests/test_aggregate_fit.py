@@ -246,14 +246,18 @@ def test_kernel_equals_the_slow_reference(table, length, k, seed, sweeps, missin
     np.testing.assert_array_equal(got, reference_fit(aggregates, start, seed, sweeps, missing))
 
 
-def test_reference_on_a_larger_table_with_both_lookup_paths(monkeypatch):
+def test_reference_on_a_larger_table_with_every_lookup_path(monkeypatch):
     columns = {f"c{i}": [str(v) for v in np.random.default_rng(i).integers(0, 3 + i, 400)] for i in range(5)}
     aggregates = k_anonymize(count_combinations(encode(pa.table(columns)), 3), 3)
     start = aggregate_seeded(aggregates, rng=make_rng(5), fit_sweeps=0).codes
     expected = reference_fit(aggregates, start, 17, 3)
+    module = importlib.import_module("showcase.engine.synthesize.aggregate_fit")
+    cells, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
+    monkeypatch.setattr(module, "CELL_LIMIT", 0)  # the combination table, by direct address
     dense, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
-    monkeypatch.setattr(importlib.import_module("showcase.engine.synthesize.aggregate_fit"), "DENSE_LIMIT", 0)
+    monkeypatch.setattr(module, "DENSE_LIMIT", 0)  # the combination table, hashed
     hashed, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
+    np.testing.assert_array_equal(cells, expected)
     np.testing.assert_array_equal(dense, expected)
     np.testing.assert_array_equal(hashed, expected)
 
