@@ -1,7 +1,8 @@
 """Kernels of fitting records to k-anonymous aggregates over dense cell arrays, one per column set.
 
-The search of :mod:`.aggregate_fit` (same proposals, same random stream, same
-decisions) with cheaper lookups. Every set S of 1..L columns owns a dense
+The search of :mod:`.aggregate_fit` with cheaper lookups, and two more
+ingredients: a proposal that gives a cell its best code, and a first phase
+that lowers the squared error before the L1 error. Every set S of 1..L columns owns a dense
 block of cells, one per tuple of codes on S (code 0 = empty), in ``slack``:
 the target count of the combination that cell stands for minus the records'
 count, or NaN for a *forbidden* cell (all codes non-zero and the combination
@@ -30,7 +31,24 @@ import numpy as np
 from numba import njit
 
 from ..config import JIT
+from .keys import INLINE
 from .rng import below, new_state
+
+
+@njit(**INLINE)
+def _enter(s, squared):
+    """Change of the error when a record enters a cell of slack s (target minus count)."""
+    if squared:
+        return 1.0 - 2.0 * s
+    return abs(s - 1.0) - abs(s)
+
+
+@njit(**INLINE)
+def _leave(s, squared):
+    """Change of the error when a record leaves a cell of slack s."""
+    if squared:
+        return 1.0 + 2.0 * s
+    return abs(s + 1.0) - abs(s)
 
 
 @njit(**JIT)
@@ -65,7 +83,7 @@ def cell_counts(codes, base, own, other, stride, slack):
 
 
 @njit(**JIT)
-def move_gain(codes, r, c, w, lay, slack, missing, old_idx, new_idx):
+def move_gain(codes, r, c, w, lay, slack, missing, squared, old_idx, new_idx):
     """Record r's column c becoming code w: ``(allowed, change of the L1 error)``.
 
     The cells it leaves go to ``old_idx``, those it enters to ``new_idx`` (-1: not in the
@@ -91,14 +109,14 @@ def move_gain(codes, r, c, w, lay, slack, missing, old_idx, new_idx):
         if w > 0 and real and np.isnan(s):
             return False, 0.0
         if missing or (w > 0 and real):
-            gain += abs(s - 1.0) - abs(s)
+            gain += _enter(s, squared)
             new_idx[i] = q
         else:
             new_idx[i] = -1
         q = p + v * own[c, i]
         if missing or (v > 0 and real):
             s = slack[q]
-            gain += abs(s + 1.0) - abs(s)
+            gain += _leave(s, squared)
             old_idx[i] = q
         else:
             old_idx[i] = -1
@@ -167,10 +185,10 @@ def conflicts(codes, r, c, w, lay, slack, alive, bad, drop):
 
 
 @njit(**JIT)
-def set_with_room(codes, r, c, w, lay, slack, missing, step_old, step_new, alive, bad, drop, saved):
+def set_with_room(codes, r, c, w, lay, slack, missing, squared, step_old, step_new, alive, bad, drop, saved):
     """Record r's column c becomes w, emptying first the columns :func:`conflicts` names; kept (True)
     when that lowers the error, else undone (False)."""
-    ok, gain = move_gain(codes, r, c, w, lay, slack, missing, step_old[0], step_new[0])
+    ok, gain = move_gain(codes, r, c, w, lay, slack, missing, squared, step_old[0], step_new[0])
     if ok:
         if gain < 0.0:
             apply(codes, r, c, w, slack, step_old[0], step_new[0])
@@ -185,7 +203,7 @@ def set_with_room(codes, r, c, w, lay, slack, missing, step_old, step_new, alive
     for i in range(n_drop + 1):
         d = drop[i]
         value = w if i == n_drop else 0
-        ok, gain = move_gain(codes, r, d, value, lay, slack, missing, step_old[i], step_new[i])
+        ok, gain = move_gain(codes, r, d, value, lay, slack, missing, squared, step_old[i], step_new[i])
         if not ok:
             break
         saved[i] = codes[r, d]
@@ -200,11 +218,70 @@ def set_with_room(codes, r, c, w, lay, slack, missing, step_old, step_new, alive
 
 
 @njit(**JIT)
-def local_search(codes, radix, lay, slack, missing, steps, seed):
-    """``steps`` proposals, as :func:`.aggregate_fit.local_search`; returns how many changes were kept.
+def best_value(codes, r, c, lay, slack, missing, squared, n_values, gains, allowed, old_idx, new_idx):
+    """Record r's column c takes, of the codes ``0 .. n_values - 1`` it may take without emptying
+    another column, the one that lowers the error most (the first of equals); kept (True) when
+    it lowers it at all.
+
+    One pass over c's sets gives every code's change (``gains``, ``allowed``: scratch of one per code).
+    """
+    base, own, other, stride = lay
+    width = other.shape[2]
+    v = codes[r, c]
+    for w in range(n_values):
+        gains[w] = 0.0
+        allowed[w] = w != v
+    leave = 0.0
+    for i in range(base.shape[1]):
+        p = base[c, i]
+        real = True
+        for t in range(width):
+            d = other[c, i, t]
+            if d < 0:
+                break
+            code = codes[r, d]
+            p += code * stride[c, i, t]
+            if code == 0:
+                real = False
+        step = own[c, i]
+        if missing or (v > 0 and real):
+            s = slack[p + v * step]
+            leave += _leave(s, squared)
+        for w in range(n_values):
+            if not allowed[w]:
+                continue
+            s = slack[p + w * step]
+            if w > 0 and real:
+                if np.isnan(s):
+                    allowed[w] = False
+                    continue
+                gains[w] += _enter(s, squared)
+            elif missing:
+                gains[w] += _enter(s, squared)
+    best = -1
+    for w in range(n_values):
+        if allowed[w] and (best < 0 or gains[w] < gains[best]):
+            best = w
+    if best < 0 or gains[best] + leave >= 0.0:
+        return False
+    move_gain(codes, r, c, best, lay, slack, missing, squared, old_idx, new_idx)
+    apply(codes, r, c, best, slack, old_idx, new_idx)
+    return True
+
+
+@njit(**JIT)
+def local_search(codes, radix, lay, slack, missing, squared_steps, steps, seed, mix):
+    """``steps`` proposals; returns how many changes were kept.
 
     ``slack`` must hold targets minus the counts of ``codes`` (:func:`cell_counts`); both are
-    updated in place.
+    updated in place. Each proposal draws a column c, a record r and a kind, with weights
+    ``mix``: (0) a code drawn uniformly from ``0 .. radix[c] - 1``, emptying first the
+    columns that keep it out (:func:`set_with_room`); (1) a swap of column c with a second
+    record (c's 1-way counts stay); (2) the best code r's column c may take (:func:`best_value`).
+    A change is kept only when it is allowed for every record it touches and lowers the
+    error: the squared error for the first ``squared_steps`` proposals (large errors first),
+    then the L1 error (the distance k-marginal measures). With ``mix = (1, 1, 0)`` and no
+    squared step it is the search of :func:`.aggregate_fit.local_search`, decision for decision.
     """
     n, n_cols = codes.shape
     if n == 0 or n_cols == 0:
@@ -221,16 +298,28 @@ def local_search(codes, radix, lay, slack, missing, steps, seed):
     bad = np.zeros(n_cols, dtype=np.int64)
     drop = np.zeros(n_cols + 1, dtype=np.int64)
     saved = np.zeros(n_cols + 1, dtype=np.int64)
+    n_values = 1
+    for c in range(n_cols):
+        n_values = max(n_values, radix[c])
+    gains = np.zeros(n_values, dtype=np.float64)
+    allowed = np.zeros(n_values, dtype=np.bool_)
+    kinds = mix[0] + mix[1] + mix[2]
     kept = 0
-    for _ in range(steps):
+    for step in range(steps):
+        squared = step < squared_steps
         c = np.int64(below(state, n_cols))
         r = np.int64(below(state, n))
-        if below(state, 2) == 0:
+        kind = below(state, kinds)
+        if kind >= mix[0] + mix[1]:
+            if best_value(codes, r, c, lay, slack, missing, squared, radix[c], gains, allowed, old_a, new_a):
+                kept += 1
+            continue
+        if kind < mix[0]:
             v = np.int64(below(state, radix[c]))
             if v == codes[r, c]:
                 continue
             if set_with_room(
-                codes, r, c, v, lay, slack, missing, step_old, step_new, alive, bad, drop, saved
+                codes, r, c, v, lay, slack, missing, squared, step_old, step_new, alive, bad, drop, saved
             ):
                 kept += 1
             continue
@@ -239,11 +328,11 @@ def local_search(codes, radix, lay, slack, missing, steps, seed):
         w = np.int64(codes[o, c])
         if v == w:
             continue
-        ok, first = move_gain(codes, r, c, w, lay, slack, missing, old_a, new_a)
+        ok, first = move_gain(codes, r, c, w, lay, slack, missing, squared, old_a, new_a)
         if not ok:
             continue
         apply(codes, r, c, w, slack, old_a, new_a)
-        ok, second = move_gain(codes, o, c, v, lay, slack, missing, old_b, new_b)
+        ok, second = move_gain(codes, o, c, v, lay, slack, missing, squared, old_b, new_b)
         if ok and first + second < 0.0:
             apply(codes, o, c, v, slack, old_b, new_b)
             kept += 1
