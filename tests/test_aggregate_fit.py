@@ -393,3 +393,32 @@ def test_command_line_option_and_metadata(tmp_path, capsys):
                        "--fit-sweeps", "2", "-o", tmp_path / "refused", "--no-progress")  # fmt: skip
     assert code == 2 and "fit-sweeps" in err
     assert not (tmp_path / "refused").exists()
+
+
+@pytest.mark.parametrize("cells", [True, False])
+def test_the_fit_never_completes_a_declared_constraint(monkeypatch, cells):
+    """Released counts put 40 % of the records on a declared impossible pair: the fit never goes there."""
+    from showcase.engine.constraints import Constraint, violations
+    from showcase.engine.encode import EncodedTable
+
+    if not cells:  # the search over the combination table, then the last repair
+        monkeypatch.setattr(
+            importlib.import_module("showcase.engine.synthesize.aggregate_fit"), "CELL_LIMIT", 0
+        )
+    rng = np.random.default_rng(0)
+    age = np.where(rng.random(3000) < 0.6, "child", "adult")
+    marital = np.where((age == "child") & (rng.random(3000) < 0.7), "married", "never")
+    extra = rng.integers(0, 3, 3000).astype(str)
+    aggregates = k_anonymize(
+        count_combinations(encode(pa.table({"age": age, "marital": marital, "x": extra})), 3), 5
+    )
+    child = [Constraint((("age", ("child",)), ("marital", ("married",))))]
+    start = aggregate_seeded(aggregates, rng=make_rng(1), constraints=child, fit_sweeps=0)
+    assert not violations(start, child).any()
+    free, _ = fit_records(aggregates, start.codes, seed=np.uint64(3), sweeps=10)
+    assert violations(EncodedTable(start.schema, free), child).sum() > 300  # the counts do pull there
+    kept, _ = fit_records(aggregates, start.codes, seed=np.uint64(3), sweeps=10, constraints=child)
+    fitted = EncodedTable(start.schema, kept)
+    assert fitted.n_rows == aggregates.record_count
+    assert not violations(fitted, child).any()
+    assert synthetic_combinations(fitted, 3) <= combination_set(aggregates)

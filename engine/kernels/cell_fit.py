@@ -17,11 +17,14 @@ its non-empty codes is checked in the smaller set that holds just them.
 Layout, for column c and its i-th set (sets by size, then in lexicographic
 order of their other columns; i = 0 is {c} alone): ``base[c, i]`` the first
 cell of the set, ``own[c, i]`` c's stride, ``other[c, i, :]`` the other
-columns (-1 after the last) and ``stride[c, i, :]`` theirs.
+columns (-1 after the last) and ``stride[c, i, :]`` theirs; ``lay`` is
+``(base, own, other, stride, rules)``.
 
 Guarantee kept by every change: the change is refused when a cell it moves a
 record into is forbidden, so records that start inside the aggregates never
-hold a combination of length <= L the aggregates lack. Without ``missing``,
+hold a combination of length <= L the aggregates lack; it is refused too when
+it would complete a declared constraint (``rules``, :mod:`.constraints`), so
+records that start without violations end without. Without ``missing``,
 cells with an empty code are left out of the error (not of the guarantee).
 """
 
@@ -31,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from ..config import JIT
+from .constraints import violates_with
 from .keys import INLINE
 from .rng import below, new_state
 
@@ -89,10 +93,12 @@ def move_gain(codes, r, c, w, lay, slack, missing, squared, old_idx, new_idx):
     The cells it leaves go to ``old_idx``, those it enters to ``new_idx`` (-1: not in the
     error); not allowed (nothing written that matters) when one it enters is forbidden.
     """
-    base, own, other, stride = lay
+    base, own, other, stride, rules = lay
     width = other.shape[2]
     v = codes[r, c]
     gain = 0.0
+    if w > 0 and violates_with(codes[r], c, w, rules):
+        return False, 0.0
     for i in range(base.shape[1]):
         p = base[c, i]
         real = True
@@ -144,7 +150,7 @@ def conflicts(codes, r, c, w, lay, slack, alive, bad, drop):
     The columns, in the order they go, are written to ``drop``; ``alive``
     and ``bad`` are scratch of one per column.
     """
-    base, own, other, stride = lay
+    base, own, other, stride, rules = lay
     n_cols = codes.shape[1]
     width = other.shape[2]
     if np.isnan(slack[base[c, 0] + w * own[c, 0]]):
@@ -225,12 +231,12 @@ def best_value(codes, r, c, lay, slack, missing, squared, n_values, gains, allow
 
     One pass over c's sets gives every code's change (``gains``, ``allowed``: scratch of one per code).
     """
-    base, own, other, stride = lay
+    base, own, other, stride, rules = lay
     width = other.shape[2]
     v = codes[r, c]
     for w in range(n_values):
         gains[w] = 0.0
-        allowed[w] = w != v
+        allowed[w] = w != v and not (w > 0 and violates_with(codes[r], c, w, rules))
     leave = 0.0
     for i in range(base.shape[1]):
         p = base[c, i]

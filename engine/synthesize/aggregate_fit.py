@@ -37,13 +37,16 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..aggregates import PROTECTION_K_ANONYMITY, Aggregates
+from ..constraints import Constraint, encode
 from ..errors import InputError
 from ..kernels import cell_fit
 from ..kernels.aggregate_fit import combination_counts, dense_rows, local_search
+from ..kernels.constraints import Rules, blank_violations
 from ..kernels.keys import combination_table
 
 #: Proposals per cell of the synthetic table, and at most this many proposals in all.
@@ -247,16 +250,20 @@ def cell_targets(aggregates: Aggregates, estimate: np.ndarray, layout: CellLayou
 
 
 def fit_records(
-    aggregates: Aggregates, codes: np.ndarray, *, seed: np.uint64, sweeps: int, missing: bool = True
-) -> tuple[np.ndarray, int]:
+    aggregates: Aggregates, codes: np.ndarray, *, seed: np.uint64, sweeps: int, missing: bool = True,
+    constraints: Sequence[Constraint] = (),
+) -> tuple[np.ndarray, int]:  # fmt: skip
     """Records ``codes`` (``(n_cols, n)`` on ``aggregates.schema``) fitted to the aggregates' counts.
 
     Returns the fitted codes (same shape and dtype) and how many changes were kept.
     ``sweeps`` is the number of proposals per cell (capped at :data:`MAX_PROPOSALS` in all).
     With ``missing``, the counts of combinations with empty cells (see
-    :func:`missing_combinations`) are fitted too.
+    :func:`missing_combinations`) are fitted too. No change completes one of the declared
+    ``constraints`` over cells; over the combination table, a record left violating one
+    loses the attribute that completes it (a subset of what it held).
     """
     schema = aggregates.schema
+    rules = encode(constraints, schema)
     n_cols, n = codes.shape
     length = int(aggregates.reporting_length)
     positive = aggregates.count > 0
@@ -266,7 +273,7 @@ def fit_records(
     estimate = targets(released, released.record_count)
     radix = [len(d) + 1 for d in schema.dictionaries]
     if CellLayout.count(radix, max(length, 1)) <= CELL_LIMIT:
-        return _fit_cells(released, codes, estimate, radix, seed=seed, sweeps=sweeps, missing=missing)
+        return _fit_cells(released, codes, estimate, radix, rules, seed=seed, sweeps=sweeps, missing=missing)
     attrs = np.asarray(released.attrs, dtype=np.int64)
     lengths = np.asarray(released.length, dtype=np.uint8)
     n_ids = schema.n_attributes
@@ -304,20 +311,24 @@ def fit_records(
     with _wrapping():
         kept = local_search(records, radix, layout, table, dense, length, fit, steps,
                             np.uint64(seed))  # fmt: skip
-    return np.ascontiguousarray(records.T, dtype=codes.dtype), int(kept)
+    out = np.ascontiguousarray(records.T, dtype=codes.dtype)
+    if constraints:
+        blank_violations(out, rules)
+    return out, int(kept)
 
 
 def _fit_cells(
-    released: Aggregates, codes: np.ndarray, estimate: np.ndarray, radix: list[int], *,
+    released: Aggregates, codes: np.ndarray, estimate: np.ndarray, radix: list[int], rules: Rules, *,
     seed: np.uint64, sweeps: int, missing: bool,
 ) -> tuple[np.ndarray, int]:  # fmt: skip
     """:func:`fit_records` over the dense cells of every set of up to L columns."""
     n_cols, n = codes.shape
     layout = CellLayout(radix, max(int(released.reporting_length), 1))
     slack = cell_targets(released, estimate, layout) * (n / max(released.record_count, 1))
-    lay = layout.by_column()
+    blocks = layout.by_column()
+    lay = (*blocks, rules)
     records = np.ascontiguousarray(codes.T, dtype=np.int64)
-    held = cell_fit.cell_counts(records, *lay, slack)
+    held = cell_fit.cell_counts(records, *blocks, slack)
     if held:
         raise InputError(f"{held} combination(s) of the records to fit are absent from the aggregates")
     steps = int(min(MAX_PROPOSALS, int(sweeps) * n * n_cols))
