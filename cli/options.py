@@ -460,7 +460,7 @@ MODE = Group(
             "--target-number-of-records": "aggregate_seeded, tree, pairwise, fitted: records to synthesize. "
             "Default: the aggregates' record count (times the scale factor).",
             "--fit-sweeps": "aggregate_seeded: then move the records toward every released count (empty "
-            "cells included), never leaving the aggregates; proposals per cell. Default: 0 (no fit).",
+            "cells included), never leaving the aggregates; proposals per cell (0: no fit). Default: 20.",
             "--oversampling-ratio": "value_seeded: how far above its count a combination may be "
             "synthesized (0.1 = 10 %).",
             "--oversampling-tries": "value_seeded: attempts to sample an attribute that does not "

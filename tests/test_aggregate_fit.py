@@ -32,10 +32,21 @@ from .test_synthesize_aggregate import combination_set, small_tables, synthetic_
 # ---------------------------------------------------------------- slow reference
 
 
-def reference_fit(aggregates, codes: np.ndarray, seed: int, sweeps: int, missing: bool = True) -> np.ndarray:
-    """The kernel's search in plain Python: dictionaries of combinations, the same stream and order.
+def reference_fit(
+    aggregates,
+    codes: np.ndarray,
+    seed: int,
+    sweeps: int,
+    missing: bool = True,
+    mix=(2, 1, 4),
+    squared_share=0.5,
+) -> np.ndarray:
+    """The kernels' search in plain Python: dictionaries of combinations, the same stream and order.
 
     Ids: attribute a, or ``n_attributes + d`` for an empty column d (with ``missing``).
+    ``mix`` weighs the proposals (uniform code with room, swap, best code) and the first
+    ``squared_share`` of them lower the squared error, the rest the L1 error;
+    ``mix=(1, 1, 0), squared_share=0`` is the search over the combination table.
     """
     schema = aggregates.schema
     n_attr = schema.n_attributes
@@ -85,11 +96,34 @@ def reference_fit(aggregates, codes: np.ndarray, seed: int, sweeps: int, missing
                     return None
         return rows
 
+    squared = [False]
+
+    def change(row, sign):
+        before, after = current[row] - target[row], current[row] + sign - target[row]
+        return after * after - before * before if squared[0] else abs(after) - abs(before)
+
     def delta(rows, sign):
-        gain = 0.0
-        for row in rows:
-            gain += abs(current[row] + sign - target[row]) - abs(current[row] - target[row])
-        return gain
+        return sum(change(row, sign) for row in rows)
+
+    def best_value(r, c):
+        """The best code r's column c may take without emptying another column, kept if it helps."""
+        v = records[r][c]
+        others = ids(r, c)
+        x = cell(c, v)
+        leave = delta(rows_with(others, x, False), -1) if x is not None else 0.0
+        best, best_gain = None, 0.0
+        for w in range(radix[c]):
+            if w == v:
+                continue
+            x = cell(c, w)
+            rows = rows_with(others, x, True) if x is not None else []
+            if rows is None:
+                continue
+            gain = delta(rows, 1)
+            if best is None or gain < best_gain:
+                best, best_gain = w, gain
+        if best is not None and best_gain + leave < 0.0:
+            set_(r, c, best)
 
     def move(r, c, v):
         """(allowed, gain, old rows, new rows) of record r's column c becoming v."""
@@ -164,10 +198,16 @@ def reference_fit(aggregates, codes: np.ndarray, seed: int, sweeps: int, missing
         return False
 
     rng = Xoshiro(seed)
-    for _ in range(min(sweeps * n * n_cols, 200_000_000)):
+    steps = min(sweeps * n * n_cols, 200_000_000)
+    for step in range(steps):
+        squared[0] = step < int(steps * squared_share)
         c = rng.below(n_cols)
         r = rng.below(n)
-        if rng.below(2) == 0:
+        kind = rng.below(sum(mix))
+        if kind >= mix[0] + mix[1]:
+            best_value(r, c)
+            continue
+        if kind < mix[0]:
             v = rng.below(radix[c])
             if v != records[r][c]:
                 set_with_room(r, c, v)
@@ -246,16 +286,26 @@ def test_kernel_equals_the_slow_reference(table, length, k, seed, sweeps, missin
     np.testing.assert_array_equal(got, reference_fit(aggregates, start, seed, sweeps, missing))
 
 
-def test_reference_on_a_larger_table_with_both_lookup_paths(monkeypatch):
+def test_reference_on_a_larger_table_with_every_lookup_path(monkeypatch):
     columns = {f"c{i}": [str(v) for v in np.random.default_rng(i).integers(0, 3 + i, 400)] for i in range(5)}
     aggregates = k_anonymize(count_combinations(encode(pa.table(columns)), 3), 3)
     start = aggregate_seeded(aggregates, rng=make_rng(5), fit_sweeps=0).codes
-    expected = reference_fit(aggregates, start, 17, 3)
+    module = importlib.import_module("showcase.engine.synthesize.aggregate_fit")
+    cells, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
+    np.testing.assert_array_equal(cells, reference_fit(aggregates, start, 17, 3))
+    # The search over the combination table (uniform codes and swaps, L1 error), and the cells' with it.
+    expected = reference_fit(aggregates, start, 17, 3, mix=(1, 1, 0), squared_share=0.0)
+    monkeypatch.setattr(module, "PROPOSALS", (1, 1, 0))
+    monkeypatch.setattr(module, "SQUARED_SHARE", 0.0)
+    plain_cells, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
+    monkeypatch.setattr(module, "CELL_LIMIT", 0)  # the combination table, by direct address
     dense, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
-    monkeypatch.setattr(importlib.import_module("showcase.engine.synthesize.aggregate_fit"), "DENSE_LIMIT", 0)
+    monkeypatch.setattr(module, "DENSE_LIMIT", 0)  # the combination table, hashed
     hashed, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3)
+    np.testing.assert_array_equal(plain_cells, expected)
     np.testing.assert_array_equal(dense, expected)
     np.testing.assert_array_equal(hashed, expected)
+    assert not np.array_equal(cells, expected)
 
 
 # ---------------------------------------------------------------- what the fit does
@@ -343,3 +393,32 @@ def test_command_line_option_and_metadata(tmp_path, capsys):
                        "--fit-sweeps", "2", "-o", tmp_path / "refused", "--no-progress")  # fmt: skip
     assert code == 2 and "fit-sweeps" in err
     assert not (tmp_path / "refused").exists()
+
+
+@pytest.mark.parametrize("cells", [True, False])
+def test_the_fit_never_completes_a_declared_constraint(monkeypatch, cells):
+    """Released counts put 40 % of the records on a declared impossible pair: the fit never goes there."""
+    from showcase.engine.constraints import Constraint, violations
+    from showcase.engine.encode import EncodedTable
+
+    if not cells:  # the search over the combination table, then the last repair
+        monkeypatch.setattr(
+            importlib.import_module("showcase.engine.synthesize.aggregate_fit"), "CELL_LIMIT", 0
+        )
+    rng = np.random.default_rng(0)
+    age = np.where(rng.random(3000) < 0.6, "child", "adult")
+    marital = np.where((age == "child") & (rng.random(3000) < 0.7), "married", "never")
+    extra = rng.integers(0, 3, 3000).astype(str)
+    aggregates = k_anonymize(
+        count_combinations(encode(pa.table({"age": age, "marital": marital, "x": extra})), 3), 5
+    )
+    child = [Constraint((("age", ("child",)), ("marital", ("married",))))]
+    start = aggregate_seeded(aggregates, rng=make_rng(1), constraints=child, fit_sweeps=0)
+    assert not violations(start, child).any()
+    free, _ = fit_records(aggregates, start.codes, seed=np.uint64(3), sweeps=10)
+    assert violations(EncodedTable(start.schema, free), child).sum() > 300  # the counts do pull there
+    kept, _ = fit_records(aggregates, start.codes, seed=np.uint64(3), sweeps=10, constraints=child)
+    fitted = EncodedTable(start.schema, kept)
+    assert fitted.n_rows == aggregates.record_count
+    assert not violations(fitted, child).any()
+    assert synthetic_combinations(fitted, 3) <= combination_set(aggregates)

@@ -10,9 +10,9 @@ that fewer than k sensitive records share:
 
 ``aggregate_seeded`` reads only released aggregates
 (:class:`~showcase.engine.aggregates.Aggregates`) and never emits a
-combination of length <= L absent from them; with ``fit_sweeps`` its records
-are then fitted to the released counts under the same guarantee (see
-:mod:`.aggregate_fit`). ``tree`` and ``pairwise`` also
+combination of length <= L absent from them; its records are then fitted to
+the released counts under the same guarantee (``fit_sweeps``, 20 by default, 0
+for the records as built; see :mod:`.aggregate_fit`). ``tree`` and ``pairwise`` also
 read only released aggregates and complete every record from the released 1-
 and 2-combinations: ``tree`` samples down a Chow–Liu tree of the columns (see
 :mod:`.tree`; the mode for DP aggregates, where aggregate-seeded records stop

@@ -142,7 +142,8 @@ def validate_parameters(
 
 
 #: Proposals per cell of the fit that follows synthesis unless told (0: aggregate-seeded records as built).
-DEFAULT_FIT_SWEEPS = 0
+#: 20: ACS national, k = 10, L = 3: k-marginal 727 → 883 in about a minute (bench/RESULTS.md).
+DEFAULT_FIT_SWEEPS = 20
 MAX_FIT_SWEEPS = 10_000
 
 
@@ -261,7 +262,7 @@ def split(
     dtype = code_dtype(max_code)
     finish = None
     if fit_sweeps and n_total and schema.n_attributes and len(aggregates):
-        finish = functools.partial(_fit, aggregates, stream_seeds(rng, 1)[0], fit_sweeps)
+        finish = functools.partial(_fit, aggregates, stream_seeds(rng, 1)[0], fit_sweeps, tuple(constraints))
     return SplitWork(schema, n_total, PARTITION_RECORDS, n_parts, dtype, fill_partitions, payload, finish)
 
 
@@ -304,8 +305,10 @@ def fill_partitions(payload: tuple, first: int, stop: int, progress: Progress | 
     return codes
 
 
-def _fit(aggregates: Aggregates, seed: int, sweeps: int, codes: np.ndarray) -> np.ndarray:
+def _fit(
+    aggregates: Aggregates, seed: int, sweeps: int, constraints: tuple[Constraint, ...], codes: np.ndarray
+) -> np.ndarray:
     """The fitted successor (issue 15 item 4): the records moved toward the released counts."""
     from .aggregate_fit import fit_records
 
-    return fit_records(aggregates, codes, seed=seed, sweeps=sweeps)[0]
+    return fit_records(aggregates, codes, seed=seed, sweeps=sweeps, constraints=constraints)[0]
