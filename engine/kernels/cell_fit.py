@@ -55,6 +55,23 @@ def _leave(s, squared):
     return abs(s + 1.0) - abs(s)
 
 
+@njit(**INLINE)
+def _others(codes, r, c, i, base, other, stride):
+    """Record r's cell in set i of column c, c's own code left out; and whether its other columns are
+    all filled (the cell is a real combination, not one with a missing column)."""
+    p = base[c, i]
+    real = True
+    for t in range(other.shape[2]):
+        d = other[c, i, t]
+        if d < 0:
+            break
+        code = codes[r, d]
+        p += code * stride[c, i, t]
+        if code == 0:
+            real = False
+    return p, real
+
+
 @njit(**JIT)
 def cell_counts(codes, base, own, other, stride, slack):
     """Subtract every record's cells from ``slack``; how many forbidden cells the records hold.
@@ -70,16 +87,9 @@ def cell_counts(codes, base, own, other, stride, slack):
             for i in range(n_sets):
                 if width > 0 and other[c, i, 0] >= 0 and other[c, i, 0] < c:
                     continue
-                p = base[c, i] + codes[r, c] * own[c, i]
-                real = codes[r, c] > 0
-                for t in range(width):
-                    d = other[c, i, t]
-                    if d < 0:
-                        break
-                    p += codes[r, d] * stride[c, i, t]
-                    if codes[r, d] == 0:
-                        real = False
-                if real and np.isnan(slack[p]):
+                p, real = _others(codes, r, c, i, base, other, stride)
+                p += codes[r, c] * own[c, i]
+                if real and codes[r, c] > 0 and np.isnan(slack[p]):
                     held += 1
                 else:
                     slack[p] -= 1.0
@@ -94,22 +104,12 @@ def move_gain(codes, r, c, w, lay, slack, missing, squared, old_idx, new_idx):
     error); not allowed (nothing written that matters) when one it enters is forbidden.
     """
     base, own, other, stride, rules = lay
-    width = other.shape[2]
     v = codes[r, c]
     gain = 0.0
     if w > 0 and violates_with(codes[r], c, w, rules):
         return False, 0.0
     for i in range(base.shape[1]):
-        p = base[c, i]
-        real = True
-        for t in range(width):
-            d = other[c, i, t]
-            if d < 0:
-                break
-            code = codes[r, d]
-            p += code * stride[c, i, t]
-            if code == 0:
-                real = False
+        p, real = _others(codes, r, c, i, base, other, stride)
         q = p + w * own[c, i]
         s = slack[q]
         if w > 0 and real and np.isnan(s):
@@ -232,23 +232,13 @@ def best_value(codes, r, c, lay, slack, missing, squared, n_values, gains, allow
     One pass over c's sets gives every code's change (``gains``, ``allowed``: scratch of one per code).
     """
     base, own, other, stride, rules = lay
-    width = other.shape[2]
     v = codes[r, c]
     for w in range(n_values):
         gains[w] = 0.0
         allowed[w] = w != v and not (w > 0 and violates_with(codes[r], c, w, rules))
     leave = 0.0
     for i in range(base.shape[1]):
-        p = base[c, i]
-        real = True
-        for t in range(width):
-            d = other[c, i, t]
-            if d < 0:
-                break
-            code = codes[r, d]
-            p += code * stride[c, i, t]
-            if code == 0:
-                real = False
+        p, real = _others(codes, r, c, i, base, other, stride)
         step = own[c, i]
         if missing or (v > 0 and real):
             s = slack[p + v * step]
