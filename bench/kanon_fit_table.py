@@ -54,7 +54,12 @@ def main() -> None:
     parser.add_argument("--sweeps", default="0,20", help="fit_sweeps values to compare (0: no fit)")
     parser.add_argument("--generated-rows", type=int, default=30000)
     parser.add_argument("--sensitive-zeros", default=None)
+    parser.add_argument("--max-proposals", type=int, default=None, help="the fit's cap on proposals in all")
     args = parser.parse_args()
+    if args.max_proposals is not None:
+        import importlib
+
+        importlib.import_module("showcase.engine.synthesize.aggregate_fit").MAX_PROPOSALS = args.max_proposals
     CACHE.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=CACHE))
     print("| input | fit sweeps | seeds | seconds | records | k-marginal | combinations ≤ L outside |")

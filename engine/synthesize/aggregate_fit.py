@@ -49,9 +49,11 @@ from ..kernels.aggregate_fit import combination_counts, dense_rows, local_search
 from ..kernels.constraints import Rules, blank_violations
 from ..kernels.keys import combination_table
 
-#: Proposals per cell of the synthetic table, and at most this many proposals in all.
+#: Proposals per cell of the synthetic table, and at most this many proposals in all: about 2.5
+#: minutes at the 6 µs a proposal takes on ACS national (bench/RESULTS.md), so a default fit stays
+#: minutes long when many records are made (they get fewer sweeps each).
 SWEEPS = 20
-MAX_PROPOSALS = 200_000_000
+MAX_PROPOSALS = 25_000_000
 #: Combinations are found by direct address (no hashing) when ``(n_attributes + 1) ** L`` is at most this.
 DENSE_LIMIT = 1 << 25
 #: The search runs over dense cells of every set of up to L columns (:mod:`~..kernels.cell_fit`) when
