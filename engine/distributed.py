@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.compute as pc
@@ -57,7 +58,9 @@ from .stream import (
     unpack_keys,
     used_values,
 )
-from .synthesize.split import SplitWork
+
+if TYPE_CHECKING:  # the synthesis layer is above this one: only its type is named here
+    from .synthesize.split import SplitWork
 
 
 def _dask():
