@@ -62,6 +62,7 @@ from .ingest import (
     parse_delimiter,
 )
 from .kernels.keys import key_layout, pack_rows
+from .resources import Resources
 
 #: A single file larger than this is streamed when streaming is left to choose (2 GiB).
 STREAM_ABOVE = 2 << 30
@@ -123,6 +124,14 @@ def should_stream(source: object, stream: bool | None) -> bool:
     if isinstance(source, (str, os.PathLike)) and Path(source).is_file():
         return Path(source).stat().st_size > STREAM_ABOVE
     return False
+
+
+def streams(source: object, resources: Resources | None) -> bool:
+    """Whether a job reads ``source`` in batches: a scheduler always does (its workers read the
+    parts), else :func:`should_stream` with the resources' ``stream``; without resources, never."""
+    if resources is None:
+        return False
+    return resources.scheduler is not None or should_stream(source, resources.stream)
 
 
 def _files(source: str | os.PathLike) -> tuple[list[Path], str]:

@@ -66,9 +66,9 @@ def aggregate(
     """
     length = validate_length(DEFAULT_LENGTH if length is None else length)
     resources = Resources() if resources is None else resources
-    from ..stream import should_stream
+    from ..stream import streams
 
-    streamed = resources.scheduler is not None or should_stream(source, resources.stream)
+    streamed = streams(source, resources)
     preparation = check_request(
         source, protection, preparation, seed, length, streamed=streamed, scheduler=resources.scheduler
     )

@@ -117,11 +117,9 @@ def evaluate(
 
 def _streamed(sensitive: Source, resources: Resources | None) -> bool:
     """Whether the sensitive input is counted in batches (or on a cluster) rather than loaded."""
-    if resources is None:
-        return False
-    from ..stream import should_stream
+    from ..stream import streams
 
-    return resources.scheduler is not None or should_stream(sensitive, resources.stream)
+    return streams(sensitive, resources)
 
 
 def _counted(job: Job, sensitive: Source, preparation: Preparation, length: int, marginal_k: int,

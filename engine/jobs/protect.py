@@ -305,11 +305,9 @@ def protected_counts(
     all kept and counted in memory.
     """
     dp = isinstance(protection, DifferentialPrivacy)
-    streamed = False
-    if resources is not None:
-        from ..stream import should_stream
+    from ..stream import streams
 
-        streamed = resources.scheduler is not None or should_stream(source, resources.stream)
+    streamed = streams(source, resources)
     if not dp:
         if streamed:
             loaded, exact = streamed_read(job, source, preparation, length, resources, dp=False,

@@ -150,9 +150,9 @@ def run(
     dp = isinstance(protection, DifferentialPrivacy)
     resources = _run_resources(resources, dp, mode)
     given = mode_parameters(mode, None if dp else protection.k, parameters)
-    from ..stream import should_stream
+    from ..stream import streams
 
-    streamed = resources.scheduler is not None or should_stream(source, resources.stream)
+    streamed = streams(source, resources)
     preparation = check_request(
         source, protection, preparation, seed, length, streamed=streamed, scheduler=resources.scheduler
     )
