@@ -14,6 +14,8 @@ random tables and on a fixed realistic one:
 
 from __future__ import annotations
 
+import importlib
+
 import numba
 import numpy as np
 import pyarrow as pa
@@ -461,6 +463,25 @@ def test_thread_count_does_not_change_the_output(mode):
             return MODES[mode](table, resolution=3, rng=np.random.default_rng(8))
 
     assert np.array_equal(run(1), run(2))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_progress_climbs_to_its_total_and_leaves_the_output_alone(mode, monkeypatch):
+    # Several groups, pool turns and budget partitions (smaller ones here), on two threads.
+    monkeypatch.setattr(importlib.import_module(value_seeded.__module__), "BUDGET_PARTITION", 4096)
+    table = encode(generate_table(6000, 10, 3))
+    seen = []
+    with threads(2):
+        watched = MODES[mode](
+            table, resolution=3, rng=np.random.default_rng(8), progress=lambda d, t: seen.append((d, t))
+        )
+        plain = MODES[mode](table, resolution=3, rng=np.random.default_rng(8))
+    assert np.array_equal(watched, plain)
+    done = [d for d, _ in seen]
+    assert len({t for _, t in seen}) == 1
+    assert done == sorted(done) and done[-1] == seen[-1][1]
+    # Reported along the way, not only at the end.
+    assert len(set(done)) >= 3 and any(0 < d < seen[-1][1] for d in done)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -96,10 +96,9 @@ def synthesize_step(
             if constraints:
                 enforce(synthetic, constraints)  # the last check synthesize() makes in one process
             return synthetic
-        if mode in AGGREGATE_MODES:
-            return synthesize_codes(mode, source, rng=rng, progress=lambda d, t: tick(d, max(t, 1)),
-                                    constraints=constraints, **given)  # fmt: skip
-        return synthesize_codes(mode, table, rng=rng, constraints=constraints, **given)
+        return synthesize_codes(mode, source if mode in AGGREGATE_MODES else table, rng=rng,
+                                progress=lambda d, t: tick(d, max(t, 1)), constraints=constraints,
+                                **given)  # fmt: skip
 
 
 def check_step(

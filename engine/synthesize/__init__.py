@@ -190,7 +190,7 @@ def _synthesize(
         return aggregate_seeded(source, rng=rng, progress=progress, constraints=constraints, **given)
     if not isinstance(source, EncodedTable):
         raise ParameterError(f"mode {mode} synthesizes from the sensitive records, not from aggregates")
-    codes = _mode_function(mode)(source, rng=rng, constraints=constraints, **given)
+    codes = _mode_function(mode)(source, rng=rng, constraints=constraints, progress=progress, **given)
     if isinstance(codes, EncodedTable):
         return codes
     # The k-anonymity modes return bare codes on the sensitive table's schema.

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -217,18 +217,50 @@ def split_counts(counts: np.ndarray, n_parts: int, part: int) -> np.ndarray:
     return (counts * (part + 1)) // n_parts - (counts * part) // n_parts
 
 
-def run_parallel(job: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+def run_parallel(
+    job: Callable[[Any], T], items: Sequence[Any], done: Callable[[int], None] | None = None
+) -> list[T]:
     """``[job(item) for item in items]``, on Numba's thread count, results in order.
 
     Jobs call serial ``nogil`` kernels, so they run in parallel on plain threads
     (a busy machine does not stall the others at a barrier), and the results
-    do not depend on the number of threads.
+    do not depend on the number of threads. ``done(i)`` is called on the
+    calling thread as item ``i`` finishes (for a progress bar).
     """
     n_workers = worker_count(len(items))
     if n_workers == 1:
-        return [job(item) for item in items]
+        results = []
+        for i, item in enumerate(items):
+            results.append(job(item))
+            if done is not None:
+                done(i)
+        return results
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        return list(pool.map(job, items))
+        futures = {pool.submit(job, item): i for i, item in enumerate(items)}
+        for future in as_completed(futures):
+            future.result()
+            if done is not None:
+                done(futures[future])
+        return [future.result() for future in futures]
+
+
+class Tally:
+    """Work units done out of ``total``, reported to ``progress(done, total)`` (None: not reported)."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, total: int) -> None:
+        self.progress = progress
+        self.total = max(int(total), 1)
+        self.done = 0
+
+    def at(self, done: int) -> None:
+        """``done`` units are done (never more than ``total``)."""
+        self.done = min(int(done), self.total)
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def add(self, units: int) -> None:
+        """``units`` more are done."""
+        self.at(self.done + units)
 
 
 def group_index(
@@ -275,6 +307,7 @@ def grow_pool(
     *,
     seeded: bool = True,
     rules: Rules | None = None,
+    report: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Records that hold exactly the pooled occurrences (see ``pool_records``).
 
@@ -292,6 +325,7 @@ def grow_pool(
     With ``seeded``, each record also draws a sensitive record holding ``a``
     and offers its values first (see ``pool_records``). A value that would
     complete a declared constraint (``rules``) is refused like a failed k-test.
+    ``report(placed, total)`` follows the occurrences placed, turn by turn.
     """
     rules = no_rules() if rules is None else rules
     total = int(pool.sum())
@@ -322,6 +356,8 @@ def grow_pool(
             _grow_pool_chunk, node, on_first, int(a), share, resolution, pool_state, seed_rows, rules
         )
         grown.extend(run_parallel(grow, chunks))
+        if report is not None:
+            report(total - int(remaining.sum()), total)
     return np.concatenate(grown, axis=1)
 
 
@@ -333,12 +369,13 @@ def consolidate(
     *,
     seeded_pool: bool = True,
     rules: Rules | None = None,
+    report: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Make every attribute's count in ``out`` equal its protected count.
 
     Surplus occurrences are blanked in randomly chosen records; missing ones
-    form a pool grown into new records (:func:`grow_pool`), appended after
-    ``out``'s records.
+    form a pool grown into new records (:func:`grow_pool`, which calls
+    ``report``), appended after ``out``'s records.
     """
     target = protected_counts(index.counts, resolution)
     have = synthetic_counts(out, index.offsets)
@@ -350,5 +387,5 @@ def consolidate(
     if not pool.any():
         return out
     return np.concatenate(
-        [out, grow_pool(index, pool, resolution, rng, seeded=seeded_pool, rules=rules)], axis=1
+        [out, grow_pool(index, pool, resolution, rng, seeded=seeded_pool, rules=rules, report=report)], axis=1
     )

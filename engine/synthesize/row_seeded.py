@@ -45,7 +45,7 @@ has its own random stream, so the output depends on the seed only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -58,6 +58,7 @@ from ..randomness import stream_seeds
 from .consolidate import (
     PARTITION_SIZE,
     SupportIndex,
+    Tally,
     consolidate,
     group_by,
     holders,
@@ -82,6 +83,7 @@ def row_seeded(
     rng: np.random.Generator,
     seeded_pool: bool = True,
     constraints: Sequence[Constraint] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Synthetic codes ``(n_columns, n_synthetic)``, same dtype and meaning as ``table.codes``.
 
@@ -90,14 +92,25 @@ def row_seeded(
     pool's records from pool draws only (the former pool: more, shorter
     records; see :func:`~showcase.engine.synthesize.consolidate.grow_pool`). An attribute that would
     complete one of ``constraints`` is refused like a failed k-test.
+    ``progress(done, total)`` follows the work: the first pass's records are
+    the first half, the pool's occurrences the second (they take about as long).
     """
     k = validate_resolution(resolution)
     index = support_index(table, k)
     n_parts = max(1, -(-table.n_rows // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
     rules = encode(constraints, table.schema)
-    out = first_pass(table, index, k, seeds, rules=rules)
-    return np.ascontiguousarray(consolidate(index, out, k, rng, seeded_pool=seeded_pool, rules=rules))
+    half = max(table.n_rows, 1)
+    tally = Tally(progress, 2 * half)
+    out = first_pass(table, index, k, seeds, rules=rules, done=tally.add)
+    tally.at(half)
+
+    def pooled(placed: int, total: int) -> None:
+        tally.at(half + half * placed // max(total, 1))
+
+    out = consolidate(index, out, k, rng, seeded_pool=seeded_pool, rules=rules, report=pooled)
+    tally.at(2 * half)
+    return np.ascontiguousarray(out)
 
 
 def first_pass(
@@ -108,6 +121,7 @@ def first_pass(
     *,
     split_cost: float = SPLIT_COST,
     rules: Rules | None = None,
+    done: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Step 1: every sensitive record's attributes in random order, kept while support >= k.
 
@@ -118,6 +132,7 @@ def first_pass(
     attribute, split further by the next kept attribute while that pays (see
     :func:`grow_prefix`). Groups run in parallel; each writes its own records.
     ``split_cost`` tunes the splits (0 splits every group, for tests).
+    ``done(n)`` is told each time a group of ``n`` records is finished.
     """
     codes, offsets, attr_col, _, counts = index.arrays[:5]
     rules = no_rules() if rules is None else rules
@@ -164,5 +179,6 @@ def first_pass(
 
     # Largest groups first, so that the threads finish together.
     groups = sorted(group_by(first), key=lambda item: -int(counts[item[0]]))
-    run_parallel(grow, groups)
+    finished = None if done is None else (lambda i: done(len(groups[i][1])))
+    run_parallel(grow, groups, finished)
     return out

@@ -27,7 +27,7 @@ change the output.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -36,17 +36,23 @@ from ..encode import EncodedTable
 from ..kernels.row_synthesis import Orders, Rule, first_ids, grow_unseeded_group
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
-from .consolidate import PARTITION_SIZE, group_by, group_index, id_counts, run_parallel
+from .consolidate import PARTITION_SIZE, Tally, group_by, group_index, id_counts, run_parallel
 
 
 def unseeded(
-    table: EncodedTable, *, resolution: int, rng: np.random.Generator, constraints: Sequence[Constraint] = ()
+    table: EncodedTable,
+    *,
+    resolution: int,
+    rng: np.random.Generator,
+    constraints: Sequence[Constraint] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Synthetic codes ``(n_columns, n_rows)``, same dtype and meaning as ``table.codes``.
 
     ``resolution`` is k; all randomness comes from ``rng`` (same seed, same
     output, whatever the number of threads). An attribute that would complete
-    one of ``constraints`` is refused like a failed k-test.
+    one of ``constraints`` is refused like a failed k-test. ``progress(done,
+    total)`` follows the records finished.
     """
     k = validate_resolution(resolution)
     codes = np.ascontiguousarray(table.codes)
@@ -69,5 +75,8 @@ def unseeded(
             group.arrays, orders, Rule(k, group.exit_hits, group.list_max), records, out, rules
         )
 
-    run_parallel(grow, group_by(first))
+    groups = group_by(first)
+    tally = Tally(progress, n_records)
+    run_parallel(grow, groups, lambda i: tally.add(len(groups[i][1])))
+    tally.at(n_records)
     return out

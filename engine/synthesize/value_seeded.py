@@ -34,7 +34,7 @@ to a few passes over ``n_rows / 64`` bitmap words, as in the other modes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ from ..errors import ParameterError
 from ..kernels.row_synthesis import Rule, value_seeded_records
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
-from .consolidate import protected_counts, run_parallel, split_counts, support_index
+from .consolidate import Tally, protected_counts, run_parallel, split_counts, support_index
 
 #: Redraws of an over-used attribute when ``oversampling_ratio`` is given without tries.
 DEFAULT_TRIES = 10
@@ -78,12 +78,14 @@ def value_seeded(
     oversampling_ratio: float | None = None,
     oversampling_tries: int | None = None,
     constraints: Sequence[Constraint] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Synthetic codes ``(n_columns, n_synthetic)``, same dtype and meaning as ``table.codes``.
 
     ``resolution`` is k; all randomness comes from ``rng`` (same seed, same
     output, whatever the number of threads). An attribute that would complete
-    one of ``constraints`` is refused like a failed k-test.
+    one of ``constraints`` is refused like a failed k-test. ``progress(done,
+    total)`` follows the budget partitions finished.
     """
     k = validate_resolution(resolution)
     ratio, tries = validate_oversampling(oversampling_ratio, oversampling_tries)
@@ -108,5 +110,6 @@ def value_seeded(
         rule = Rule(k, index.exit_hits, index.list_max)
         return value_seeded_records(index.arrays, rule, share, cap, tries, seeds[part], rules)
 
-    parts = run_parallel(grow, range(n_parts))
+    tally = Tally(progress, n_parts)
+    parts = run_parallel(grow, range(n_parts), lambda _: tally.add(1))
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
