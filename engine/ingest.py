@@ -114,6 +114,11 @@ def check_input(path: Source) -> Path | None:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     input_format(path)
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise InputError(f"{path}: permission denied; make the file readable to you (chmod u+r)") from None
     return path
 
 
@@ -296,7 +301,32 @@ def _text_header(path: Path, delimiter: str) -> list[str]:
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise InputError(f"{path}: the first line (the header) is empty")
-    return next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:  # strict: a quote left open at the end of the line is an error, not a name cut short
+        next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+    except csv.Error as problem:
+        if "end of data" in str(problem):
+            raise InputError(
+                f"{path}: the header has an unclosed quote (a column name that spans lines?); "
+                "give every column a name on the first line"
+            ) from None
+    names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if len(names) == 1:
+        _check_one_column(path, names[0], delimiter)
+    return names
+
+
+#: Field separators that a one-column header holding them was most likely meant to be split on.
+_OTHER_DELIMITERS = {",": "','", "\t": "tab", ";": "';'", "|": "'|'"}
+
+
+def _check_one_column(path: Path, name: str, delimiter: str) -> None:
+    """Refuse a header read as one column whose name holds another field separator (a wrong delimiter)."""
+    for other, shown in _OTHER_DELIMITERS.items():
+        if other != delimiter and other in name:
+            raise InputError(
+                f"{path}: the header is one column whose name holds {shown}: is that the field "
+                f"separator? give --delimiter {shown}"
+            )
 
 
 def _explain_csv_error(message: str) -> str:
@@ -361,6 +391,9 @@ def _check_names(path: Path, names: list[str]) -> None:
         seen.add(name)
     if any(name == "" for name in names):
         raise InputError(f"{path}: a column has an empty name; give every column a name")
+    broken = [i for i, name in enumerate(names) if "\n" in name or "\r" in name]
+    if broken:
+        raise InputError(f"{path}: column #{broken[0] + 1}'s name holds a line break; rename it to one line")
 
 
 def _select(path: Path, names: list[str], use_columns: Sequence[str] | None) -> list[str]:

@@ -78,6 +78,8 @@ BAD = {
     "ragged rows": (b"A,B\n1,2\n3\n", [], "ragged"),
     "not utf-8": (b"A,B\n\xff,2\n", [], "UTF-8"),
     "duplicate columns": (b"A,A\n1,2\n", [], "duplicate"),
+    "tab-separated .csv": (b"A\tB\n1\t2\n", [], "give --delimiter tab"),
+    "name spanning lines": (b'"A\nB",C\n1,2\n', [], "unclosed quote"),
     "unknown use_columns": (b"A,B\n1,2\n", ["--use-columns", "A,Q"], "'Q'"),
     "L < 1": (b"A,B\n1,2\n", ["--length", "0"], "--length"),
     "K < 1": (b"A,B\n1,2\n", ["--resolution", "0"], "--resolution"),

@@ -189,3 +189,16 @@ def test_k_anonymous_metadata_never_holds_the_seed(tmp_path, capsys, cases):
         text = (out / "metadata.json").read_text()
         assert "424242" not in text
         assert json.loads(text)["randomness"]["seeded"] is True
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permission bits do not stop root from reading")
+def test_an_unreadable_input_is_one_line_before_any_work(tmp_path, capsys, cases):
+    cases.chmod(0)
+    try:
+        code, stdout, stderr = run(capsys, "aggregate", cases, "-o", tmp_path / "o")  # progress bars on
+    finally:
+        cases.chmod(0o600)
+    assert code == 2 and stdout == ""
+    assert "permission denied" in one_error_line(stderr)
+    assert stderr.count("\n") == 1  # no progress bar was drawn before the error
+    assert not (tmp_path / "o").exists() and leftovers(tmp_path) == []
