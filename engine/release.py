@@ -90,13 +90,22 @@ def _is_showcase_document(path: Path) -> bool:
 
 
 def _foreign(folder: Path, limit: int = 3) -> str:
-    """A few names in ``folder`` that are not showcase files, for a message."""
+    """A few names in ``folder`` that are not showcase files (or are links to files), for a message."""
     try:
-        names = sorted(e.name for e in os.scandir(folder) if e.name not in RELEASE_FILES or not e.is_file())
+        entries = list(os.scandir(folder))
     except OSError:
         return ""
+    names = sorted(
+        e.name + (" (a symbolic link)" if e.is_symlink() else "")
+        for e in entries
+        if e.name not in RELEASE_FILES or e.is_symlink() or not e.is_file()
+    )
     shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
-    return f" (it holds {shown})" if names else ""
+    if names:
+        return f" (it holds {shown})"
+    if not any(e.name in MARKERS for e in entries):
+        return " (it has no metadata.json)"
+    return " (its metadata.json was not written by showcase)"
 
 
 def _absolute(path: str | Path) -> Path:

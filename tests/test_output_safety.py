@@ -202,3 +202,24 @@ def test_an_unreadable_input_is_one_line_before_any_work(tmp_path, capsys, cases
     assert "permission denied" in one_error_line(stderr)
     assert stderr.count("\n") == 1  # no progress bar was drawn before the error
     assert not (tmp_path / "o").exists() and leftovers(tmp_path) == []
+
+
+def test_force_names_the_symbolic_link_that_makes_a_folder_foreign(tmp_path, capsys, cases):
+    out = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--no-progress")[0] == 0
+    mine = tmp_path / "mine.tsv"
+    mine.write_text("precious")
+    (out / "aggregates.tsv").unlink()
+    (out / "aggregates.tsv").symlink_to(mine)
+    code, _, stderr = run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--force", "--no-progress")
+    assert code == 2 and "aggregates.tsv (a symbolic link)" in one_error_line(stderr)
+    assert mine.read_text() == "precious" and (out / "aggregates.tsv").is_symlink()
+
+
+def test_force_says_a_folder_of_release_files_lacks_its_metadata(tmp_path, capsys, cases):
+    out = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--no-progress")[0] == 0
+    (out / "metadata.json").unlink()
+    code, _, stderr = run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--force", "--no-progress")
+    assert code == 2 and "it has no metadata.json" in one_error_line(stderr)
+    assert sorted(p.name for p in out.iterdir()) == ["aggregates.parquet", "aggregates.tsv"]
