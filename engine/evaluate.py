@@ -95,7 +95,8 @@ def join(sensitive: Aggregates, release: Aggregates) -> Joined:
     if release.reporting_length < sensitive.reporting_length:
         raise ParameterError(
             f"the release has combinations up to length {release.reporting_length}, "
-            f"fewer than the requested {sensitive.reporting_length}"
+            f"fewer than the requested {sensitive.reporting_length}; give --length "
+            f"{release.reporting_length} or less"
         )
     release = align(release, sensitive.schema)
     width = sensitive.reporting_length

@@ -223,3 +223,11 @@ def test_force_says_a_folder_of_release_files_lacks_its_metadata(tmp_path, capsy
     code, _, stderr = run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--force", "--no-progress")
     assert code == 2 and "it has no metadata.json" in one_error_line(stderr)
     assert sorted(p.name for p in out.iterdir()) == ["aggregates.parquet", "aggregates.tsv"]
+
+
+def test_evaluate_longer_than_the_release_says_which_length_fits(tmp_path, capsys, cases):
+    release = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", release, "--no-progress")[0] == 0
+    code, _, stderr = run(capsys, "evaluate", cases, release, "-o", tmp_path / "ev", "--no-progress")
+    assert code == 2 and "give --length 2 or less" in one_error_line(stderr)
+    assert not (tmp_path / "ev").exists()
