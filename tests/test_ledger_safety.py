@@ -206,3 +206,9 @@ def test_ledger_show_on_a_non_file_is_one_line_and_never_hangs(tmp_path):
         line.startswith("Error:") and "not a regular file" in line for line in lines
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_budget_total_below_epsilon_is_refused_without_creating_a_ledger(tmp_path, capsys, cases, ledger):
+    code, _, stderr = dp(capsys, "aggregate", cases, tmp_path / "o", "--budget-total", 0.5)
+    assert code == 2 and "above the budget total 0.5" in one_error_line(stderr)
+    assert not ledger.exists() and not (tmp_path / "o").exists()
