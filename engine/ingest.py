@@ -277,6 +277,20 @@ def _read_text(
         return pa.Table.from_batches(batches, schema).slice(0, record_limit)
     except pa.ArrowInvalid as error:
         raise InputError(f"{path}: {_explain_csv_error(str(error))}") from None
+    except OSError as error:
+        raise compression_error(path, error) from None
+
+
+def compression_error(path: Path, error: OSError) -> OSError:
+    """``error`` of reading ``path``, as a one-line InputError when it is a damaged compressed file.
+
+    Arrow reports a stream it cannot decompress (cut short, not of its codec) as an
+    OSError without an errno; any other OSError (a failure of the system) is returned as it is.
+    """
+    if error.errno is not None or path.suffix.lower() not in COMPRESSION_SUFFIXES:
+        return error
+    return InputError(f"{path}: the {path.suffix} file is damaged or cut short (it does not decompress); "
+                      "compress the data again")  # fmt: skip
 
 
 def _block_size(path: Path) -> int:
@@ -291,8 +305,11 @@ def _block_size(path: Path) -> int:
 
 def _text_header(path: Path, delimiter: str) -> list[str]:
     """Column names from the first line, read without loading the file."""
-    with pa.input_stream(str(path), compression="detect") as stream:
-        head = stream.read(1 << 20)
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            head = stream.read(1 << 20)
+    except OSError as error:
+        raise compression_error(path, error) from None
     line = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         text = line.decode("utf-8")

@@ -58,6 +58,7 @@ from .ingest import (
     _open_ipc,
     _select,
     _text_header,
+    compression_error,
     input_format,
     parse_delimiter,
 )
@@ -325,6 +326,8 @@ def _csv_batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tupl
                     yield [batch.column(c) for c in range(batch.num_columns)], min(raw.tell(), part.size)
         except pa.ArrowInvalid as error:
             raise InputError(f"{path}: {_explain_csv_error(str(error))}") from None
+        except OSError as error:
+            raise compression_error(path, error) from None
 
 
 def _dictionary(array: pa.Array) -> tuple[pa.Array, np.ndarray]:

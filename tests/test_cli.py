@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -184,3 +185,17 @@ def test_an_error_before_any_work_is_the_only_line_even_with_progress_bars(tmp_p
     code, out, stderr = run(capsys, command, tmp_path / "missing.csv", "-o", tmp_path / "o")
     assert code == 2 and out == ""
     assert stderr.startswith("Error:") and stderr.count("\n") == 1, repr(stderr)
+
+
+@pytest.mark.parametrize("stream", [[], ["--stream"]])
+def test_a_gzip_cut_short_is_one_line_in_memory_and_streamed(tmp_path, capsys, stream):
+    # Over 1 MiB before the cut, so that the header, read from the first MiB, is whole.
+    text = "A,B\n" + "".join(f"a{i % 997},b{i * 7919 % 1009}\n" for i in range(300_000))
+    packed = gzip.compress(text.encode())
+    data = tmp_path / "cases.csv.gz"
+    data.write_bytes(packed[: len(packed) // 2])
+    out = tmp_path / "out"
+    code, _, stderr = run(capsys, "aggregate", data, "-l", 2, "-k", 2, "-o", out, "--no-progress", *stream)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "damaged or cut short" in lines[0], stderr
+    assert not out.exists() and leftovers(tmp_path) == []

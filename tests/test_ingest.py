@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
@@ -177,3 +179,14 @@ def test_a_column_name_with_a_line_break_is_refused_in_every_format(tmp_path):
     pq.write_table(pa.table({"A": ["x"], "B\nC": ["y"]}), path)
     with pytest.raises(InputError, match="column #2's name holds a line break"):
         read_table(path)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "not its codec"])
+def test_a_damaged_compressed_file_is_one_line(tmp_path, damage):
+    text = "A,B\n" + "".join(f"a{i % 997},b{i * 7919 % 1009}\n" for i in range(50_000))
+    packed = gzip.compress(text.encode())
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(packed[: len(packed) // 2] if damage == "cut short" else b"plain text, not gzip\n")
+    with pytest.raises(InputError, match="t.csv.gz: the .gz file is damaged or cut short") as error:
+        read_table(path)
+    assert "\n" not in str(error.value)
