@@ -245,6 +245,7 @@ def test_bad_linked_inputs_are_one_line_errors(tmp_path, capsys):
         (["--link", orphans, "--on", "vid"], "1 row(s) whose 'vid' matches no row of the input"),
         (["--link", keyless, "--on", "vid"], "no key column 'vid'"),
         (["--link", orphans], "--link needs --on KEY"),
+        (["--link", keyless, "--on", "victim"], "or with --link its --on key); the input has vid"),
         (["--multi-value", "nothere"], "unknown multi-value column(s) 'nothere'"),
         (["--max-linked", "3"], "--max-linked: used with --link only"),
     ]
