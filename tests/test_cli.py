@@ -130,13 +130,26 @@ def test_failure_while_writing_leaves_nothing(tmp_path, capsys, worked_example, 
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+def _leaf_commands(group, path=()) -> list[list[str]]:
+    """The path of every command under the click ``group`` that is not itself a group."""
+    found = []
+    for name, command in group.commands.items():
+        sub = getattr(command, "commands", None)
+        found += _leaf_commands(command, (*path, name)) if sub else [[*path, name]]
+    return found
+
+
 def test_every_command_has_help_with_an_example(capsys):
-    commands = [["aggregate"], ["datasets", "generate", "table"], []]
+    import typer
+
+    commands = _leaf_commands(typer.main.get_command(app))
+    assert len(commands) >= 13 and ["ledger", "show"] in commands
     for path in commands:
         code, stdout, _ = run(capsys, *path, "--help")
         assert code == 0
-        assert "Example" in stdout or "showcase " in stdout, path
-        assert "showcase " in stdout
+        assert "Example" in stdout and f"showcase {' '.join(path)} " in stdout, path
+    code, stdout, _ = run(capsys, "--help")
+    assert code == 0 and "showcase " in stdout
     assert app.info.name == "showcase"
 
 
