@@ -401,3 +401,16 @@ def test_aggregates_that_count_no_records_say_so_and_how_to_go_on(tmp_path, caps
     code, _, _ = run(capsys, "synthesize", "--from-aggregates", empty, "--mode", mode, "-o", out,
                      "--target-number-of-records", 4, "--no-progress")  # fmt: skip
     assert code == 0 and read_table(out / "synthetic.csv").num_rows == 4
+
+
+@pytest.mark.parametrize("mode", ["tree", "pairwise"])
+def test_aggregates_without_pairs_say_which_mode_works(tmp_path, capsys, mode):
+    singles = tmp_path / "aggregates.tsv"
+    singles.write_text("selections\tprotected_count\nrecord_count\t6\nA:x\t3\nB:y\t3\n")
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, "synthesize", "--from-aggregates", singles, "--mode", mode, "-o", out,
+                          "--no-progress")  # fmt: skip
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("Warning:")]
+    assert code == 2 and len(lines) == 1, stderr
+    assert "these have none" in lines[0] and "choose --mode aggregate_seeded" in lines[0]
+    assert not out.exists() and leftovers(tmp_path) == []
