@@ -406,8 +406,11 @@ def _check_names(path: Path, names: list[str]) -> None:
         if name in seen:
             raise InputError(f"{path}: duplicate column name {name!r}; column names must be unique")
         seen.add(name)
-    if any(name == "" for name in names):
-        raise InputError(f"{path}: a column has an empty name; give every column a name")
+    if "" in names:
+        raise InputError(
+            f"{path}: column #{names.index('') + 1} has an empty name; give every column a name "
+            "(or is a row longer than the header?)"
+        )
     broken = [i for i, name in enumerate(names) if "\n" in name or "\r" in name]
     if broken:
         raise InputError(f"{path}: column #{broken[0] + 1}'s name holds a line break; rename it to one line")
