@@ -107,7 +107,11 @@ def check_input(path: Source) -> Path | None:
         as_arrow(path)
         return None
     path = Path(path)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as problem:  # a name too long for the file system, ...
+        raise InputError(f"{path}: {problem.strerror or problem}") from None
+    if not exists:
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file")

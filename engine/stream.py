@@ -120,11 +120,13 @@ def should_stream(source: object, stream: bool | None) -> bool:
         return False  # a table in memory is counted in memory
     if stream is not None:
         return stream
-    if is_stream_source(source):
-        return True
-    if isinstance(source, (str, os.PathLike)) and Path(source).is_file():
-        return Path(source).stat().st_size > STREAM_ABOVE
-    return False
+    try:
+        if is_stream_source(source):
+            return True
+        path = Path(source)
+        return path.is_file() and path.stat().st_size > STREAM_ABOVE
+    except OSError:  # a name the file system refuses (too long): reading it as one file says why
+        return False
 
 
 def streams(source: object, resources: Resources | None) -> bool:

@@ -231,3 +231,20 @@ def test_evaluate_longer_than_the_release_says_which_length_fits(tmp_path, capsy
     code, _, stderr = run(capsys, "evaluate", cases, release, "-o", tmp_path / "ev", "--no-progress")
     assert code == 2 and "give --length 2 or less" in one_error_line(stderr)
     assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.parametrize("length", [240, 300])  # 240 fits alone, not in the staging name .NAME.partial-*
+def test_an_output_name_too_long_is_refused_before_any_work(tmp_path, capsys, cases, monkeypatch, length):
+    reads = []
+    monkeypatch.setattr("showcase.engine.jobs.protect.load_input", lambda *a, **k: reads.append(a))
+    out = tmp_path / ("x" * length)
+    code, _, stderr = run(capsys, "aggregate", cases, "-o", out, "--no-progress")
+    assert code == 2 and f"is {length} bytes long" in one_error_line(stderr)
+    code, _, stderr = run(capsys, "datasets", "generate", "table", "-n", 10, "-o", f"{out}.csv")
+    assert code == 2 and "choose a shorter name" in one_error_line(stderr)
+    assert reads == [] and sorted(p.name for p in tmp_path.iterdir()) == ["cases.csv"]
+
+
+def test_an_input_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys):
+    code, _, stderr = run(capsys, "aggregate", tmp_path / ("x" * 300 + ".csv"), "-o", tmp_path / "o")
+    assert code == 2 and "too long" in one_error_line(stderr).lower()
