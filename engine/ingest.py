@@ -285,8 +285,8 @@ def _read_text(
         raise compression_error(path, error) from None
 
 
-def compression_error(path: Path, error: OSError) -> OSError:
-    """``error`` of reading ``path``, as a one-line InputError when it is a damaged compressed file.
+def compression_error(path: Path, error: OSError) -> OSError | InputError:
+    """What to raise for ``error`` of reading ``path``: an InputError if it is a damaged compressed file.
 
     Arrow reports a stream it cannot decompress (cut short, not of its codec) as an
     OSError without an errno; any other OSError (a failure of the system) is returned as it is.
