@@ -129,6 +129,14 @@ def _dispatch(argv: list[str] | None) -> int:
     except Exception as problem:  # noqa: BLE001 - the last line of defence for the user
         if os.environ.get("SHOWCASE_DEBUG"):
             raise
+        received = engine.received_signal()
+        if received is not None and engine.pending_signal() is None:  # (not one a commit deferred)
+            # The signal's exception was swallowed on its way up (raised inside a C callback, e.g.
+            # while Numba compiled a kernel) and this error followed: the signal ended the run.
+            interrupted = received != signal.SIGTERM
+            what = "interrupted" if interrupted else "terminated (SIGTERM)"
+            console.error(_with_notes(problem, f"{what}; nothing was written"))
+            return 130 if interrupted else 143
         if _is_arrow_error(problem):
             # Arrow's message can quote data values: name the kind of problem only.
             kind = type(problem).__name__

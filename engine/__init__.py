@@ -84,6 +84,7 @@ _EXPORTS = {
     # What the command line needs around the jobs: signals, output locks, files, the ledger.
     "handle_signals": ("interrupts", "handle_signals"),
     "pending_signal": ("interrupts", "pending"),
+    "received_signal": ("interrupts", "received"),
     "Terminated": ("interrupts", "Terminated"),
     "release_locks": ("output_lock", "release_all"),
     "lock_output": ("output_lock", "acquire"),

@@ -21,6 +21,8 @@ from .errors import InputError, ParameterError
 from .kernels import dictionary as dictionary_kernels
 
 ALL = "all"
+#: How an error about a table whose columns are not the schema's begins.
+MISMATCH = "the table does not match the schema: "
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,7 +223,7 @@ def _encode_onto(
             parts.append("missing column(s) " + ", ".join(map(repr, missing)))
         if extra:
             parts.append("unknown column(s) " + ", ".join(map(repr, extra)))
-        raise InputError("the table does not match the schema: " + "; ".join(parts))
+        raise InputError(MISMATCH + "; ".join(parts))
     own = encode(
         table.select(list(schema.columns)), null_markers=null_markers, sensitive_zeros=sensitive_zeros
     )

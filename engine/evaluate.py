@@ -34,7 +34,7 @@ from .aggregates import NO_ATTRIBUTE, Aggregates, restrict_length
 from .constraints import Constraint, violations
 from .contingency import CountIndex, column_counts, marginal_from_counts
 from .count import count_combinations, marginal_counts
-from .encode import EncodedTable, Schema
+from .encode import MISMATCH, EncodedTable, Schema
 from .errors import InputError, ParameterError
 
 
@@ -95,7 +95,8 @@ def join(sensitive: Aggregates, release: Aggregates) -> Joined:
     if release.reporting_length < sensitive.reporting_length:
         raise ParameterError(
             f"the release has combinations up to length {release.reporting_length}, "
-            f"fewer than the requested {sensitive.reporting_length}"
+            f"fewer than the requested {sensitive.reporting_length}; give --length "
+            f"{release.reporting_length} or less"
         )
     release = align(release, sensitive.schema)
     width = sensitive.reporting_length
@@ -314,7 +315,17 @@ def load_release(path: str | Path, sensitive: EncodedTable, preparation) -> Rele
     file, kind = find_release(path)
     if kind == "aggregates":
         return Release(file, kind, aggregates=read_aggregates(file)[0])
-    return Release(file, kind, table=load_onto(file, sensitive, preparation))
+    try:
+        table = load_onto(file, sensitive, preparation)
+    except InputError as problem:
+        columns = str(problem).removeprefix(MISMATCH)
+        if columns == str(problem):
+            raise
+        raise InputError(
+            f"{file}: the release's columns differ from the sensitive data's ({columns}); evaluate a "
+            "release against the input it was made from, read with the same options (--use-columns, ...)"
+        ) from None
+    return Release(file, kind, table=table)
 
 
 def evaluate_release(

@@ -107,13 +107,22 @@ def check_input(path: Source) -> Path | None:
         as_arrow(path)
         return None
     path = Path(path)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as problem:  # a name too long for the file system, ...
+        raise InputError(f"{path}: {problem.strerror or problem}") from None
+    if not exists:
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     input_format(path)
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise InputError(f"{path}: permission denied; make the file readable to you (chmod u+r)") from None
     return path
 
 
@@ -272,6 +281,20 @@ def _read_text(
         return pa.Table.from_batches(batches, schema).slice(0, record_limit)
     except pa.ArrowInvalid as error:
         raise InputError(f"{path}: {_explain_csv_error(str(error))}") from None
+    except OSError as error:
+        raise compression_error(path, error) from None
+
+
+def compression_error(path: Path, error: OSError) -> OSError | InputError:
+    """What to raise for ``error`` of reading ``path``: an InputError if it is a damaged compressed file.
+
+    Arrow reports a stream it cannot decompress (cut short, not of its codec) as an
+    OSError without an errno; any other OSError (a failure of the system) is returned as it is.
+    """
+    if error.errno is not None or path.suffix.lower() not in COMPRESSION_SUFFIXES:
+        return error
+    return InputError(f"{path}: the {path.suffix} file is damaged or cut short (it does not decompress); "
+                      "compress the data again")  # fmt: skip
 
 
 def _block_size(path: Path) -> int:
@@ -286,8 +309,11 @@ def _block_size(path: Path) -> int:
 
 def _text_header(path: Path, delimiter: str) -> list[str]:
     """Column names from the first line, read without loading the file."""
-    with pa.input_stream(str(path), compression="detect") as stream:
-        head = stream.read(1 << 20)
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            head = stream.read(1 << 20)
+    except OSError as error:
+        raise compression_error(path, error) from None
     line = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         text = line.decode("utf-8")
@@ -296,7 +322,32 @@ def _text_header(path: Path, delimiter: str) -> list[str]:
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise InputError(f"{path}: the first line (the header) is empty")
-    return next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:  # strict: a quote left open at the end of the line is an error, not a name cut short
+        next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+    except csv.Error as problem:
+        if "end of data" in str(problem):
+            raise InputError(
+                f"{path}: the header has an unclosed quote (a column name that spans lines?); "
+                "give every column a name on the first line"
+            ) from None
+    names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if len(names) == 1:
+        _check_one_column(path, names[0], delimiter)
+    return names
+
+
+#: Field separators that a one-column header holding them was most likely meant to be split on.
+_OTHER_DELIMITERS = {",": "','", "\t": "tab", ";": "';'", "|": "'|'"}
+
+
+def _check_one_column(path: Path, name: str, delimiter: str) -> None:
+    """Refuse a header read as one column whose name holds another field separator (a wrong delimiter)."""
+    for other, shown in _OTHER_DELIMITERS.items():
+        if other != delimiter and other in name:
+            raise InputError(
+                f"{path}: the header is one column whose name holds {shown}: is that the field "
+                f"separator? give --delimiter {shown}"
+            )
 
 
 def _explain_csv_error(message: str) -> str:
@@ -359,8 +410,14 @@ def _check_names(path: Path, names: list[str]) -> None:
         if name in seen:
             raise InputError(f"{path}: duplicate column name {name!r}; column names must be unique")
         seen.add(name)
-    if any(name == "" for name in names):
-        raise InputError(f"{path}: a column has an empty name; give every column a name")
+    if "" in names:
+        raise InputError(
+            f"{path}: column #{names.index('') + 1} has an empty name; give every column a name "
+            "(or is a row longer than the header?)"
+        )
+    broken = [i for i, name in enumerate(names) if "\n" in name or "\r" in name]
+    if broken:
+        raise InputError(f"{path}: column #{broken[0] + 1}'s name holds a line break; rename it to one line")
 
 
 def _select(path: Path, names: list[str], use_columns: Sequence[str] | None) -> list[str]:

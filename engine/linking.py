@@ -112,7 +112,13 @@ def count_band(subject: np.ndarray, n_subjects: int, column: str) -> EncodedTabl
 def join_tables(parts: Sequence[EncodedTable]) -> EncodedTable:
     """Tables of the same records side by side, as one (column names must differ)."""
     columns = [name for part in parts for name in part.schema.columns]
-    clash = sorted({name for name in columns if columns.count(name) > 1})
+    # A linked column is multi-value: its indicator columns (gender:M) differ from the input's
+    # column (gender), so the clash shows in the names the release is labelled with.
+    labels = [name for part in parts for name in dict.fromkeys(part.schema.groups)]
+    clash = sorted(
+        {name for name in columns if columns.count(name) > 1}
+        | {name for name in labels if labels.count(name) > 1}
+    )
     if clash:
         raise InputError(f"column name(s) {', '.join(map(repr, clash))} occur in both linked tables: "
                          "give the linked table another prefix")  # fmt: skip

@@ -516,7 +516,11 @@ def load_onto(source: Source, sensitive: EncodedTable, preparation: Preparation)
 def _split_subject(raw: pa.Table, column: str) -> tuple[pa.Table, np.ndarray, pa.Array]:
     """The table without its subject id column, one subject number per row, and the subjects' ids."""
     if column not in raw.column_names:
-        raise ParameterError(f"unknown subject id column {column!r}")
+        shown = ", ".join(raw.column_names[:12]) + (" ..." if raw.num_columns > 12 else "")
+        raise ParameterError(
+            f"unknown subject id column {column!r} (--subject-id, or with --link its --on key); "
+            f"the input has {shown}"
+        )
     subject, keys = subject_ids(raw.column(column), column)
     raw = raw.drop_columns([column])
     if raw.num_columns == 0:

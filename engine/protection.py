@@ -142,6 +142,12 @@ class DifferentialPrivacy:
             raise ParameterError(
                 f"budget total must be in (0, {MAX_BUDGET_TOTAL:g}], got {self.budget_total!r}"
             )
+        if self.budget_total is not None and self.epsilon > self.budget_total * (1 + 1e-12):
+            # No ledger could hold this release: refuse it before one is opened (or created).
+            raise ParameterError(
+                f"epsilon {self.epsilon:g} is above the budget total {self.budget_total:g}: no release "
+                "fits; lower --epsilon or raise --budget-total"
+            )
         if self.dataset_id is not None:
             from .dp.ledger import dataset_key
 

@@ -90,13 +90,22 @@ def _is_showcase_document(path: Path) -> bool:
 
 
 def _foreign(folder: Path, limit: int = 3) -> str:
-    """A few names in ``folder`` that are not showcase files, for a message."""
+    """A few names in ``folder`` that are not showcase files (or are links to files), for a message."""
     try:
-        names = sorted(e.name for e in os.scandir(folder) if e.name not in RELEASE_FILES or not e.is_file())
+        entries = list(os.scandir(folder))
     except OSError:
         return ""
+    names = sorted(
+        e.name + (" (a symbolic link)" if e.is_symlink() else "")
+        for e in entries
+        if e.name not in RELEASE_FILES or e.is_symlink() or not e.is_file()
+    )
     shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
-    return f" (it holds {shown})" if names else ""
+    if names:
+        return f" (it holds {shown})"
+    if not any(e.name in MARKERS for e in entries):
+        return " (it has no metadata.json)"
+    return " (its metadata.json was not written by showcase)"
 
 
 def _absolute(path: str | Path) -> Path:
@@ -146,6 +155,7 @@ def check_output_dir(out: str | Path, force: bool, inputs: Iterable[str | Path |
     out = Path(out)
     where = _absolute(out)
     cwd = Path.cwd()
+    check_name_length(where)
     if where == cwd or where in cwd.parents:
         raise ParameterError(
             f"--out {out} is the current folder or one above it; give the name of a new folder"
@@ -171,6 +181,7 @@ def check_output_dir(out: str | Path, force: bool, inputs: Iterable[str | Path |
 def check_output_file(out: str | Path, force: bool) -> Path:
     """Check a single output file (not a folder) before any work; lock it; return ``out``."""
     out = Path(out)
+    check_name_length(_absolute(out))
     if out.is_dir():
         raise ParameterError(f"{out} is a folder; give a file name such as cases.csv")
     if out.exists() and not out.is_file():
@@ -181,6 +192,26 @@ def check_output_file(out: str | Path, force: bool) -> Path:
     output_lock.acquire(out, out)
     clear_leftovers(_absolute(out))
     return out
+
+
+#: What showcase adds to an output's name for its staging copy: ``.NAME.partial-`` + 12 hex digits
+#: + the suffix (see :mod:`showcase.engine.staging`).
+_STAGING_EXTRA = len(".") + len(".partial-") + 12
+
+
+def check_name_length(out: Path) -> None:
+    """Refuse an output name too long for its folder's file system once showcase's staging name is added."""
+    try:
+        limit = os.pathconf(out.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    extra = _STAGING_EXTRA + len(os.fsencode(out.suffix))
+    length = len(os.fsencode(out.name))
+    if length + extra > limit:
+        raise ParameterError(
+            f"the output name {out.name[:40]}... is {length} bytes long; {limit - extra} at most fit here "
+            f"(showcase writes it first as .NAME.partial-*): choose a shorter name"
+        )
 
 
 def staging_prefix(out: Path) -> str:

@@ -58,6 +58,7 @@ from .ingest import (
     _open_ipc,
     _select,
     _text_header,
+    compression_error,
     input_format,
     parse_delimiter,
 )
@@ -119,11 +120,13 @@ def should_stream(source: object, stream: bool | None) -> bool:
         return False  # a table in memory is counted in memory
     if stream is not None:
         return stream
-    if is_stream_source(source):
-        return True
-    if isinstance(source, (str, os.PathLike)) and Path(source).is_file():
-        return Path(source).stat().st_size > STREAM_ABOVE
-    return False
+    try:
+        if is_stream_source(source):
+            return True
+        path = Path(source)
+        return path.is_file() and path.stat().st_size > STREAM_ABOVE
+    except OSError:  # a name the file system refuses (too long): reading it as one file says why
+        return False
 
 
 def streams(source: object, resources: Resources | None) -> bool:
@@ -325,6 +328,8 @@ def _csv_batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tupl
                     yield [batch.column(c) for c in range(batch.num_columns)], min(raw.tell(), part.size)
         except pa.ArrowInvalid as error:
             raise InputError(f"{path}: {_explain_csv_error(str(error))}") from None
+        except OSError as error:
+            raise compression_error(path, error) from None
 
 
 def _dictionary(array: pa.Array) -> tuple[pa.Array, np.ndarray]:

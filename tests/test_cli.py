@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -78,6 +79,8 @@ BAD = {
     "ragged rows": (b"A,B\n1,2\n3\n", [], "ragged"),
     "not utf-8": (b"A,B\n\xff,2\n", [], "UTF-8"),
     "duplicate columns": (b"A,A\n1,2\n", [], "duplicate"),
+    "tab-separated .csv": (b"A\tB\n1\t2\n", [], "give --delimiter tab"),
+    "name spanning lines": (b'"A\nB",C\n1,2\n', [], "unclosed quote"),
     "unknown use_columns": (b"A,B\n1,2\n", ["--use-columns", "A,Q"], "'Q'"),
     "L < 1": (b"A,B\n1,2\n", ["--length", "0"], "--length"),
     "K < 1": (b"A,B\n1,2\n", ["--resolution", "0"], "--resolution"),
@@ -127,13 +130,26 @@ def test_failure_while_writing_leaves_nothing(tmp_path, capsys, worked_example, 
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+def _leaf_commands(group, path=()) -> list[list[str]]:
+    """The path of every command under the click ``group`` that is not itself a group."""
+    found = []
+    for name, command in group.commands.items():
+        sub = getattr(command, "commands", None)
+        found += _leaf_commands(command, (*path, name)) if sub else [[*path, name]]
+    return found
+
+
 def test_every_command_has_help_with_an_example(capsys):
-    commands = [["aggregate"], ["datasets", "generate", "table"], []]
+    import typer
+
+    commands = _leaf_commands(typer.main.get_command(app))
+    assert len(commands) >= 13 and ["ledger", "show"] in commands
     for path in commands:
         code, stdout, _ = run(capsys, *path, "--help")
         assert code == 0
-        assert "Example" in stdout or "showcase " in stdout, path
-        assert "showcase " in stdout
+        assert "Example" in stdout and f"showcase {' '.join(path)} " in stdout, path
+    code, stdout, _ = run(capsys, "--help")
+    assert code == 0 and "showcase " in stdout
     assert app.info.name == "showcase"
 
 
@@ -182,3 +198,17 @@ def test_an_error_before_any_work_is_the_only_line_even_with_progress_bars(tmp_p
     code, out, stderr = run(capsys, command, tmp_path / "missing.csv", "-o", tmp_path / "o")
     assert code == 2 and out == ""
     assert stderr.startswith("Error:") and stderr.count("\n") == 1, repr(stderr)
+
+
+@pytest.mark.parametrize("stream", [[], ["--stream"]])
+def test_a_gzip_cut_short_is_one_line_in_memory_and_streamed(tmp_path, capsys, stream):
+    # Over 1 MiB before the cut, so that the header, read from the first MiB, is whole.
+    text = "A,B\n" + "".join(f"a{i % 997},b{i * 7919 % 1009}\n" for i in range(300_000))
+    packed = gzip.compress(text.encode())
+    data = tmp_path / "cases.csv.gz"
+    data.write_bytes(packed[: len(packed) // 2])
+    out = tmp_path / "out"
+    code, _, stderr = run(capsys, "aggregate", data, "-l", 2, "-k", 2, "-o", out, "--no-progress", *stream)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "damaged or cut short" in lines[0], stderr
+    assert not out.exists() and leftovers(tmp_path) == []

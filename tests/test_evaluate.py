@@ -215,3 +215,16 @@ def test_bad_release_one_line_exit_2(tmp_path, capsys, rows, columns, message):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], err
     assert not out.exists()
+
+
+def test_a_release_of_other_columns_is_named_and_the_fix_said(tmp_path, capsys):
+    sensitive = write(tmp_path / "s.csv", SENSITIVE)
+    release = write(tmp_path / "r.csv", [("a1", "x")], ("A", "Z"))
+    out = tmp_path / "e"
+    code = main(["evaluate", str(sensitive), str(release), "-l", "2", "-o", str(out), "--no-progress"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1
+    assert "r.csv: the release's columns differ from the sensitive data's" in lines[0]
+    assert "missing column(s) 'B', 'C'; unknown column(s) 'Z'" in lines[0]
+    assert "the input it was made from" in lines[0]
+    assert not out.exists()

@@ -124,6 +124,7 @@ def bad_workbooks(tmp_path):
     corrupt.write_text(f"{SECRET},a,b\n1,2,3\n", encoding="utf-8")
     duplicate = workbook(tmp_path / "duplicate.xlsx", {"s": [["A", "A"], [SECRET, "x"]]})
     blank = workbook(tmp_path / "blank.xlsx", {"s": [["A", None, "C"], [SECRET, "x", "y"]]})
+    longer = workbook(tmp_path / "longer.xlsx", {"s": [["A", "B"], [SECRET, "x"], ["y", "z", "beyond"]]})
     header = workbook(tmp_path / "header.xlsx", {"s": [["A", "B"]]})
     empty = workbook(tmp_path / "empty.xlsx", {"s": []})
     book = workbook(tmp_path / "good.xlsx", {"cases": good, "more": good})
@@ -131,7 +132,8 @@ def bad_workbooks(tmp_path):
     return {
         "corrupt file": (corrupt, [], "not a readable .xlsx workbook"),
         "duplicate columns": (duplicate, [], "duplicate column name 'A'"),
-        "empty column name": (blank, [], "empty name"),
+        "empty column name": (blank, [], "column #2 has an empty name"),
+        "a row longer than the header": (longer, [], "column #3 has an empty name"),
         "header only": (header, [], "no records"),
         "empty sheet": (empty, [], "empty"),
         "unknown sheet": (book, ["--sheet", "nope"], "no sheet named 'nope'; the workbook has 'cases'"),
@@ -142,7 +144,7 @@ def bad_workbooks(tmp_path):
 
 CASES = [
     "corrupt file", "duplicate columns", "empty column name", "header only", "empty sheet", "unknown sheet",
-    "unknown use_columns", "sheet for a csv",
+    "unknown use_columns", "sheet for a csv", "a row longer than the header",
 ]  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
@@ -118,6 +120,9 @@ BAD_FILES = {
     "not utf-8": (b"A,B\n\xff\xfe,2\n", "UTF-8"),
     "not utf-8 header": (b"A\xff,B\n1,2\n", "UTF-8"),
     "duplicate names": (b"A,A\n1,2\n", "duplicate column name"),
+    "tab-separated read as comma-separated": (b"A\tB\tC\nx\t1\t2\n", "--delimiter tab"),
+    "semicolon-separated read as comma-separated": (b"A;B\nx;1\n", "--delimiter ';'"),
+    "a quoted name spanning lines": (b'"A\nB",C\nx,y\n', "unclosed quote"),
 }
 
 
@@ -153,3 +158,35 @@ def test_missing_file_unknown_columns_and_types(tmp_path):
     fake.write_bytes(b"not parquet at all")
     with pytest.raises(InputError, match="not a readable parquet"):
         read_table(fake)
+
+
+def test_a_quote_inside_a_header_name_still_reads(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_bytes(b'A,B"x,"C,1"\n1,2,3\n')
+    assert read_table(path).column_names == ["A", 'B"x', "C,1"]
+
+
+def test_one_column_with_the_delimiter_given_is_a_hint_too(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"A|B\nx|1\n")
+    with pytest.raises(InputError, match=r"give --delimiter '\|'"):
+        read_table(path, delimiter=",")
+    assert read_table(path, delimiter="|").column_names == ["A", "B"]
+
+
+def test_a_column_name_with_a_line_break_is_refused_in_every_format(tmp_path):
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"A": ["x"], "B\nC": ["y"]}), path)
+    with pytest.raises(InputError, match="column #2's name holds a line break"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "not its codec"])
+def test_a_damaged_compressed_file_is_one_line(tmp_path, damage):
+    text = "A,B\n" + "".join(f"a{i % 997},b{i * 7919 % 1009}\n" for i in range(50_000))
+    packed = gzip.compress(text.encode())
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(packed[: len(packed) // 2] if damage == "cut short" else b"plain text, not gzip\n")
+    with pytest.raises(InputError, match="t.csv.gz: the .gz file is damaged or cut short") as error:
+        read_table(path)
+    assert "\n" not in str(error.value)

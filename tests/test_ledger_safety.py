@@ -7,6 +7,7 @@ charge, a 'failed' row with its reason for one that failed after it.
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -206,3 +207,31 @@ def test_ledger_show_on_a_non_file_is_one_line_and_never_hangs(tmp_path):
         line.startswith("Error:") and "not a regular file" in line for line in lines
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_budget_total_below_epsilon_is_refused_without_creating_a_ledger(tmp_path, capsys, cases, ledger):
+    code, _, stderr = dp(capsys, "aggregate", cases, tmp_path / "o", "--budget-total", 0.5)
+    assert code == 2 and "above the budget total 0.5" in one_error_line(stderr)
+    assert not ledger.exists() and not (tmp_path / "o").exists()
+
+
+def test_a_signal_swallowed_in_a_callback_is_recorded_as_an_interruption(tmp_path, capsys, cases, ledger,
+                                                                         monkeypatch):  # fmt: skip
+    monkeypatch.setattr(synthesize_job, "write_parquet", swallowed_interrupt)
+    code, _, stderr = dp(capsys, "run", cases, tmp_path / "o")
+    line = one_error_line(stderr)
+    assert code == 130 and "interrupted; nothing was written" in line and "recorded as failed" in line
+    assert rows(ledger) == [("failed", 1.0, "interrupted")]
+    assert not (tmp_path / "o").exists()
+
+
+def swallowed_interrupt(*args, **kwargs):
+    """What Numba does when Ctrl-C lands while it compiles: the handler's exception is lost in a ctypes
+    callback, and compiling then fails with an error of its own."""
+    import ctypes
+
+    from showcase.engine import interrupts
+
+    # ctypes reports the callback's exception as unraisable ("Exception ignored ...") and goes on.
+    ctypes.CFUNCTYPE(None)(lambda: interrupts._handler(signal.SIGINT, None))()
+    raise RuntimeError("no compiled object yet for <Library 'best_move'>")

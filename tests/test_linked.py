@@ -245,6 +245,7 @@ def test_bad_linked_inputs_are_one_line_errors(tmp_path, capsys):
         (["--link", orphans, "--on", "vid"], "1 row(s) whose 'vid' matches no row of the input"),
         (["--link", keyless, "--on", "vid"], "no key column 'vid'"),
         (["--link", orphans], "--link needs --on KEY"),
+        (["--link", keyless, "--on", "victim"], "or with --link its --on key); the input has vid"),
         (["--multi-value", "nothere"], "unknown multi-value column(s) 'nothere'"),
         (["--max-linked", "3"], "--max-linked: used with --link only"),
     ]
@@ -422,3 +423,18 @@ def test_flagged_multi_value_files_read_back_as_the_joined_ones(tmp_path):
             {key: document[key] for key in ("overall", "by_length", "k_marginal", "release_records")}
         )
     assert metrics[0] == metrics[1]
+
+
+@pytest.mark.parametrize("prefix", ["", "perp_"])
+def test_a_linked_column_named_like_an_input_column_is_refused(tmp_path, capsys, prefix):
+    """Linked columns become multi-value: a clash shows in their names, not in their indicator columns."""
+    victims = tmp_path / "v.csv"
+    CASES.assign(gender=CASES["sex"], perp_gender=CASES["sex"]).to_csv(victims, index=False)
+    perps = tmp_path / "p.csv"
+    PERPETRATORS.to_csv(perps, index=False)
+    out = tmp_path / "out"
+    code, _, stderr = cli(capsys, "aggregate", victims, "--subject-id", "vid", "--link", perps,
+                          "--link-prefix", prefix, "-o", out, "--no-progress")  # fmt: skip
+    assert code == 2 and stderr.count("\n") == 1, stderr
+    assert f"'{prefix}gender'" in stderr
+    assert "give the linked table another prefix" in stderr and not out.exists()

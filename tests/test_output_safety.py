@@ -189,3 +189,62 @@ def test_k_anonymous_metadata_never_holds_the_seed(tmp_path, capsys, cases):
         text = (out / "metadata.json").read_text()
         assert "424242" not in text
         assert json.loads(text)["randomness"]["seeded"] is True
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="permission bits do not stop root from reading")
+def test_an_unreadable_input_is_one_line_before_any_work(tmp_path, capsys, cases):
+    cases.chmod(0)
+    try:
+        code, stdout, stderr = run(capsys, "aggregate", cases, "-o", tmp_path / "o")  # progress bars on
+    finally:
+        cases.chmod(0o600)
+    assert code == 2 and stdout == ""
+    assert "permission denied" in one_error_line(stderr)
+    assert stderr.count("\n") == 1  # no progress bar was drawn before the error
+    assert not (tmp_path / "o").exists() and leftovers(tmp_path) == []
+
+
+def test_force_names_the_symbolic_link_that_makes_a_folder_foreign(tmp_path, capsys, cases):
+    out = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--no-progress")[0] == 0
+    mine = tmp_path / "mine.tsv"
+    mine.write_text("precious")
+    (out / "aggregates.tsv").unlink()
+    (out / "aggregates.tsv").symlink_to(mine)
+    code, _, stderr = run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--force", "--no-progress")
+    assert code == 2 and "aggregates.tsv (a symbolic link)" in one_error_line(stderr)
+    assert mine.read_text() == "precious" and (out / "aggregates.tsv").is_symlink()
+
+
+def test_force_says_a_folder_of_release_files_lacks_its_metadata(tmp_path, capsys, cases):
+    out = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--no-progress")[0] == 0
+    (out / "metadata.json").unlink()
+    code, _, stderr = run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", out, "--force", "--no-progress")
+    assert code == 2 and "it has no metadata.json" in one_error_line(stderr)
+    assert sorted(p.name for p in out.iterdir()) == ["aggregates.parquet", "aggregates.tsv"]
+
+
+def test_evaluate_longer_than_the_release_says_which_length_fits(tmp_path, capsys, cases):
+    release = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-k", 5, "-l", 2, "-o", release, "--no-progress")[0] == 0
+    code, _, stderr = run(capsys, "evaluate", cases, release, "-o", tmp_path / "ev", "--no-progress")
+    assert code == 2 and "give --length 2 or less" in one_error_line(stderr)
+    assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.parametrize("length", [240, 300])  # 240 fits alone, not in the staging name .NAME.partial-*
+def test_an_output_name_too_long_is_refused_before_any_work(tmp_path, capsys, cases, monkeypatch, length):
+    reads = []
+    monkeypatch.setattr("showcase.engine.jobs.protect.load_input", lambda *a, **k: reads.append(a))
+    out = tmp_path / ("x" * length)
+    code, _, stderr = run(capsys, "aggregate", cases, "-o", out, "--no-progress")
+    assert code == 2 and f"is {length} bytes long" in one_error_line(stderr)
+    code, _, stderr = run(capsys, "datasets", "generate", "table", "-n", 10, "-o", f"{out}.csv")
+    assert code == 2 and "choose a shorter name" in one_error_line(stderr)
+    assert reads == [] and sorted(p.name for p in tmp_path.iterdir()) == ["cases.csv"]
+
+
+def test_an_input_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys):
+    code, _, stderr = run(capsys, "aggregate", tmp_path / ("x" * 300 + ".csv"), "-o", tmp_path / "o")
+    assert code == 2 and "too long" in one_error_line(stderr).lower()

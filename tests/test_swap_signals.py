@@ -156,3 +156,19 @@ def test_a_second_writer_fails_fast_while_the_first_holds_the_output(tmp_path, c
     )
     capsys.readouterr()
     assert release_k(out) == 3 and leftovers(tmp_path) == []
+
+
+def test_ctrl_c_swallowed_while_compiling_still_exits_130_and_leaves_nothing(tmp_path, capsys, setup,
+                                                                            monkeypatch):  # fmt: skip
+    from showcase.engine.jobs import synthesize as synthesize_job
+
+    from .test_ledger_safety import swallowed_interrupt
+
+    data, _ = setup
+    monkeypatch.setattr(synthesize_job, "write_parquet", swallowed_interrupt)
+    out = tmp_path / "fresh"
+    code = main(["run", str(data), "-k", "2", "-l", "2", "-o", str(out), "--no-progress"])
+    stderr = capsys.readouterr().err
+    assert code == 130 and stderr.startswith("Error: interrupted; nothing was written"), stderr
+    assert stderr.count("\n") == 1 and "RuntimeError" not in stderr
+    assert not out.exists() and leftovers(tmp_path) == []

@@ -384,3 +384,33 @@ def test_mode_options_of_another_mode_are_refused(tmp_path, capsys, cases, argv,
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and message in lines[0], stderr
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", ["tree", "pairwise"])
+def test_aggregates_that_count_no_records_say_so_and_how_to_go_on(tmp_path, capsys, mode):
+    # A DP release of very few records can have a noisy record count of 0.
+    empty = tmp_path / "aggregates.tsv"
+    empty.write_text("selections\tprotected_count\nrecord_count\t0\nA:x\t3\nB:y\t3\nA:x;B:y\t3\n")
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, "synthesize", "--from-aggregates", empty, "--mode", mode, "-o", out,
+                          "--no-progress")  # fmt: skip
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("Warning:")]
+    assert code == 2 and len(lines) == 1, stderr
+    assert "record count is 0" in lines[0] and "--target-number-of-records" in lines[0]
+    assert not out.exists() and leftovers(tmp_path) == []
+    code, _, _ = run(capsys, "synthesize", "--from-aggregates", empty, "--mode", mode, "-o", out,
+                     "--target-number-of-records", 4, "--no-progress")  # fmt: skip
+    assert code == 0 and read_table(out / "synthetic.csv").num_rows == 4
+
+
+@pytest.mark.parametrize("mode", ["tree", "pairwise"])
+def test_aggregates_without_pairs_say_which_mode_works(tmp_path, capsys, mode):
+    singles = tmp_path / "aggregates.tsv"
+    singles.write_text("selections\tprotected_count\nrecord_count\t6\nA:x\t3\nB:y\t3\n")
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, "synthesize", "--from-aggregates", singles, "--mode", mode, "-o", out,
+                          "--no-progress")  # fmt: skip
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("Warning:")]
+    assert code == 2 and len(lines) == 1, stderr
+    assert "these have none" in lines[0] and "choose --mode aggregate_seeded" in lines[0]
+    assert not out.exists() and leftovers(tmp_path) == []

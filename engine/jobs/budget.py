@@ -8,12 +8,13 @@ place, and as failed (with a reason that holds no data value) otherwise.
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..dp.ledger import Ledger, dataset_key
 from ..errors import ShowcaseError
-from ..interrupts import Terminated
+from ..interrupts import Terminated, received
 from ..protection import DifferentialPrivacy
 
 
@@ -41,6 +42,9 @@ def _reason(problem: BaseException) -> str:
         return "terminated (SIGTERM)"
     if isinstance(problem, KeyboardInterrupt):
         return "interrupted"
+    signum = received()
+    if signum is not None:  # the signal's exception was swallowed in a C callback; this error followed
+        return "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
     return f"unexpected {type(problem).__name__}"
 
 

@@ -85,6 +85,7 @@ def synthesize_step(
     With ``scheduler`` the records of a :data:`SPLIT_MODES` mode are built on a Dask cluster.
     No record holds one of the declared ``constraints`` (impossible combinations).
     """
+    _check_record_count(mode, given, source)
     with job.step("synthesize") as tick:
         if scheduler is not None:
             from ..distributed import client, synthesize_on_cluster
@@ -99,6 +100,22 @@ def synthesize_step(
         return synthesize_codes(mode, source if mode in AGGREGATE_MODES else table, rng=rng,
                                 progress=lambda d, t: tick(d, max(t, 1)), constraints=constraints,
                                 **given)  # fmt: skip
+
+
+#: The modes that synthesize as many records as the aggregates count (unless told another number).
+_COUNTED_MODES = ("tree", "pairwise", "fitted")
+
+
+def _check_record_count(mode: str, given: dict, source: Aggregates | None) -> None:
+    """Refuse, saying why, to synthesize the aggregates' record count of records when it is 0."""
+    if mode not in _COUNTED_MODES or source is None or given.get("target_number_of_records"):
+        return
+    counted = source.marginals if mode == "fitted" and source.marginals is not None else source
+    if counted.record_count < 1:
+        raise ParameterError(
+            f"the aggregates' record count is 0 (a DP release of very few records can count 0): mode {mode} "
+            "has no records to make; give --target-number-of-records N, or release with a larger --epsilon"
+        )
 
 
 def check_step(

@@ -189,7 +189,11 @@ def split(
     aggregates = aggregates.on_released_schema()
     n_cols = len(aggregates.schema.columns)
     if n_cols > 1 and (aggregates.reporting_length < 2 or not (aggregates.length == 2).any()):
-        raise ParameterError("tree synthesis needs aggregates with combinations of length 2")
+        raise ParameterError(
+            "tree synthesis needs aggregates with combinations of length 2, and these have none (a "
+            "release of length 1, or a DP release of too few records for its epsilon): choose --mode "
+            "aggregate_seeded, or release with --length 2 or more (under DP, a larger --epsilon)"
+        )
     n = int(target_number_of_records or aggregates.record_count)
     if n < 1:
         raise ParameterError(f"number of records must be at least 1, got {n}")
