@@ -215,6 +215,16 @@ def test_a_budget_total_below_epsilon_is_refused_without_creating_a_ledger(tmp_p
     assert not ledger.exists() and not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("command", ["run", "aggregate"])
+def test_an_input_refused_after_reading_creates_no_ledger(tmp_path, capsys, ledger, command):
+    # Two columns and the default length 3 of run (and an explicit -l 3): refused once the input is read.
+    data = tmp_path / "two.csv"
+    data.write_text("A,B\n" + "\n".join(f"{'xyz'[i % 3]},{'uv'[i % 2]}" for i in range(300)) + "\n")
+    code, _, stderr = dp(capsys, command, data, tmp_path / "o", "-l", 3)
+    assert code == 2 and "longer than the input's 2 columns" in one_error_line(stderr)
+    assert not ledger.exists() and not (tmp_path / "o").exists()
+
+
 def test_a_signal_swallowed_in_a_callback_is_recorded_as_an_interruption(tmp_path, capsys, cases, ledger,
                                                                          monkeypatch):  # fmt: skip
     monkeypatch.setattr(synthesize_job, "write_parquet", swallowed_interrupt)

@@ -332,7 +332,10 @@ def protected_counts(
             ),
         )
         return
-    book = Ledger(protection.ledger)
+    # An existing ledger is checked before the (maybe long) read; a new one is made only once the
+    # release is sure to be charged, so a refusal of the input leaves no ledger behind.
+    exists = ledger_path(protection.ledger).exists() or ledger_path(protection.ledger).is_symlink()
+    book = Ledger(protection.ledger) if exists else None
     counting, quantiles = _binning_share(protection, preparation, seed)
     workers = contextlib.ExitStack()  # a cluster's client, closed once the release is drawn
     with workers:
@@ -351,6 +354,7 @@ def protected_counts(
         n_rows = held.n if held is not None else None
         check_against_table(loaded.table, counting, length, loaded.public_domain, n_rows=n_rows)
         parameters = dp_parameters(protection, length, preparation, seed, extra_parameters or {})
+        book = book if book is not None else Ledger(protection.ledger)
         with charged(book, loaded.description["fingerprint"], protection, parameters) as account:
             result = _noise(job, loaded, counting, length, seed, account, preparation.subject_id, held)
             workers.close()  # the records leave the workers before the release is written
