@@ -84,21 +84,23 @@ def infer(
 @app.command("check")
 def check(
     file: Path = typer.Argument(..., help="The codebook: .yaml, .yml or .json."),
-    input: Path | None = typer.Argument(None, help="The input it is for: its columns must exist."),
+    input: Path | None = typer.Argument(None, help="The input it is for: its columns and values."),
 ) -> None:
-    """Check a codebook, and (given the input) that the input has its columns.
+    """Check a codebook, and (given the input) that the input has its columns and only its values.
 
     Prints the number of columns (of the input and of linked tables) and of
     links, whether the codebook is a public domain (every column lists its
     values, or has bins with public labels), and its declared constraints.
+    Given the input, reads all of it the way a release would (links and bins
+    included), so a value the codebook does not list is found here first.
 
     Example:
 
     \b
         showcase codebook check codebook.yaml victims.csv
     """
+    from showcase.engine import Preparation, load, read_table
     from showcase.engine import codebook as codebooks
-    from showcase.engine import read_table
 
     book = codebooks.read_codebook_file(file)
     if input is not None:
@@ -108,6 +110,7 @@ def check(
             for link in book.links
         }
         codebooks.check_columns(book, columns, linked)
+        load(input, Preparation(codebook=file))  # refuses a value the codebook does not list
     count = len(book.columns) + sum(len(link.columns or {}) for link in book.links)
     public = "yes" if book.is_public_domain else "no"
     declared = f", {len(book.constraints)} constraints" if book.constraints else ""

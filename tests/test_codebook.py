@@ -367,3 +367,7 @@ def test_cli_check(capsys, cases, tmp_path):
     bad = write(tmp_path, f"{HEAD}columns:\n  a: {{values: []}}\n", "bad.yaml")
     code, _, err = run(capsys, "codebook", "check", bad)
     assert code == 2 and "columns.a.values: is empty" in err and len(err.strip().splitlines()) == 1
+    # A value the codebook does not list is found by the check, as a release would refuse it.
+    narrow = write(tmp_path, text.replace(", Transgender/NonConforming", ""), "narrow.yaml")
+    code, _, err = run(capsys, "codebook", "check", narrow, victims)
+    assert code == 2 and "outside the codebook" in err and len(err.strip().splitlines()) == 1, err
