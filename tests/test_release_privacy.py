@@ -6,6 +6,7 @@ attacker would, failed on the code before its fix, and guards the fix.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -13,9 +14,9 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from showcase.engine import aggregate
+from showcase.engine import aggregate, synthesize
 from showcase.engine.prepare import Preparation
-from showcase.engine.protection import KAnonymity
+from showcase.engine.protection import DifferentialPrivacy, KAnonymity
 
 
 def _numbers(labels: list[str]) -> set[int]:
@@ -49,3 +50,41 @@ def test_k_anonymous_quantile_bins_never_name_an_outlier_value(high, low, bins, 
     named = _numbers(labels)
     for outlier in (high, high + 1, low):
         assert outlier not in named, f"{outlier} is one record's value, and the labels {labels} name it"
+
+
+def _cases(extra: int) -> pa.Table:
+    """300 records of three columns, plus ``extra`` records that hold values nobody else holds."""
+    rng = np.random.default_rng(7)
+    rows = [(f"a{rng.integers(3)}", f"b{rng.integers(3)}", f"c{rng.integers(2)}") for _ in range(300)]
+    rows += [(f"rare_a{i}", f"rare_b{i}", "c0") for i in range(extra)]
+    return pa.table({name: [row[i] for row in rows] for i, name in enumerate("abc")})
+
+
+def _published(folder) -> dict:
+    """A release's metadata.json without what differs between any two runs or inputs.
+
+    ``created`` and ``seconds`` are the clock's; ``input`` is the fingerprint
+    SPEC §2 asks for, which differs for any two inputs.
+    """
+    document = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    return {key: value for key, value in document.items() if key not in ("created", "seconds", "input")}
+
+
+def test_synthesis_from_dp_aggregates_publishes_nothing_of_the_reference_input(tmp_path, monkeypatch):
+    """``synthesize INPUT --from-aggregates DP_RELEASE``: the input is only the check's reference.
+
+    The records come from the DP aggregates alone, and the metadata calls the
+    release differentially private; so the metadata must not change when the
+    sensitive input does. It printed the share of the input's distinct
+    combinations the records preserve, which gives their exact number.
+    """
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    released = aggregate(_cases(0), protection=DifferentialPrivacy(epsilon=4, delta=1e-6), length=2,
+                         seed=3).released  # fmt: skip
+    documents = []
+    for extra in (0, 5):
+        out = tmp_path / f"synthetic-{extra}"
+        synthesize(_cases(extra), aggregates=released, mode="tree", out=out, seed=11)
+        documents.append(_published(out))
+    assert documents[0]["privacy"]["mechanism"] == "differential-privacy"
+    assert documents[0] == documents[1], "the published metadata depends on the sensitive input"

@@ -7,6 +7,7 @@ synthetic files and the metadata section) are shared with :mod:`.run`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..aggregates import PROTECTION_K_ANONYMITY, Aggregates, restrict_length
@@ -22,7 +23,7 @@ from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
 from ..prepare import Preparation, check_source
 from ..protect import k_anonymize, round_down
-from ..protection import KAnonymity, check_protection
+from ..protection import DifferentialPrivacy, KAnonymity, check_protection
 from ..randomness import describe_seed, make_rng
 from ..release import SYNTHETIC_CSV, SYNTHETIC_PARQUET
 from ..synthesize import (
@@ -326,6 +327,10 @@ def _metadata(
         if released_file is not None:
             sections["aggregates"].update(file=released_file.name, fingerprint=fingerprint(released_file))
     guarantee = synthesis_guarantee(mode, resolution, released, length)
+    if result.reference == "sensitive data" and result.protection == DifferentialPrivacy.name:
+        # Records from DP aggregates checked against the sensitive input: the check is the data
+        # owner's (its shares give the input's exact number of distinct combinations), not the release's.
+        result = replace(result, metrics=None)
     return {
         **sections,
         "parameters": {"mode": mode, "reporting_length": length, "resolution": resolution,
