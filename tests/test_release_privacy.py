@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from showcase.engine import aggregate, synthesize
+from showcase.engine.errors import InputError
 from showcase.engine.prepare import Preparation
 from showcase.engine.protection import DifferentialPrivacy, KAnonymity
 
@@ -88,3 +89,35 @@ def test_synthesis_from_dp_aggregates_publishes_nothing_of_the_reference_input(t
         documents.append(_published(out))
     assert documents[0]["privacy"]["mechanism"] == "differential-privacy"
     assert documents[0] == documents[1], "the published metadata depends on the sensitive input"
+
+
+def _ages(decimal: bool) -> pa.Table:
+    """300 records with whole ages from 10 to 59 and a sex; with ``decimal``, one more aged 15.5."""
+    rng = np.random.default_rng(5)
+    ages = [str(a) for a in rng.integers(10, 60, size=300)] + (["15.5"] if decimal else [])
+    return pa.table({"age": ages, "sex": [("F", "M")[i % 2] for i in range(len(ages))]})
+
+
+def test_dp_bin_labels_do_not_depend_on_one_records_value(tmp_path, monkeypatch):
+    """Under DP, width bins are labelled as their spelling says, not as the data are.
+
+    The label style (``10-19`` for whole numbers, ``[10, 20)`` otherwise) was
+    chosen from the data when no column had quantile bins: one record aged
+    15.5 relabelled every released age bin, which no noise hides. Now the
+    neighbour is refused (not whole numbers), as DP quantile bins already were.
+    """
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    prep = Preparation(bins={"age": "width:10"})
+    dp = DifferentialPrivacy(epsilon=8, delta=1e-6, algorithm="sds")
+    whole = aggregate(_ages(False), protection=dp, length=1, preparation=prep, seed=1).released
+    schema = whole.on_released_schema().schema
+    labels = schema.dictionaries[schema.column_index("age")].to_pylist()
+    assert labels and all(re.fullmatch(r"\d+-\d+", label) for label in labels), labels
+    try:
+        neighbour = aggregate(_ages(True), protection=dp, length=1, preparation=prep, seed=1).released
+    except InputError as refused:
+        assert "whole numbers" in str(refused)
+    else:
+        schema = neighbour.on_released_schema().schema
+        relabelled = schema.dictionaries[schema.column_index("age")].to_pylist()
+        assert all(re.fullmatch(r"\d+-\d+", label) for label in relabelled), relabelled

@@ -117,7 +117,7 @@ def read(
 ) -> Loaded:
     """The job's read step: the one load path, the length checked against the columns, the resource guard."""
     with job.step("read"):
-        loaded = load_input(source, preparation, seed=seed, quantiles=quantiles)
+        loaded = load_input(source, preparation, seed=seed, quantiles=quantiles, dp=dp)
         check_length_fits(length, loaded.table.n_columns)
     if resources is not None:
         table = loaded.table
