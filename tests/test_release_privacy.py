@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from showcase.engine import aggregate, synthesize
 from showcase.engine.errors import InputError
 from showcase.engine.prepare import Preparation
 from showcase.engine.protection import DifferentialPrivacy, KAnonymity
+
+from .helpers import run
 
 
 def _numbers(labels: list[str]) -> set[int]:
@@ -121,3 +124,51 @@ def test_dp_bin_labels_do_not_depend_on_one_records_value(tmp_path, monkeypatch)
         schema = neighbour.on_released_schema().schema
         relabelled = schema.dictionaries[schema.column_index("age")].to_pylist()
         assert all(re.fullmatch(r"\d+-\d+", label) for label in relabelled), relabelled
+
+
+SECRET = "onlyonevictimhasthis"
+
+
+def _multi_value_cases(path) -> None:
+    """400 records with a multi-value cell; one record alone holds the value :data:`SECRET`."""
+    rng = np.random.default_rng(9)
+    lines = ["region,means"]
+    for _ in range(400):
+        means = sorted(rng.choice(["debt", "threats", "documents"], 2))
+        lines.append(f"r{rng.integers(3)},{';'.join(means)}")
+    lines.append(f"r0,threats;{SECRET}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+JOBS = {
+    "aggregate": ["aggregate", "-l", 2, "-k", 5],
+    "run row_seeded": ["run", "-l", 2, "-k", 5, "--seed", 4],
+    "run aggregate_seeded": ["run", "-l", 2, "-k", 5, "--mode", "aggregate_seeded", "--seed", 4],
+    "synthesize unseeded": ["synthesize", "-l", 2, "-k", 5, "--mode", "unseeded", "--seed", 4],
+    "synthesize value_seeded": ["synthesize", "-l", 2, "-k", 5, "--mode", "value_seeded", "--seed", 4],
+    "run --dp sds": ["run", "--dp", "--epsilon", 2, "--mechanism", "sds", "--seed", 4],
+}
+
+
+@pytest.mark.parametrize("flags", [(), ("--flag-multi-value",)], ids=["joined", "flags"])
+@pytest.mark.parametrize("job", list(JOBS))
+def test_a_value_one_record_holds_is_written_nowhere(tmp_path, capsys, monkeypatch, job, flags):
+    """Each value of a multi-value column is an indicator column named ``COL:value``.
+
+    The release suppressed the value one record holds, but the column's name
+    still carried it into the files: the aggregates' Parquet metadata,
+    metadata.json's column lists and, with ``--flag-multi-value``, a header
+    of the synthetic files. No byte of any file of the release may hold it.
+    """
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    cases = tmp_path / "cases.csv"
+    _multi_value_cases(cases)
+    argv = JOBS[job]
+    if "--flag-multi-value" in flags and argv[0] == "aggregate":
+        pytest.skip("aggregate writes no records")
+    out = tmp_path / "release"
+    code, _, err = run(capsys, argv[0], cases, *argv[1:], "--multi-value", "means", *flags, "--no-progress",
+                       "-o", out)  # fmt: skip
+    assert code == 0, err
+    for file in sorted(out.iterdir()):
+        assert SECRET.encode() not in file.read_bytes(), f"{file.name} names the value one record holds"

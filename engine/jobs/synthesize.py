@@ -40,7 +40,7 @@ from ..synthesize import (
 )
 from ..synthesize import synthesize as synthesize_codes
 from ..synthesize.aggregate_seeded import DEFAULT_FIT_SWEEPS
-from ..synthesize.output import write_csv, write_parquet
+from ..synthesize.output import held_columns, write_csv, write_parquet
 from .protect import read
 from .results import SynthesisResult
 from .skeleton import Job, StageProgress, Writer
@@ -140,7 +140,7 @@ def synthesis_section(
         "parameters": result.parameters,
         "guarantee": guarantee,
         "records": n,
-        "columns": list(result.synthetic.schema.columns),
+        "columns": list(held_columns(result.synthetic).schema.columns),
         "protected_input_records": protected_records,
         "record_expansion": round(n / protected_records, 6) if protected_records else None,
     }
