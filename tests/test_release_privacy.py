@@ -147,6 +147,7 @@ JOBS = {
     "synthesize unseeded": ["synthesize", "-l", 2, "-k", 5, "--mode", "unseeded", "--seed", 4],
     "synthesize value_seeded": ["synthesize", "-l", 2, "-k", 5, "--mode", "value_seeded", "--seed", 4],
     "run --dp sds": ["run", "--dp", "--epsilon", 2, "--mechanism", "sds", "--seed", 4],
+    "run --dp": ["run", "--dp", "--epsilon", 2, "--seed", 4],
 }
 
 
@@ -172,3 +173,24 @@ def test_a_value_one_record_holds_is_written_nowhere(tmp_path, capsys, monkeypat
     assert code == 0, err
     for file in sorted(out.iterdir()):
         assert SECRET.encode() not in file.read_bytes(), f"{file.name} names the value one record holds"
+
+
+@pytest.mark.parametrize("mechanism", ["aim", "mst"])
+def test_adaptive_mechanisms_refuse_multi_value_columns_named_by_the_data(tmp_path, capsys, monkeypatch,
+                                                                          mechanism):  # fmt: skip
+    """aim and mst measure every column: a multi-value column's indicators ``COL:value`` are columns.
+
+    Without a codebook that lists every value, which columns exist is the
+    set of values in the data: their number sized the 1-way noise, the
+    exponential mechanism chose among them, and the measured marginals named
+    them in the metadata (``means:onlyonevictimhasthis``), whatever the
+    noise. Refused (sds thresholds every value), with nothing written.
+    """
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    cases = tmp_path / "cases.csv"
+    _multi_value_cases(cases)
+    out = tmp_path / "release"
+    code, _, err = run(capsys, "run", cases, "--dp", "--epsilon", 2, "--mechanism", mechanism,
+                       "--multi-value", "means", "--no-progress", "-o", out)  # fmt: skip
+    assert code == 2 and "multi-value" in err and "sds" in err, err
+    assert not out.exists()
