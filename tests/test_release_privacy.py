@@ -194,3 +194,21 @@ def test_adaptive_mechanisms_refuse_multi_value_columns_named_by_the_data(tmp_pa
                        "--multi-value", "means", "--no-progress", "-o", out)  # fmt: skip
     assert code == 2 and "multi-value" in err and "sds" in err, err
     assert not out.exists()
+
+
+def test_dp_metadata_does_not_count_the_datas_distinct_values(tmp_path, monkeypatch):
+    """sds without a public codebook: length 1's candidates are every attribute of the data.
+
+    Their number is the exact count of distinct values, which the metadata
+    published as ``candidates_by_length[0]``: adding three records with new
+    values moved it by three, deterministically. Longer candidates are built
+    from released combinations only, so their numbers stay.
+    """
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    dp = DifferentialPrivacy(epsilon=4, delta=1e-6, algorithm="sds")
+    published = []
+    for extra in (0, 3):
+        facts = aggregate(_cases(extra), protection=dp, length=2, seed=5).privacy
+        assert facts["public_domain"] is False and len(facts["candidates_by_length"]) == 2
+        published.append(facts["candidates_by_length"][0])
+    assert published[0] == published[1], f"length 1's candidates count the data's values: {published}"
