@@ -212,3 +212,21 @@ def test_dp_metadata_does_not_count_the_datas_distinct_values(tmp_path, monkeypa
         assert facts["public_domain"] is False and len(facts["candidates_by_length"]) == 2
         published.append(facts["candidates_by_length"][0])
     assert published[0] == published[1], f"length 1's candidates count the data's values: {published}"
+
+
+def test_an_evaluation_says_it_is_not_for_publication(tmp_path, capsys):
+    """SPEC §5: an evaluation holds exact statistics of the sensitive data and is marked so.
+
+    By default it is written into the release folder, which users publish;
+    its text said it held "no sensitive record" beside the exact record count.
+    """
+    cases = tmp_path / "cases.csv"
+    _multi_value_cases(cases)
+    release = tmp_path / "release"
+    assert run(capsys, "aggregate", cases, "-l", 2, "-k", 5, "--no-progress", "-o", release)[0] == 0
+    code, _, err = run(capsys, "evaluate", cases, release, "-l", 2, "-k", 5, "--no-progress")
+    assert code == 0, err
+    document = json.loads((release / "evaluation.json").read_text(encoding="utf-8"))
+    assert document["sensitive_records"] == 401  # exact: what makes it private
+    assert document["publishable"] is False and "Not for publication" in document["contents"]
+    assert "Not for publication" in (release / "report.html").read_text(encoding="utf-8")
