@@ -230,3 +230,26 @@ def test_an_evaluation_says_it_is_not_for_publication(tmp_path, capsys):
     assert document["sensitive_records"] == 401  # exact: what makes it private
     assert document["publishable"] is False and "Not for publication" in document["contents"]
     assert "Not for publication" in (release / "report.html").read_text(encoding="utf-8")
+
+
+def test_records_from_a_seeded_dp_release_are_not_for_publication_either(tmp_path, capsys, monkeypatch):
+    """A seeded DP release's noise can be recomputed from its seed: it is marked not for publication.
+
+    Records synthesized from it later, without a seed of their own, are as
+    exposed as its counts; their metadata said ``"seeded": false`` and
+    "as private as the aggregates", and nothing of the seed. They must carry
+    the warning on.
+    """
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    cases = tmp_path / "cases.csv"
+    _multi_value_cases(cases)
+    release, synthetic = tmp_path / "release", tmp_path / "synthetic"
+    code, _, err = run(capsys, "aggregate", cases, "--dp", "--epsilon", 2, "-l", 2, "--seed", 8,
+                       "--no-progress", "-o", release)  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, "synthesize", "--from-aggregates", release, "--no-progress", "-o", synthetic)
+    assert code == 0, err
+    document = json.loads((synthetic / "metadata.json").read_text(encoding="utf-8"))
+    assert document["randomness"]["seeded"] is True
+    assert "not for publication" in document["randomness"]["warning"]
+    assert "not for publication" in document["privacy"]["warning"]
