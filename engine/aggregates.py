@@ -97,15 +97,19 @@ class Aggregates:
         dictionaries = [
             d.filter(pa.array(used[offsets[c] : offsets[c + 1]])) for c, d in enumerate(schema.dictionaries)
         ]
+        narrowed = schema.with_columns(schema.columns, dictionaries)
         # A dropped column has no attribute left, so the ids of the others do not move.
-        kept = [
-            c for c, name in enumerate(schema.columns) if len(dictionaries[c]) or schema.groups[c] == name
+        empty = [
+            c
+            for c, name in enumerate(schema.columns)
+            if not len(dictionaries[c]) and schema.groups[c] != name
         ]
+        narrowed, _ = narrowed.without_indicators(empty)
         position = (np.cumsum(used) - 1).astype(np.int32)
         attrs = np.where(self.attrs != NO_ATTRIBUTE, position[np.maximum(self.attrs, 0)], NO_ATTRIBUTE)
         return replace(
             self,
-            schema=schema.with_columns([schema.columns[c] for c in kept], [dictionaries[c] for c in kept]),
+            schema=narrowed,
             attrs=attrs.astype(np.int32),
         )
 

@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv  # noqa: F401  (pa.csv)
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -253,3 +254,51 @@ def test_records_from_a_seeded_dp_release_are_not_for_publication_either(tmp_pat
     assert document["randomness"]["seeded"] is True
     assert "not for publication" in document["randomness"]["warning"]
     assert "not for publication" in document["privacy"]["warning"]
+
+
+def test_fitted_records_keep_their_values_when_a_public_value_is_not_released(tmp_path, capsys, monkeypatch):
+    """mst with a codebook's multi-value column, one of whose listed values no record holds.
+
+    The released schema drops that value's indicator column; the fitted
+    records must still put every other value in its own column (a shifted
+    mapping wrote each value's records under the next value's name).
+    """
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    cases, codebook = tmp_path / "cases.csv", tmp_path / "codebook.yaml"
+    _multi_value_cases(cases)
+    codebook.write_text(
+        "showcase_codebook: 1\ncolumns:\n  region:\n    values: [r0, r1, r2]\n  means:\n"
+        f"    values: [debt, documents, neverseen, threats, {SECRET}]\n    multi_value: ';'\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "release"
+    argv = ["run", cases, "--codebook", codebook, "--dp", "--epsilon", 50, "--mechanism", "mst"]
+    for seed in range(1, 30):  # the first release whose noise leaves 'neverseen' out (most do)
+        code, _, err = run(capsys, *argv, "--seed", seed, "--no-progress", "-o", out, "--force")
+        assert code == 0, err
+        released = {}
+        for line in (out / "aggregates.tsv").read_text(encoding="utf-8").splitlines()[2:]:
+            selection, count = line.split("\t")
+            if ";" not in selection and selection.startswith("means:"):
+                released[selection.split(":", 1)[1]] = int(count)
+        if "neverseen" not in released:  # the case this test is about: a dropped indicator column
+            break
+    assert "neverseen" not in released
+    synthetic = pa.csv.read_csv(out / "synthetic.csv").column("means").to_pylist()
+    held = {value: sum(value in (cell or "").split(";") for cell in synthetic) for value in released}
+    for value, count in released.items():
+        assert abs(held[value] - count) <= 0.2 * count + 10, (value, held[value], count)
+
+
+@pytest.mark.parametrize("mode", ["row_seeded", "aggregate_seeded"])
+def test_a_multi_value_column_with_no_value_released_stays_in_the_files(tmp_path, capsys, mode):
+    """Dropping indicator columns must not drop the input's column: it stays, empty (SPEC §3)."""
+    cases = tmp_path / "cases.csv"
+    rows = [f"r{i % 3},{'' if i % 50 else f'zqx{i}'}" for i in range(300)]
+    cases.write_text("region,means\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "release"
+    code, _, err = run(capsys, "run", cases, "-l", 2, "-k", 10, "--mode", mode, "--multi-value", "means",
+                       "--seed", 1, "--no-progress", "-o", out)  # fmt: skip
+    assert code == 0, err
+    assert (out / "synthetic.csv").read_text(encoding="utf-8").splitlines()[0] == "region,means"
+    assert b"zqx" not in b"".join(file.read_bytes() for file in out.iterdir())

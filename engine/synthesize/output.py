@@ -33,19 +33,17 @@ def held_columns(table: EncodedTable) -> EncodedTable:
     records synthesized from the sensitive data sit on its schema, which
     names every value, rare ones included. The files name only values some
     synthetic record holds (so every guarantee on the records covers the
-    names too); a column of the input keeps its place even when empty.
+    names too); a multi-value column none of whose values is held stays, empty.
     """
     schema = table.schema
     if not schema.multi_value:
         return table
-    held = np.flatnonzero(table.codes.any(axis=1)) if table.n_rows else np.zeros(0, np.int64)
-    held_set = set(held.tolist())
-    kept = [c for c, name in enumerate(schema.columns) if c in held_set or schema.groups[c] == name]
-    if len(kept) == len(schema.columns):
+    held = table.codes.any(axis=1) if table.n_rows else np.zeros(len(schema.columns), dtype=bool)
+    unheld = [c for c, name in enumerate(schema.columns) if not held[c] and schema.groups[c] != name]
+    if not unheld:
         return table
-    columns = [schema.columns[c] for c in kept]
-    narrowed = schema.with_columns(columns, [schema.dictionaries[c] for c in kept])
-    return EncodedTable(narrowed, np.ascontiguousarray(table.codes[kept]))
+    narrowed, source = schema.without_indicators(unheld)
+    return EncodedTable(narrowed, np.ascontiguousarray(table.codes[source]))
 
 
 def _batches(table: EncodedTable, size: int = BATCH_RECORDS) -> Iterator[pa.Table]:
