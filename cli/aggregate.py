@@ -86,7 +86,7 @@ def _dp_summary(result, out: Path, elapsed: float) -> None:
         rows.append(
             [
                 f"length {k + 1}",
-                f"{facts['candidates_by_length'][k]:,}",
+                _candidates(facts["candidates_by_length"][k]),
                 f"{released:,}",
                 f"{facts['sensitivity_bounds'][k]}",
                 f"{facts['thresholds'][k]:.1f}",
@@ -97,3 +97,8 @@ def _dp_summary(result, out: Path, elapsed: float) -> None:
         ["", "candidates", "released", "Δ (bound)", "threshold"],
         rows,
     )
+
+
+def _candidates(count: int | None) -> str:
+    """A length's number of candidates; None (length 1 without a public domain) is the data's values."""
+    return "the data's values" if count is None else f"{count:,}"

@@ -86,21 +86,30 @@ class Aggregates:
 
         A schema taken from the sensitive data also names values the release
         suppressed (rare under k-anonymity, unselected under DP); anything
-        that reads only the release (synthesis, files) must not see them.
+        that reads only the release (synthesis, files) must not see them. An
+        indicator column of a multi-value column is named by its value
+        (``COL:value``), so one without a released attribute goes too.
         """
         used = self.released_attributes()
         if used.all():
             return self
-        offsets = self.schema.offsets
-        dictionaries = tuple(
-            d.filter(pa.array(used[offsets[c] : offsets[c + 1]]))
-            for c, d in enumerate(self.schema.dictionaries)
-        )
+        schema, offsets = self.schema, self.schema.offsets
+        dictionaries = [
+            d.filter(pa.array(used[offsets[c] : offsets[c + 1]])) for c, d in enumerate(schema.dictionaries)
+        ]
+        narrowed = schema.with_columns(schema.columns, dictionaries)
+        # A dropped column has no attribute left, so the ids of the others do not move.
+        empty = [
+            c
+            for c, name in enumerate(schema.columns)
+            if not len(dictionaries[c]) and schema.groups[c] != name
+        ]
+        narrowed, _ = narrowed.without_indicators(empty)
         position = (np.cumsum(used) - 1).astype(np.int32)
         attrs = np.where(self.attrs != NO_ATTRIBUTE, position[np.maximum(self.attrs, 0)], NO_ATTRIBUTE)
         return replace(
             self,
-            schema=self.schema.with_columns(self.schema.columns, dictionaries),
+            schema=narrowed,
             attrs=attrs.astype(np.int32),
         )
 

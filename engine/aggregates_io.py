@@ -53,16 +53,22 @@ def _compact(aggregates: Aggregates) -> tuple[pa.Array, np.ndarray]:
 
 
 def describe(aggregates: Aggregates) -> dict:
-    """Non-sensitive facts stored with the aggregates (and in metadata.json)."""
+    """Non-sensitive facts stored with the aggregates (and in metadata.json).
+
+    The columns are those of the released schema: a multi-value column's
+    indicator ``COL:value`` is listed only when the release reports its value.
+    An adaptive release's measurements refer to its columns by position, so it keeps them all.
+    """
+    schema = aggregates.schema if aggregates.marginals is not None else aggregates.on_released_schema().schema
     facts = {
         "record_count": int(aggregates.record_count),
         "reporting_length": int(aggregates.reporting_length),
-        "columns": list(aggregates.schema.columns),
+        "columns": list(schema.columns),
         "protection": aggregates.protection,
         "resolution": aggregates.resolution,
     }
-    if aggregates.schema.multi_value:
-        facts["multi_value"] = [list(pair) for pair in aggregates.schema.multi_value]
+    if schema.multi_value:
+        facts["multi_value"] = [list(pair) for pair in schema.multi_value]
     return facts
 
 

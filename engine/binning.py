@@ -361,11 +361,13 @@ def bin_edges(values: np.ndarray, bins: Bins) -> tuple[float, ...]:
     * edges: the given edges.
     * quantiles (exact, not DP): the ``count - 1`` inner quantiles of the
       data (NumPy's linear quantiles, rounded up for integer data so bins hold
-      whole numbers), outer edges at the data's min and max + 1, or at
-      ``lower`` and ``upper + 1`` of a public range (values outside it are
-      clipped into it for the quantiles). Equal edges are merged, so heavily
-      tied data get FEWER bins than ``count``. These edges are derived from
-      the data: not for a DP release (use :func:`dp_quantile_edges`).
+      whole numbers), outer edges at ``lower`` and ``upper + 1`` of a public
+      range (values outside it are clipped into it for the quantiles), or
+      without one open (±inf: the lowest and highest bins are ``<a`` and
+      ``b+``, so no label names the data's min or max, each one record's
+      value). Equal edges are merged, so heavily tied data get FEWER bins than
+      ``count``. These edges are derived from the data: not for a DP release
+      (use :func:`dp_quantile_edges`).
     """
     values = np.asarray(values, dtype=np.float64)
     if bins.kind == "edges":
@@ -401,7 +403,9 @@ def _quantile_edges(values: np.ndarray, bins: Bins) -> tuple[float, ...]:
         low, high = float(bins.lower), float(bins.upper)
         values = np.clip(values, low, high)
     elif len(values):
-        low, high = float(values.min()), float(values.max())
+        # Open ends, never the data's min and max: one record holds each, and a label such as
+        # "46-999" would print its value in a release whose bin it shares with k others.
+        low, high = -math.inf, math.inf
     else:
         raise InputError("quantile bins need at least one value, or a public range")
     inner = np.array([])

@@ -85,6 +85,26 @@ class Schema:
         kept = tuple((n, d) for n, d in self.multi_value if any(c.startswith(n + ":") for c in columns))
         return Schema(tuple(columns), tuple(dictionaries), kept)
 
+    def without_indicators(self, drop: Iterable[int]) -> tuple[Schema, list[int]]:
+        """This schema without the indicator columns ``drop`` (``COL:value``: named by their value).
+
+        A multi-value column that loses every indicator keeps one empty column
+        of its own name in their place, so files still have the input's
+        columns. Returns the schema and, per column of it, the column of this
+        one it comes from (for a placeholder, a dropped indicator's).
+        """
+        drop = set(drop)
+        groups, kept = self.groups, []
+        remaining = {groups[c] for c in range(len(self.columns)) if c not in drop}
+        for c, name in enumerate(self.columns):
+            if c not in drop:
+                kept.append((c, name, self.dictionaries[c]))
+            elif groups[c] != name and groups[c] not in remaining:
+                remaining.add(groups[c])
+                kept.append((c, groups[c], pa.array([], pa.string())))
+        schema = self.with_columns([name for _, name, _ in kept], [d for _, _, d in kept])
+        return schema, [c for c, _, _ in kept]
+
     def column_index(self, name: str) -> int:
         try:
             return self.columns.index(name)

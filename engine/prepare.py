@@ -240,6 +240,7 @@ def load_input(
     seed: int | None = None,
     quantiles: QuantileBudget | None = None,
     fingerprint: bool = True,
+    dp: bool = False,
 ) -> Loaded:
     """Read ``source`` (a path or a table) and prepare and encode it as ``preparation`` says.
 
@@ -247,7 +248,8 @@ def load_input(
     sensitive data's schema); a codebook gives the schema otherwise. ``seed``
     makes the random choice of linked rows beyond ``max_linked`` reproducible.
     Under DP, ``quantiles`` pays for the edges of quantile bins (one value
-    per subject each). With a subject id, the records returned are subjects (their rows merged),
+    per subject each), and ``dp`` fixes every bin label's style by the bins' spelling, never
+    by the data. With a subject id, the records returned are subjects (their rows merged),
     and ``subject`` is None. ``fingerprint=False`` skips hashing the input, for reads whose
     description nobody records (a release's own records, opened to be explored).
     """
@@ -266,7 +268,7 @@ def load_input(
     if bins_elsewhere and not preparation.links:
         raise ParameterError(f"unknown binned column(s) {', '.join(repr(n) for n, _ in bins_elsewhere)}")
     if schema is None or preparation.codebook is not None:  # a release's records come binned already
-        raw = _binned(raw, binned, preparation, subject, quantiles, changes)
+        raw = _binned(raw, binned, preparation, subject, quantiles, changes, dp)
     multi = tuple(pair for pair in preparation.multi_value if pair[0] in raw.column_names)
     elsewhere = [pair for pair in preparation.multi_value if pair not in multi]  # a linked table's
     if schema is not None and preparation.codebook is None:  # a release's records: split as the schema says
@@ -283,7 +285,7 @@ def load_input(
         parts = [table]
         for link in preparation.links:
             parts += _linked(link, keys, merged.subjects, preparation, seed, changes,
-                             elsewhere, bins_elsewhere, quantiles)  # fmt: skip
+                             elsewhere, bins_elsewhere, quantiles, dp)  # fmt: skip
         if bins_elsewhere:
             names = ", ".join(repr(n) for n, _ in bins_elsewhere)
             raise ParameterError(f"unknown binned column(s) {names}: in neither the input nor a linked table")
@@ -365,19 +367,21 @@ def _binned(
     subject: np.ndarray | None,
     quantiles: QuantileBudget | None,
     changes: dict,
+    dp: bool = False,
 ) -> pa.Table:
     """``raw`` with each binned column replaced by its bin labels.
 
-    Under DP (``quantiles`` given) quantile edges are DP estimates from one
-    value per subject, and the label style is fixed by the bins alone (integer
-    labels when every given edge, width and origin is whole), so that no
-    choice depends on the data.
+    Under DP (``dp``; ``quantiles`` given when some column has quantile bins)
+    quantile edges are DP estimates from one value per subject, and the label
+    style is fixed by the bins alone (integer labels when every given edge,
+    width and origin is whole), so that no choice depends on the data: one
+    record's decimal would otherwise relabel every bin of its column.
     """
     for name, bins in binned:
         column = raw.column(name)
         values = numeric_values(column, name, preparation.null_markers)
         integers = None
-        if quantiles is not None:
+        if dp or quantiles is not None:
             integers = bins.kind == "quantiles" or _whole_spec(bins)
         if bins.kind == "quantiles" and quantiles is not None:
             sample = values if subject is None else values[_first_rows(subject)]
@@ -436,6 +440,7 @@ def _linked(
     elsewhere: list[tuple[str, str]],
     bins_elsewhere: list[tuple[str, Bins]],
     quantiles: QuantileBudget | None,
+    dp: bool = False,
 ) -> list[EncodedTable]:
     """A linked table merged onto the subjects: its columns (prefixed, multi-value) and the count band.
 
@@ -467,7 +472,7 @@ def _linked(
     my_bins = [pair for pair in bins_elsewhere if pair[0] in raw.column_names]
     for pair in my_bins:
         bins_elsewhere.remove(pair)
-    raw = _binned(raw, my_bins, preparation, subject, quantiles, changes)
+    raw = _binned(raw, my_bins, preparation, subject, quantiles, changes, dp)
     table = _encoded(raw, preparation, [*link.multi_value, *mine], None, changes)
     check_cardinality(table, preparation.max_cardinality)
     merged = merge_subjects(table, subject, all_multi_value=True, n_subjects=n_subjects)

@@ -337,9 +337,9 @@ def test_too_many_width_bins_are_refused():
 
 
 def quantile_reference(values: np.ndarray, count: int, low=None, high=None) -> tuple[float, ...]:
-    """Exact quantile edges, straight from numpy.quantile."""
+    """Exact quantile edges, straight from numpy.quantile; open ends (±inf) without a public range."""
     if low is None:
-        low, high = values.min(), values.max()
+        low, high = -math.inf, math.inf
     clipped = np.clip(values, low, high)
     inner = np.quantile(clipped, [i / count for i in range(1, count)])
     if np.all(clipped == np.round(clipped)):
@@ -382,8 +382,8 @@ def test_quantile_bins_in_a_public_range_clip_for_the_quantiles():
 def test_tied_quantiles_merge_into_fewer_bins():
     data = np.array([5.0] * 50 + [6.0])
     edges = bin_edges(data, parse_bins("quantiles:4"))
-    assert edges == (5.0, 7.0)
-    assert labels_of([5] * 50 + [6], "quantiles:4")[0] == "5-6"
+    assert edges == (-math.inf, 5.0, math.inf)
+    assert labels_of([5] * 50 + [6], "quantiles:4")[0] == "5+"
 
 
 def test_quantile_bins_without_values_or_range_are_refused():
@@ -479,8 +479,9 @@ def test_describe_marks_data_derived_edges():
     exact = parse_bins("quantiles:2")
     assert describe(exact, bin_edges(data, exact)) == {
         "kind": "quantiles",
-        "edges": [1, 5, 10],
+        "edges": [5],
         "labels": "range",
+        "open": True,
         "dp": False,
         "data_derived": True,
     }

@@ -172,7 +172,7 @@ def test_evaluate_command_writes_json_and_html(tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert html.count("<svg") == 3 + 3  # three metric charts, one per column
     assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org', "")
-    assert "report holds only aggregate metrics" in html
+    assert "Not for publication" in html and "exact statistics" in html
 
 
 def test_report_never_names_rare_values(tmp_path, capsys):

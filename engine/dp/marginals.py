@@ -71,7 +71,15 @@ class DpReport:
     public_domain: bool = False
 
     def describe(self) -> dict:
+        """The facts as a release publishes them.
+
+        Without a public domain, length 1's candidates are every attribute of
+        the data: their number is an exact statistic of it, published as None.
+        """
         s = self.split
+        candidates = list(self.candidates)
+        if candidates and not self.public_domain:
+            candidates[0] = None
         return {
             **s.facts(),
             "percentile_epsilons": s.percentile_epsilons,
@@ -79,7 +87,7 @@ class DpReport:
             "rho_parts": s.parts,
             "sensitivity_bounds": self.deltas,
             "thresholds": self.thresholds,
-            "candidates_by_length": self.candidates,
+            "candidates_by_length": candidates,
             "released_by_length": self.released,
             "fabrication_mode": self.fabrication_mode,
             "public_domain": self.public_domain,

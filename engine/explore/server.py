@@ -131,8 +131,10 @@ def left_out(metadata: dict) -> list[str]:
         released = privacy.get("released_by_length") or []
         thresholds = privacy.get("thresholds") or []
         for k, (n, kept, cut) in enumerate(zip(candidates, released, thresholds), start=1):
+            # n is None for single values taken from the data: their number is not published.
+            of = f"{kept:,} of {n:,} possible ones" if n is not None else f"{kept:,} of the data's values"
             said.append(
-                f"Combinations of {k} attribute{'s' if k > 1 else ''}: {kept:,} of {n:,} possible ones were "
+                f"Combinations of {k} attribute{'s' if k > 1 else ''}: {of} were "
                 f"released; the others' noisy counts fell below {cut:,.0f}, too rare to report safely."
             )
         said.append(

@@ -98,6 +98,8 @@ def evaluate(
                               marginal_k=marginal_k, progress=progress, constraints=constraints)  # fmt: skip
     document = job.document({
         "contents": CONTENTS,
+        # SPEC §5: exact statistics of the sensitive data, marked as such (private to the data owner).
+        "publishable": False,
         "sensitive": {"fingerprint": description["fingerprint"]},
         "release": {"file": loaded.path.name, "fingerprint": fingerprint(loaded.path)},
         "preparation": preparation.describe(),

@@ -63,6 +63,12 @@ def check_request(
                 f"the {protection.algorithm} mechanism protects one record per row: use --mechanism sds "
                 "for subjects and linked tables"
             )
+        if protection.algorithm not in (None, "sds") and named_by_the_data(preparation):
+            raise ParameterError(
+                f"the {protection.algorithm} mechanism measures every column, and a multi-value column's "
+                "values are columns of their own, named by the data: use --mechanism sds, or a codebook "
+                "that lists every value"
+            )
         links = tuple(
             replace(link, max_linked=DEFAULT_MAX_LINKED) if link.max_linked is None else link
             for link in preparation.links
@@ -83,6 +89,18 @@ def check_request(
     else:
         check_source(source, preparation)
     return preparation
+
+
+def named_by_the_data(preparation: Preparation) -> bool:
+    """Whether multi-value columns make columns (``COL:value``) out of values no codebook lists.
+
+    Their number and names are then a function of the data: fine where every
+    value must pass a threshold before it is named (sds), not for a mechanism
+    that measures every column (aim, mst).
+    """
+    resolved = preparation.resolved()
+    public = resolved.codebook_kind == "csv" or resolved.public_values
+    return bool(resolved.multi_value) and not public
 
 
 def inputs(source: Source, protection: Protection, preparation: Preparation) -> list[object]:
@@ -117,7 +135,7 @@ def read(
 ) -> Loaded:
     """The job's read step: the one load path, the length checked against the columns, the resource guard."""
     with job.step("read"):
-        loaded = load_input(source, preparation, seed=seed, quantiles=quantiles)
+        loaded = load_input(source, preparation, seed=seed, quantiles=quantiles, dp=dp)
         check_length_fits(length, loaded.table.n_columns)
     if resources is not None:
         table = loaded.table

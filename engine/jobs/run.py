@@ -25,7 +25,7 @@ from ..synthesize import (
     validate_mode,
 )
 from .aggregate import aggregate_files
-from .protect import aggregate_sections, check_request, inputs, protected_counts
+from .protect import aggregate_sections, check_request, inputs, named_by_the_data, protected_counts
 from .results import RunResult, SynthesisResult
 from .skeleton import Job, StageProgress
 from .synthesize import (
@@ -68,7 +68,8 @@ def _plan(protection, length: int | None, mode: str | None) -> tuple[int, str]:
 
 
 def _default_algorithm(protection: DifferentialPrivacy, preparation: Preparation, mode: str | None) -> str:
-    """aim, unless the run asks for what only sds does: subjects, linked tables, sds options or modes."""
+    """aim, unless the run asks for what only sds does: subjects, linked tables, multi-value columns
+    without a codebook listing their values, sds options or modes."""
     resolved = preparation.resolved()  # a codebook may name the subject id or linked tables
     default = DifferentialPrivacy(epsilon=protection.epsilon)
     sds_options = ("percentile", "percentile_proportion", "accuracy_mode", "sigma_proportions",
@@ -76,6 +77,7 @@ def _default_algorithm(protection: DifferentialPrivacy, preparation: Preparation
     if (
         resolved.subject_id is not None
         or resolved.links
+        or named_by_the_data(resolved)
         or any(getattr(protection, name) != getattr(default, name) for name in sds_options)
         or mode not in (None, FITTED)
     ):

@@ -6,7 +6,9 @@ synthetic files and the metadata section) are shared with :mod:`.run`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..aggregates import PROTECTION_K_ANONYMITY, Aggregates, restrict_length
@@ -22,9 +24,9 @@ from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
 from ..prepare import Preparation, check_source
 from ..protect import k_anonymize, round_down
-from ..protection import KAnonymity, check_protection
+from ..protection import DifferentialPrivacy, KAnonymity, check_protection
 from ..randomness import describe_seed, make_rng
-from ..release import SYNTHETIC_CSV, SYNTHETIC_PARQUET
+from ..release import METADATA, SYNTHETIC_CSV, SYNTHETIC_PARQUET
 from ..synthesize import (
     AGGREGATE_MODES,
     AGGREGATE_SEEDED,
@@ -39,7 +41,7 @@ from ..synthesize import (
 )
 from ..synthesize import synthesize as synthesize_codes
 from ..synthesize.aggregate_seeded import DEFAULT_FIT_SWEEPS
-from ..synthesize.output import write_csv, write_parquet
+from ..synthesize.output import held_columns, write_csv, write_parquet
 from .protect import read
 from .results import SynthesisResult
 from .skeleton import Job, StageProgress, Writer
@@ -156,7 +158,7 @@ def synthesis_section(
         "parameters": result.parameters,
         "guarantee": guarantee,
         "records": n,
-        "columns": list(result.synthetic.schema.columns),
+        "columns": list(held_columns(result.synthetic).schema.columns),
         "protected_input_records": protected_records,
         "record_expansion": round(n / protected_records, 6) if protected_records else None,
     }
@@ -343,12 +345,40 @@ def _metadata(
         if released_file is not None:
             sections["aggregates"].update(file=released_file.name, fingerprint=fingerprint(released_file))
     guarantee = synthesis_guarantee(mode, resolution, released, length)
+    randomness = describe_seed(seed)
+    privacy = {"mechanism": result.protection, "guarantee": guarantee}
+    if _seeded_release(released_file):
+        # The release's noise can be recomputed from its seed, and so can what follows from it.
+        warning = "synthesized from a seeded release: for testing, not for publication"
+        randomness = {"seeded": True, "warning": warning}
+        privacy["warning"] = warning
+    if result.reference == "sensitive data" and result.protection == DifferentialPrivacy.name:
+        # Records from DP aggregates checked against the sensitive input: the check is the data
+        # owner's (its shares give the input's exact number of distinct combinations), not the release's.
+        result = replace(result, metrics=None)
     return {
         **sections,
         "parameters": {"mode": mode, "reporting_length": length, "resolution": resolution,
                        **result.parameters, "threads": threads},
-        "randomness": describe_seed(seed),
-        "privacy": {"mechanism": result.protection, "guarantee": guarantee},
+        "randomness": randomness,
+        "privacy": privacy,
         "synthesis": synthesis_section(result, protected_records, guarantee, constraints),
         **({"constraints": describe_constraints(constraints)} if constraints else {}),
     }  # fmt: skip
+
+
+def _seeded_release(aggregates_file: Path | None) -> bool:
+    """Whether the DP release of ``aggregates_file`` (its metadata.json beside it) says its noise was seeded.
+
+    A seeded k-anonymous release has no noise: its counts are what they would be unseeded.
+    """
+    if aggregates_file is None:
+        return False
+    try:
+        doc = json.loads(Path(aggregates_file).with_name(METADATA).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(doc, dict):
+        return False
+    sections = [doc.get(name) for name in ("privacy", "parameters")]
+    return any(isinstance(section, dict) and section.get("seeded") is True for section in sections)

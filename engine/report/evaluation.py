@@ -6,10 +6,12 @@ from . import bar_chart, escape, figure, page, table
 
 #: What an evaluation report holds (and what it never holds), stated in the report itself.
 CONTENTS = (
-    "This report holds only aggregate metrics: counts of combinations by length and by "
+    "Not for publication. This report compares the release with the sensitive data, so it holds "
+    "exact statistics of that data: its record count, counts of combinations by length and by "
     "count bucket, error summaries, the k-marginal score, and per-column value shares in "
     "which every value held by fewer than k sensitive records is merged into one bar. It "
-    "holds no sensitive record and names no rare combination."
+    "names no record and no rare combination, but it is the data owner's: keep it out of "
+    "anything published, the release folder included."
 )
 
 

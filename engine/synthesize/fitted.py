@@ -68,4 +68,8 @@ def fitted(
         rank = np.concatenate([[0], np.cumsum(column_used)])  # schema code → released code
         mapping = np.concatenate([[0], rank[kept] * column_used[kept - 1]]).astype(np.int64)
         out[c] = mapping[fitter.codes[:, c]]
-    return EncodedTable(released.schema, out)
+    # The released schema has no indicator column whose value the release left out (all zero here).
+    empty = [c for c, name in enumerate(aggregates.schema.columns) if name not in released.schema.columns]
+    schema, source = aggregates.schema.without_indicators(empty)
+    assert schema.columns == released.schema.columns
+    return EncodedTable(released.schema, np.ascontiguousarray(out[source]))

@@ -26,6 +26,26 @@ from ..multivalue import output_columns
 BATCH_RECORDS = 1 << 20
 
 
+def held_columns(table: EncodedTable) -> EncodedTable:
+    """``table`` without the indicator columns that no record holds.
+
+    A multi-value column's indicator is named by its value (``COL:value``):
+    records synthesized from the sensitive data sit on its schema, which
+    names every value, rare ones included. The files name only values some
+    synthetic record holds (so every guarantee on the records covers the
+    names too); a multi-value column none of whose values is held stays, empty.
+    """
+    schema = table.schema
+    if not schema.multi_value:
+        return table
+    held = table.codes.any(axis=1) if table.n_rows else np.zeros(len(schema.columns), dtype=bool)
+    unheld = [c for c, name in enumerate(schema.columns) if not held[c] and schema.groups[c] != name]
+    if not unheld:
+        return table
+    narrowed, source = schema.without_indicators(unheld)
+    return EncodedTable(narrowed, np.ascontiguousarray(table.codes[source]))
+
+
 def _batches(table: EncodedTable, size: int = BATCH_RECORDS) -> Iterator[pa.Table]:
     for start in range(0, max(table.n_rows, 1), size):
         yield to_arrow(table, start, start + size)
@@ -57,6 +77,7 @@ def write_csv(table: EncodedTable, path: str | Path, join: bool = True) -> None:
     so that the line is not mistaken for a blank line. Multi-value columns
     are joined into one cell (``join``) or written as 0/1 columns.
     """
+    table = held_columns(table)
     if table.schema.multi_value:
         _write_csv_multi_value(table, path, join)
         return
@@ -104,6 +125,7 @@ def write_parquet(table: EncodedTable, path: str | Path, join: bool = True) -> N
 
     Multi-value columns are joined into one cell (``join``) or written as 0/1 columns.
     """
+    table = held_columns(table)
     schema = pa.schema([pa.field(name, pa.string()) for name in output_names(table, join)])
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for batch in _batches(table):
