@@ -23,7 +23,8 @@ def evaluate(
         None,
         "--out",
         "-o",
-        help="Directory for evaluation.json and report.html. Default: the release directory.",
+        help="Directory for evaluation.json and report.html. Default: RELEASE-evaluation beside the "
+        "release (never inside it: the evaluation holds exact statistics of the sensitive data).",
     ),  # fmt: skip
     group_column: str | None = options.GROUP_COLUMN,
     marginal_k: int = typer.Option(2, "--marginal-k", min=1, help="Size of the k-marginals."),
@@ -35,7 +36,10 @@ def evaluate(
     """Compare a release with the sensitive data: preservation, leakage, errors, k-marginal.
 
     Writes evaluation.json (machine-readable) and report.html (charts, opens
-    offline). The ingestion options apply to both tables.
+    offline) beside the release, in RELEASE-evaluation/ unless --out says
+    otherwise: they hold exact statistics of the sensitive data, for the data
+    owner only, so they never go into the publishable release directory.
+    The ingestion options apply to both tables.
 
     Example:
 
@@ -47,6 +51,7 @@ def evaluate(
     --scheduler), never loaded whole: the metrics come from its exact counts.
     """
     from showcase.engine import evaluate as evaluate_job
+    from showcase.engine.jobs.evaluate import evaluation_folder
 
     with console.stage_progress(progress) as report:
         result = evaluate_job(
@@ -64,7 +69,9 @@ def evaluate(
     rows.append(["all", f"{o['sensitive_combinations']:,}", f"{o['release_combinations']:,}",
                  f"{o['preserved_pct']:.1f}", f"{o['fabricated_pct']:.1f}",
                  f"{o['leakage_pct']:.1f}", f"{o['mean_absolute_error']:.2f}"])  # fmt: skip
-    title = f"Evaluation of {release} ({result['release_kind']}), record expansion " \
+    written = out if out is not None else evaluation_folder(release)
+    title = f"Evaluation of {release} ({result['release_kind']}) written to {written} " \
+            "(not for publication), record expansion " \
             f"{result['record_expansion']:.3f}"  # fmt: skip
     if "k_marginal" in result:
         title += f", k-marginal {result['k_marginal']['score']:.1f}"

@@ -158,18 +158,3 @@ def staged_directory(out: str | Path, force: bool = False) -> Iterator[Path]:
         _pause("swapped")
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def write_beside(folder: Path, files: dict[str, str]) -> None:
-    """Write files into an existing directory, each via a temp file and a rename."""
-    temps = []
-    try:
-        for name, text in files.items():
-            temp = folder / f".{name}.{uuid.uuid4().hex[:8]}.partial"
-            temp.write_text(text, encoding="utf-8")
-            temps.append((temp, folder / name))
-        for temp, final in temps:
-            os.replace(temp, final)
-    finally:
-        for temp, _ in temps:
-            temp.unlink(missing_ok=True)

@@ -187,17 +187,27 @@ def test_report_never_names_rare_values(tmp_path, capsys):
     assert "RAREVALUE" not in (out / "evaluation.json").read_text()
 
 
-def test_evaluate_aggregates_release_in_place(tmp_path, capsys):
+def test_evaluate_writes_beside_the_release_never_into_it(tmp_path, capsys):
+    # SPEC §5: a release directory holds only publishable files; an evaluation is the data owner's.
     sensitive = write(tmp_path / "s.csv", SENSITIVE)
     release = tmp_path / "release"
     assert main(["aggregate", str(sensitive), "-l", "3", "-k", "2", "-o", str(release), "--no-progress"]) == 0
+    published = sorted(p.name for p in release.iterdir())
     assert main(["evaluate", str(sensitive), str(release), "-l", "3", "-k", "2", "--no-progress"]) == 0
-    result = json.loads((release / "evaluation.json").read_text())
+    assert sorted(p.name for p in release.iterdir()) == published
+    beside = tmp_path / "release-evaluation"
+    assert f"{beside}(notforpublication)" in "".join(capsys.readouterr().out.split())  # (wrapped)
+    result = json.loads((beside / "evaluation.json").read_text())
     assert result["release_kind"] == "aggregates"
     assert result["overall"]["fabricated"] == 0 and result["overall"]["leaked_rare"] == 0
-    assert (release / "report.html").exists()
-    code = main(["evaluate", str(sensitive), str(release), "--no-progress"])
+    assert (beside / "report.html").exists()
+    code = main(["evaluate", str(sensitive), str(release), "-l", "3", "-k", "2", "--no-progress"])
     assert code == 2 and "--force" in capsys.readouterr().err
+    # A release file gets a folder named after it, beside it.
+    synthetic = tmp_path / "synthetic.csv"
+    synthetic.write_text(sensitive.read_text())
+    assert main(["evaluate", str(sensitive), str(synthetic), "-l", "2", "-k", "2", "--no-progress"]) == 0
+    assert (tmp_path / "synthetic-evaluation" / "evaluation.json").exists()
 
 
 @pytest.mark.parametrize("rows,columns,message", [

@@ -224,7 +224,7 @@ def test_dp_metadata_does_not_count_the_datas_distinct_values(tmp_path, monkeypa
 def test_an_evaluation_says_it_is_not_for_publication(tmp_path, capsys):
     """SPEC §5: an evaluation holds exact statistics of the sensitive data and is marked so.
 
-    By default it is written into the release folder, which users publish;
+    It was written into the release folder by default, which users publish (now beside it), and
     its text said it held "no sensitive record" beside the exact record count.
     """
     cases = tmp_path / "cases.csv"
@@ -233,10 +233,12 @@ def test_an_evaluation_says_it_is_not_for_publication(tmp_path, capsys):
     assert run(capsys, "aggregate", cases, "-l", 2, "-k", 5, "--no-progress", "-o", release)[0] == 0
     code, _, err = run(capsys, "evaluate", cases, release, "-l", 2, "-k", 5, "--no-progress")
     assert code == 0, err
-    document = json.loads((release / "evaluation.json").read_text(encoding="utf-8"))
+    evaluation = tmp_path / "release-evaluation"
+    assert not (release / "evaluation.json").exists()
+    document = json.loads((evaluation / "evaluation.json").read_text(encoding="utf-8"))
     assert document["sensitive_records"] == 401  # exact: what makes it private
     assert document["publishable"] is False and "Not for publication" in document["contents"]
-    assert "Not for publication" in (release / "report.html").read_text(encoding="utf-8")
+    assert "Not for publication" in (evaluation / "report.html").read_text(encoding="utf-8")
 
 
 def test_records_from_a_seeded_dp_release_are_not_for_publication_either(tmp_path, capsys, monkeypatch):

@@ -40,7 +40,7 @@ def test_the_linked_cases_tutorial_runs_as_written(tmp_path, monkeypatch, capsys
     assert meta["preparation"]["links"][0]["max_linked"] == 5
     header = (tmp_path / "release" / "synthetic.csv").read_text().splitlines()[0].split(",")
     assert "perp_gender" in header and "perp_count" in header and "means_of_control" in header
-    assert (tmp_path / "release" / "evaluation.json").exists() and (
+    assert (tmp_path / "release-evaluation" / "evaluation.json").exists() and (
         tmp_path / "kanon" / "aggregates.tsv"
     ).exists()
     assert (tmp_path / "draft.yaml").read_text().startswith("# showcase codebook: a DRAFT")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import output_lock
 from ..constraints import from_release, merged
 from ..contingency import CountIndex
 from ..count import check_length_fits, validate_length
@@ -16,27 +15,26 @@ from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
 from ..prepare import Preparation, check_source, load_input
 from ..protection import check_k
-from ..release import EVALUATION, REPORT, check_writable_folder, find_release
+from ..release import EVALUATION, REPORT, find_release
 from ..report.evaluation import CONTENTS, render_report
 from ..resources import Resources
-from ..staging import write_beside
 from .skeleton import Job, StageProgress
 
 #: Largest k of the k-marginal score (it counts every k-set of columns).
 MAX_MARGINAL = 8
 
 
-def _in_place(release_path: str | Path, force: bool) -> Path:
-    """The release directory to write into, checked and locked (no --force replacement meanwhile)."""
-    if not Path(release_path).is_dir():
-        raise ParameterError("give --out when the release is a single file")
-    out = Path(release_path)
-    existing = [n for n in (EVALUATION, REPORT) if (out / n).exists()]
-    if existing and not force:
-        raise ParameterError(f"{out} already has {', '.join(existing)}; pass --force to replace")
-    check_writable_folder(out, out)
-    output_lock.acquire(out, out)
-    return out
+def evaluation_folder(release: str | Path) -> Path:
+    """Where an evaluation of ``release`` goes by default: beside it, never inside (SPEC §5).
+
+    ``release/`` gives ``release-evaluation/``; a release file ``synthetic.csv``
+    gives ``synthetic-evaluation/`` in the same folder. A release directory
+    holds only publishable files, and an evaluation holds exact statistics of
+    the sensitive data.
+    """
+    path = Path(release).resolve()
+    name = path.name if path.is_dir() else path.stem
+    return path.parent / f"{name}-evaluation"
 
 
 @locks_for_call
@@ -56,8 +54,9 @@ def evaluate(
 ) -> dict:
     """Evaluate a release (SPEC §4) and write ``evaluation.json`` and ``report.html``.
 
-    Without ``out`` the files go into the release directory itself (which
-    ``release`` must then be). Returns the evaluation document.
+    Without ``out`` they go into :func:`evaluation_folder` (beside the release:
+    the evaluation holds exact statistics of the sensitive data and is not for
+    publication). Returns the evaluation document.
 
     With ``resources`` that stream the input (a directory, a glob, a file over
     2 GiB, or ``stream=True``) or name a Dask ``scheduler``, the sensitive
@@ -78,7 +77,7 @@ def evaluate(
     else:
         check_source(sensitive, preparation)
     find_release(release)
-    folder = _in_place(release, force) if out is None else None
+    out = evaluation_folder(release) if out is None else out
     job = Job("evaluation", out=out, force=force, inputs=[sensitive, release], progress=progress)
     if streamed:
         table, schema_only, description = _counted(job, sensitive, preparation, length, marginal_k, resources)
@@ -108,12 +107,7 @@ def evaluate(
     })  # fmt: skip
     files = {EVALUATION: json.dumps(document, indent=2, ensure_ascii=False) + "\n",
              REPORT: render_report(result)}  # fmt: skip
-    if folder is not None:
-        job.report("write", 0, 1)
-        write_beside(folder, files)
-        job.report("write", 1, 1)
-    else:
-        job.write({name: _text(text) for name, text in files.items()}, sections=None)
+    job.write({name: _text(text) for name, text in files.items()}, sections=None)
     return document
 
 
