@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # Thread-independence tests compare 1 thread with 2: give Numba at least 2 even on a
@@ -22,6 +23,10 @@ settings.load_profile("showcase")
 
 
 def pytest_configure(config):
+    # The key that makes published input fingerprints (engine/fingerprint_key.py): one per test
+    # session, never the user's own ~/.showcase/fingerprint.key.
+    if "SHOWCASE_KEY" not in os.environ:
+        os.environ["SHOWCASE_KEY"] = str(Path(tempfile.mkdtemp(prefix="showcase-key-")) / "fingerprint.key")
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         # Hashes and random generators in the kernels rely on uint64 wraparound,
         # silent when compiled; run as plain Python (for debugging or coverage),

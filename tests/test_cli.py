@@ -30,7 +30,7 @@ def test_aggregate_worked_example_end_to_end(tmp_path, capsys, worked_example):
     assert "A:a1;B:b2;C:c1\t1" in lines
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["privacy"]["mechanism"] == "k-anonymity"
-    assert meta["input"]["fingerprint"].startswith("sha256:")
+    assert meta["input"]["fingerprint"].startswith("hmac-sha256:")  # keyed, see test_release_privacy
     assert meta["statistics"]["combinations_by_length"] == [6, 8, 3]
     assert "records" in stdout and "length 3" in stdout
 

@@ -310,3 +310,24 @@ def test_a_multi_value_column_with_no_value_released_stays_in_the_files(tmp_path
     assert code == 0, err
     assert (out / "synthetic.csv").read_text(encoding="utf-8").splitlines()[0] == "region,means"
     assert b"zqx" not in b"".join(file.read_bytes() for file in out.iterdir())
+
+
+def test_the_published_input_fingerprint_lets_nobody_test_a_guess(tmp_path, monkeypatch):
+    """SPEC §2's input fingerprint, published as a plain SHA-256, is an oracle: whoever knows every
+    record but one hashes each candidate input and sees which matches. It is keyed with the owner's
+    secret: the owner can match a release to its input, nobody else can."""
+    from showcase.engine.ingest import fingerprint
+
+    data = tmp_path / "cases.csv"
+    pa.csv.write_csv(_cases(0), data)
+    monkeypatch.setenv("SHOWCASE_KEY", str(tmp_path / "owner" / "fingerprint.key"))
+    aggregate(data, protection=KAnonymity(5), length=2, out=tmp_path / "r1")
+    published = json.loads((tmp_path / "r1" / "metadata.json").read_text())["input"]["fingerprint"]
+    guess = fingerprint(data)  # what an attacker holding a candidate input computes
+    assert published != guess and guess.split(":")[1] not in published
+    assert (tmp_path / "owner" / "fingerprint.key").stat().st_mode & 0o077 == 0  # the owner's only
+    aggregate(data, protection=KAnonymity(5), length=2, out=tmp_path / "r2")
+    assert json.loads((tmp_path / "r2" / "metadata.json").read_text())["input"]["fingerprint"] == published
+    monkeypatch.setenv("SHOWCASE_KEY", str(tmp_path / "other" / "fingerprint.key"))
+    aggregate(data, protection=KAnonymity(5), length=2, out=tmp_path / "r3")
+    assert json.loads((tmp_path / "r3" / "metadata.json").read_text())["input"]["fingerprint"] != published

@@ -79,7 +79,7 @@ def test_synthesize_aggregate_seeded_end_to_end(tmp_path, capsys, cases):
         "warning": "seeded for reproducibility: this release is for testing, not for publication",
     }
     assert "7" not in json.dumps(meta["randomness"])  # never the seed itself
-    assert meta["input"]["fingerprint"].startswith("sha256:")
+    assert meta["input"]["fingerprint"].startswith("hmac-sha256:")  # keyed, see test_release_privacy
     assert meta["aggregates"]["protection"] == "k-anonymity"
     assert meta["synthesis"]["records"] == 400
     assert meta["synthesis"]["record_expansion"] == 1.0

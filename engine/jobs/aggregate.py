@@ -8,6 +8,7 @@ from ..aggregates import Aggregates
 from ..aggregates_io import write_parquet, write_tsv
 from ..constraints import describe
 from ..count import validate_length
+from ..fingerprint_key import publishable
 from ..ingest import Source
 from ..output_lock import locks_for_call
 from ..prepare import Preparation
@@ -80,7 +81,7 @@ def aggregate(
             result.files = job.write(
                 aggregate_files(result.released),
                 lambda: {
-                    "input": counted.loaded.description,
+                    "input": publishable(counted.loaded.description),
                     "preparation": preparation.describe(),
                     "parameters": aggregate_parameters(counted, protection, length, threads),
                     "resources": {**resources.describe(), "streamed": streamed},

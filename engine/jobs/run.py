@@ -8,6 +8,7 @@ from pathlib import Path
 from ..constraints import describe as describe_constraints
 from ..count import validate_length
 from ..errors import ParameterError
+from ..fingerprint_key import publishable
 from ..guarantees import synthesis_guarantee
 from ..ingest import Source
 from ..output_lock import locks_for_call
@@ -190,7 +191,7 @@ def run(
                     **synthesis.parameters, "threads": threads,
                 }  # fmt: skip
                 return {
-                    "input": counted.loaded.description,
+                    "input": publishable(counted.loaded.description),
                     "preparation": preparation.describe(),
                     "parameters": parameters,
                     "randomness": describe_seed(seed),

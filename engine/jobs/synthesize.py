@@ -19,6 +19,7 @@ from ..count import count_combinations, validate_length
 from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..evaluate import align, combination_metrics, join
+from ..fingerprint_key import publishable
 from ..guarantees import synthesis_guarantee
 from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
@@ -338,7 +339,7 @@ def _metadata(
         protected_records = int(released.record_count)
     sections: dict = {}
     if loaded is not None:
-        sections["input"] = loaded.description
+        sections["input"] = publishable(loaded.description)
         sections["preparation"] = preparation.describe()
     if mode in AGGREGATE_MODES:
         sections["aggregates"] = describe(released)
