@@ -386,31 +386,33 @@ def test_mode_options_of_another_mode_are_refused(tmp_path, capsys, cases, argv,
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("mode", ["tree", "pairwise"])
-def test_aggregates_that_count_no_records_say_so_and_how_to_go_on(tmp_path, capsys, mode):
-    # A DP release of very few records can have a noisy record count of 0.
-    empty = tmp_path / "aggregates.tsv"
-    empty.write_text("selections\tprotected_count\nrecord_count\t0\nA:x\t3\nB:y\t3\nA:x;B:y\t3\n")
+def refused_from(tmp_path, capsys, tsv: str, mode: str) -> str:
+    """The one error line of ``synthesize --from-aggregates`` on aggregates ``tsv``; nothing written."""
+    aggregates = tmp_path / "aggregates.tsv"
+    aggregates.write_text(tsv)
     out = tmp_path / "o"
-    code, _, stderr = run(capsys, "synthesize", "--from-aggregates", empty, "--mode", mode, "-o", out,
+    code, _, stderr = run(capsys, "synthesize", "--from-aggregates", aggregates, "--mode", mode, "-o", out,
                           "--no-progress")  # fmt: skip
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("Warning:")]
     assert code == 2 and len(lines) == 1, stderr
-    assert "record count is 0" in lines[0] and "--target-number-of-records" in lines[0]
     assert not out.exists() and leftovers(tmp_path) == []
-    code, _, _ = run(capsys, "synthesize", "--from-aggregates", empty, "--mode", mode, "-o", out,
-                     "--target-number-of-records", 4, "--no-progress")  # fmt: skip
+    return lines[0]
+
+
+@pytest.mark.parametrize("mode", ["tree", "pairwise"])
+def test_aggregates_that_count_no_records_say_so_and_how_to_go_on(tmp_path, capsys, mode):
+    # A DP release of very few records can have a noisy record count of 0.
+    empty = "selections\tprotected_count\nrecord_count\t0\nA:x\t3\nB:y\t3\nA:x;B:y\t3\n"
+    line = refused_from(tmp_path, capsys, empty, mode)
+    assert "record count is 0" in line and "--target-number-of-records" in line
+    out = tmp_path / "o"
+    code, _, _ = run(capsys, "synthesize", "--from-aggregates", tmp_path / "aggregates.tsv", "--mode", mode,
+                     "-o", out, "--target-number-of-records", 4, "--no-progress")  # fmt: skip
     assert code == 0 and read_table(out / "synthetic.csv").num_rows == 4
 
 
 @pytest.mark.parametrize("mode", ["tree", "pairwise"])
 def test_aggregates_without_pairs_say_which_mode_works(tmp_path, capsys, mode):
-    singles = tmp_path / "aggregates.tsv"
-    singles.write_text("selections\tprotected_count\nrecord_count\t6\nA:x\t3\nB:y\t3\n")
-    out = tmp_path / "o"
-    code, _, stderr = run(capsys, "synthesize", "--from-aggregates", singles, "--mode", mode, "-o", out,
-                          "--no-progress")  # fmt: skip
-    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("Warning:")]
-    assert code == 2 and len(lines) == 1, stderr
-    assert "these have none" in lines[0] and "choose --mode aggregate_seeded" in lines[0]
-    assert not out.exists() and leftovers(tmp_path) == []
+    singles = "selections\tprotected_count\nrecord_count\t6\nA:x\t3\nB:y\t3\n"
+    line = refused_from(tmp_path, capsys, singles, mode)
+    assert "these have none" in line and "choose --mode aggregate_seeded" in line
