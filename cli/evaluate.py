@@ -51,7 +51,7 @@ def evaluate(
     --scheduler), never loaded whole: the metrics come from its exact counts.
     """
     from showcase.engine import evaluate as evaluate_job
-    from showcase.engine.jobs.evaluate import evaluation_folder
+    from showcase.engine import evaluation_folder
 
     with console.stage_progress(progress) as report:
         result = evaluate_job(

@@ -35,6 +35,7 @@ _EXPORTS = {
     "synthesize": ("jobs.synthesize", "synthesize"),
     "run": ("jobs.run", "run"),
     "evaluate": ("jobs.evaluate", "evaluate"),
+    "evaluation_folder": ("jobs.evaluate", "evaluation_folder"),
     "compare": ("jobs.compare", "compare"),
     "prepare_input": ("jobs.prepare", "prepare"),
     "serve_explorer": ("explore.server", "serve"),
