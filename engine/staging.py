@@ -38,7 +38,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import interrupts
+from .errors import ParameterError
 from .release import aside_prefix, check_output_dir, staging_prefix
+from .written_files import check_replaceable, record_written
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -115,8 +117,17 @@ def _swap(stage: Path, out: Path) -> Path | None:
 
 @contextlib.contextmanager
 def staged_file(out: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield a staging file name beside ``out`` that replaces ``out`` if the block succeeds."""
+    """Yield a staging file name beside ``out`` that replaces ``out`` if the block succeeds.
+
+    An existing ``out`` is replaced only with ``force``, and only if showcase
+    wrote it (:mod:`~showcase.engine.written_files`); the new file is listed
+    as showcase's.
+    """
     out = Path(out)
+    if os.path.lexists(out):
+        if not force:
+            raise ParameterError(f"{out} already exists; pass --force to replace it")
+        check_replaceable(out)
     stage = out.parent / f"{staging_prefix(out)}{uuid.uuid4().hex[:12]}{out.suffix}"
     try:
         yield stage
@@ -126,6 +137,7 @@ def staged_file(out: str | Path, force: bool = False) -> Iterator[Path]:
         finally:
             os.close(fd)
         os.replace(stage, out)
+        record_written(out)
         fsync_folder(out.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -323,7 +323,8 @@ def test_cli_infer_writes_out_and_refuses_an_existing_file(capsys, cases, tmp_pa
     code, _, err = run(capsys, "codebook", "infer", victims, "--out", out, "--force")
     assert code == 0, err
     assert "links:" not in out.read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["codebook.yaml"]  # no staging file left
+    # No staging file left; the manifest lists what showcase wrote (engine/written_files.py).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".showcase-files.json", "codebook.yaml"]
 
 
 def test_cli_infer_writes_json(capsys, cases, tmp_path):

@@ -198,7 +198,9 @@ def test_cli_writes_three_files_refuses_a_non_empty_folder_and_force_keeps_the_r
     out = tmp_path / "cases"
     code, stdout, stderr = run(capsys, "datasets", "generate", "cases", "--rows", "1000", "--out", out)
     assert code == 0, stderr
-    assert sorted(p.name for p in out.iterdir()) == ["codebook.yaml", "perpetrators.csv", "victims.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".showcase-files.json", "codebook.yaml", "perpetrators.csv", "victims.csv"
+    ]  # fmt: skip
     assert "1,000 victims" in stdout and stdout.count("\n") == 1
     from showcase.engine.codebook import read_codebook_file
 
@@ -217,6 +219,7 @@ def test_cli_writes_three_files_refuses_a_non_empty_folder_and_force_keeps_the_r
     code, _, stderr = run(capsys, *argv)
     assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == [
+        ".showcase-files.json",
         "codebook.yaml",
         "notes.txt",
         "perpetrators.csv",
@@ -228,8 +231,8 @@ def test_cli_writes_three_files_refuses_a_non_empty_folder_and_force_keeps_the_r
     code, _, stderr = run(capsys, *argv, "--format", "parquet")
     assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "codebook.yaml", "notes.txt", "perpetrators.csv", "perpetrators.parquet", "victims.csv",
-        "victims.parquet",
+        ".showcase-files.json", "codebook.yaml", "notes.txt", "perpetrators.csv", "perpetrators.parquet",
+        "victims.csv", "victims.parquet",
     ]  # fmt: skip
 
 

@@ -45,6 +45,35 @@ def test_force_never_deletes_a_folder_that_is_not_a_release(tmp_path, capsys):
     assert (victim / "notes.txt").read_text() == "my notes"
 
 
+@pytest.mark.parametrize("command", ["cases", "table", "codebook", "report"])
+def test_force_replaces_only_single_files_showcase_wrote(tmp_path, capsys, cases, command):
+    # A single output file carries no metadata.json: --force must not replace an agency's own
+    # cases/victims.csv (or codebook, or report), nor a generated one they edited since.
+    release = tmp_path / "release"
+    assert run(capsys, "run", cases, "-k", 5, "-l", 2, "-o", release, "--no-progress")[0] == 0
+    target, argv = {
+        "cases": (tmp_path / "d" / "victims.csv",
+                  ["datasets", "generate", "cases", "--rows", 1000, "-s", 1, "--out", tmp_path / "d"]),
+        "table": (tmp_path / "t.csv",
+                  ["datasets", "generate", "table", "--rows", 50, "--out", tmp_path / "t.csv"]),
+        "codebook": (tmp_path / "c.yaml", ["codebook", "infer", cases, "--out", tmp_path / "c.yaml"]),
+        "report": (tmp_path / "r.html", ["report", release, "--out", tmp_path / "r.html"]),
+    }[command]  # fmt: skip
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("their own data\n")
+    code, _, stderr = run(capsys, *argv, "--force")
+    assert code == 2 and "not written by showcase" in one_error_line(stderr)
+    assert target.read_text() == "their own data\n" and leftovers(target.parent) == []
+    target.unlink()
+    assert run(capsys, *argv)[0] == 0
+    assert run(capsys, *argv, "--force")[0] == 0  # its own output: replaced
+    with target.open("a") as edited:
+        edited.write("a line of theirs\n")
+    code, _, stderr = run(capsys, *argv, "--force")
+    assert code == 2 and "changed since" in one_error_line(stderr)
+    assert target.read_text().endswith("a line of theirs\n")
+
+
 def test_force_refuses_a_release_folder_holding_another_file(tmp_path, capsys, cases):
     out = tmp_path / "release"
     assert run(capsys, "aggregate", cases, "-o", out, "--no-progress")[0] == 0
