@@ -8,6 +8,7 @@ when the block (the write of the release) completes.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -352,8 +353,7 @@ def protected_counts(
         return
     # An existing ledger is checked before the (maybe long) read; a new one is made only once the
     # release is sure to be charged, so a refusal of the input leaves no ledger behind.
-    exists = ledger_path(protection.ledger).exists() or ledger_path(protection.ledger).is_symlink()
-    book = Ledger(protection.ledger) if exists else None
+    book = Ledger(protection.ledger) if os.path.lexists(ledger_path(protection.ledger)) else None
     counting, quantiles = _binning_share(protection, preparation, seed)
     workers = contextlib.ExitStack()  # a cluster's client, closed once the release is drawn
     with workers:
