@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import InputError, ParameterError
+from .written_files import file_digest
 
 CSV_SUFFIXES = {".csv", ".txt"}
 TSV_SUFFIXES = {".tsv", ".tab"}
@@ -490,7 +491,4 @@ def fingerprint(path: Source) -> str:
         with pa.ipc.new_stream(pa.PythonFile(_Digesting(digest), mode="w"), table.schema) as writer:
             writer.write_table(table, max_chunksize=1 << 16)
         return "sha256:" + digest.hexdigest()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
+    return file_digest(path)

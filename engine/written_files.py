@@ -24,7 +24,8 @@ from .errors import ParameterError
 MANIFEST = ".showcase-files.json"
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: str | Path) -> str:
+    """``sha256:`` and the hex SHA-256 of a file's bytes, read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
@@ -44,7 +45,7 @@ def written_by_showcase(path: str | Path) -> bool:
     """Whether ``path`` is a file showcase wrote and nobody changed since."""
     path = Path(path)
     listed = _manifest(path.parent).get(path.name)
-    return isinstance(listed, str) and path.is_file() and _digest(path) == listed
+    return isinstance(listed, str) and path.is_file() and file_digest(path) == listed
 
 
 def check_replaceable(path: str | Path) -> None:
@@ -61,7 +62,7 @@ def record_written(path: str | Path) -> None:
     """List ``path`` (just written) in its folder's manifest, with the digest of its content."""
     path = Path(path)
     listed = _manifest(path.parent)
-    listed[path.name] = _digest(path)
+    listed[path.name] = file_digest(path)
     temp = path.parent / f".{MANIFEST}.{uuid.uuid4().hex[:12]}"
     try:
         temp.write_text(json.dumps(listed, indent=1, sort_keys=True) + "\n", encoding="utf-8")
