@@ -60,6 +60,16 @@ def note(message: str) -> None:
     _line("Note:", "bold", message)
 
 
+def steps(seconds: dict[str, float]) -> None:
+    """Print where a job's time went (``read 1.2 s · count 3.4 s · write 0.1 s``), if it has steps.
+
+    Step times are for the person running the job: a release never records
+    them, since they depend on the sensitive data.
+    """
+    if seconds:
+        _line("Steps:", "dim", " · ".join(f"{name} {value:.1f} s" for name, value in seconds.items()))
+
+
 def one_line(message: str) -> str:
     """``message`` with its line breaks turned into spaces."""
     return " ".join(message.splitlines())

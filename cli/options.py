@@ -351,6 +351,7 @@ class Release:
         started = time.perf_counter()
         with console.stage_progress(self.progress) as progress:
             result = job(*arguments, progress=progress, **keywords, **self.job())
+        console.steps(getattr(result, "seconds", {}))
         return result, time.perf_counter() - started
 
     def warn_if_seeded(self, dp: bool = False) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 
@@ -20,8 +21,10 @@ from .test_count import WORKED
 
 def test_aggregate_worked_example_end_to_end(tmp_path, capsys, worked_example):
     out = tmp_path / "release"
-    code, stdout, _ = run(capsys, "aggregate", worked_example, "-l", 3, "-k", 1, "-o", out)
+    code, stdout, stderr = run(capsys, "aggregate", worked_example, "-l", 3, "-k", 1, "-o", out)
     assert code == 0
+    # Where the time went is told on the console (bench/linked_cases.py reads it), never in the release.
+    assert re.search(r"Steps: read [\d.]+ s · count [\d.]+ s · write [\d.]+ s", stderr), stderr
     assert sorted(p.name for p in out.iterdir()) == ["aggregates.parquet", "aggregates.tsv", "metadata.json"]
     assert as_dict(read_parquet(out / "aggregates.parquet")) == WORKED
     assert as_dict(read_tsv(out / "aggregates.tsv")) == WORKED

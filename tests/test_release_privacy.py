@@ -68,11 +68,37 @@ def _cases(extra: int) -> pa.Table:
 def _published(folder) -> dict:
     """A release's metadata.json without what differs between any two runs or inputs.
 
-    ``created`` and ``seconds`` are the clock's; ``input`` is the fingerprint
-    SPEC §2 asks for, which differs for any two inputs.
+    ``created`` is the clock's; ``input`` is the fingerprint SPEC §2 asks
+    for, which differs for any two inputs.
     """
     document = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    return {key: value for key, value in document.items() if key not in ("created", "seconds", "input")}
+    return {key: value for key, value in document.items() if key not in ("created", "input")}
+
+
+def test_dp_metadata_holds_nothing_of_the_input_outside_the_noisy_counts(tmp_path, monkeypatch):
+    """Apart from its noisy outputs, a DP release's metadata is the same for any input.
+
+    Two inputs, one ten times the other and above the streaming size: the
+    metadata held every step's time (which grows with the rows and the
+    combinations the data has) and whether the file was streamed (its size in
+    bytes against a threshold). Neither is protected by the noise. The
+    sections that carry the noisy counts (``privacy``, ``aggregates``,
+    ``statistics``) and the keyed fingerprint are left out of the comparison.
+    """
+    import showcase.engine.stream as stream
+
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    pa.csv.write_csv(_cases(0), small)
+    pa.csv.write_csv(pa.concat_tables([_cases(0)] * 10), large)
+    monkeypatch.setattr(stream, "STREAM_ABOVE", small.stat().st_size + 1)
+    noisy = ("privacy", "aggregates", "statistics")
+    documents = []
+    for source in (small, large):
+        out = tmp_path / f"release-{source.stem}"
+        aggregate(source, protection=DifferentialPrivacy(epsilon=1, delta=1e-6), length=2, out=out, seed=3)
+        documents.append({key: value for key, value in _published(out).items() if key not in noisy})
+    assert documents[0] == documents[1], "the DP metadata depends on the input outside its noise"
 
 
 def test_synthesis_from_dp_aggregates_publishes_nothing_of_the_reference_input(tmp_path, monkeypatch):

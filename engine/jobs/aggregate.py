@@ -84,7 +84,7 @@ def aggregate(
                     "input": publishable(counted.loaded.description),
                     "preparation": preparation.describe(),
                     "parameters": aggregate_parameters(counted, protection, length, threads),
-                    "resources": {**resources.describe(), "streamed": streamed},
+                    "resources": resources.describe(),
                     **aggregate_sections(counted),
                     # Public, from the codebook: kept so that a synthesis from this release honours them.
                     **({"constraints": describe(preparation.constraints)} if preparation.constraints else {}),

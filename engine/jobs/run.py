@@ -195,7 +195,7 @@ def run(
                     "preparation": preparation.describe(),
                     "parameters": parameters,
                     "randomness": describe_seed(seed),
-                    "resources": {**resources.describe(), "streamed": streamed},
+                    "resources": resources.describe(),
                     **aggregate_sections(counted),
                     "synthesis": synthesis_section(
                         synthesis, int(released.record_count), guarantee, constraints

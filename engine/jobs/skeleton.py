@@ -83,12 +83,13 @@ class Job:
         }
 
     def metadata(self, sections: dict, files: list[str]) -> dict:
-        """A release's metadata.json: the document, its files and the steps' times."""
-        return {
-            **self.document(sections),
-            "files": [*files, METADATA],
-            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-        }
+        """A release's metadata.json: the document and its files.
+
+        Never the steps' times: they depend on the sensitive data (its rows, its
+        distinct combinations), which a DP release may not show outside its
+        noise. The result's ``seconds`` and the command line's summary give them.
+        """
+        return {**self.document(sections), "files": [*files, METADATA]}
 
     def write(self, files: dict[str, Writer], sections: Callable[[], dict] | None) -> list[str]:
         """Write ``files`` (and metadata.json) into the output, all at once or not at all.
