@@ -357,3 +357,35 @@ def test_the_published_input_fingerprint_lets_nobody_test_a_guess(tmp_path, monk
     monkeypatch.setenv("SHOWCASE_KEY", str(tmp_path / "other" / "fingerprint.key"))
     aggregate(data, protection=KAnonymity(5), length=2, out=tmp_path / "r3")
     assert json.loads((tmp_path / "r3" / "metadata.json").read_text())["input"]["fingerprint"] != published
+
+
+def test_dp_percentile_range_does_not_count_the_datas_multi_value_values(tmp_path, monkeypatch):
+    """The range of the percentile step comes from public facts only.
+
+    Without a codebook, each value of a multi-value column is a column of its
+    own (``means:debt``). The per-record candidate count was ranged over
+    ``comb(columns, k)``, counting the columns the data named: one record
+    with a value nobody else holds widened the range at every length, and
+    the range shapes the percentile mechanism's prior and so its output.
+    """
+    import showcase.engine.dp.marginals as marginals
+
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    ranges: list[list[int]] = []
+    percentile = marginals.dp_percentile_of_histogram
+
+    def spy(histogram, *args, **kwargs):
+        ranges[-1].append(len(histogram))
+        return percentile(histogram, *args, **kwargs)
+
+    monkeypatch.setattr(marginals, "dp_percentile_of_histogram", spy)
+    for extra in (0, 1):
+        cases = tmp_path / f"cases-{extra}.csv"
+        _multi_value_cases(cases)
+        if not extra:  # the same records but the one that holds SECRET
+            cases.write_text("\n".join(cases.read_text().splitlines()[:-1]) + "\n")
+        ranges.append([])
+        aggregate(cases, protection=DifferentialPrivacy(epsilon=2, delta=1e-6), length=4, seed=1,
+                  preparation=Preparation(multi_value={"means": ";"}))  # fmt: skip
+    assert ranges[0] == ranges[1], "the percentile's range depends on the values the data holds"
+    assert len(ranges[0]) == 4

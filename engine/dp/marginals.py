@@ -55,6 +55,10 @@ PROTECTION_DP = "differential-privacy"
 #: Subjects (several rows each) may hold up to this many values per column in the public
 #: range of the per-record candidate count; above it they are trimmed like any record.
 SUBJECT_VALUES_PER_COLUMN = 4
+#: Without a codebook, a multi-value column's values are indicator columns named by the data;
+#: the public range of the per-record candidate count counts each such column as this many
+#: columns, however many values the data holds (a record holding more is trimmed like any record).
+MULTI_VALUE_PUBLIC_WIDTH = 8
 
 
 @dataclass
@@ -742,6 +746,21 @@ def _start(
     return _Release(schema, held, mechanism, split, public_domain, per_column, source, etas), protected_count
 
 
+def public_columns(schema: Schema, public_domain: bool) -> int:
+    """How many columns a record may hold attributes of, counted from public facts only.
+
+    The range of the percentile step (the per-record candidate count) must not
+    depend on the data. With a codebook every column is public; without one,
+    a multi-value column's indicator columns are as many as the data has
+    values, so each multi-value column counts :data:`MULTI_VALUE_PUBLIC_WIDTH`.
+    """
+    if public_domain or not schema.multi_value:
+        return len(schema.columns)
+    names = {name for name, _ in schema.multi_value}
+    plain = sum(1 for group in schema.groups if group not in names)
+    return plain + MULTI_VALUE_PUBLIC_WIDTH * len(names)
+
+
 def _candidates(release: _Release, k: int, released: list) -> np.ndarray | None:
     """Length-k candidates (rows of sorted ids); None when no (k-1)-combination was released.
 
@@ -774,7 +793,7 @@ def _release_length(
     previous = released[-1][0] if k >= 3 else np.empty((0, 1))
     level = Level(k, combinations_table(candidates, n_attributes), combinations_table(previous, n_attributes),
                   allowed)  # fmt: skip
-    upper = math.comb(len(release.schema.columns) * release.per_column, k)
+    upper = math.comb(public_columns(release.schema, release.public_domain) * release.per_column, k)
     epsilon_k = split.percentile_epsilons[k - 1]
     histogram = held.histogram(level, candidates, upper)
     bound = max(1, dp_percentile_of_histogram(histogram, release.mechanism.percentile, epsilon_k, source))
