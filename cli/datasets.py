@@ -15,7 +15,7 @@ app.add_typer(generate, name="generate")
 SUFFIXES = (".csv", ".tsv", ".parquet")
 
 
-@generate.command("table")
+@generate.command("table", short_help="Fake case records: one table, CSV, TSV or Parquet.")
 def table(
     rows: int = typer.Option(10_000, "--rows", "-n", min=1, help="Number of records."),
     columns: int = typer.Option(20, "--columns", "-c", min=1, help="Number of categorical columns."),
@@ -28,7 +28,8 @@ def table(
     Example:
 
     \b
-        showcase datasets generate table --rows 100000 --columns 20 --seed 1 --out cases.csv
+        showcase datasets generate table --rows 100000 --columns 20 --seed 1 \\
+            --out cases.csv
     """
     from showcase.datasets import check_size, generate_table, write_table
     from showcase.engine import ParameterError, check_output_file, release_locks, staged_file
@@ -45,7 +46,7 @@ def table(
     console.out.print(f"Wrote {rows:,} records × {columns} columns to {out}")
 
 
-@generate.command("cases")
+@generate.command("cases", short_help="Fake CTDC-shaped victims, perpetrators, codebook.")
 def cases(
     rows: int = typer.Option(10_000, "--rows", "-n", min=1, help="Number of victims (1,000 to 10,000,000)."),
     out: Path = typer.Option(
@@ -66,7 +67,8 @@ def cases(
     Example:
 
     \b
-        showcase datasets generate cases --rows 100000 --seed 1 --out cases/ --format parquet
+        showcase datasets generate cases --rows 100000 --seed 1 \\
+            --out cases/ --format parquet
     """
     from showcase.datasets import CODEBOOK_NAME, case_file_names, check_victims, write_cases, write_codebook
     from showcase.engine import ParameterError, lock_output, release_locks, staged_file

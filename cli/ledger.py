@@ -12,9 +12,9 @@ from . import console, options
 app = options.typer_app("The privacy ledger of DP releases.")
 
 
-@app.command("show")
+@app.command("show", short_help="DP releases and the budget spent, per input or dataset.")
 def show(
-    input: Path | None = typer.Argument(None, help="Only releases of this input file."),
+    input: Path | None = typer.Argument(None, metavar="INPUT", help="Only releases of this input file."),
     ledger: Path | None = options.LEDGER,
     dataset_id: str | None = typer.Option(
         None, "--dataset-id", help="Only releases charged to this named dataset (see aggregate --dp)."

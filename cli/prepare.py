@@ -36,7 +36,8 @@ def prepare(
     Example:
 
     \b
-        showcase codebook infer victims.csv --link perpetrators.csv --on victim_id --out codebook.yaml
+        showcase codebook infer victims.csv --link perpetrators.csv \\
+            --on victim_id --out codebook.yaml
         showcase prepare victims.csv --codebook codebook.yaml --out prepared/
     """
     from showcase.engine import prepare_input
