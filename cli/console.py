@@ -92,6 +92,18 @@ def stage_progress(enabled: bool = True) -> Iterator:
 
     try:
         yield update
+    except BaseException:
+        # A bar that never moved (the input refused while it was being read) would stay on screen
+        # above the one-line error: hide it, and if nothing moved at all, leave no line behind
+        # (Progress.stop ends a non-terminal's output with an empty line; Live.stop does not).
+        for task in bar.tasks:
+            if not task.completed:
+                bar.update(task.id, visible=False)
+        if tasks and not any(task.visible for task in bar.tasks):
+            bar.live.transient = True
+            bar.live.stop()
+            tasks.clear()
+        raise
     finally:
         if tasks:
             bar.stop()
