@@ -113,9 +113,13 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     """Print a summary table to stdout."""
     from rich.table import Table
 
-    view = Table(title=title, title_justify="left")
+    # The title is a line of its own: as a Table title, Rich wraps it to the table's width, so a long
+    # path split "written to release in" from "2.5 s" on the next line, padded with spaces.
+    view = Table(title_justify="left")
     for i, name in enumerate(header):
         view.add_column(name, justify="left" if i == 0 else "right")
     for row in rows:
         view.add_row(*row)
-    _console(False).print(view)
+    console = _console(False)
+    console.print(title, soft_wrap=True)
+    console.print(view)
