@@ -32,7 +32,11 @@ def infer(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="File to write: .yaml, .yml or .json. Default: print the YAML."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace --out if it is an existing file."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace --out if showcase wrote it and nobody changed it since (never your own file).",
+    ),
 ) -> None:
     """Draft a codebook from the data: columns, values, bins, multi-value columns, subject id.
 

@@ -21,7 +21,11 @@ def table(
     columns: int = typer.Option(20, "--columns", "-c", min=1, help="Number of categorical columns."),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed: the same seed gives the same file."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write: .csv, .tsv or .parquet."),
-    force: bool = typer.Option(False, "--force", help="Replace --out if it is an existing file."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace --out if showcase wrote it and nobody changed it since (never your own file).",
+    ),
 ) -> None:
     """Fake case records: dependent categorical columns with rare combinations.
 
@@ -55,7 +59,10 @@ def cases(
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed: the same seed gives the same files."),
     format: str = typer.Option("csv", "--format", "-f", help="csv or parquet."),
     force: bool = typer.Option(
-        False, "--force", help="Write into an existing non-empty folder, replacing only the three files."
+        False,
+        "--force",
+        help="Write into an existing non-empty folder, replacing the three files only if showcase "
+        "wrote them and nobody changed them since.",
     ),
 ) -> None:
     """Fake trafficking cases shaped like CTDC: a victims table and a perpetrators table.

@@ -15,7 +15,11 @@ def report(
     max_records: int = typer.Option(
         200_000, "--max-records", min=0, help="Embed the synthetic records when there are at most this many."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace --out if it is an existing file."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace --out if showcase wrote it and nobody changed it since (never your own file).",
+    ),
 ) -> None:
     """Write a self-contained HTML report of a release: opens from disk or e-mail, no server needed.
 

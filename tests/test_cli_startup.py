@@ -65,6 +65,9 @@ def test_help_states_examples_and_defaults(helps):
     assert "Default: 3; 2 with --dp" in by_command["run"]
     assert "Default: 10. Not with --dp." in by_command["aggregate"]
     assert "Default: balanced." in by_command["aggregate"]  # the fabrication mode
+    for command in ("datasets generate table", "datasets generate cases", "codebook infer", "report"):
+        # --force of a single file: what it replaces, as the README says (never a file you made).
+        assert "showcase wrote" in " ".join(by_command[command].split()), command
 
 
 def test_help_reads_well_in_an_80_column_terminal(helps):
