@@ -12,7 +12,7 @@ app = options.typer_app("Draft and check codebooks.")
 SUFFIXES = (".yaml", ".yml", ".json")
 
 
-@app.command("infer")
+@app.command("infer", short_help="Draft a codebook from the data, to review.")
 def infer(
     input: Path = options.INPUT,
     subject_id: str | None = typer.Option(
@@ -32,7 +32,11 @@ def infer(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="File to write: .yaml, .yml or .json. Default: print the YAML."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace --out if it is an existing file."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace --out if showcase wrote it and nobody changed it since (never your own file).",
+    ),
 ) -> None:
     """Draft a codebook from the data: columns, values, bins, multi-value columns, subject id.
 
@@ -44,7 +48,8 @@ def infer(
     Example:
 
     \b
-        showcase codebook infer victims.csv --link perpetrators.csv --on victim_id --out codebook.yaml
+        showcase codebook infer victims.csv --link perpetrators.csv \\
+            --on victim_id --out codebook.yaml
         showcase codebook check codebook.yaml victims.csv
     """
     from showcase.engine import Link, ParameterError, check_output_file, release_locks, staged_file
@@ -81,10 +86,12 @@ def infer(
     console.warning("its values were read from the sensitive data: review it before use or sharing")
 
 
-@app.command("check")
+@app.command("check", short_help="Check a codebook, and an input against it.")
 def check(
-    file: Path = typer.Argument(..., help="The codebook: .yaml, .yml or .json."),
-    input: Path | None = typer.Argument(None, help="The input it is for: its columns and values."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The codebook: .yaml, .yml or .json."),
+    input: Path | None = typer.Argument(
+        None, metavar="INPUT", help="The input it is for: its columns and values."
+    ),
 ) -> None:
     """Check a codebook, and (given the input) that the input has its columns and only its values.
 

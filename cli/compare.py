@@ -13,7 +13,7 @@ from . import console, options
 
 @options.command
 def compare(
-    sensitive: Path = typer.Argument(..., help="The sensitive microdata."),
+    sensitive: Path = typer.Argument(..., metavar="SENSITIVE", help="The sensitive microdata."),
     mechanism: list[str] = typer.Option(
         ...,
         "--mechanism",
@@ -57,8 +57,10 @@ def compare(
     Examples:
 
     \b
-        showcase compare cases.csv -m aggregate:k=10 -m row_seeded:k=10 -m pac-synth:epsilon=4 --out cmp/
-        showcase compare cases.csv -m dp -m pac-synth --epsilon 1,4,10 --repeat 5 --out sweep/
+        showcase compare cases.csv -m aggregate:k=10 -m row_seeded:k=10 \\
+            -m pac-synth:epsilon=4 --out cmp/
+        showcase compare cases.csv -m dp -m pac-synth \\
+            --epsilon 1,4,10 --repeat 5 --out sweep/
     """
     from showcase.engine import compare as compare_job
 

@@ -102,6 +102,18 @@ def stage_progress(enabled: bool = True) -> Iterator:
 
     try:
         yield update
+    except BaseException:
+        # A bar that never moved (the input refused while it was being read) would stay on screen
+        # above the one-line error: hide it, and if nothing moved at all, leave no line behind
+        # (Progress.stop ends a non-terminal's output with an empty line; Live.stop does not).
+        for task in bar.tasks:
+            if not task.completed:
+                bar.update(task.id, visible=False)
+        if tasks and not any(task.visible for task in bar.tasks):
+            bar.live.transient = True
+            bar.live.stop()
+            tasks.clear()
+        raise
     finally:
         if tasks:
             bar.stop()
@@ -111,9 +123,13 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     """Print a summary table to stdout."""
     from rich.table import Table
 
-    view = Table(title=title, title_justify="left")
+    # The title is a line of its own: as a Table title, Rich wraps it to the table's width, so a long
+    # path split "written to release in" from "2.5 s" on the next line, padded with spaces.
+    view = Table(title_justify="left")
     for i, name in enumerate(header):
         view.add_column(name, justify="left" if i == 0 else "right")
     for row in rows:
         view.add_row(*row)
-    _console(False).print(view)
+    console = _console(False)
+    console.print(title, soft_wrap=True)
+    console.print(view)

@@ -15,20 +15,25 @@ app.add_typer(generate, name="generate")
 SUFFIXES = (".csv", ".tsv", ".parquet")
 
 
-@generate.command("table")
+@generate.command("table", short_help="Fake case records: one table, CSV, TSV or Parquet.")
 def table(
     rows: int = typer.Option(10_000, "--rows", "-n", min=1, help="Number of records."),
     columns: int = typer.Option(20, "--columns", "-c", min=1, help="Number of categorical columns."),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed: the same seed gives the same file."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write: .csv, .tsv or .parquet."),
-    force: bool = typer.Option(False, "--force", help="Replace --out if it is an existing file."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace --out if showcase wrote it and nobody changed it since (never your own file).",
+    ),
 ) -> None:
     """Fake case records: dependent categorical columns with rare combinations.
 
     Example:
 
     \b
-        showcase datasets generate table --rows 100000 --columns 20 --seed 1 --out cases.csv
+        showcase datasets generate table --rows 100000 --columns 20 --seed 1 \\
+            --out cases.csv
     """
     from showcase.datasets import check_size, generate_table, write_table
     from showcase.engine import ParameterError, check_output_file, release_locks, staged_file
@@ -45,7 +50,7 @@ def table(
     console.out.print(f"Wrote {rows:,} records × {columns} columns to {out}")
 
 
-@generate.command("cases")
+@generate.command("cases", short_help="Fake CTDC-shaped victims, perpetrators, codebook.")
 def cases(
     rows: int = typer.Option(10_000, "--rows", "-n", min=1, help="Number of victims (1,000 to 10,000,000)."),
     out: Path = typer.Option(
@@ -54,7 +59,10 @@ def cases(
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed: the same seed gives the same files."),
     format: str = typer.Option("csv", "--format", "-f", help="csv or parquet."),
     force: bool = typer.Option(
-        False, "--force", help="Write into an existing non-empty folder, replacing only the three files."
+        False,
+        "--force",
+        help="Write into an existing non-empty folder, replacing the three files only if showcase "
+        "wrote them and nobody changed them since.",
     ),
 ) -> None:
     """Fake trafficking cases shaped like CTDC: a victims table and a perpetrators table.
@@ -66,7 +74,8 @@ def cases(
     Example:
 
     \b
-        showcase datasets generate cases --rows 100000 --seed 1 --out cases/ --format parquet
+        showcase datasets generate cases --rows 100000 --seed 1 \\
+            --out cases/ --format parquet
     """
     from showcase.datasets import CODEBOOK_NAME, case_file_names, check_victims, write_cases, write_codebook
     from showcase.engine import ParameterError, lock_output, release_locks, staged_file

@@ -11,9 +11,12 @@ from . import console, options
 
 @options.command
 def evaluate(
-    sensitive: Path = typer.Argument(..., help="The sensitive microdata the release came from."),
+    sensitive: Path = typer.Argument(
+        ..., metavar="SENSITIVE", help="The sensitive microdata the release came from."
+    ),
     release: Path = typer.Argument(
         ...,
+        metavar="RELEASE",
         help="A release directory, a synthetic table (.csv/.parquet) or aggregates "
         "(aggregates.parquet or an SDS .tsv).",
     ),  # fmt: skip

@@ -12,9 +12,9 @@ from . import console, options
 app = options.typer_app("The privacy ledger of DP releases.")
 
 
-@app.command("show")
+@app.command("show", short_help="DP releases and the budget spent, per input or dataset.")
 def show(
-    input: Path | None = typer.Argument(None, help="Only releases of this input file."),
+    input: Path | None = typer.Argument(None, metavar="INPUT", help="Only releases of this input file."),
     ledger: Path | None = options.LEDGER,
     dataset_id: str | None = typer.Option(
         None, "--dataset-id", help="Only releases charged to this named dataset (see aggregate --dp)."
@@ -42,11 +42,15 @@ def show(
     book = Ledger(path, create=False)
     file_key = fingerprint(input) if input is not None else None
     entries = book.entries(key or file_key, file_key)
-    rows = [[str(e["id"]), _key(e), e["created"], f"{e['epsilon']:g}", f"{e['delta']:.2g}",
-             "" if e["rho"] is None else f"{e['rho']:.4g}", e["status"], e["reason"] or ""]
+    # Fits 80 columns: the time to the minute (UTC, as the ledger stores it), and the reason column
+    # only when a release has one (a failed release's reason then wraps within its cell).
+    reasons = any(e["reason"] for e in entries)
+    rows = [[str(e["id"]), _key(e), _minute(e["created"]), f"{e['epsilon']:g}", f"{e['delta']:.2g}",
+             "" if e["rho"] is None else f"{e['rho']:.4g}", e["status"],
+             *([e["reason"] or ""] if reasons else [])]
             for e in entries]  # fmt: skip
-    console.table(f"Privacy ledger {book.path}",
-                  ["id", "budget", "created", "ε", "δ", "ρ", "status", "reason"], rows)  # fmt: skip
+    header = ["id", "budget", "created (UTC)", "ε", "δ", "ρ", "status", *(["reason"] if reasons else [])]
+    console.table(f"Privacy ledger {book.path}", header, rows)
     if key is not None or file_key is not None:
         spent = book.spent(key or file_key, file_key)
         console.out.print(f"{dataset_id or input}: {spent.releases} release(s), ε spent {spent.epsilon:g}, "
@@ -57,3 +61,8 @@ def _key(entry: dict) -> str:
     """A short name of a release's budget: the dataset's name, or the start of the fingerprint."""
     key = entry["budget_key"]
     return key if key.startswith("dataset:") else key[7:19]
+
+
+def _minute(created: str) -> str:
+    """``2026-12-06T23:47:13+00:00`` as ``2026-12-06 23:47``."""
+    return created[:16].replace("T", " ")

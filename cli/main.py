@@ -31,8 +31,19 @@ from .run import run as run_command
 from .serve import serve
 from .synthesize import synthesize
 
+#: The root's help. Typer shows an app's ``help`` rather than its callback's docstring, so the
+#: example lives here, where ``showcase --help`` prints it.
+ROOT_HELP = """Release sensitive microdata safely: protected aggregates and synthetic data.
+
+Try it on generated data:
+
+\b
+    showcase datasets generate table --rows 100000 --out cases.csv
+    showcase aggregate cases.csv --length 3 --resolution 10 --out release/
+"""
+
 app = options.typer_app(
-    "Release sensitive microdata safely: protected aggregates and synthetic data.",
+    ROOT_HELP,
     name="showcase",
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,24 +62,18 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """Release sensitive microdata safely: protected aggregates and synthetic data.
-
-    Try it on generated data:
-
-    \b
-        showcase datasets generate table --rows 100000 --out cases.csv
-        showcase aggregate cases.csv --length 3 --resolution 10 --out release/
-    """
+    """The ``showcase`` group: its help is ``ROOT_HELP``."""
 
 
-app.command("aggregate")(aggregate)
-app.command("evaluate")(evaluate)
-app.command("compare")(compare)
-app.command("synthesize")(synthesize)
-app.command("run")(run_command)
-app.command("prepare")(prepare)
-app.command("serve")(serve)
-app.command("report")(report)
+# Short summaries for `showcase --help`: click would cut the docstrings' first sentences mid-phrase.
+app.command("aggregate", short_help="k-anonymous or DP counts of every combination up to L.")(aggregate)
+app.command("evaluate", short_help="Metrics of a release against the sensitive data.")(evaluate)
+app.command("compare", short_help="Several mechanisms side by side, swept over ε, repeated.")(compare)
+app.command("synthesize", short_help="Synthetic records, from the data or from aggregates.")(synthesize)
+app.command("run", short_help="Aggregates and synthetic records in one release.")(run_command)
+app.command("prepare", short_help="The input as every release counts it, to check first.")(prepare)
+app.command("serve", short_help="Explore releases in a local, offline web dashboard.")(serve)
+app.command("report", short_help="One self-contained HTML file of a release, to share.")(report)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(codebook_app, name="codebook")
 app.add_typer(ledger_app, name="ledger")

@@ -147,7 +147,9 @@ def refuse(flags: dict[str, Any], reason: str) -> None:
 
 # Options of several commands, declared on their own.
 
-INPUT = typer.Argument(..., help="Sensitive microdata: .csv, .tsv, .parquet, .arrow or .xlsx.")
+INPUT = typer.Argument(
+    ..., metavar="INPUT", help="Sensitive microdata: .csv, .tsv, .parquet, .arrow or .xlsx."
+)
 FORCE = typer.Option(
     False, "--force", help="Replace --out if it is a release showcase wrote (never any other folder)."
 )

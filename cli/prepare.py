@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def prepare(
     Example:
 
     \b
-        showcase codebook infer victims.csv --link perpetrators.csv --on victim_id --out codebook.yaml
+        showcase codebook infer victims.csv --link perpetrators.csv \\
+            --on victim_id --out codebook.yaml
         showcase prepare victims.csv --codebook codebook.yaml --out prepared/
     """
     from showcase.engine import prepare_input
@@ -54,8 +56,11 @@ def prepare(
             console.note(f"column {name!r}: {cells:,} cell(s) held several values")
     for name, bins in changes.get("binned", {}).items():
         console.note(f"column {name!r} binned at {bins['edges']}")
-    columns = sorted(set(loaded.table.schema.groups))
+    # The columns of the file as written (the subject id, and indicator columns with
+    # --flag-multi-value, included), as its metadata lists them.
+    columns = json.loads((out / "metadata.json").read_text(encoding="utf-8"))["columns"]
     console.out.print(
         f"Wrote {loaded.table.n_rows:,} records × {len(columns)} columns to {out} in "
-        f"{time.perf_counter() - started:.1f} s (as sensitive as the input)"
+        f"{time.perf_counter() - started:.1f} s (as sensitive as the input)",
+        soft_wrap=True,
     )

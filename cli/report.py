@@ -10,12 +10,16 @@ from . import console
 
 
 def report(
-    release: Path = typer.Argument(..., help="A release directory."),
+    release: Path = typer.Argument(..., metavar="RELEASE", help="A release directory."),
     out: Path = typer.Option(..., "--out", "-o", help="The HTML file to write."),
     max_records: int = typer.Option(
         200_000, "--max-records", min=0, help="Embed the synthetic records when there are at most this many."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace --out if it is an existing file."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace --out if showcase wrote it and nobody changed it since (never your own file).",
+    ),
 ) -> None:
     """Write a self-contained HTML report of a release: opens from disk or e-mail, no server needed.
 

@@ -10,7 +10,9 @@ from . import console
 
 
 def serve(
-    releases: list[Path] = typer.Argument(..., help="Release directories to explore (one or more)."),
+    releases: list[Path] = typer.Argument(
+        ..., metavar="RELEASE", help="Release directories to explore (one or more)."
+    ),
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Default: this machine only."),
     evaluation: Path | None = typer.Option(

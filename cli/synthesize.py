@@ -51,7 +51,9 @@ def synthesis_header(result) -> list[str]:
 @options.command
 def synthesize(
     input: Path | None = typer.Argument(
-        None, help="Sensitive microdata (.csv, .tsv, .parquet, .arrow). Leave out with --from-aggregates."
+        None,
+        metavar="INPUT",
+        help="Sensitive microdata (.csv, .tsv, .parquet, .arrow). Leave out with --from-aggregates.",
     ),
     from_aggregates: Path | None = typer.Option(
         None,
@@ -92,9 +94,11 @@ def synthesize(
     Example:
 
     \b
-        showcase synthesize cases.csv --mode row_seeded --resolution 10 --length 3 --out synthetic/
+        showcase synthesize cases.csv --mode row_seeded --resolution 10 \\
+            --length 3 --out synthetic/
         showcase synthesize --from-aggregates release/ --out synthetic/
-        showcase synthesize --from-aggregates release/ --scheduler local[2] --out synthetic/
+        showcase synthesize --from-aggregates release/ \\
+            --scheduler local[2] --out synthetic/
     """
     from showcase.engine import KAnonymity
     from showcase.engine import synthesize as synthesize_job

@@ -95,6 +95,13 @@ def client(scheduler: str) -> Iterator[tuple[object, int | None]]:
         dask_client = distributed.Client(where, timeout=30)
     except OSError:
         raise ParameterError(f"--scheduler {where}: no Dask scheduler answers there") from None
+    except (MemoryError, ValueError, TypeError):
+        # Something else answers on that port (the dashboard, a web server): Dask reads its reply as
+        # a frame header, e.g. a length of exabytes, and fails with whatever that gives.
+        raise ParameterError(
+            f"--scheduler {where}: what answers there is not a Dask scheduler (its port is 8786 by default; "
+            "8787 is the dashboard)"
+        ) from None
     with dask_client:
         yield dask_client, None
 

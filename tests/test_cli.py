@@ -215,3 +215,24 @@ def test_a_gzip_cut_short_is_one_line_in_memory_and_streamed(tmp_path, capsys, s
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "damaged or cut short" in lines[0], stderr
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mistake", ["semicolons", "unknown column"])
+def test_a_mistake_found_while_reading_is_the_only_line_even_with_progress_bars(tmp_path, capsys, mistake):
+    # The reading bar has started (0 %) when these are found: it must not stay on screen above the error.
+    data = tmp_path / "cases.csv"
+    data.write_text("sex;age\nf;20\nm;30\n" if mistake == "semicolons" else "sex,age\nf,20\nm,30\n")
+    extra = ["--use-columns", "sex,agee"] if mistake == "unknown column" else []
+    code, out, stderr = run(capsys, "aggregate", data, *extra, "-o", tmp_path / "o")
+    assert code == 2 and out == "" and not (tmp_path / "o").exists()
+    assert stderr.startswith("Error:") and stderr.count("\n") == 1, repr(stderr)
+
+
+def test_a_summary_title_stays_on_one_line_however_long_the_path(tmp_path, capsys, worked_example):
+    # Rich wraps a table's title to the table's width: "written to .../out in" then "0.0 s" below it.
+    out = tmp_path / ("a-long-folder-name-" * 3) / "release"
+    out.parent.mkdir()
+    code, stdout, _ = run(capsys, "aggregate", worked_example, "-k", "1", "-o", out, "--no-progress")
+    assert code == 0
+    first = stdout.splitlines()[0]
+    assert first.startswith(f"Aggregates written to {out} in ") and first.endswith(" s"), stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ print(json.dumps(report))
 def helps() -> list[dict]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), json.dumps(COMMANDS)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "80"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -64,6 +65,22 @@ def test_help_states_examples_and_defaults(helps):
     assert "Default: 3; 2 with --dp" in by_command["run"]
     assert "Default: 10. Not with --dp." in by_command["aggregate"]
     assert "Default: balanced." in by_command["aggregate"]  # the fabrication mode
+    for command in ("datasets generate table", "datasets generate cases", "codebook infer", "report"):
+        # --force of a single file: what it replaces, as the README says (never a file you made).
+        assert "showcase wrote" in " ".join(by_command[command].split()), command
+
+
+def test_help_reads_well_in_an_80_column_terminal(helps):
+    for entry in helps:
+        lines = entry["help"].splitlines()
+        assert [line for line in lines if len(line) > 80] == [], entry["words"]  # examples wrapped by hand
+        # Arguments in capitals, as the README and the help's own text name them (not "{input}").
+        arguments = lines[0].split("[OPTIONS]")[-1]
+        assert arguments == arguments.upper(), lines[0]
+        listed = lines[lines.index("Commands:") + 1 :] if "Commands:" in lines else []
+        assert [line for line in listed if line.endswith("...")] == [], entry["words"]  # whole summaries
+    root = next(entry["help"] for entry in helps if entry["words"] == [])
+    assert "showcase datasets generate table " in root  # the example of the root command is shown
 
 
 def test_run_and_aggregate_take_the_same_dp_options(helps):

@@ -201,3 +201,35 @@ def test_a_split_synthesis_keeps_declared_constraints(mode):
     assert int(violations(rebuilt, [rule]).sum()) == 0
     free = synthesize(mode, release, rng=make_rng(6), target_number_of_records=n)
     assert int(violations(free, [rule]).sum()) > 0  # the rule does bite without enforcement
+
+
+def test_a_port_where_something_else_answers_is_one_line_not_a_memory_error(tmp_path, capsys):
+    # E.g. the dashboard's port (an HTTP server): Dask read the reply as a frame length of ~3 EiB and
+    # the user saw "unexpected MemoryError".
+    import socket
+    import threading
+
+    from .helpers import run
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 4)
+
+    threading.Thread(target=answer, daemon=True).start()
+    data = tmp_path / "cases.csv"
+    data.write_text("a,b\nx,y\nx,z\n")
+    try:
+        code, _, stderr = run(capsys, "aggregate", data, "--scheduler", f"tcp://127.0.0.1:{port}",
+                              "-o", tmp_path / "out", "--no-progress")  # fmt: skip
+    finally:
+        server.close()
+    assert code == 2 and not (tmp_path / "out").exists()
+    assert stderr.startswith("Error: --scheduler") and stderr.count("\n") == 1, stderr

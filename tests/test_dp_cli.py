@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -51,6 +52,8 @@ def test_dp_release_end_to_end(cases, tmp_path, capsys):
     assert released.protection == "differential-privacy" and len(released) > 0
     code, stdout, _ = run(capsys, "ledger", "show", cases)
     assert code == 0 and "1 release(s)" in stdout and "released" in stdout
+    # At 80 columns (a captured console's width) every cell is whole: no "2026-12-06T2…".
+    assert "…" not in stdout and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", stdout), stdout
 
 
 def test_budget_total_refuses_the_release_that_does_not_fit(cases, tmp_path, capsys):

@@ -98,12 +98,13 @@ def test_options_must_agree_with_the_codebook(cases):
 def test_prepare_writes_the_subject_level_table_and_what_changed(cases, capsys):
     out = cases / "prepared"
     book = cases / "codebook.yaml"
-    code, _, stderr = cli(
+    code, stdout, stderr = cli(
         capsys, "prepare", cases / "victims.csv", "--codebook", book, "-o", out, "--no-progress"
     )
     assert code == 0, stderr
     table = pq.read_table(out / "prepared.parquet").to_pandas()
     assert list(table.columns) == ["vid", "sex", "age", "control", "perp_gender", "perp_count"]
+    assert "6 records × 6 columns" in stdout, stdout  # what the file holds, the subject id included
     assert table.set_index("vid").loc["v1"].tolist() == [
         "F",
         "<0" if False else "0-17",
