@@ -286,6 +286,35 @@ def test_kernel_equals_the_slow_reference(table, length, k, seed, sweeps, missin
     np.testing.assert_array_equal(got, reference_fit(aggregates, start, seed, sweeps, missing))
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 17])
+def test_the_fit_in_runs_of_proposals_makes_the_records_of_one_run_and_reports_each(monkeypatch, chunk):
+    """The fit calls its kernel on runs of ``FIT_CHUNK`` proposals, to report progress (and let
+    Ctrl-C in) between them: the records are still the reference's, on the cells (whose error
+    switches from squared to L1 inside a run) and on the combination table."""
+    columns = {f"c{i}": [str(v) for v in np.random.default_rng(i).integers(0, 3 + i, 300)] for i in range(5)}
+    aggregates = k_anonymize(count_combinations(encode(pa.table(columns)), 3), 3)
+    start = aggregate_seeded(aggregates, rng=make_rng(5), fit_sweeps=0).codes
+    module = importlib.import_module("showcase.engine.synthesize.aggregate_fit")
+    monkeypatch.setattr(module, "FIT_CHUNK", chunk)
+    total = 3 * start.shape[0] * start.shape[1]
+    for path in ("cells", "table"):
+        if path == "table":
+            monkeypatch.setattr(module, "CELL_LIMIT", 0)
+            monkeypatch.setattr(module, "PROPOSALS", (1, 1, 0))
+            monkeypatch.setattr(module, "SQUARED_SHARE", 0.0)
+        expected = reference_fit(aggregates, start, 17, 3, **({"mix": (1, 1, 0), "squared_share": 0.0}
+                                                             if path == "table" else {}))  # fmt: skip
+        told: list[tuple[int, int]] = []
+        got, _ = fit_records(aggregates, start, seed=np.uint64(17), sweeps=3, progress=_collect(told))
+        np.testing.assert_array_equal(got, expected, err_msg=path)
+        assert told == [(min(total, stop), total) for stop in range(chunk, total + chunk, chunk)], path
+
+
+def _collect(told: list):
+    """A ``progress(done, total)`` that appends to ``told``."""
+    return lambda done, total: told.append((done, total))
+
+
 def test_reference_on_a_larger_table_with_every_lookup_path(monkeypatch):
     columns = {f"c{i}": [str(v) for v in np.random.default_rng(i).integers(0, 3 + i, 400)] for i in range(5)}
     aggregates = k_anonymize(count_combinations(encode(pa.table(columns)), 3), 3)
@@ -422,3 +451,20 @@ def test_the_fit_never_completes_a_declared_constraint(monkeypatch, cells):
     assert fitted.n_rows == aggregates.record_count
     assert not violations(fitted, child).any()
     assert synthetic_combinations(fitted, 3) <= combination_set(aggregates)
+
+
+def test_aggregate_seeded_shows_its_fit_on_the_same_bar(monkeypatch):
+    """The bar of aggregate_seeded stood at 100 % once the records were built, while the fit
+    (nearly all the time) ran on for minutes. Now records and fit share one bar, each in
+    proportion to its work, and the fit moves it a run of proposals at a time."""
+    columns = {f"c{i}": [str(v) for v in np.random.default_rng(i).integers(0, 3 + i, 300)] for i in range(5)}
+    aggregates = k_anonymize(count_combinations(encode(pa.table(columns)), 3), 3)
+    module = importlib.import_module("showcase.engine.synthesize.aggregate_fit")
+    monkeypatch.setattr(module, "FIT_CHUNK", 100)
+    told: list[tuple[int, int]] = []
+    records = aggregate_seeded(aggregates, rng=make_rng(5), fit_sweeps=2, progress=_collect(told))
+    done = [d for d, _ in told]
+    totals = {t for _, t in told}
+    assert len(totals) == 1 and done == sorted(done) and done[-1] == totals.pop()
+    fit = 2 * records.n_rows * records.n_columns
+    assert len({d for d in done if d > done[-1] - fit}) >= fit // 100, "the fit does not move the bar"

@@ -94,9 +94,10 @@ def synthesize_step(
             from ..distributed import client, synthesize_on_cluster
 
             work = split_work(mode, source, rng=rng, constraints=constraints, **given)
+            filled, finished = work.progress(lambda d, t: tick(d, max(t, 1)))
             with client(scheduler) as cluster:
-                codes = synthesize_on_cluster(work, cluster, progress=lambda d, t: tick(d, max(t, 1)))
-            synthetic = work.table(codes)
+                codes = synthesize_on_cluster(work, cluster, progress=filled)
+            synthetic = work.table(codes, progress=finished)
             if constraints:
                 enforce(synthetic, constraints)  # the last check synthesize() makes in one process
             return synthetic

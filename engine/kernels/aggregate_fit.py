@@ -27,7 +27,7 @@ from numba import njit
 
 from ..config import JIT
 from .keys import INLINE, find_ids, key_words, next_subset
-from .rng import below, new_state
+from .rng import below
 
 
 @njit(**JIT)
@@ -334,8 +334,11 @@ def _set_with_room(codes, r, c, v, layout, table, dense, length, fit, scratch,
 
 
 @njit(**JIT)
-def local_search(codes, radix, layout, table, dense, length, fit, steps, seed):
+def local_search(codes, radix, layout, table, dense, length, fit, steps, state):
     """``steps`` proposals; returns how many changes were kept.
+
+    ``state`` is the search's random state (:func:`.rng.new_state`), advanced in place: calls
+    of a few proposals each, with the same state, make exactly the changes of one long call.
 
     ``fit[:, 0]`` must hold the counts of ``codes`` (:func:`combination_counts`);
     both are updated in place. Each proposal draws a column c, a record r and
@@ -347,7 +350,6 @@ def local_search(codes, radix, layout, table, dense, length, fit, steps, seed):
     n, n_cols = codes.shape
     if n == 0 or n_cols == 0:
         return 0
-    state = new_state(seed)
     others = np.empty(n_cols + 1, dtype=np.int64)
     scratch = (others, np.empty(length + 1, dtype=np.int64), np.empty(length + 1, dtype=np.int64),
                np.zeros(key_words(table), dtype=np.int64))  # fmt: skip

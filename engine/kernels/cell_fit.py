@@ -36,7 +36,7 @@ from numba import njit
 from ..config import JIT
 from .constraints import violates_with
 from .keys import INLINE
-from .rng import below, new_state
+from .rng import below
 
 
 @njit(**INLINE)
@@ -266,8 +266,12 @@ def best_value(codes, r, c, lay, slack, missing, squared, n_values, gains, allow
 
 
 @njit(**JIT)
-def local_search(codes, radix, lay, slack, missing, squared_steps, steps, seed, mix):
-    """``steps`` proposals; returns how many changes were kept.
+def local_search(codes, radix, lay, slack, missing, squared_steps, first, steps, state, mix):
+    """Proposals ``first .. steps - 1`` of a search; returns how many changes were kept.
+
+    ``state`` is the search's random state (:func:`.rng.new_state`), advanced in place: calls
+    over consecutive runs of proposals, with the same state, make exactly the changes of one
+    call over all of them (so a caller may report progress, or be interrupted, in between).
 
     ``slack`` must hold targets minus the counts of ``codes`` (:func:`cell_counts`); both are
     updated in place. Each proposal draws a column c, a record r and a kind, with weights
@@ -282,7 +286,6 @@ def local_search(codes, radix, lay, slack, missing, squared_steps, steps, seed, 
     n, n_cols = codes.shape
     if n == 0 or n_cols == 0:
         return 0
-    state = new_state(seed)
     n_sets = lay[0].shape[1]
     old_a = np.empty(n_sets, dtype=np.int64)
     new_a = np.empty(n_sets, dtype=np.int64)
@@ -301,7 +304,7 @@ def local_search(codes, radix, lay, slack, missing, squared_steps, steps, seed, 
     allowed = np.zeros(n_values, dtype=np.bool_)
     kinds = mix[0] + mix[1] + mix[2]
     kept = 0
-    for step in range(steps):
+    for step in range(first, steps):
         squared = step < squared_steps
         c = np.int64(below(state, n_cols))
         r = np.int64(below(state, n))

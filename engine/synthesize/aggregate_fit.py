@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from ..kernels import cell_fit
 from ..kernels.aggregate_fit import combination_counts, dense_rows, local_search
 from ..kernels.constraints import Rules, blank_violations
 from ..kernels.keys import combination_table
+from ..kernels.rng import new_state
 
 #: Proposals per cell of the synthetic table, and at most this many proposals in all: about 2.5
 #: minutes at the 6 µs a proposal takes on ACS national (bench/RESULTS.md), so a default fit stays
@@ -251,14 +252,39 @@ def cell_targets(aggregates: Aggregates, estimate: np.ndarray, layout: CellLayou
     return targets
 
 
+#: ``progress(done, total)``.
+Progress = Callable[[int, int], None]
+
+#: Proposals per kernel call. Between calls the fit reports its progress, and Ctrl-C or SIGTERM
+#: stop it (about a second a call at L = 3 on a 2-core machine); the records do not depend on it.
+FIT_CHUNK = 1 << 17
+
+
+def fit_proposals(n_records: int, n_columns: int, sweeps: int) -> int:
+    """How many changes the fit proposes: ``sweeps`` per cell, at most :data:`MAX_PROPOSALS`."""
+    return int(min(MAX_PROPOSALS, int(sweeps) * n_records * n_columns))
+
+
+def _in_runs(search: Callable[[int, int], int], steps: int, progress: Progress | None) -> int:
+    """``search(first, stop)`` over runs of :data:`FIT_CHUNK` proposals; the changes kept in all."""
+    kept = 0
+    for first in range(0, steps, FIT_CHUNK):
+        stop = min(steps, first + FIT_CHUNK)
+        kept += int(search(first, stop))
+        if progress is not None:
+            progress(stop, steps)
+    return kept
+
+
 def fit_records(
     aggregates: Aggregates, codes: np.ndarray, *, seed: np.uint64, sweeps: int, missing: bool = True,
-    constraints: Sequence[Constraint] = (),
+    constraints: Sequence[Constraint] = (), progress: Progress | None = None,
 ) -> tuple[np.ndarray, int]:  # fmt: skip
     """Records ``codes`` (``(n_cols, n)`` on ``aggregates.schema``) fitted to the aggregates' counts.
 
     Returns the fitted codes (same shape and dtype) and how many changes were kept.
-    ``sweeps`` is the number of proposals per cell (capped at :data:`MAX_PROPOSALS` in all).
+    ``sweeps`` is the number of proposals per cell (capped at :data:`MAX_PROPOSALS` in all);
+    ``progress(done, total)`` is told the proposals made, a run of :data:`FIT_CHUNK` at a time.
     With ``missing``, the counts of combinations with empty cells (see
     :func:`missing_combinations`) are fitted too. No change completes one of the declared
     ``constraints`` over cells; over the combination table, a record left violating one
@@ -275,7 +301,8 @@ def fit_records(
     estimate = targets(released, released.record_count)
     radix = [len(d) + 1 for d in schema.dictionaries]
     if CellLayout.count(radix, max(length, 1)) <= CELL_LIMIT:
-        return _fit_cells(released, codes, estimate, radix, rules, seed=seed, sweeps=sweeps, missing=missing)
+        return _fit_cells(released, codes, estimate, radix, rules, seed=seed, sweeps=sweeps, missing=missing,
+                          progress=progress)  # fmt: skip
     attrs = np.asarray(released.attrs, dtype=np.int64)
     lengths = np.asarray(released.length, dtype=np.uint8)
     n_ids = schema.n_attributes
@@ -309,10 +336,13 @@ def fit_records(
         absent = combination_counts(records, layout[0], table, dense, length, layout[1], layout[2], fit)
     if absent:
         raise InputError(f"{absent} combination(s) of the records to fit are absent from the aggregates")
-    steps = int(min(MAX_PROPOSALS, int(sweeps) * n * n_cols))
-    with _wrapping():
-        kept = local_search(records, radix, layout, table, dense, length, fit, steps,
-                            np.uint64(seed))  # fmt: skip
+    state = new_state(np.uint64(seed))
+
+    def search(first: int, stop: int) -> int:
+        with _wrapping():
+            return local_search(records, radix, layout, table, dense, length, fit, stop - first, state)
+
+    kept = _in_runs(search, fit_proposals(n, n_cols, sweeps), progress)
     out = np.ascontiguousarray(records.T, dtype=codes.dtype)
     if constraints:
         blank_violations(out, rules)
@@ -321,7 +351,7 @@ def fit_records(
 
 def _fit_cells(
     released: Aggregates, codes: np.ndarray, estimate: np.ndarray, radix: list[int], rules: Rules, *,
-    seed: np.uint64, sweeps: int, missing: bool,
+    seed: np.uint64, sweeps: int, missing: bool, progress: Progress | None = None,
 ) -> tuple[np.ndarray, int]:  # fmt: skip
     """:func:`fit_records` over the dense cells of every set of up to L columns."""
     n_cols, n = codes.shape
@@ -333,11 +363,15 @@ def _fit_cells(
     held = cell_fit.cell_counts(records, *blocks, slack)
     if held:
         raise InputError(f"{held} combination(s) of the records to fit are absent from the aggregates")
-    steps = int(min(MAX_PROPOSALS, int(sweeps) * n * n_cols))
+    steps = fit_proposals(n, n_cols, sweeps)
     mix = np.asarray(PROPOSALS, dtype=np.int64)
     squared = int(steps * SQUARED_SHARE)
     values = np.asarray(radix, dtype=np.int64)
-    kept = cell_fit.local_search(
-        records, values, lay, slack, bool(missing), squared, steps, np.uint64(seed), mix
-    )
+    state = new_state(np.uint64(seed))
+    missing = bool(missing)
+
+    def search(first: int, stop: int) -> int:
+        return cell_fit.local_search(records, values, lay, slack, missing, squared, first, stop, state, mix)
+
+    kept = _in_runs(search, steps, progress)
     return np.ascontiguousarray(records.T, dtype=codes.dtype), int(kept)

@@ -223,7 +223,8 @@ def aggregate_seeded(
         aggregate_counts_scale_factor=aggregate_counts_scale_factor,
         target_number_of_records=target_number_of_records, fit_sweeps=fit_sweeps, constraints=constraints,
     )  # fmt: skip
-    return work.table(work.fill(work.payload, 0, work.n_parts, progress))
+    filled, finished = work.progress(progress)
+    return work.table(work.fill(work.payload, 0, work.n_parts, filled), progress=finished)
 
 
 def split(
@@ -260,10 +261,14 @@ def split(
                float(aggregate_counts_scale_factor))  # fmt: skip
     payload = (aggregates, n_total, seeds, options, encode(constraints, schema))
     dtype = code_dtype(max_code)
-    finish = None
+    finish, units = None, 0
     if fit_sweeps and n_total and schema.n_attributes and len(aggregates):
+        from .aggregate_fit import fit_proposals
+
         finish = functools.partial(_fit, aggregates, stream_seeds(rng, 1)[0], fit_sweeps, tuple(constraints))
-    return SplitWork(schema, n_total, PARTITION_RECORDS, n_parts, dtype, fill_partitions, payload, finish)
+        units = fit_proposals(n_total, len(schema.columns), fit_sweeps)
+    return SplitWork(schema, n_total, PARTITION_RECORDS, n_parts, dtype, fill_partitions, payload, finish,
+                     finish_units=units)  # fmt: skip
 
 
 def fill_partitions(payload: tuple, first: int, stop: int, progress: Progress | None = None) -> np.ndarray:
@@ -306,9 +311,13 @@ def fill_partitions(payload: tuple, first: int, stop: int, progress: Progress | 
 
 
 def _fit(
-    aggregates: Aggregates, seed: int, sweeps: int, constraints: tuple[Constraint, ...], codes: np.ndarray
-) -> np.ndarray:
+    aggregates: Aggregates, seed: int, sweeps: int, constraints: tuple[Constraint, ...], codes: np.ndarray,
+    progress: Progress | None = None,
+) -> np.ndarray:  # fmt: skip
     """The fitted successor (issue 15 item 4): the records moved toward the released counts."""
     from .aggregate_fit import fit_records
 
-    return fit_records(aggregates, codes, seed=seed, sweeps=sweeps, constraints=constraints)[0]
+    fitted, _ = fit_records(
+        aggregates, codes, seed=seed, sweeps=sweeps, constraints=constraints, progress=progress
+    )
+    return fitted

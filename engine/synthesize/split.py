@@ -22,6 +22,11 @@ from ..encode import EncodedTable, Schema
 
 #: ``fill(payload, first, stop, progress=None)``: codes ``(n_columns, records)`` of partitions first..stop-1.
 Fill = Callable[..., np.ndarray]
+#: ``progress(done, total)``.
+Progress = Callable[[int, int], None]
+#: Work units of one record built, where one proposal of a finishing fit is one unit: a record
+#: of aggregate_seeded takes about as long as 10 proposals at L = 3 (30k × 20 generated rows).
+RECORD_UNITS = 10
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,11 @@ class SplitWork:
     dtype: np.dtype
     fill: Fill
     payload: tuple
-    #: Run once over every record on the caller's side (e.g. a fit across partitions), or None.
-    finish: Callable[[np.ndarray], np.ndarray] | None = None
+    #: Run once over every record on the caller's side (e.g. a fit across partitions), or None:
+    #: ``finish(codes, progress=None)``.
+    finish: Callable[..., np.ndarray] | None = None
+    #: The work ``finish`` does, in units (a fit's proposals), to show both steps on one bar.
+    finish_units: int = 0
 
     def runs(self, n_runs: int) -> list[tuple[int, int]]:
         """About ``n_runs`` runs of consecutive partitions, ``(first, stop)``, of about equal size."""
@@ -44,8 +52,30 @@ class SplitWork:
         bounds = np.linspace(0, self.n_parts, n_runs + 1).round().astype(np.int64)
         return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
-    def table(self, codes: np.ndarray) -> EncodedTable:
-        """The records (codes of every partition, in order, then ``finish``ed) on the work's schema."""
+    def progress(self, progress: Progress | None) -> tuple[Progress | None, Progress | None]:
+        """``progress`` shared by building the records and ``finish``, each in proportion to its work.
+
+        Returns what to give ``fill`` and :meth:`table`: one bar over both steps, so that
+        it does not stand at 100 % while a fit runs on for minutes.
+        """
+        if progress is None or self.finish is None:
+            return progress, None
+        built, units = self.n_records * RECORD_UNITS, self.finish_units
+        total = max(built + units, 1)
+
+        def filled(done: int, of: int) -> None:
+            progress(built * done // max(of, 1), total)
+
+        def finished(done: int, of: int) -> None:
+            progress(built + units * done // max(of, 1), total)
+
+        return filled, finished
+
+    def table(self, codes: np.ndarray, progress: Progress | None = None) -> EncodedTable:
+        """The records (codes of every partition, in order, then ``finish``ed) on the work's schema.
+
+        ``progress`` follows ``finish`` (see :meth:`progress`).
+        """
         if self.finish is not None:
-            codes = self.finish(codes)
+            codes = self.finish(codes, progress=progress)
         return EncodedTable(self.schema, np.ascontiguousarray(codes, dtype=self.dtype))
