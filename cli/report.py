@@ -33,17 +33,15 @@ def report(
         showcase report release/ --out release-report.html
     """
     from showcase.engine import (
-        InputError,
         ParameterError,
         check_output_file,
-        is_release,
         release_locks,
+        require_release,
         staged_file,
         write_static_report,
     )
 
-    if not release.is_dir() or not is_release(release):
-        raise InputError(f"{release}: not a release directory (no showcase metadata.json)")
+    require_release(release)
     try:
         check_output_file(out, force)
         if out.suffix.lower() not in (".html", ".htm"):

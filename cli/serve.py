@@ -34,11 +34,10 @@ def serve(
         showcase serve release/ dp-release/ --port 8000
         (then open http://127.0.0.1:8000/ in a browser)
     """
-    from showcase.engine import InputError, is_loopback, is_release, serve_explorer
+    from showcase.engine import InputError, is_loopback, require_release, serve_explorer
 
     for folder in releases:
-        if not folder.is_dir() or not is_release(folder):
-            raise InputError(f"{folder}: not a release directory (no showcase metadata.json)")
+        require_release(folder)
     if evaluation is not None and not evaluation.is_file():
         raise InputError(f"{evaluation}: no such evaluation file")
     if not is_loopback(host):

@@ -91,6 +91,7 @@ _EXPORTS = {
     "lock_output": ("output_lock", "acquire"),
     "check_output_file": ("release", "check_output_file"),
     "is_release": ("release", "is_release"),
+    "require_release": ("release", "require_release"),
     "staged_file": ("staging", "staged_file"),
     "Ledger": ("dp.ledger", "Ledger"),
     "dataset_key": ("dp.ledger", "dataset_key"),

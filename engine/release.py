@@ -80,6 +80,16 @@ def is_release(folder: str | Path) -> bool:
     return any(name in names and _is_showcase_document(folder / name) for name in MARKERS)
 
 
+def require_release(folder: str | Path) -> Path:
+    """``folder`` as a Path if it is a release (:func:`is_release`), else an InputError saying why not."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError(f"{folder}: no such folder")
+    if not folder.is_dir() or not is_release(folder):
+        raise InputError(f"{folder}: not a release directory (no showcase metadata.json)")
+    return folder
+
+
 def _is_showcase_document(path: Path) -> bool:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

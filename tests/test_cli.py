@@ -236,3 +236,15 @@ def test_a_summary_title_stays_on_one_line_however_long_the_path(tmp_path, capsy
     assert code == 0
     first = stdout.splitlines()[0]
     assert first.startswith(f"Aggregates written to {out} in ") and first.endswith(" s"), stdout
+
+
+@pytest.mark.parametrize("command", [["serve"], ["report", "--out", "r.html"]])
+def test_a_release_that_is_not_there_is_named_so(tmp_path, capsys, monkeypatch, command):
+    """``serve nosuch`` said "not a release directory", as if the folder held something else."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine\n")
+    for folder, said in (("nosuch", "nosuch: no such folder"), ("mine", "mine: not a release directory")):
+        code, _, stderr = run(capsys, command[0], folder, *command[1:])
+        assert code == 2 and said in stderr, stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
