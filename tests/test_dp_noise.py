@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import subprocess
@@ -164,3 +165,15 @@ def test_batches_and_calls_draw_independent_noise():
         for a, b in ((first[:2000], first[noise.BATCH :]), (first[:2000], again)):
             # Independent: |r| < 5 / sqrt(n) (false alarm ~6e-7); reused noise gives r = 1.
             assert abs(np.corrcoef(a, b)[0, 1]) < 5 / math.sqrt(2000)
+
+
+def test_seeded_words_are_the_top_62_bits_of_shake256():
+    """Reference: word i of a seeded stream is bytes 8i..8i+8 of SHAKE-256(label), little-endian, >> 2."""
+    source = RandomSource(seed=12)
+    stream = source.stream()
+    digest = hashlib.shake_256(b"showcase-noise/12/1").digest(8 * 5000)
+    expected = [int.from_bytes(digest[8 * i : 8 * i + 8], "little") >> 2 for i in range(5000)]
+    words = stream.words(5000)
+    assert words.tolist() == expected
+    assert words.max() >= 2**61  # the top bit of the 62 is used (all below: probability 2**-5000)
+    assert stream.window(4000, 1000).tolist() == expected[4000:]
