@@ -104,3 +104,9 @@ def test_conversions_round_against_the_user_exactly(epsilon, delta):
     rho = rho_from_epsilon(epsilon, delta)
     assert exact_epsilon(rho, delta) <= Decimal(epsilon)
     assert Decimal(epsilon_from_rho(rho, delta)) >= exact_epsilon(rho, delta)
+
+
+def test_default_delta_clamps_small_counts_to_three_records():
+    # ln(1) = 0 and ln(2) < 1 would give delta >= 0.7: below 3 records delta is that of 3.
+    for n in (-4, 0, 1, 2, 3):
+        assert default_delta(n) == 1 / (3 * math.log(3))
