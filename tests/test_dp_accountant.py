@@ -67,6 +67,7 @@ def test_default_delta():
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"epsilon": 0}, "epsilon"), ({"epsilon": -1}, "epsilon"), ({"epsilon": float("inf")}, "epsilon"),
+    ({"epsilon": 2e4}, "epsilon"), ({"epsilon": 5e-7}, "epsilon"),
     ({"delta": 0}, "delta"), ({"delta": 1}, "delta"), ({"delta": 1.5}, "delta"),
     ({"record_count_proportion": 0}, "record count"), ({"percentile_proportion": 1.2}, "percentile"),
     ({"record_count_proportion": 0.6, "percentile_proportion": 0.5}, "sum to less than 1"),

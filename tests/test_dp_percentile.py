@@ -116,3 +116,9 @@ def test_epsilon_is_rounded_down_to_a_dyadic_rational(epsilon, monkeypatch):
     monkeypatch.setattr(percentile_module, "exponential_quantile", spy)
     dp_percentile(np.arange(200) % 37, 40, 90, epsilon, RandomSource(seed=1))
     assert seen and all(epsilon - 2**-20 < used <= Fraction(epsilon) for used in seen)
+
+
+def test_values_above_the_public_range_count_at_its_top():
+    # q = 0.9: the score at the clipped value (50) beats every smaller one by 0.8 n, so with n = 100
+    # and epsilon = 1 any other answer has probability below exp(-40).
+    assert dp_percentile(np.full(100, 57), 50, 90, 1.0, RandomSource(seed=2)) == 50
