@@ -200,3 +200,14 @@ def test_a_noisy_count_must_exceed_its_threshold_not_equal_it(cases, monkeypatch
     _, report = release(cases, length=2, thresholds=[threshold])
     assert (seen[2] == threshold).sum() > 0
     assert report.released[1] == (seen[2] > threshold).sum()
+
+
+@pytest.mark.parametrize("thresholds", [[-1.0, 2.0], [2.0, 2e15], [1.0]])
+def test_a_spec_refuses_thresholds_out_of_range_before_any_charge(thresholds):
+    """DifferentialPrivacy.check (before the ledger charge): one threshold per length, each in [0, 1e15]."""
+    from showcase.engine.protection import DifferentialPrivacy
+
+    spec = DifferentialPrivacy(epsilon=1.0, thresholds=thresholds)
+    with pytest.raises(ParameterError, match="thresholds needs 2 values from 0 to"):
+        spec.check(3)
+    DifferentialPrivacy(epsilon=1.0, thresholds=[0.0, 1e15]).check(3)
