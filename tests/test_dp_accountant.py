@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal, localcontext
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from showcase.engine import ParameterError
 from showcase.engine.dp.accountant import (
+    MIN_EPSILON,
     default_delta,
     epsilon_from_rho,
     rho_from_epsilon,
@@ -65,6 +67,7 @@ def test_default_delta():
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"epsilon": 0}, "epsilon"), ({"epsilon": -1}, "epsilon"), ({"epsilon": float("inf")}, "epsilon"),
+    ({"epsilon": 2e4}, "epsilon"), ({"epsilon": 5e-7}, "epsilon"),
     ({"delta": 0}, "delta"), ({"delta": 1}, "delta"), ({"delta": 1.5}, "delta"),
     ({"record_count_proportion": 0}, "record count"), ({"percentile_proportion": 1.2}, "percentile"),
     ({"record_count_proportion": 0.6, "percentile_proportion": 0.5}, "sum to less than 1"),
@@ -82,3 +85,29 @@ def test_invalid_parameters_are_rejected(kwargs, message):
 def test_sigma_proportions_validation():
     with pytest.raises(ParameterError, match="one value per length"):
         sigma_proportions(3, None, [1.0])
+
+
+def exact_epsilon(rho: float, delta: float) -> Decimal:
+    """rho + 2 sqrt(rho ln(1/delta)) for the float rho, in 60-digit decimal arithmetic (no rounding slack)."""
+    with localcontext() as context:
+        context.prec = 60
+        r = Decimal(rho)
+        return r + 2 * (r * (1 / Decimal(delta)).ln()).sqrt()
+
+
+@given(epsilon=st.floats(MIN_EPSILON, 50), delta=DELTAS)
+@example(epsilon=1e-6, delta=1e-12)
+@example(epsilon=0.010832575100570525, delta=2.4315578123848984e-12)
+def test_conversions_round_against_the_user_exactly(epsilon, delta):
+    """No tolerance: the rho given for a budget never implies more than epsilon, and the epsilon
+    reported for a rho is never less than it implies (SAFETY must cover the float error). The
+    examples are where the textbook sqrt(L + eps) - sqrt(L) cancels: a small epsilon, a tiny delta."""
+    rho = rho_from_epsilon(epsilon, delta)
+    assert exact_epsilon(rho, delta) <= Decimal(epsilon)
+    assert Decimal(epsilon_from_rho(rho, delta)) >= exact_epsilon(rho, delta)
+
+
+def test_default_delta_clamps_small_counts_to_three_records():
+    # ln(1) = 0 and ln(2) < 1 would give delta >= 0.7: below 3 records delta is that of 3.
+    for n in (-4, 0, 1, 2, 3):
+        assert default_delta(n) == 1 / (3 * math.log(3))

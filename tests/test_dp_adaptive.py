@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from dataclasses import replace
+from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
@@ -27,7 +28,7 @@ from showcase.engine.dp import adaptive as adaptive_module
 from showcase.engine.dp.adaptive import adaptive_aggregate, as_aggregates, mst_scores
 from showcase.engine.dp.adaptive_options import AdaptiveOptions
 from showcase.engine.dp.audit import audit_neighbours
-from showcase.engine.dp.exponential import exponential_mechanism
+from showcase.engine.dp.exponential import LIMIT, dyadic_epsilon, exponential_mechanism
 from showcase.engine.dp.model import Fitter, Marginal, Measurements, counts_of, project, strides
 from showcase.engine.dp.noise import RandomSource
 from showcase.engine.errors import ParameterError
@@ -69,6 +70,14 @@ def test_exponential_mechanism_rounds_epsilon_down_and_checks_its_input():
         exponential_mechanism(np.array([0, 1]), 0, 1.0, RandomSource(1))
     with pytest.raises(ParameterError, match="epsilon"):
         exponential_mechanism(np.array([0, 1]), 1, float("nan"), RandomSource(1))
+
+
+@given(epsilon=st.floats(1e-6, 1e4), spread=st.integers(0, 2**40), sensitivity=st.integers(1, 1000))
+def test_dyadic_epsilon_never_exceeds_epsilon_and_fits_62_bits(epsilon, spread, sensitivity):
+    eps_num, eps_den = dyadic_epsilon(epsilon, spread, sensitivity)
+    assert Fraction(eps_num, eps_den) <= Fraction(epsilon)
+    assert Fraction(eps_num + 1, eps_den) > Fraction(epsilon)  # the largest such fraction: floor
+    assert eps_num * max(spread, 1) < LIMIT and 2 * sensitivity * eps_den < LIMIT
 
 
 # --- scores and their sensitivity -------------------------------------------------------------

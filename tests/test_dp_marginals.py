@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pyarrow as pa
@@ -16,7 +17,8 @@ import pytest
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, encode
 from showcase.engine.config import threads
-from showcase.engine.dp.marginals import dp_aggregate, records
+from showcase.engine.dp import marginals as marginals_module
+from showcase.engine.dp.marginals import dp_aggregate, fabrication_etas, records
 from showcase.engine.dp.noise import RandomSource
 
 from .conftest import as_dict
@@ -152,3 +154,60 @@ def test_a_protection_spec_and_epsilon_together_are_refused(cases):
         release(cases, epsilon=1.0, protection=DifferentialPrivacy(epsilon=1.0))
     with pytest.raises(ParameterError, match="need an epsilon"):
         release(cases, epsilon=None)
+
+
+def test_record_count_noise_is_laplace_of_scale_one_over_its_epsilon(cases, monkeypatch):
+    """The record count is pure (epsilon * proportion)-DP: discrete Laplace of scale 1 / that."""
+    drawn = []
+    laplace = marginals_module.discrete_laplace
+
+    def spy(n, scale, source):
+        drawn.append((n, scale, laplace(n, scale, source)))
+        return drawn[-1][2]
+
+    monkeypatch.setattr(marginals_module, "discrete_laplace", spy)
+    _, report = release(cases, epsilon=2.0, record_count_proportion=0.01, length=1)
+    (n, scale, noise), *_ = drawn
+    assert n == 1 and scale == pytest.approx(1 / (2.0 * 0.01), rel=1e-12)
+    assert report.record_count == max(cases.n_rows + int(noise[0]), 0)
+
+
+@pytest.mark.parametrize("mode", ["balanced", "minimize", "progressive"])
+def test_adaptive_thresholds_are_scale_times_the_normal_quantile(cases, mode):
+    """Lengths >= 2: threshold sigma_k sqrt(Delta_k) PhiInv(1 - eta/2), a zero count passes w.p. eta/2."""
+    _, report = release(cases, fabrication_mode=mode)
+    etas = fabrication_etas(mode, 3)
+    for k in (2, 3):
+        scale = report.split.sigmas[k - 1] * math.sqrt(report.deltas[k - 1])
+        expected = scale * NormalDist().inv_cdf(1 - etas[k - 2] / 2)
+        assert report.thresholds[k - 1] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_noisy_count_must_exceed_its_threshold_not_equal_it(cases, monkeypatch):
+    """No noise (patched to 0) and a fixed length-2 threshold equal to some counts: those are not released."""
+    seen = {}
+    trim = marginals_module.bounded_counts
+
+    def spy(held, level, candidates, histogram, bound, source):
+        seen[len(candidates[0])] = counts = trim(held, level, candidates, histogram, bound, source)
+        return counts
+
+    monkeypatch.setattr(marginals_module, "bounded_counts", spy)
+    monkeypatch.setattr(marginals_module, "discrete_gaussian", lambda n, sigma, source: np.zeros(n, np.int64))
+    release(cases, length=2, thresholds=[0])
+    pairs = seen[2][seen[2] > 0]
+    threshold = int(np.median(pairs))
+    _, report = release(cases, length=2, thresholds=[threshold])
+    assert (seen[2] == threshold).sum() > 0
+    assert report.released[1] == (seen[2] > threshold).sum()
+
+
+@pytest.mark.parametrize("thresholds", [[-1.0, 2.0], [2.0, 2e15], [1.0]])
+def test_a_spec_refuses_thresholds_out_of_range_before_any_charge(thresholds):
+    """DifferentialPrivacy.check (before the ledger charge): one threshold per length, each in [0, 1e15]."""
+    from showcase.engine.protection import DifferentialPrivacy
+
+    spec = DifferentialPrivacy(epsilon=1.0, thresholds=thresholds)
+    with pytest.raises(ParameterError, match="thresholds needs 2 values from 0 to"):
+        spec.check(3)
+    DifferentialPrivacy(epsilon=1.0, thresholds=[0.0, 1e15]).check(3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import subprocess
@@ -15,6 +16,7 @@ from scipy import stats
 from showcase.engine import ParameterError
 from showcase.engine.dp import noise
 from showcase.engine.dp.noise import RandomSource, discrete_gaussian, discrete_laplace
+from showcase.engine.kernels import noise as kernels
 
 N = 100_000  # samples per check: enough for a ±30 % scale error to give p < 1e-20
 
@@ -138,3 +140,40 @@ def test_parameters_round_up_and_are_validated():
         noise.gaussian_parameters(1e6)
     with pytest.raises(ParameterError, match="seed"):
         RandomSource(seed=-1)
+
+
+def test_uniform_below_rejects_every_word_at_or_above_its_limit():
+    """Words from ``limit = floor(2**62 / m) * m`` up are redrawn, so r % m has no modulo bias.
+
+    Crafted words: the first is exactly the limit (must be rejected), the second is accepted.
+    """
+    for m in (3, 5, 7, 1000003):
+        limit = (2**62 // m) * m
+        state = np.zeros(2, dtype=np.int64)
+        words = np.array([limit, 2**62 - 1, limit - 1], dtype=np.int64)
+        assert kernels.uniform_below(m, words, state) == (limit - 1) % m
+        assert state.tolist() == [3, 0]
+        state = np.zeros(2, dtype=np.int64)
+        assert kernels.uniform_below(m, np.array([limit], dtype=np.int64), state) == 0 and state[1] == 1
+
+
+def test_batches_and_calls_draw_independent_noise():
+    """Each batch of a source has its own stream: noise is never reused (within or across calls)."""
+    for source in (RandomSource(seed=4), RandomSource()):
+        first = discrete_gaussian(noise.BATCH + 2000, 3.0, source)
+        again = discrete_gaussian(2000, 3.0, source)
+        for a, b in ((first[:2000], first[noise.BATCH :]), (first[:2000], again)):
+            # Independent: |r| < 5 / sqrt(n) (false alarm ~6e-7); reused noise gives r = 1.
+            assert abs(np.corrcoef(a, b)[0, 1]) < 5 / math.sqrt(2000)
+
+
+def test_seeded_words_are_the_top_62_bits_of_shake256():
+    """Reference: word i of a seeded stream is bytes 8i..8i+8 of SHAKE-256(label), little-endian, >> 2."""
+    source = RandomSource(seed=12)
+    stream = source.stream()
+    digest = hashlib.shake_256(b"showcase-noise/12/1").digest(8 * 5000)
+    expected = [int.from_bytes(digest[8 * i : 8 * i + 8], "little") >> 2 for i in range(5000)]
+    words = stream.words(5000)
+    assert words.tolist() == expected
+    assert words.max() >= 2**61  # the top bit of the 62 is used (all below: probability 2**-5000)
+    assert stream.window(4000, 1000).tolist() == expected[4000:]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from showcase.engine import ParameterError
+from showcase.engine.dp import percentile as percentile_module
 from showcase.engine.dp.noise import RandomSource
 from showcase.engine.dp.percentile import dp_percentile
 
@@ -99,3 +101,26 @@ def test_parameters_are_validated(kwargs, message):
     } | kwargs
     with pytest.raises(ParameterError, match=message):
         dp_percentile(**arguments)
+
+
+@pytest.mark.parametrize("epsilon", [0.1, 1 / 3, 0.7, 2.0, 1e-6])
+def test_epsilon_is_rounded_down_to_a_dyadic_rational(epsilon, monkeypatch):
+    """The sampler gets eps_num / eps_den <= epsilon (never more spent than charged), within 2**-20."""
+    seen = []
+    kernel = percentile_module.exponential_quantile
+
+    def spy(histogram, q_num, q_den, eps_num, eps_den, *rest):
+        seen.append(Fraction(int(eps_num), int(eps_den)))
+        return kernel(histogram, q_num, q_den, eps_num, eps_den, *rest)
+
+    monkeypatch.setattr(percentile_module, "exponential_quantile", spy)
+    dp_percentile(np.arange(200) % 37, 40, 90, epsilon, RandomSource(seed=1))
+    assert seen and all(epsilon - 2**-20 < used <= Fraction(epsilon) for used in seen)
+
+
+def test_values_above_the_public_range_count_at_its_top():
+    # q = 0.9 and every value clipped to 50: 50 scores 0.8 n above every smaller answer, so with
+    # n = 100 and epsilon = 1 another answer has probability below exp(-40) per draw. (Clipped to
+    # 49 instead, 49 and 50 would tie and 49 win about 58 % of the draws.)
+    for seed in range(20):
+        assert dp_percentile(np.full(100, 57), 50, 90, 1.0, RandomSource(seed=seed)) == 50

@@ -15,7 +15,8 @@ import sys
 import pytest
 
 from showcase.datasets import generate_table, write_table
-from showcase.engine.dp.ledger import Ledger
+from showcase.engine import ParameterError
+from showcase.engine.dp.ledger import Ledger, Spent
 from showcase.engine.jobs import skeleton
 from showcase.engine.jobs import synthesize as synthesize_job
 
@@ -245,3 +246,35 @@ def swallowed_interrupt(*args, **kwargs):
     # ctypes reports the callback's exception as unraisable ("Exception ignored ...") and goes on.
     ctypes.CFUNCTYPE(None)(lambda: interrupts._handler(signal.SIGINT, None))()
     raise RuntimeError("no compiled object yet for <Library 'best_move'>")
+
+
+# --- the Ledger's own accounting ---------------------------------------------------------------
+
+
+def test_the_same_file_bytes_share_one_budget_whatever_the_key(tmp_path):
+    book = Ledger(tmp_path / "ledger.sqlite")
+    book.charge("sha256:f", 0.8, 1e-6, key="dataset:a", budget_total=1.0)
+    # Another name for the same bytes gets no fresh budget; other bytes under another name do.
+    with pytest.raises(ParameterError, match="budget exceeded"):
+        book.charge("sha256:f", 0.5, 1e-6, key="dataset:b", budget_total=1.0)
+    book.charge("sha256:g", 0.5, 1e-6, key="dataset:b", budget_total=1.0)
+    with pytest.raises(ParameterError, match="budget exceeded"):
+        book.charge("sha256:h", 0.6, 1e-6, key="dataset:b", budget_total=1.0)
+
+
+def test_a_refused_charge_records_nothing(tmp_path):
+    book = Ledger(tmp_path / "ledger.sqlite")
+    book.charge("sha256:f", 0.7, 1e-6, budget_total=1.0)
+    with pytest.raises(ParameterError, match="budget exceeded"):
+        book.charge("sha256:f", 0.4, 1e-6, budget_total=1.0)
+    assert book.spent("sha256:f") == Spent(1, 0.7, 1e-6)
+    assert [e["epsilon"] for e in book.entries()] == [0.7]
+    book.charge("sha256:f", 0.3, 1e-6, budget_total=1.0)  # what is left still fits
+
+
+def test_raise_delta_only_ever_raises_it(tmp_path):
+    book = Ledger(tmp_path / "ledger.sqlite")
+    release = book.charge("sha256:f", 0.5, 1e-7)
+    book.raise_delta(release, 1e-5)
+    book.raise_delta(release, 1e-9)
+    assert book.entries()[0]["delta"] == 1e-5

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from showcase.engine import ParameterError, count_combinations, encode, k_anonymize
+from showcase.engine.guarantees import aggregates_guarantee
 
 from .conftest import as_dict
 from .test_count import tables
@@ -44,3 +45,10 @@ def test_invalid_resolution_and_double_protection():
             k_anonymize(exact, bad)
     with pytest.raises(ParameterError, match="already protected"):
         k_anonymize(k_anonymize(exact, 1), 1)
+
+
+def test_the_guarantee_text_says_what_the_counts_are():
+    exact = count_combinations(encode(pa.table({"a": ["x", "x", "y"], "b": ["u", "v", "v"]})), 2)
+    assert aggregates_guarantee(exact).startswith("NONE: these are exact counts")
+    text = aggregates_guarantee(k_anonymize(exact, 2))
+    assert text.startswith("k-anonymity with k=2:") and "up to 2 attributes" in text and "NONE" not in text

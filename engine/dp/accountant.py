@@ -85,7 +85,10 @@ def rho_from_epsilon(epsilon: float, delta: float) -> float:
         raise ParameterError(f"epsilon must be a positive finite number, got {epsilon!r}")
     delta = _probability(delta)
     log_term = math.log(1 / delta)
-    rho = (math.sqrt(log_term + epsilon) - math.sqrt(log_term)) ** 2
+    # (sqrt(L + eps) - sqrt(L))^2 written as (eps / (sqrt(L + eps) + sqrt(L)))^2: the same number
+    # without the cancellation that, for a small epsilon and a tiny delta, loses more digits than
+    # SAFETY covers.
+    rho = (epsilon / (math.sqrt(log_term + epsilon) + math.sqrt(log_term))) ** 2
     return rho * (1 - SAFETY)
 
 
