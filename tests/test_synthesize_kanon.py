@@ -366,6 +366,30 @@ def test_unseeded_follows_absences():
     assert (np.abs(counts_of(table, out) - half) <= 5 * sd).all()
 
 
+def test_unseeded_keeps_an_absence_as_context_for_the_columns_after_it():
+    """Column b is empty exactly when c is ``c0``; a is independent of both.
+
+    When b comes out empty after the record's start, the columns drawn after
+    it must come from records where b is empty too, so no record may have b
+    empty and c = ``c1``. A sampler that dropped the absence from the support
+    set (as a mutant did, unseen by the two-column test above, where nothing
+    comes after the second column) makes such records.
+    """
+    rng = np.random.default_rng(8)
+    n = 2000
+    filled = rng.random(n) < 0.5
+    table = encode(pa.table({
+        "a": rng.choice(["x", "z"], n).tolist(),
+        "b": ["y" if f else "" for f in filled],
+        "c": ["c1" if f else "c0" for f in filled],
+    }))  # fmt: skip
+    out = unseeded(table, resolution=1, rng=np.random.default_rng(3))
+    b, c = table.schema.columns.index("b"), table.schema.columns.index("c")
+    c1 = list(table.schema.dictionaries[c].to_pylist()).index("c1") + 1
+    assert out.shape[1] == n
+    assert not ((out[b] == 0) & (out[c] == c1)).any(), "an empty b was not kept as context"
+
+
 def test_unseeded_counts_tolerance(realistic):
     """Stated tolerance at k = 5 on realistic data (12 columns, 1,500 records).
 
