@@ -139,6 +139,25 @@ def naive_rows(table, ids):
 )
 def test_support_tests_match_brute_force(table, k, order_seed, list_max, exit_hits, use_pairs):
     """Whatever the mode switches, a test says exactly whether support >= k, and listed rows are exact."""
+    check_support_tests(table, k, order_seed, list_max, exit_hits, use_pairs)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_support_tests_match_brute_force_over_many_bitmap_words(seed):
+    """The same over 9,000 records (141 bitmap words a value: three blocks of 64 words, each
+    cached on its own), where supports of a few common values stay in the hundreds: the
+    paths a 200-record table (one block of 4 words) never reaches."""
+    rng = np.random.default_rng(seed)
+    n = 9000
+    columns = {f"c{i}": [("", *[f"v{j}" for j in range(size)])[v] for v in rng.integers(0, size + 1, n)]
+               for i, size in enumerate((2, 3, 2, 4, 3, 5))}  # fmt: skip
+    table = encode(pa.table(columns))
+    for k, list_max, exit_hits, use_pairs in ((1, 0, 1, False), (10, 64, 64, True), (50, 10**9, 1, True)):
+        check_support_tests(table, k, seed, list_max, exit_hits, use_pairs)
+
+
+def check_support_tests(table, k, order_seed, list_max, exit_hits, use_pairs):
+    """Test ids in a random order against :func:`naive_rows`; listed rows must be exact."""
     index = support_index(table, k, use_pairs=use_pairs)
     n_ids = table.schema.n_attributes + table.n_columns
     ids = np.random.default_rng(order_seed).permutation(n_ids)
