@@ -52,7 +52,7 @@ def table(
 
 @generate.command("cases", short_help="Fake CTDC-shaped victims, perpetrators, codebook.")
 def cases(
-    rows: int = typer.Option(10_000, "--rows", "-n", min=1, help="Number of victims (1,000 to 10,000,000)."),
+    rows: int = typer.Option(10_000, "--rows", "-n", help="Number of victims (1,000 to 10,000,000)."),
     out: Path = typer.Option(
         ..., "--out", "-o", help="Folder to write victims.FMT, perpetrators.FMT and codebook.yaml into."
     ),

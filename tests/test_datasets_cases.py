@@ -240,6 +240,7 @@ def test_cli_refuses_bad_arguments_in_one_line_and_writes_nothing(tmp_path, caps
     out = tmp_path / "new"
     for extra, message in [
         (["--rows", "10"], "from 1,000"),
+        (["--rows", "0"], "from 1,000"),
         (["--format", "xlsx"], "csv or parquet"),
     ]:
         code, stdout, stderr = run(capsys, "datasets", "generate", "cases", "--out", out, *extra)
@@ -256,3 +257,4 @@ def test_cli_refuses_bad_arguments_in_one_line_and_writes_nothing(tmp_path, caps
 def test_cli_help_has_an_example(capsys):
     code, stdout, _ = run(capsys, "datasets", "generate", "cases", "--help")
     assert code == 0 and "Example" in stdout and "showcase datasets generate cases" in stdout
+    assert "1,000 to 10,000,000" in stdout and "x>=1" not in stdout  # one range, the one checked
