@@ -38,6 +38,16 @@ def test_aggregate_worked_example_end_to_end(tmp_path, capsys, worked_example):
     assert "records" in stdout and "length 3" in stdout
 
 
+@pytest.mark.parametrize("command", ["aggregate", "synthesize", "run"])
+def test_every_release_command_tells_where_its_time_went(tmp_path, capsys, worked_example, command):
+    """The steps' times left metadata.json (they depend on the data); the console keeps them."""
+    out = tmp_path / "release"
+    code, _, stderr = run(capsys, command, worked_example, "-l", 2, "-k", 1, "-o", out, "--no-progress")
+    assert code == 0, stderr
+    assert re.search(r"Steps: read [\d.]+ s · .* · write [\d.]+ s", stderr), stderr
+    assert "seconds" not in json.loads((out / "metadata.json").read_text())
+
+
 def test_k_anonymous_release_and_rare_statistics(tmp_path, capsys, worked_example):
     out = tmp_path / "r"
     code, stdout, _ = run(capsys, "aggregate", worked_example, "-l", 3, "-k", 2, "-o", out, "--no-progress")

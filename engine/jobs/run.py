@@ -180,7 +180,7 @@ def run(
             reference="sensitive data" if metrics is not None else "aggregates", metrics=metrics,
             seconds=job.seconds, protection=protection.name if mode not in SENSITIVE_MODES else "k-anonymity",
         )  # fmt: skip
-        result = RunResult(aggregate=aggregated, synthesis=synthesis)
+        result = RunResult(aggregate=aggregated, synthesis=synthesis, seconds=job.seconds)
         if out is not None:
             resolution = None if dp else protection.k
             guarantee = synthesis_guarantee(mode, resolution, released, length)
