@@ -49,6 +49,7 @@ from ..kernels.aggregate_fit import combination_counts, dense_rows, local_search
 from ..kernels.constraints import Rules, blank_violations
 from ..kernels.keys import combination_table
 from ..kernels.rng import new_state
+from .split import Progress
 
 #: Proposals per cell of the synthetic table, and at most this many proposals in all: about 2.5
 #: minutes at the 6 µs a proposal takes on ACS national (bench/RESULTS.md), so a default fit stays
@@ -251,9 +252,6 @@ def cell_targets(aggregates: Aggregates, estimate: np.ndarray, layout: CellLayou
         block_targets[~block_real] = np.nan
     return targets
 
-
-#: ``progress(done, total)``.
-Progress = Callable[[int, int], None]
 
 #: Proposals per kernel call. Between calls the fit reports its progress, and Ctrl-C or SIGTERM
 #: stop it (about a second a call at L = 3 on a 2-core machine); the records do not depend on it.

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numba
 import numpy as np
@@ -65,7 +65,7 @@ from ..errors import InputError, ParameterError
 from ..kernels.aggregate_synthesis import Children, Model, Plan, build_children, synthesize_records
 from ..kernels.keys import combination_table, find_rows
 from ..randomness import stream_seeds
-from .split import SplitWork
+from .split import Progress, SplitWork
 
 #: Records per partition: the unit of randomness, of budget shares and of parallel work.
 PARTITION_RECORDS = 4096
@@ -74,9 +74,6 @@ PARTITION_RECORDS = 4096
 STORE_MEMORY = 1 << 28
 #: Partitions synthesized per kernel call, per thread (progress is reported between calls).
 PARTITIONS_PER_CALL = 4
-
-#: ``progress(done, total)`` as records are synthesized.
-Progress = Callable[[int, int], None]
 
 
 def _wrapping():
