@@ -121,13 +121,21 @@ def stage_progress(enabled: bool = True) -> Iterator:
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     """Print a summary table to stdout."""
+    from rich import box
     from rich.table import Table
 
     # The title is a line of its own: as a Table title, Rich wraps it to the table's width, so a long
     # path split "written to release in" from "2.5 s" on the next line, padded with spaces.
-    view = Table(title_justify="left")
+    # At 80 columns a compare table's eight columns must fit: rules only under the header, one space
+    # between columns. The figures keep their width (a header wraps between its words); the first
+    # column (a mechanism or file name) takes what is left and folds onto more lines, never "…".
+    view = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left")
     for i, name in enumerate(header):
-        view.add_column(name, justify="left" if i == 0 else "right")
+        if i == 0:
+            view.add_column(name, overflow="fold")
+            continue
+        width = max([len(row[i]) for row in rows] + [len(word) for word in name.split()])
+        view.add_column(name, justify="right", min_width=width, overflow="fold")
     for row in rows:
         view.add_row(*row)
     console = _console(False)

@@ -222,3 +222,17 @@ def test_adaptive_dp_mechanisms_compare_like_the_others(tmp_path, capsys):
     for row in summary.values():
         assert row["release_kind"] == "synthetic" and row["seeded"] is True
         assert 0.9 < row["record_expansion"] < 1.1 and row["k_marginal"] > 800
+
+
+def test_the_console_table_shows_whole_mechanism_names(tmp_path, capsys):
+    """At 80 columns (a captured console's width) a long name wraps: no "value_seeded:k=2,ov…"."""
+    long_name = "value_seeded:k=2,oversampling_ratio=0.25,oversampling_tries=20"
+    out = tmp_path / "cmp"
+    code, stdout, stderr = compare(capsys, write(tmp_path / "s.csv", THREE * 50), out,
+                                   [long_name, "row_seeded:k=2"], "-l", 2, "-k", 2, "--seed", 1)  # fmt: skip
+    assert code == 0, stderr
+    assert "…" not in stdout, stdout
+    lines = stdout.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.strip().startswith("───"))
+    first_cells = "".join(line.split()[0] for line in lines[rule + 1 :] if line.strip())
+    assert long_name in first_cells and "row_seeded:k=2" in first_cells, stdout
