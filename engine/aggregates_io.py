@@ -283,6 +283,23 @@ def read_tsv(
     return _from_label_index(labels, index, counts, info)
 
 
+def declared_length(path: str | Path) -> int | None:
+    """The reporting length an aggregates file declares, read without its rows (None if it does not).
+
+    A Parquet file carries it in its schema's metadata; a TSV in the ``metadata.json`` beside it.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".tsv":
+        length = _sibling_metadata(path).get("reporting_length")
+    else:
+        try:
+            raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
+            length = None if raw is None else json.loads(raw).get("reporting_length")
+        except (pa.ArrowInvalid, OSError, json.JSONDecodeError, AttributeError):
+            return None  # the full read gives the error
+    return length if isinstance(length, int) and not isinstance(length, bool) else None
+
+
 def _sibling_metadata(path: Path) -> dict:
     """The aggregate facts from a metadata.json beside ``path``, if there is one."""
     candidate = path.with_name("metadata.json")

@@ -90,14 +90,18 @@ def combination_keys(attrs: np.ndarray, n_attributes: int) -> np.ndarray:
     return inverse.reshape(-1).astype(np.int64)
 
 
+def check_release_length(release_length: int, length: int) -> None:
+    """Refuse to evaluate combinations longer than the release holds, naming the length that fits."""
+    if release_length < length:
+        raise ParameterError(
+            f"the release has combinations up to length {release_length}, "
+            f"fewer than the requested {length}; give --length {release_length} or less"
+        )
+
+
 def join(sensitive: Aggregates, release: Aggregates) -> Joined:
     """Align ``release`` on ``sensitive``'s combinations (0 where absent)."""
-    if release.reporting_length < sensitive.reporting_length:
-        raise ParameterError(
-            f"the release has combinations up to length {release.reporting_length}, "
-            f"fewer than the requested {sensitive.reporting_length}; give --length "
-            f"{release.reporting_length} or less"
-        )
+    check_release_length(release.reporting_length, sensitive.reporting_length)
     release = align(release, sensitive.schema)
     width = sensitive.reporting_length
     keep = release.length <= width

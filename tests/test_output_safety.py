@@ -188,7 +188,7 @@ def test_evaluate_checks_its_output_before_reading(tmp_path, capsys, cases, monk
     monkeypatch.chdir(tmp_path)
     reads = []
     monkeypatch.setattr("showcase.engine.jobs.evaluate.load_input", lambda *a, **k: reads.append(a))
-    code, _, stderr = run(capsys, "evaluate", cases, release, "-o", ".", "--no-progress")
+    code, _, stderr = run(capsys, "evaluate", cases, release, "-l", 2, "-o", ".", "--no-progress")
     assert code == 2 and "current folder" in one_error_line(stderr)
     assert reads == []
 
@@ -260,6 +260,16 @@ def test_evaluate_longer_than_the_release_says_which_length_fits(tmp_path, capsy
     code, _, stderr = run(capsys, "evaluate", cases, release, "-o", tmp_path / "ev", "--no-progress")
     assert code == 2 and "give --length 2 or less" in one_error_line(stderr)
     assert not (tmp_path / "ev").exists()
+    # Refused from the release's own metadata, before the sensitive data is read or counted
+    # (at 10M rows the counting bar stood at 50 % above the error).
+    from showcase.engine import ParameterError, evaluate
+
+    stages: list[str] = []
+    for file in ("aggregates.parquet", "aggregates.tsv"):
+        with pytest.raises(ParameterError, match="give --length 2 or less"):
+            evaluate(cases, release / file, length=3, resolution=5, out=tmp_path / "ev",
+                     progress=lambda stage, done, total: stages.append(stage))  # fmt: skip
+    assert stages == [] and not (tmp_path / "ev").exists()
 
 
 @pytest.mark.parametrize("length", [240, 300])  # 240 fits alone, not in the staging name .NAME.partial-*

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..aggregates_io import declared_length
 from ..constraints import from_release, merged
 from ..contingency import CountIndex
 from ..count import check_length_fits, validate_length
 from ..encode import EncodedTable
 from ..errors import ParameterError
-from ..evaluate import evaluate_release, load_release
+from ..evaluate import check_release_length, evaluate_release, load_release
 from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
 from ..prepare import Preparation, check_source, load_input
@@ -76,7 +77,12 @@ def evaluate(
         open_stream(sensitive, preparation.delimiter, preparation.use_columns)
     else:
         check_source(sensitive, preparation)
-    find_release(release)
+    file, kind = find_release(release)
+    if kind == "aggregates":
+        # Refused before the sensitive data is read and counted, when the file says its length.
+        declared = declared_length(file)
+        if declared is not None:
+            check_release_length(declared, length)
     out = evaluation_folder(release) if out is None else out
     job = Job("evaluation", out=out, force=force, inputs=[sensitive, release], progress=progress)
     if streamed:
