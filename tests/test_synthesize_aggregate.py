@@ -329,17 +329,25 @@ def test_kernel_equals_the_slow_reference(table, length, seed, use_synthetic, q,
     np.testing.assert_array_equal(got.codes, expected)
 
 
-def test_reference_over_several_partitions_with_lookups_recomputed(monkeypatch):
+@pytest.mark.parametrize(
+    "partition, use_synthetic",
+    # One partition with use_synthetic_counts: a share used up is exactly 0 (count x 1 - synthesized),
+    # which must refuse the candidate (a "< 0" test let every partition overshoot by one).
+    [(64, False), (64, True), (1 << 20, True)],
+)
+def test_reference_over_several_partitions_with_lookups_recomputed(monkeypatch, partition, use_synthetic):
     table = encode(
         pa.table(
             {f"c{i}": [str(v) for v in np.random.default_rng(i).integers(0, 3 + i, 300)] for i in range(5)}
         )
     )
     aggregates = k_anonymize(count_combinations(table, 3), 2)
-    monkeypatch.setattr(module, "PARTITION_RECORDS", 64)
+    monkeypatch.setattr(module, "PARTITION_RECORDS", partition)
     monkeypatch.setattr(module, "STORE_MEMORY", 0)  # the path that looks counts up again
-    got = aggregate_seeded(aggregates, rng=make_rng(11), target_number_of_records=500, fit_sweeps=0)
-    expected = reference_synthesis(aggregates, 11, target=500, partition=64)
+    got = aggregate_seeded(aggregates, rng=make_rng(11), target_number_of_records=500, fit_sweeps=0,
+                           use_synthetic_counts=use_synthetic)  # fmt: skip
+    expected = reference_synthesis(aggregates, 11, target=500, partition=partition,
+                                   use_synthetic=use_synthetic)  # fmt: skip
     np.testing.assert_array_equal(got.codes, expected)
 
 
