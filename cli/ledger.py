@@ -50,7 +50,11 @@ def show(
              *([e["reason"] or ""] if reasons else [])]
             for e in entries]  # fmt: skip
     header = ["id", "budget", "created (UTC)", "ε", "δ", "ρ", "status", *(["reason"] if reasons else [])]
-    console.table(f"Privacy ledger {book.path}", header, rows)
+    if rows:
+        console.table(f"Privacy ledger {book.path}", header, rows)
+    else:
+        named = f" for {dataset_id or input}" if key is not None or file_key is not None else ""
+        console.out.print(f"Privacy ledger {book.path}: no release is recorded{named}.", soft_wrap=True)
     if key is not None or file_key is not None:
         spent = book.spent(key or file_key, file_key)
         console.out.print(f"{dataset_id or input}: {spent.releases} release(s), ε spent {spent.epsilon:g}, "

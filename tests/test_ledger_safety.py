@@ -183,6 +183,10 @@ def test_dataset_id_shares_one_budget_across_file_versions(tmp_path, capsys, cas
     assert dp(capsys, "aggregate", edited, tmp_path / "c", "-l", 1, "--budget-total", 1.5)[0] == 0
     code, stdout, _ = run(capsys, "ledger", "show", "--dataset-id", "cases-2024")
     assert code == 0 and "cases-2024: 1 release(s), ε spent 1" in stdout
+    # A budget with no release yet: one line saying so, not a table of headers over nothing.
+    code, stdout, _ = run(capsys, "ledger", "show", "--dataset-id", "never-released")
+    assert code == 0 and "budget" not in stdout and "status" not in stdout, stdout
+    assert "no release is recorded for never-released" in stdout, stdout
 
 
 SHOW_EACH = """
