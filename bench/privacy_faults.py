@@ -11,6 +11,7 @@ place) and expect about a minute per fault (the kernels recompile):
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -82,10 +83,13 @@ def run_fault(name: str) -> list[str]:
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(FAULTS)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("faults", nargs="*", metavar="FAULT",
+                        help=f"faults to try (default: all): {', '.join(FAULTS)}")  # fmt: skip
+    names = parser.parse_args().faults or list(FAULTS)
     unknown = [n for n in names if n not in FAULTS]
     if unknown:
-        raise SystemExit(f"unknown fault(s) {', '.join(unknown)}; choose from {', '.join(FAULTS)}")
+        parser.error(f"unknown fault(s) {', '.join(unknown)}; choose from {', '.join(FAULTS)}")
     print("| fault | caught by |\n|---|---|")
     for name in names:
         failed = run_fault(name)
