@@ -181,7 +181,7 @@ class Fitter:
         """``sweeps`` proposals per cell of the table; returns how many changes were kept.
 
         The proposals run :data:`FIT_CHUNK` at a time: ``progress(done, total)`` is told after
-        each run, and Ctrl-C or SIGTERM stop the fit there. The changes are those of one run.
+        each run, and Ctrl-C or SIGTERM stop the fit there. The records are those of one call over all.
         """
         steps = int(sweeps) * self.n * len(self.radix)
         state = new_state(int(self.rng.integers(0, 2**63 - 1)))
