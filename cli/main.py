@@ -100,12 +100,34 @@ def _with_notes(problem: BaseException, message: str) -> str:
     return "; ".join([message, *getattr(problem, "__notes__", ())])
 
 
+def _keep_interrupts(command: typer.core.TyperGroup) -> list[KeyboardInterrupt]:
+    """The Ctrl-Cs that end ``command``'s invocation, kept as they pass (filled in as it runs).
+
+    Typer turns a KeyboardInterrupt into exit status 130 and drops it, with the notes the engine
+    added to it: that a DP release's budget stays spent in the ledger, and where.
+    """
+    kept: list[KeyboardInterrupt] = []
+    invoke = command.invoke
+
+    def keeping(ctx: typer.Context) -> object:
+        try:
+            return invoke(ctx)
+        except KeyboardInterrupt as problem:
+            kept.append(problem)
+            raise
+
+    command.invoke = keeping
+    return kept
+
+
 def _dispatch(argv: list[str] | None) -> int:
     command = coercion.light(typer.main.get_command(app))
+    interrupts = _keep_interrupts(command)
     try:
         result = command.main(args=argv, prog_name="showcase", standalone_mode=False)
-        if result == 130:  # Typer returns Ctrl-C as exit status 130
-            console.error("interrupted; nothing was written")
+        if result == 130:  # Typer returns Ctrl-C as exit status 130, and drops the exception
+            message = "interrupted; nothing was written"
+            console.error(_with_notes(interrupts[-1], message) if interrupts else message)
         return result if isinstance(result, int) else 0
     except engine.ShowcaseError as problem:
         console.error(_with_notes(problem, str(problem)))

@@ -27,7 +27,7 @@ def synthesis_rows(result) -> list[list[str]]:
                 f"length {by_length['length']}",
                 f"{by_length['sensitive_combinations']:,}",
                 f"{synthetic:,}",
-                f"{by_length['preserved_pct']:.1f} %",
+                _preserved(by_length),
             ]
         )
     overall = result.metrics["overall"]
@@ -36,10 +36,15 @@ def synthesis_rows(result) -> list[list[str]]:
             f"combinations 1..{result.length}",
             f"{overall['sensitive_combinations']:,}",
             f"{sum(result.metrics['synthetic_by_length']):,}",
-            f"{overall['preserved_pct']:.1f} %",
+            _preserved(overall),
         ]
     )
     return rows
+
+
+def _preserved(metrics: dict) -> str:
+    """The share of combinations kept, or a dash where there were none to keep (not "0.0 %")."""
+    return f"{metrics['preserved_pct']:.1f} %" if metrics["sensitive_combinations"] else "–"
 
 
 def synthesis_header(result) -> list[str]:

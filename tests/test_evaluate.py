@@ -238,3 +238,21 @@ def test_a_release_of_other_columns_is_named_and_the_fix_said(tmp_path, capsys):
     assert "missing column(s) 'B', 'C'; unknown column(s) 'Z'" in lines[0]
     assert "the input it was made from" in lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["aggregates", "synthetic"])
+def test_the_counting_bar_of_an_evaluation_ends_full(tmp_path, kind):
+    # Evaluating an aggregates release counts only the sensitive data: its bar stood at 50 % to the end.
+    from showcase.engine import evaluate
+
+    sensitive = write(tmp_path / "s.csv", SENSITIVE)
+    release = tmp_path / "release"
+    made = (
+        ["aggregate", "-l", "3"] if kind == "aggregates" else ["synthesize", "--mode", "unseeded", "-l", "3"]
+    )
+    assert main([made[0], str(sensitive), *made[1:], "-k", "2", "-o", str(release), "--no-progress"]) == 0
+    reports = []
+    evaluate(sensitive, release, length=3, resolution=2, out=tmp_path / "e",
+             progress=lambda stage, d, t: reports.append((stage, d, t)))  # fmt: skip
+    counted = [(d, t) for stage, d, t in reports if stage == "count"]
+    assert counted and counted[-1][0] == counted[-1][1] and all(d <= t for d, t in counted)

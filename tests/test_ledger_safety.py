@@ -17,6 +17,7 @@ import pytest
 from showcase.datasets import generate_table, write_table
 from showcase.engine import ParameterError
 from showcase.engine.dp.ledger import Ledger, Spent
+from showcase.engine.jobs import aggregate as aggregate_job
 from showcase.engine.jobs import skeleton
 from showcase.engine.jobs import synthesize as synthesize_job
 
@@ -238,6 +239,24 @@ def test_a_signal_swallowed_in_a_callback_is_recorded_as_an_interruption(tmp_pat
     assert code == 130 and "interrupted; nothing was written" in line and "recorded as failed" in line
     assert rows(ledger) == [("failed", 1.0, "interrupted")]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "aggregate"])
+def test_ctrl_c_after_the_charge_says_the_budget_stays_spent(tmp_path, capsys, cases, ledger, monkeypatch,
+                                                             command):  # fmt: skip
+    # A plain Ctrl-C (KeyboardInterrupt raised in Python code, as after a long Numba call): Typer turns it
+    # into exit status 130, and the ledger's note on the exception must still reach the one error line.
+    monkeypatch.setattr(aggregate_job, "write_parquet", plain_interrupt)
+    code, _, stderr = dp(capsys, command, cases, tmp_path / "o")
+    line = one_error_line(stderr)
+    assert code == 130 and "interrupted; nothing was written" in line
+    assert "stays spent" in line and "recorded as failed" in line
+    assert rows(ledger) == [("failed", 1.0, "interrupted")]
+    assert not (tmp_path / "o").exists()
+
+
+def plain_interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
 
 
 def swallowed_interrupt(*args, **kwargs):

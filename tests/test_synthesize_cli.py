@@ -415,3 +415,24 @@ def test_aggregates_without_pairs_say_which_mode_works(tmp_path, capsys, mode):
     singles = "selections\tprotected_count\nrecord_count\t6\nA:x\t3\nB:y\t3\n"
     line = refused_from(tmp_path, capsys, singles, mode)
     assert "these have none" in line and "choose --mode aggregate_seeded" in line
+
+
+def test_a_length_with_nothing_released_is_not_shown_as_nothing_preserved():
+    # An AIM release at L = 3 measured triples only: its summary said "length 2 … 0 … 0.0 %", as if the
+    # records kept none of the released pairs, when there were none to keep.
+    from types import SimpleNamespace
+
+    from showcase.cli.synthesize import synthesis_rows
+
+    metrics = {
+        "by_length": [
+            {"length": 1, "sensitive_combinations": 4, "preserved_pct": 100.0},
+            {"length": 2, "sensitive_combinations": 0, "preserved_pct": 0.0},
+        ],
+        "synthetic_by_length": [4, 6],
+        "overall": {"sensitive_combinations": 4, "preserved_pct": 100.0},
+    }
+    result = SimpleNamespace(input_records=10, synthetic=SimpleNamespace(n_rows=10), record_expansion=1.0,
+                             metrics=metrics, length=2)  # fmt: skip
+    rows = synthesis_rows(result)
+    assert rows[1][3] == "100.0 %" and rows[2] == ["length 2", "0", "6", "–"] and rows[3][3] == "100.0 %"

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,6 +183,7 @@ def adaptive_aggregate(
     source: RandomSource | None = None,
     seed: int | None = None,
     reader=None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Aggregates, AdaptiveReport, Measurements]:
     """DP counts of adaptively chosen marginals (``mst`` or ``aim``), one record per row.
 
@@ -191,7 +193,8 @@ def adaptive_aggregate(
     model that AIM fits between rounds (post-processing; None: the OS).
     ``reader`` gives the records' exact counts (default :class:`CodesReader`
     of ``table``; a cluster's sums its workers' tables, and ``table`` then
-    gives the schema only): the release is the same for a seed.
+    gives the schema only): the release is the same for a seed. ``progress(done, total)`` is
+    told each round (AIM: chosen, measured and fitted; MST: a pair of the tree measured).
     """
     source = source or RandomSource()
     n_cols = len(table.schema.columns)
@@ -216,9 +219,9 @@ def adaptive_aggregate(
     rest = rho - parts["one_way"]
     selection_epsilons: list[float] = []
     if options.algorithm == "mst":
-        _mst(reader, n_cols, measurements, rest, parts, selection_epsilons, source)
+        _mst(reader, n_cols, measurements, rest, parts, selection_epsilons, source, progress)
     else:
-        _aim(reader, n_cols, measurements, rest, parts, selection_epsilons, options, source, seed)
+        _aim(reader, n_cols, measurements, rest, parts, selection_epsilons, options, source, seed, progress)
     split = BudgetSplit(
         epsilon=epsilon, delta=delta, rho=rho, record_count_epsilon=eps_count, percentile_epsilons=[],
         sigmas=sorted({m.sigma for m in measurements.marginals}), selection_delta=selection_delta,
@@ -289,7 +292,7 @@ def pair_scores(tables: list[np.ndarray], singles: list[np.ndarray], total: int,
 
 
 def _mst(reader, n_cols: int, measurements: Measurements, rho: float, parts, selection_epsilons,
-         source) -> None:  # fmt: skip
+         source, progress=None) -> None:  # fmt: skip
     """A maximum spanning tree of pairs by the exponential mechanism, then each pair measured."""
     radix = measurements.radix
     singles = measurements.targets()
@@ -317,11 +320,13 @@ def _mst(reader, n_cols: int, measurements: Measurements, rho: float, parts, sel
     for r, pick in enumerate(chosen):
         measurements.marginals.append(_measure(truth.of(pick), pairs[pick], sigma, source))
         parts[f"measure_{r + 1}"] = 1 / (2 * sigma**2)
+        if progress is not None:
+            progress(r + 1, len(chosen))
 
 
 def _aim(
     reader, n_cols: int, measurements: Measurements, rho: float, parts, selection_epsilons, options, source,
-    seed,
+    seed, progress=None,
 ) -> None:  # fmt: skip
     """Rounds of: choose the worst-fitted candidate (exponential mechanism), measure it, refit the model."""
     radix = measurements.radix
@@ -354,6 +359,8 @@ def _aim(
         measurements.marginals.append(_measure(exact.of(pick), candidates[pick], sigma, source))
         parts[f"measure_{r + 1}"] = 1 / (2 * sigma**2)
         fitter.add(measurements.marginals[-1])
+        if progress is not None:
+            progress(r + 1, rounds)
 
 
 def _flat(candidates: list[tuple[int, ...]], radix: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -470,6 +470,7 @@ def _noise(
                 loaded.table, epsilon=protection.epsilon, delta=protection.delta,
                 options=protection.adaptive(length), public_domain=loaded.public_domain,
                 source=RandomSource(seed), seed=seed, reader=held,
+                progress=lambda d, t: job.report("noise", d, t),
             )  # fmt: skip
     facts = report.describe()
     account.record_delta(facts["delta"])

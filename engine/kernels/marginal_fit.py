@@ -152,10 +152,13 @@ def local_search(
     c_ptr,
     c_marg,
     steps,
-    seed,
+    state,
     rules,
 ):
     """``steps`` proposals (uniform record and column); returns how many changes were kept.
+
+    ``state`` is the search's random state (:func:`.rng.new_state`), advanced in place: calls of a
+    few proposals each, with the same state, make exactly the changes of one long call.
 
     A change that would complete a declared constraint (``rules``) is refused,
     so records that violate none keep violating none.
@@ -169,7 +172,6 @@ def local_search(
     n_cols = codes.shape[1]
     if n == 0:
         return 0
-    state = new_state(seed)
     gains = np.zeros(radix.max(), dtype=np.float64)
     kept = 0
     for _ in range(steps):

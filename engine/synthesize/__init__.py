@@ -182,7 +182,9 @@ def _synthesize(
     given = check_parameters(mode, parameters)
     if mode in AGGREGATE_MODES and not isinstance(source, Aggregates):
         raise ParameterError(f"{mode} synthesizes from aggregates, not from sensitive records")
-    if mode in (TREE, PAIRWISE, FITTED):
+    if mode == FITTED:
+        return _mode_function(mode)(source, rng=rng, constraints=constraints, progress=progress, **given)
+    if mode in (TREE, PAIRWISE):
         return _mode_function(mode)(source, rng=rng, constraints=constraints, **given)
     if mode == AGGREGATE_SEEDED:
         from .aggregate_seeded import aggregate_seeded

@@ -11,7 +11,7 @@ marginals, never the sensitive data: post-processing, as private as the release.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..encode import EncodedTable, code_dtype
 from ..errors import ParameterError
 
 #: Proposals per cell of the synthetic table in the final fit, and at most this many proposals in all
-#: (large tables get fewer sweeps, so the fit stays within seconds).
+#: (large tables get fewer sweeps: at 1M records × 20 columns, 5 sweeps, about a minute on 2 cores).
 SWEEPS = 20
 MAX_PROPOSALS = 100_000_000
 
@@ -33,11 +33,13 @@ def fitted(
     target_number_of_records: int | None = None,
     sweeps: int | None = None,
     constraints: Sequence[Constraint] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> EncodedTable:
     """Synthetic records fitted to the release's measured marginals, on the release's own schema.
 
     With ``constraints``, the starting records are repaired and the local search refuses every change
-    that would complete one, so no record violates them.
+    that would complete one, so no record violates them. ``progress(done, total)`` follows the fit's
+    proposals.
     """
     from ..dp.model import Fitter
 
@@ -55,7 +57,7 @@ def fitted(
     fitter = Fitter(measurements, seed=int(rng.integers(0, 2**63 - 1)), records=n, rules=rules)
     if sweeps is None:
         sweeps = int(min(SWEEPS, max(1, MAX_PROPOSALS // max(n * len(measurements.values), 1))))
-    fitter.fit(sweeps)
+    fitter.fit(sweeps, progress=progress)
     released = aggregates.on_released_schema()
     # Local code j of column c is schema code values[c][j-1]; its code on the released schema is its rank
     # among the column's released attributes.
