@@ -126,18 +126,18 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
     # The title is a line of its own: as a Table title, Rich wraps it to the table's width, so a long
     # path split "written to release in" from "2.5 s" on the next line, padded with spaces.
-    # At 80 columns a compare table's eight columns must fit: rules only under the header, one space
-    # between columns. The figures keep their width (a header wraps between its words); the first
-    # column (a mechanism or file name) takes what is left and folds onto more lines, never "…".
-    view = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left")
+    # At 80 columns a compare table's eight columns must fit: rules only under the header, two
+    # spaces between columns. The figures keep their width (a header wraps between its words); the
+    # first column (a mechanism or file name) gets what is left and folds onto more lines, never "…".
+    console = _console(False)
+    widths = [max([len(row[i]) for row in rows] + [len(word) for word in name.split()])
+              for i, name in enumerate(header)]  # fmt: skip
+    left = console.width - sum(widths[1:]) - 2 * (len(header) - 1)
+    widths[0] = max(min(widths[0], left), min(widths[0], 6))
+    view = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     for i, name in enumerate(header):
-        if i == 0:
-            view.add_column(name, overflow="fold")
-            continue
-        width = max([len(row[i]) for row in rows] + [len(word) for word in name.split()])
-        view.add_column(name, justify="right", min_width=width, overflow="fold")
+        view.add_column(name, justify="left" if i == 0 else "right", width=widths[i], overflow="fold")
     for row in rows:
         view.add_row(*row)
-    console = _console(False)
     console.print(title, soft_wrap=True)
     console.print(view)
