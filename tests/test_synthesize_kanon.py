@@ -45,6 +45,7 @@ from showcase.engine.kernels.support import (
     reset,
 )
 from showcase.engine.randomness import stream_seeds
+from showcase.engine.synthesize import row_seeded as row_seeded_module
 from showcase.engine.synthesize.consolidate import (
     PARTITION_SIZE,
     group_index,
@@ -204,11 +205,14 @@ def test_row_seeded_first_pass_keeps_maximal_subsets(table, k, seed):
 
 
 @pytest.mark.parametrize(
-    ("rows", "columns", "k", "split_cost"),
-    [(4000, 12, 3, 0), (4000, 12, 3, 1), (6000, 20, 10, 0), (6000, 20, 2, 0.5), (6000, 20, 2, 20)],
-)
-def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_cost):
-    """Grouping by longer kept prefixes changes no record (support decisions are exact)."""
+    ("rows", "columns", "k", "split_cost", "chunk"),
+    [(4000, 12, 3, 0, 4096), (4000, 12, 3, 1, 4096), (6000, 20, 10, 0, 4096), (6000, 20, 2, 0.5, 7),
+     (6000, 20, 2, 20, 4096), (6000, 20, 10, 4000, 5)],
+)  # fmt: skip
+def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_cost, chunk, monkeypatch):
+    """Grouping by longer kept prefixes changes no record (support decisions are exact), nor does
+    growing a node's records a few at a time (``GROW_CHUNK``)."""
+    monkeypatch.setattr(row_seeded_module, "GROW_CHUNK", chunk)
     table = encode(generate_table(rows, columns, 4))
     index = support_index(table, k)
     seeds = stream_seeds(np.random.default_rng(rows + k), -(-rows // PARTITION_SIZE))
@@ -563,3 +567,28 @@ def test_bad_oversampling_parameters(options, message):
     with pytest.raises(ParameterError, match=message) as error:
         value_seeded(table, resolution=1, rng=np.random.default_rng(0), **options)
     assert "\n" not in str(error.value)
+
+
+def test_run_parallel_left_early_drops_the_items_not_started_and_tells_the_running_ones(monkeypatch):
+    """A Ctrl-C while groups grow: the groups not started never run, the running ones see ``stop``
+    (and return between pieces of their work) instead of running to their end."""
+    import threading
+
+    from showcase.engine.synthesize import consolidate
+
+    monkeypatch.setattr(consolidate, "worker_count", lambda n: 2)
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def job(i: int) -> int:
+        if i == 0:
+            return i
+        seen.append("saw stop" if stop.wait(2) else "ran to its end")
+        return i
+
+    def done(i: int) -> None:
+        raise KeyboardInterrupt  # as the first group finishes
+
+    with pytest.raises(KeyboardInterrupt):
+        consolidate.run_parallel(job, list(range(50)), done, stop)
+    assert stop.is_set() and seen and set(seen) == {"saw stop"} and len(seen) < 49, seen

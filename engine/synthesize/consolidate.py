@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -218,7 +219,10 @@ def split_counts(counts: np.ndarray, n_parts: int, part: int) -> np.ndarray:
 
 
 def run_parallel(
-    job: Callable[[Any], T], items: Sequence[Any], done: Callable[[int], None] | None = None
+    job: Callable[[Any], T],
+    items: Sequence[Any],
+    done: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[T]:
     """``[job(item) for item in items]``, on Numba's thread count, results in order.
 
@@ -226,6 +230,11 @@ def run_parallel(
     (a busy machine does not stall the others at a barrier), and the results
     do not depend on the number of threads. ``done(i)`` is called on the
     calling thread as item ``i`` finishes (for a progress bar).
+
+    When the caller leaves early (Ctrl-C, SIGTERM, a job's error), the items
+    not started are dropped and ``stop`` is set: long jobs look at it between
+    pieces of their work and return, so the process can end at once (it waits
+    for its threads).
     """
     n_workers = worker_count(len(items))
     if n_workers == 1:
@@ -235,13 +244,21 @@ def run_parallel(
             if done is not None:
                 done(i)
         return results
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=n_workers)
+    try:
         futures = {pool.submit(job, item): i for i, item in enumerate(items)}
         for future in as_completed(futures):
             future.result()
             if done is not None:
                 done(futures[future])
         return [future.result() for future in futures]
+    except BaseException:
+        if stop is not None:
+            stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 class Tally:

@@ -45,6 +45,7 @@ has its own random stream, so the output depends on the seed only.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -74,6 +75,9 @@ from .consolidate import (
 #: the ``rows_b`` records costs about as much per row as the records save per
 #: row left out (measured on generated case data, 100k to 1M rows).
 SPLIT_COST = 4000
+#: Records grown per kernel call on a node: between calls a group looks whether the job is being
+#: left (Ctrl-C, SIGTERM), so that it stops within a fraction of a second even on a 10M-row node.
+GROW_CHUNK = 4096
 
 
 def row_seeded(
@@ -140,6 +144,7 @@ def first_pass(
     first = first_ids(orders, table.n_rows, False)
     out = np.zeros_like(codes)
     columns = table.schema.attribute_columns
+    stop = threading.Event()
 
     def grow_prefix(node_codes: np.ndarray, records: np.ndarray, positions: np.ndarray) -> None:
         """Grow ``records``, which share a kept prefix held by the sensitive records ``node_codes``.
@@ -151,6 +156,8 @@ def first_pass(
         goes on from the sensitive records holding its longer prefix (one more
         level); the other records are grown on an index of ``node_codes``.
         """
+        if stop.is_set():
+            return
         node_rows = node_codes.shape[1]
         node_counts = id_counts(node_codes, offsets, columns, parallel=False)
         kept, places = next_kept(node_counts, orders, attr_col, records, positions, out, rules)
@@ -168,7 +175,11 @@ def first_pass(
             node_codes, offsets, columns, k, use_pairs=False, parallel=False, all_counts=node_counts
         )
         rule = Rule(k, node.exit_hits, node.list_max)
-        grow_records(node.arrays, orders, rule, records[members], places[members], True, out, rules)
+        for lo in range(0, len(members), GROW_CHUNK):
+            if stop.is_set():
+                return
+            part = members[lo : lo + GROW_CHUNK]
+            grow_records(node.arrays, orders, rule, records[part], places[part], True, out, rules)
 
     def grow(item: tuple[int, np.ndarray]) -> None:
         a, records = item
@@ -180,5 +191,5 @@ def first_pass(
     # Largest groups first, so that the threads finish together.
     groups = sorted(group_by(first), key=lambda item: -int(counts[item[0]]))
     finished = None if done is None else (lambda i: done(len(groups[i][1])))
-    run_parallel(grow, groups, finished)
+    run_parallel(grow, groups, finished, stop)
     return out
