@@ -188,7 +188,12 @@ def _marginal(target: EncodedTable | CountIndex, key_set: tuple[int, ...]) -> tu
 
 
 def k_marginal_score(
-    target: EncodedTable | CountIndex, release: EncodedTable, *, group: str | None = None, k: int = 2
+    target: EncodedTable | CountIndex,
+    release: EncodedTable,
+    *,
+    group: str | None = None,
+    k: int = 2,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """NIST k-marginal score (SDNist 2.x): 1000 means identical k-way distributions.
 
@@ -198,7 +203,8 @@ def k_marginal_score(
     For every set of ``k`` columns other than ``group`` (each preceded by the
     group column when there is one), densities are counts / records with
     "missing" a category of its own; the score is
-    ``(2 − mean over sets of Σ|target − release|) × 500``.
+    ``(2 − mean over sets of Σ|target − release|) × 500``. ``progress(done, total)`` is told
+    after each set.
     """
     if target.schema is not release.schema:
         raise ParameterError("k-marginal needs both tables encoded on one schema")
@@ -214,7 +220,7 @@ def k_marginal_score(
         raise ParameterError(f"k-marginal needs at least {k} columns besides the group column")
     total = 0.0
     per_column = np.zeros(target.n_columns)
-    for cols in marginal_sets:
+    for done, cols in enumerate(marginal_sets, 1):
         key_set = prefix + tuple(sorted(cols))
         tk, tc = _marginal(target, key_set)
         rk, rc = marginal_counts(release, key_set)
@@ -227,6 +233,8 @@ def k_marginal_score(
         distance = float(np.abs(diff).sum())
         total += distance
         per_column[list(cols)] += distance
+        if progress is not None:
+            progress(done, len(marginal_sets))
     mean = total / len(marginal_sets)
     return {
         "score": (2.0 - mean) * 500.0,
@@ -385,7 +393,11 @@ def evaluate_release(
             group = DEFAULT_GROUP
         columns_left = sensitive.n_columns - (group is not None)
         if columns_left >= marginal_k:
-            result["k_marginal"] = k_marginal_score(sensitive, release.table, group=group, k=marginal_k)
+            # Its sets (C(columns, k) of them) are most of the metrics' time: the bar follows them.
+            result["k_marginal"] = k_marginal_score(
+                sensitive, release.table, group=group, k=marginal_k,
+                progress=lambda done, total: report_progress("evaluate", done, total + 1),
+            )  # fmt: skip
         result["column_distributions"] = column_distributions(sensitive, release.table, resolution)
         if constraints:
             result["constraints"] = {
