@@ -52,6 +52,23 @@ def test_release_is_closed_and_normalised(cases):
     assert abs(report.record_count - cases.n_rows) < 200
 
 
+def test_progress_moves_between_a_lengths_two_passes(cases, monkeypatch):
+    """A length's two passes over the records (histogram, then bounded counts) are a step each:
+    at 3M rows the bar stood 13 s within length 3 before."""
+    reports = []
+    histograms = []
+    pass_over = marginals_module.bounded_counts
+
+    def bounded(*args, **kwargs):
+        histograms.append(list(reports))  # what had been reported when the second pass began
+        return pass_over(*args, **kwargs)
+
+    monkeypatch.setattr(marginals_module, "bounded_counts", bounded)
+    release(cases, progress=lambda done, total: reports.append((done, total)))
+    assert reports == [(1, 6), (2, 6), (3, 6), (4, 6), (5, 6), (6, 6)]
+    assert histograms == [reports[:1], reports[:3], reports[:5]]
+
+
 def test_same_seed_same_release_any_thread_count(cases):
     with threads(1):
         one, _ = release(cases, seed=5)

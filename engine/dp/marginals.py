@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
@@ -708,9 +709,11 @@ def dp_aggregate(
         if len(candidates) == 0:
             released.append((candidates, np.empty(0, dtype=np.int64)))
             break
-        released.append(_release_length(release, k, candidates, released, report))
+        # Two passes over the records per length (the histogram, the bounded counts): a step each.
+        halfway = None if progress is None else partial(progress, 2 * k - 1, 2 * length)
+        released.append(_release_length(release, k, candidates, released, report, halfway))
         if progress is not None:
-            progress(k, length)
+            progress(2 * k, 2 * length)
     normalized = _normalize(released, release.schema.n_attributes)
     return _as_aggregates(release.schema, length, normalized, protected_count), report
 
@@ -783,9 +786,14 @@ def _candidates(release: _Release, k: int, released: list) -> np.ndarray | None:
 
 
 def _release_length(
-    release: _Release, k: int, candidates: np.ndarray, released: list, report: DpReport
-) -> tuple[np.ndarray, np.ndarray]:
-    """The released combinations of length k and their noisy counts (SPEC §2.2, one length)."""
+    release: _Release, k: int, candidates: np.ndarray, released: list, report: DpReport,
+    counted: Callable[[], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The released combinations of length k and their noisy counts (SPEC §2.2, one length).
+
+    ``counted()`` is told when the pass over the records for the percentile's histogram is done
+    (the bounded counts' pass follows).
+    """
     split, source, held = release.split, release.source, release.records
     n_attributes = release.schema.n_attributes
     allowed = np.zeros(n_attributes, dtype=np.bool_)
@@ -796,6 +804,8 @@ def _release_length(
     upper = math.comb(public_columns(release.schema, release.public_domain) * release.per_column, k)
     epsilon_k = split.percentile_epsilons[k - 1]
     histogram = held.histogram(level, candidates, upper)
+    if counted is not None:
+        counted()
     bound = max(1, dp_percentile_of_histogram(histogram, release.mechanism.percentile, epsilon_k, source))
     report.deltas.append(bound)
     counts = bounded_counts(held, level, candidates, histogram, bound, source)
