@@ -65,13 +65,16 @@ def infer(
         links.append(Link(link, key))
     if out is not None and out.suffix.lower() not in SUFFIXES:
         raise ParameterError(f"{out.name}: write a .yaml, .yml or .json codebook")
+    reading = f"reading {input.name}" + (f" and {len(links)} linked table(s)" if links else "")
     if out is None:
-        draft = codebooks.infer_codebook(input, subject_id=subject_id, links=links, max_values=max_values)
+        with console.working(reading):
+            draft = codebooks.infer_codebook(input, subject_id=subject_id, links=links, max_values=max_values)
         console.out.file.write(codebooks.draft_text(draft))
         return
     try:
         check_output_file(out, force)
-        draft = codebooks.infer_codebook(input, subject_id=subject_id, links=links, max_values=max_values)
+        with console.working(reading):
+            draft = codebooks.infer_codebook(input, subject_id=subject_id, links=links, max_values=max_values)
         with staged_file(out, force) as partial:
             if out.suffix.lower() == ".json":
                 draft.write(partial)
@@ -117,7 +120,8 @@ def check(
             for link in book.links
         }
         codebooks.check_columns(book, columns, linked)
-        load(input, Preparation(codebook=file))  # refuses a value the codebook does not list
+        with console.working(f"reading {input.name} against the codebook"):
+            load(input, Preparation(codebook=file))  # refuses a value the codebook does not list
     count = len(book.columns) + sum(len(link.columns or {}) for link in book.links)
     public = "yes" if book.is_public_domain else "no"
     declared = f", {len(book.constraints)} constraints" if book.constraints else ""

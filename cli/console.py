@@ -76,6 +76,19 @@ def one_line(message: str) -> str:
 
 
 @contextlib.contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner saying ``message`` on stderr while the block runs, for work without a measure of
+    how far it is (reading a whole input to check it). Gone when the block ends; nothing at all
+    when stderr is not a terminal."""
+    console = _console(True)
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(message):
+        yield
+
+
+@contextlib.contextmanager
 def stage_progress(enabled: bool = True) -> Iterator:
     """A ``progress(stage, done, total)`` callback drawing one bar per stage on stderr."""
     if not enabled:

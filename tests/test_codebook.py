@@ -372,3 +372,27 @@ def test_cli_check(capsys, cases, tmp_path):
     narrow = write(tmp_path, text.replace(", Transgender/NonConforming", ""), "narrow.yaml")
     code, _, err = run(capsys, "codebook", "check", narrow, victims)
     assert code == 2 and "outside the codebook" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_check_and_infer_say_what_they_read_on_a_terminal(capsys, cases, tmp_path, monkeypatch):
+    """Reading a whole input (6-12 s at 1M linked records) shows a spinner saying so on a terminal;
+    it is gone once done, and a captured (non-terminal) stderr gets nothing."""
+    import io
+
+    from rich.console import Console
+
+    from showcase.cli import console
+
+    victims, perpetrators = cases
+    values = "[Female, Male, Transgender/NonConforming]"
+    path = write(tmp_path, f"{HEAD}columns:\n  gender: {{values: {values}}}\n")
+    code, _, err = run(capsys, "codebook", "check", path, victims)
+    assert code == 0 and err == "", err
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=80)
+    elsewhere = Console(file=io.StringIO())
+    monkeypatch.setattr(console, "_console", lambda stderr: terminal if stderr else elsewhere)
+    assert run(capsys, "codebook", "check", path, victims)[0] == 0
+    assert f"reading {victims.name} against the codebook" in screen.getvalue()
+    code, _, _ = run(capsys, "codebook", "infer", victims, "--link", perpetrators, "--on", "victim_id")
+    assert code == 0 and f"reading {victims.name} and 1 linked table(s)" in screen.getvalue()
