@@ -468,3 +468,20 @@ def test_aggregate_seeded_shows_its_fit_on_the_same_bar(monkeypatch):
     assert len(totals) == 1 and done == sorted(done) and done[-1] == totals.pop()
     fit = 2 * records.n_rows * records.n_columns
     assert len({d for d in done if d > done[-1] - fit}) >= fit // 100, "the fit does not move the bar"
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_records_holding_a_combination_the_aggregates_lack_are_refused_with_their_count(n_threads):
+    """The fit starts from records inside the aggregates; records that are not are counted and refused."""
+    from showcase.engine.errors import InputError
+
+    rows = [("a1", "b1", "c1")] * 5 + [("a2", "b2", "c1")] * 5 + [("a1", "b2", "c2")]
+    table = encode(pa.table({name: list(column) for name, column in zip("ABC", zip(*rows))}))
+    aggregates = k_anonymize(count_combinations(table, 2), 2)  # (a1, b2) is held once: not released
+    outside = table.codes[:, -1:].copy()
+    outside[2] = table.codes[2, 0]  # (a1, b2, c1): only its pair (a1, b2) is absent
+    codes = np.concatenate([table.codes[:, :10], outside, outside, outside], axis=1)
+    with threads(n_threads), pytest.raises(InputError, match=r"^3 combination\(s\) of the records to fit"):
+        fit_records(aggregates, codes, seed=np.uint64(1), sweeps=1)
+    inside = np.ascontiguousarray(table.codes[:, :10])
+    assert fit_records(aggregates, inside, seed=np.uint64(1), sweeps=1)[0].shape == (3, 10)

@@ -31,12 +31,15 @@ cells with an empty code are left out of the error (not of the guarantee).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from ..config import JIT
+from ..config import JIT, PARALLEL_JIT
 from .constraints import violates_with
 from .keys import INLINE
 from .rng import below
+
+#: Records whose codes :func:`cell_counts` keeps in cache while it goes through a column's sets.
+_COUNT_BLOCK = 2048
 
 
 @njit(**INLINE)
@@ -72,28 +75,33 @@ def _others(codes, r, c, i, base, other, stride):
     return p, real
 
 
-@njit(**JIT)
+@njit(**PARALLEL_JIT)
 def cell_counts(codes, base, own, other, stride, slack):
     """Subtract every record's cells from ``slack``; how many forbidden cells the records hold.
 
     Each set is counted once, from its first column (the sets of c whose other columns all follow c).
+    Columns run in parallel: their sets own disjoint blocks of ``slack``, and each cell still takes
+    the records in order, so ``slack`` is the same whatever the threads. Records go in blocks, and a
+    block is taken through all of a column's sets while its codes are in cache.
     """
     n, n_cols = codes.shape
     n_sets = base.shape[1]
     width = other.shape[2]
-    held = 0
-    for r in range(n):
-        for c in range(n_cols):
+    held = np.zeros(n_cols, dtype=np.int64)
+    for c in prange(n_cols):
+        for lo in range(0, n, _COUNT_BLOCK):
+            hi = min(n, lo + _COUNT_BLOCK)
             for i in range(n_sets):
                 if width > 0 and other[c, i, 0] >= 0 and other[c, i, 0] < c:
                     continue
-                p, real = _others(codes, r, c, i, base, other, stride)
-                p += codes[r, c] * own[c, i]
-                if real and codes[r, c] > 0 and np.isnan(slack[p]):
-                    held += 1
-                else:
-                    slack[p] -= 1.0
-    return held
+                for r in range(lo, hi):
+                    p, real = _others(codes, r, c, i, base, other, stride)
+                    p += codes[r, c] * own[c, i]
+                    if real and codes[r, c] > 0 and np.isnan(slack[p]):
+                        held[c] += 1
+                    else:
+                        slack[p] -= 1.0
+    return held.sum()
 
 
 @njit(**JIT)
