@@ -68,6 +68,14 @@ use_versioned_cache()
 JIT = {"cache": True, "nogil": True}
 #: Flags for kernels that split work over threads with ``prange``.
 PARALLEL_JIT = {"cache": True, "nogil": True, "parallel": True}
+#: Flags for small helpers called in hot loops (support tests, random draws, constraint checks).
+#: Numba counts references to every array a compiled function is passed, with an atomic
+#: increment and decrement per array per call; on row-seeded synthesis that was a fifth of the
+#: time on one thread, and more on two, whose counts fight over shared cache lines. These
+#: helpers only borrow arrays from their caller: they allocate nothing and return no array
+#: (``tests/test_borrowed_kernels.py`` checks both), so they are compiled with Numba's runtime
+#: off and count nothing.
+BORROW_JIT = {"cache": True, "nogil": True, "_nrt": False}
 
 
 def max_threads() -> int:

@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, JIT, PARALLEL_JIT
 
 #: The constraints, flat (see the module docs).
 Rules = namedtuple("Rules", ["item_ptr", "item_col", "item_off", "item_len", "mask", "col_ptr", "col_rules"])
@@ -32,7 +32,7 @@ def no_rules() -> Rules:
     )
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _matches(rules, i, v):
     """Whether code ``v`` matches item ``i``."""
     v = np.int64(v)
@@ -53,7 +53,7 @@ def violates(record, rules):
     return False
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def violates_with(record, c, v, rules):
     """Whether ``record`` with column ``c`` set to code ``v`` would violate a constraint on column ``c``.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..config import JIT
+from ..config import BORROW_JIT, JIT
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -37,7 +37,7 @@ def mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def seed_state(state, seed):
     """Fill a xoshiro256** state (4 uint64) from one seed with splitmix64."""
     x = np.uint64(seed)
@@ -74,7 +74,7 @@ def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def next_u64(state):
     """Next 64 random bits (xoshiro256**)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
@@ -90,7 +90,7 @@ def next_u64(state):
     return result
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def below(state, n):
     """Uniform integer in ``[0, n)`` for ``n >= 1``, without modulo bias."""
     un = np.uint64(n)
@@ -101,13 +101,13 @@ def below(state, n):
             return np.int64(x % un)
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def uniform(state):
     """Uniform float in ``[0, 1)`` with 53 random bits."""
     return np.float64(next_u64(state) >> np.uint64(11)) * _DOUBLE_UNIT
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def shuffle(state, values, n):
     """Shuffle ``values[:n]`` in place (Fisher–Yates)."""
     for i in range(n - 1, 0, -1):

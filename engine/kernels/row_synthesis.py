@@ -23,7 +23,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, JIT, PARALLEL_JIT
 from .constraints import violates_with
 from .rng import below, seed_state, shuffle, substream_seed
 from .support import (
@@ -51,7 +51,7 @@ Rule = namedtuple("Rule", ["k", "exit_hits", "list_max"])
 Pool = namedtuple("Pool", ["remaining", "trees", "states"])
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _add(index, work, b, rule):
     """:func:`~.support.try_add` under ``rule``."""
     return try_add(index, work, b, rule.k, rule.exit_hits, rule.list_max)
@@ -73,7 +73,7 @@ def fenwick_build(weights):
     return tree
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def fenwick_add(tree, i, delta):
     """Add ``delta`` to weight ``i``."""
     j = i + 1
@@ -83,7 +83,7 @@ def fenwick_add(tree, i, delta):
         j += j & -j
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def fenwick_prefix(tree, i):
     """Sum of weights ``[0, i)``."""
     total = 0
@@ -94,7 +94,7 @@ def fenwick_prefix(tree, i):
     return total
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def fenwick_find(tree, target):
     """Smallest index whose inclusive prefix sum exceeds ``target`` (``0 <= target < total``)."""
     n = tree.shape[0] - 1
@@ -161,7 +161,7 @@ def _grow(out, n_records):
 # --- row-seeded -------------------------------------------------------------------------------
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def record_order(codes, offsets, counts, k, r, rng, candidates):
     """Record ``r``'s attributes with count >= ``k``, shuffled into ``candidates``; returns how many."""
     n = 0
@@ -174,7 +174,7 @@ def record_order(codes, offsets, counts, k, r, rng, candidates):
     return n
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def draw_order(orders, r, rng, candidates):
     """:func:`record_order` of record ``r`` from its own stream (seeded into ``rng``)."""
     seed_state(rng, substream_seed(orders.seeds[r // orders.partition_size], r))

@@ -56,7 +56,7 @@ import types
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, JIT, PARALLEL_JIT
 
 MODE_ALL = 0
 MODE_BITMAP = 1
@@ -77,7 +77,7 @@ _H01 = np.uint64(0x0101010101010101)
 _BLOCK = 64
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def popcount(x):
     """Number of set bits of a uint64 (SWAR; LLVM turns it into one instruction)."""
     x = x - ((x >> np.uint64(1)) & _M1)
@@ -245,7 +245,7 @@ def new_work(n_columns, n_rows):
     return state, selected, dense_selected, rows, words, cached
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def reset(work):
     """Start a new, empty combination."""
     state = work[0]
@@ -256,7 +256,7 @@ def reset(work):
     state[S_GENERATION] += 1  # forgets every cached block
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _in_all(bitmaps, dense_selected, n_dense, r):
     """Whether record ``r`` is in every selected bitmap."""
     word = r >> 6
@@ -267,7 +267,7 @@ def _in_all(bitmaps, dense_selected, n_dense, r):
     return True
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _and_block(bitmaps, work, lo, hi):
     """``words[lo:hi]``, brought up to the AND of every selected bitmap (mode 1).
 
@@ -297,7 +297,7 @@ def _and_block(bitmaps, work, lo, hi):
     cached[1, block_id] = n_dense
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def has_support(index, work, b, k, exit_hits):
     """Whether adding id ``b`` keeps the support >= ``k``; and a support estimate.
 
@@ -322,10 +322,21 @@ def has_support(index, work, b, k, exit_hits):
             return True, np.int64(pairs[selected[0], b])
     if mode == MODE_LIST:
         rows = work[3]
+        n_listed = state[S_LISTED]
+        slot = dense_slot[b]
+        hits = 0
+        if slot >= 0:
+            # b's bitmap (n_rows / 64 words) stays in cache where the records' codes would not.
+            for i in range(n_listed):
+                r = rows[i]
+                if (bitmaps[slot, r >> 6] >> np.uint64(r & 63)) & np.uint64(1):
+                    hits += 1
+                    if hits >= k:
+                        return True, hits
+            return False, hits
         c = attr_col[b]
         v = attr_code[b]
-        hits = 0
-        for i in range(state[S_LISTED]):
+        for i in range(n_listed):
             if row_codes[rows[i], c] == v:
                 hits += 1
                 if hits >= k:
@@ -356,7 +367,7 @@ def has_support(index, work, b, k, exit_hits):
     return hits >= k, hits
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def materialize(bitmaps, work):
     """List the records of the AND of the selected bitmaps; switch to mode 2.
 
@@ -379,7 +390,7 @@ def materialize(bitmaps, work):
     state[S_MODE] = MODE_LIST
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def accept(index, work, b, estimate, list_max):
     """Add id ``b`` (already tested) to the combination and shrink its support set."""
     _, _, attr_col, attr_code, _, dense_slot, bitmaps, sparse_start, sparse_rows, _, row_codes = index
@@ -387,18 +398,25 @@ def accept(index, work, b, estimate, list_max):
     mode = state[S_MODE]
     selected[state[S_SELECTED]] = b
     state[S_SELECTED] += 1
+    slot = dense_slot[b]
     if mode == MODE_LIST:
-        c = attr_col[b]
-        v = attr_code[b]
         m = 0
-        for i in range(state[S_LISTED]):
-            r = rows[i]
-            if row_codes[r, c] == v:
-                rows[m] = r
-                m += 1
+        if slot >= 0:
+            for i in range(state[S_LISTED]):
+                r = rows[i]
+                if (bitmaps[slot, r >> 6] >> np.uint64(r & 63)) & np.uint64(1):
+                    rows[m] = r
+                    m += 1
+        else:
+            c = attr_col[b]
+            v = attr_code[b]
+            for i in range(state[S_LISTED]):
+                r = rows[i]
+                if row_codes[r, c] == v:
+                    rows[m] = r
+                    m += 1
         state[S_LISTED] = m
         return
-    slot = dense_slot[b]
     if slot < 0:
         n_dense = state[S_DENSE]
         m = 0
@@ -417,7 +435,7 @@ def accept(index, work, b, estimate, list_max):
         materialize(bitmaps, work)
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def try_add(index, work, b, k, exit_hits, list_max):
     """Add id ``b`` if the support stays >= ``k``; returns whether it was added."""
     ok, estimate = has_support(index, work, b, k, exit_hits)

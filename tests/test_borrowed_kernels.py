@@ -1,0 +1,90 @@
+"""Kernels compiled without reference counting (``config.BORROW_JIT``) stay safe to call.
+
+Such a kernel borrows its arrays from the caller. Returning an array (Numba allows an
+argument as it came) would hand the caller a reference nobody counted, and the caller's release of it
+would free memory still in use; allocating needs the runtime these kernels run without. So
+every borrowed kernel, as compiled, returns scalars or tuples of scalars only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from numba import njit, types
+
+import showcase.engine.kernels as kernels
+from showcase.engine.config import BORROW_JIT
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def borrowed_dispatchers() -> dict[str, object]:
+    """Every kernel of ``showcase.engine.kernels`` compiled with reference counting off."""
+    found = {}
+    for info in pkgutil.iter_modules(kernels.__path__):
+        module = importlib.import_module(f"{kernels.__name__}.{info.name}")
+        for name, value in vars(module).items():
+            options = getattr(value, "targetoptions", None)
+            if options is not None and options.get("_nrt") is False and value.__module__ == module.__name__:
+                found[f"{info.name}.{name}"] = value
+    return found
+
+
+def holds_array(typ) -> bool:
+    """Whether a Numba type is, or holds, an array."""
+    if isinstance(typ, types.Array):
+        return True
+    if isinstance(typ, types.BaseTuple):
+        return any(holds_array(t) for t in typ.types)
+    return False
+
+
+def array_returns(dispatcher) -> list[str]:
+    """The compiled signatures of ``dispatcher`` that return an array."""
+    return [str(sig) for sig in dispatcher.nopython_signatures if holds_array(sig.return_type)]
+
+
+CHECK = """
+import json, numpy as np
+from showcase.datasets import generate_table
+from showcase.engine.encode import encode
+from showcase.engine.synthesize.row_seeded import row_seeded
+from tests.test_borrowed_kernels import array_returns, borrowed_dispatchers
+# Row-seeded synthesis and its pool call the borrowed kernels of the support tests.
+row_seeded(encode(generate_table(2000, 8, seed=3)), resolution=5, rng=np.random.default_rng(1))
+found = borrowed_dispatchers()
+print(json.dumps({
+    "compiled": sorted(name for name, d in found.items() if d.nopython_signatures),
+    "offending": {name: array_returns(d) for name, d in found.items() if array_returns(d)},
+}))
+"""
+
+
+def test_borrowed_kernels_return_no_array(tmp_path):
+    # An empty kernel cache, so that every kernel is compiled here and its types are known
+    # (kernels loaded from the cache are never typed again).
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("support.has_support", "support.accept", "support.materialize", "row_synthesis._add"):
+        assert name in seen["compiled"], f"{name} should be a borrowed kernel, compiled by this run"
+    assert seen["offending"] == {}
+
+
+def test_the_check_sees_an_array_returned():
+    @njit(**BORROW_JIT)
+    def same(values):
+        return values  # the one array Numba lets such a kernel return
+
+    same(np.arange(4))
+    assert array_returns(same) != []
+    assert holds_array(types.Tuple((types.int64, types.Array(types.int64, 1, "C"))))
