@@ -52,13 +52,22 @@ def array_returns(dispatcher) -> list[str]:
 
 
 CHECK = """
-import json, numpy as np
+import json, sys
 from showcase.datasets import generate_table
-from showcase.engine.encode import encode
-from showcase.engine.synthesize.row_seeded import row_seeded
+from showcase.engine import DifferentialPrivacy, KAnonymity, aggregate, run, synthesize
+from showcase.engine.synthesize import aggregate_fit
 from tests.test_borrowed_kernels import array_returns, borrowed_dispatchers
-# Row-seeded synthesis and its pool call the borrowed kernels of the support tests.
-row_seeded(encode(generate_table(2000, 8, seed=3)), resolution=5, rng=np.random.default_rng(1))
+out = sys.argv[1]  # an existing folder
+table = generate_table(3000, 8, seed=3)
+# Every job whose kernels borrow: k-anonymous synthesis in each mode (the fit included),
+# a DP run (selection, noise, fit) and an SDS-style DP release.
+run(table, protection=KAnonymity(5), length=3, out=out + "/row", seed=1)
+for mode in ("unseeded", "value_seeded", "aggregate_seeded"):
+    synthesize(table, protection=KAnonymity(5), mode=mode, length=3, out=out + "/" + mode, seed=1)
+aggregate_fit.CELL_LIMIT = 0  # the fit's other search, over the combination table
+synthesize(table, protection=KAnonymity(5), mode="aggregate_seeded", length=3, out=out + "/table", seed=1)
+run(table, protection=DifferentialPrivacy(4.0), out=out + "/dp", seed=1)
+aggregate(table, protection=DifferentialPrivacy(1.0), length=2, out=out + "/sds", seed=1)
 found = borrowed_dispatchers()
 print(json.dumps({
     "compiled": sorted(name for name, d in found.items() if d.nopython_signatures),
@@ -66,16 +75,35 @@ print(json.dumps({
 }))
 """
 
+#: Borrowed kernels of each family of jobs, so that the check cannot pass by compiling none.
+EXPECTED = (
+    "support.has_support",
+    "support.accept",
+    "row_synthesis._add",
+    "aggregate_synthesis._walk_children",
+    "cell_fit.best_value",
+    "aggregate_fit.move_gain",
+    "marginal_fit.move_gain",
+    "noise.discrete_gaussian",
+)
+
 
 def test_borrowed_kernels_return_no_array(tmp_path):
     # An empty kernel cache, so that every kernel is compiled here and its types are known
     # (kernels loaded from the cache are never typed again).
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    # (A home of its own keeps the DP runs out of the user's privacy ledger.)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    (tmp_path / "out").mkdir()
     done = subprocess.run(
-        [sys.executable, "-c", CHECK], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHECK, str(tmp_path / "out")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in ("support.has_support", "support.accept", "support.materialize", "row_synthesis._add"):
+    for name in EXPECTED:
         assert name in seen["compiled"], f"{name} should be a borrowed kernel, compiled by this run"
     assert seen["offending"] == {}
 

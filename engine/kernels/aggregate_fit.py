@@ -25,12 +25,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..config import JIT
+from ..config import BORROW_JIT, JIT
 from .keys import INLINE, find_ids, key_words, next_subset
 from .rng import below
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def record_ids(codes, r, offsets, skip, n_real, missing, out):
     """Sorted ids of record r into ``out``, column ``skip`` left out (-1: none); how many.
 
@@ -85,7 +85,7 @@ def dense_rows(table, combos, lengths, size):
     return dense
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def rows_with(table, dense, others, m, x, length, strict, n_real, idx, comb, key, rows):
     """Rows of every combination of id ``x`` with up to ``length - 1`` of ``others[:m]``.
 
@@ -155,7 +155,7 @@ def combination_counts(codes, offsets, table, dense, length, n_real, missing, fi
     return absent
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _delta(rows, n, sign, fit):
     """Change of the error if every row of ``rows[:n]`` gained ``sign`` (+1 or -1)."""
     gain = 0.0
@@ -167,13 +167,13 @@ def _delta(rows, n, sign, fit):
     return gain
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _shift(rows, n, sign, fit):
     for i in range(n):
         fit[rows[i], 0] += sign
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def move_gain(codes, r, c, v, layout, table, dense, length, fit, scratch, old_rows, new_rows):
     """Record r's column c becoming code v: ``(allowed, gain, n_old, n_new)``.
 
@@ -200,14 +200,14 @@ def move_gain(codes, r, c, v, layout, table, dense, length, fit, scratch, old_ro
     return True, gain, n_old, n_new
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _apply(codes, r, c, v, fit, old_rows, n_old, new_rows, n_new):
     _shift(old_rows, n_old, -1, fit)
     _shift(new_rows, n_new, 1, fit)
     codes[r, c] = v
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad, drop, ids, cols):
     """Columns of record r to empty so that attribute ``x`` fits in column c; how many (-1: x is absent).
 
@@ -275,7 +275,7 @@ def conflicts(codes, r, c, x, layout, table, dense, length, scratch, alive, bad,
         n_drop += 1
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _set_with_room(codes, r, c, v, layout, table, dense, length, fit, scratch,
                    old_rows, new_rows, n_rows, alive, bad, drop, saved, ids, cols):  # fmt: skip
     """Record r's column c becomes v, emptying the columns :func:`conflicts` names first; kept

@@ -23,7 +23,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, JIT, PARALLEL_JIT
 from .constraints import violates_with
 from .keys import find_ids, key_words, next_subset, without
 from .rng import new_state, uniform
@@ -87,14 +87,14 @@ def build_children(attrs, lengths, table):
     return start, child_attr, child_row
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _median3(a, b, c):
     if a < b:
         return b if b < c else (c if a < c else a)
     return a if a < c else (c if b < c else b)
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _select(buf, n, k):
     """k-th smallest of ``buf[:n]`` (quickselect, median-of-three pivot); reorders ``buf``."""
     lo = 0
@@ -124,7 +124,7 @@ def _select(buf, n, k):
     return buf[k]
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def percentile(buf, n, q):
     """The ``q``-th percentile of ``buf[:n]`` with linear interpolation (NumPy's default)."""
     if n == 1:
@@ -144,7 +144,7 @@ def percentile(buf, n, q):
     return low + frac * (high - low)
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _subset_with(record, idx, j, extra, n_extra, comb):
     """Sorted ``record[idx[:j]]`` plus ``extra[:n_extra]`` into ``comb``; returns the length."""
     n = 0
@@ -162,21 +162,21 @@ def _subset_with(record, idx, j, extra, n_extra, comb):
     return n
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _subset_row(table, record, idx, j, extra, n_extra, work):
     """Row of :func:`_subset_with`'s combination in the table (-1: absent), and its length."""
     n = _subset_with(record, idx, j, extra, n_extra, work.comb)
     return find_ids(table, work.comb, n, work.key), n
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _first_subset(idx, j):
     """Set ``idx[:j]`` to the first j-subset, ``0 .. j - 1``."""
     for s in range(j):
         idx[s] = s
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _value(row, model, share, synthetic):
     """Weight of a combination row: its scaled count, or what is left of this partition's share."""
     if model.use_synthetic:
@@ -184,7 +184,7 @@ def _value(row, model, share, synthetic):
     return model.scaled[row]
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _allows(table, model, share, work, m, c):
     """Whether every combination of ``extra[0]`` and ``c`` with up to L - 2 of the record's
     ``m`` attributes is in the table with a positive value; and the value of the one with all ``m``."""
@@ -207,7 +207,7 @@ def _allows(table, model, share, work, m, c):
     return True, full_value
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _keep_by_lookups(table, model, share, work, x, pick, n_alive, m):
     """Candidates that ``x`` leaves allowed, weighed; every combination is looked up in the table.
 
@@ -249,7 +249,7 @@ def _keep_by_lookups(table, model, share, work, x, pick, n_alive, m):
     return kept
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _walk_children(table, model, share, work, children, m):
     """Hit counts of the candidates (``member``) over the combinations Q of ``extra[0]`` with up
     to L - 2 record attributes (see :func:`_keep_by_children`); returns how many Q there are."""
@@ -280,7 +280,7 @@ def _walk_children(table, model, share, work, children, m):
     return n_q
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _keep_by_children(table, model, share, work, children, x, pick, n_alive, m):
     """Candidates that ``x`` leaves allowed, weighed; by walking the table's child lists.
 
@@ -355,7 +355,7 @@ def _budgets(model, share, state):
     return initial
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _start_record(model, share, work, budget, store):
     """The candidates of an empty record: attributes with budget and a positive value; how many."""
     alive, weight, stored, values = work.alive, work.weight, work.stored, work.values
@@ -377,7 +377,7 @@ def _start_record(model, share, work, budget, store):
     return n_alive
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _draw(weight, n_alive, state):
     """A position drawn in proportion to ``weight[:n_alive]``, or -1 when they sum to 0."""
     total = 0.0
@@ -397,7 +397,7 @@ def _draw(weight, n_alive, state):
     return pick
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _tally(table, model, work, m):
     """Count in ``synthetic`` every combination the record gains: ``extra[0]`` with each subset."""
     idx = work.idx
@@ -411,7 +411,7 @@ def _tally(table, model, work, m):
                 break
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _grow(record, grown, m, x):
     """``grown[:m + 1]``: the record's ``m`` sorted ids with ``x`` added, kept sorted."""
     p = 0

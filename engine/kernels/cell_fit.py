@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, JIT, PARALLEL_JIT
 from .constraints import violates_with
 from .keys import INLINE
 from .rng import below
@@ -104,7 +104,7 @@ def cell_counts(codes, base, own, other, stride, slack):
     return held.sum()
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def move_gain(codes, r, c, w, lay, slack, missing, squared, old_idx, new_idx):
     """Record r's column c becoming code w: ``(allowed, change of the L1 error)``.
 
@@ -137,7 +137,7 @@ def move_gain(codes, r, c, w, lay, slack, missing, squared, old_idx, new_idx):
     return True, gain
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def apply(codes, r, c, w, slack, old_idx, new_idx):
     """Record r's column c becomes w: it leaves the cells ``old_idx`` and enters ``new_idx``."""
     for i in range(old_idx.shape[0]):
@@ -148,7 +148,7 @@ def apply(codes, r, c, w, slack, old_idx, new_idx):
     codes[r, c] = w
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def conflicts(codes, r, c, w, lay, slack, alive, bad, drop):
     """Columns of record r to empty so that code w > 0 fits in column c; how many (-1: w alone is absent).
 
@@ -198,7 +198,7 @@ def conflicts(codes, r, c, w, lay, slack, alive, bad, drop):
         n_drop += 1
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def set_with_room(codes, r, c, w, lay, slack, missing, squared, step_old, step_new, alive, bad, drop, saved):
     """Record r's column c becomes w, emptying first the columns :func:`conflicts` names; kept (True)
     when that lowers the error, else undone (False)."""
@@ -231,7 +231,7 @@ def set_with_room(codes, r, c, w, lay, slack, missing, squared, step_old, step_n
     return False
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def best_value(codes, r, c, lay, slack, missing, squared, n_values, gains, allowed, old_idx, new_idx):
     """Record r's column c takes, of the codes ``0 .. n_values - 1`` it may take without emptying
     another column, the one that lowers the error most (the first of equals); kept (True) when

@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from ..config import BORROW_JIT, JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, PARALLEL_JIT
 
 #: The constraints, flat (see the module docs).
 Rules = namedtuple("Rules", ["item_ptr", "item_col", "item_off", "item_len", "mask", "col_ptr", "col_rules"])
@@ -39,7 +39,7 @@ def _matches(rules, i, v):
     return 0 < v < rules.item_len[i] and rules.mask[rules.item_off[i] + v] != 0
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def violates(record, rules):
     """Whether ``record`` (codes by column) holds every item of some constraint."""
     for k in range(rules.item_ptr.shape[0] - 1):
@@ -83,7 +83,7 @@ def violating_records(codes, rules, out):
         out[r] = violates(codes[:, r], rules)
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def blank_violations(codes, rules):
     """Make every record of ``codes`` (``(n_columns, n_records)``) violate nothing by setting items to 0.
 
@@ -109,7 +109,7 @@ def blank_violations(codes, rules):
     return changed
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def draw_allowed(record, c, cumulative, lo, width, u, rules):
     """A code of column ``c`` drawn with uniform ``u`` from the cumulative row ``cumulative[lo:lo + width]``
     (code j has probability ``cumulative[lo + j] - cumulative[lo + j - 1]``), among the codes that

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, JIT, PARALLEL_JIT
 from .keys import digit
 
 #: Rows per thread below which splitting rows over threads does not pay.
@@ -72,7 +72,7 @@ def dense_histogram(codes, cols, strides, n_bins, n_threads):
     return hist
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _is_full(key, radices, strides):
     """True when no digit of ``key`` is 0, i.e. the record had every attribute."""
     for j in range(radices.shape[0]):
@@ -210,7 +210,7 @@ def attributes_per_record(codes):
 BLOCK_ROWS = 4096
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _unit_keys(codes, sets, radices, strides, first, stop, lo, hi, keys):
     """Joint keys of rows ``lo:hi`` on a unit: its shared prefix, then each set's last column."""
     k = sets.shape[1]
@@ -244,7 +244,7 @@ def _unit_target(hist, radices, bin_offsets, first, stop, scratch):
     return target
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _unpack(hist, radices, bin_offsets, first, stop, joint):
     """Add a pack's joint histogram into each of its sets' bins (summing out the other sets' last columns)."""
     k = radices.shape[1]

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from numba import njit
 
-from ..config import JIT
+from ..config import BORROW_JIT
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _is_null(validity, offset, i):
     j = offset + i
     return (validity[j >> 3] >> (j & 7)) & 1 == 0
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def remap_indices(indices, validity, offset, remap, null_slot, out):
     """``out[i] = remap[indices[i]]``, or ``remap[null_slot]`` where entry ``i`` is null."""
     if validity.shape[0] == 0:
@@ -30,7 +30,7 @@ def remap_indices(indices, validity, offset, remap, null_slot, out):
         out[i] = remap[null_slot] if _is_null(validity, offset, i) else remap[indices[i]]
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def count_indices(indices, validity, offset, null_slot, counts):
     """Add to ``counts[v]`` the entries of index ``v``, and the nulls to ``counts[null_slot]``."""
     if validity.shape[0] == 0:

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, JIT, PARALLEL_JIT
 from .keys import EMPTY, INLINE, Table, extend, find_word, next_subset, pack_word, without
 from .noise import uniform_below
 
@@ -224,7 +224,7 @@ def _dense_candidate(codes, dense, s, r):
     return dense.index[key]
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _dense_block(codes, dense, s, start, stop, flag, per_record, lo, hits, prefix):
     """Records ``start .. stop`` on column set s: per record its candidates, per key its records.
 

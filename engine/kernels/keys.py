@@ -36,7 +36,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from ..config import JIT
+from ..config import BORROW_JIT, JIT
 from .rng import GOLDEN
 
 #: ``slots`` (int64, ``(capacity, 1 + n_words)``: a row, -1 when empty, then the key's words)
@@ -50,7 +50,7 @@ _WORD_LIMIT = (1 << 63) - 1
 INLINE = {**JIT, "inline": "always"}
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def key_layout(n_attributes, length):
     """``(radix, per_word, n_words)`` of keys of up to ``length`` ids below ``n_attributes``."""
     radix = max(n_attributes + 1, 2)
@@ -78,7 +78,7 @@ def pack_word(ids, lo, hi, radix):
     return word
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def pack(ids, n, radix, per_word, key):
     """Write the key of the sorted ids ``ids[:n]`` into ``key`` (every word)."""
     for w in range(key.shape[0]):
@@ -95,7 +95,7 @@ def pack_rows(combos, lengths, radix, per_word, n_words):
     return keys
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def unpack(key, radix, out):
     """The ids of ``key`` into ``out`` (room for every id); returns how many."""
     n = 0
@@ -200,7 +200,7 @@ def find_word(table, word):
     return slots[s, 0]
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def find_ids(table, ids, n, key):
     """Row of the combination of sorted ids ``ids[:n]``, or -1 (``key``: scratch of ``n_words``)."""
     pack(ids, n, table.radix, table.per_word, key)
@@ -217,7 +217,7 @@ def find_rows(table, combos, lengths):
     return out
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def without(ids, n, drop, out):
     """``ids[:n]`` less the one at position ``drop``, into ``out[:n - 1]``."""
     m = 0
@@ -227,7 +227,7 @@ def without(ids, n, drop, out):
             m += 1
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def next_subset(idx, j, m):
     """Advance ``idx[:j]`` to the next j-subset of ``range(m)`` in lexicographic order.
 
@@ -244,7 +244,7 @@ def next_subset(idx, j, m):
     return True
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def digit(key, stride, radix):
     """The code of one column in a column set's value key (its ``stride`` and ``radix``)."""
     return (key // stride) % radix

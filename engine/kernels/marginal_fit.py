@@ -23,12 +23,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..config import JIT
+from ..config import BORROW_JIT, JIT
 from .constraints import draw_allowed, violates, violates_with
 from .rng import below, new_state, uniform
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def marginal_counts(codes, cols, strides, out):
     """Add each record's cell of the marginal over ``cols`` to ``out`` (int64, zeroed by the caller)."""
     n = codes.shape[0]
@@ -39,7 +39,7 @@ def marginal_counts(codes, cols, strides, out):
         out[cell] += 1
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def all_marginal_counts(codes, m_cols, m_ptr, m_strides, m_offset, out):
     """``marginal_counts`` of every flat marginal into its slice of ``out`` (zeroed by the caller)."""
     for m in range(m_ptr.shape[0] - 1):
@@ -47,7 +47,7 @@ def all_marginal_counts(codes, m_cols, m_ptr, m_strides, m_offset, out):
         marginal_counts(codes, m_cols[lo:hi], m_strides[lo:hi], out[m_offset[m] : m_offset[m + 1]])
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _cell(codes, r, m, m_cols, m_ptr, m_strides, m_offset):
     cell = m_offset[m]
     for i in range(m_ptr[m], m_ptr[m + 1]):
@@ -55,7 +55,7 @@ def _cell(codes, r, m, m_cols, m_ptr, m_strides, m_offset):
     return cell
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _stride_of(c, m, m_cols, m_ptr, m_strides):
     for i in range(m_ptr[m], m_ptr[m + 1]):
         if m_cols[i] == c:
@@ -63,7 +63,7 @@ def _stride_of(c, m, m_cols, m_ptr, m_strides):
     return 0
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def move_gain(codes, r, c, v, m_cols, m_ptr, m_strides, m_offset, target, current, weight, c_ptr, c_marg):
     """Change of the weighted L1 error if record r's column c became v (negative: better)."""
     old = np.int64(codes[r, c])
@@ -81,7 +81,7 @@ def move_gain(codes, r, c, v, m_cols, m_ptr, m_strides, m_offset, target, curren
     return gain
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _apply(codes, r, c, v, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c_marg):
     old = np.int64(codes[r, c])
     for j in range(c_ptr[c], c_ptr[c + 1]):
@@ -92,7 +92,7 @@ def _apply(codes, r, c, v, m_cols, m_ptr, m_strides, m_offset, current, c_ptr, c
     codes[r, c] = v
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def best_move(
     codes,
     r,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, PARALLEL_JIT
 
 
 @njit(**PARALLEL_JIT)
@@ -38,7 +38,7 @@ def first_codes(codes, subject, n_subjects, out, conflicts):
         conflicts[c] = count
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def code_indicators(column, subject, out):
     """``out[v - 1, s] = 1`` where some row of subject ``s`` holds code ``v`` (values × subjects)."""
     for r in range(column.shape[0]):

@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..config import JIT
+from ..config import BORROW_JIT, JIT
 
 TWO62 = 1 << 62
 MASK31 = (1 << 31) - 1
 MASK62 = TWO62 - 1
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _word(words, state):
     i = state[0]
     if i >= words.shape[0]:
@@ -31,7 +31,7 @@ def _word(words, state):
     return words[i]
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def uniform_below(m, words, state):
     """Uniform integer in [0, m) for 1 <= m <= 2**62, by rejection (no modulo bias)."""
     limit = (TWO62 // m) * m
@@ -43,13 +43,13 @@ def uniform_below(m, words, state):
             return r % m
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def bernoulli(n, d, words, state):
     """True with probability n/d (0 <= n <= d)."""
     return uniform_below(d, words, state) < n
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def bernoulli_exp_unit(n, d, words, state):
     """True with probability exp(-n/d) for 0 <= n/d <= 1 (CKS20 Algorithm 1, first case).
 
@@ -69,7 +69,7 @@ def bernoulli_exp_unit(n, d, words, state):
     return k % 2 == 1
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def bernoulli_exp(n, d, words, state):
     """True with probability exp(-n/d) for any n/d >= 0 (CKS20 Algorithm 1)."""
     whole = n // d
@@ -81,7 +81,7 @@ def bernoulli_exp(n, d, words, state):
     return bernoulli_exp_unit(n - whole * d, d, words, state)
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _mul128(x, y):
     """x * y for 0 <= x, y < 2**62 as (hi, lo) in base 2**62."""
     x1, x0 = x >> 31, x & MASK31
@@ -94,7 +94,7 @@ def _mul128(x, y):
     return hi, lo & MASK62
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def bernoulli_exp_square(a, d, words, state):
     """True with probability exp(-a*a/d), exactly, for 0 <= a, d < 2**62.
 
@@ -118,7 +118,7 @@ def bernoulli_exp_square(a, d, words, state):
     return bernoulli_exp_unit(remainder, d, words, state)
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def discrete_laplace(scale_num, scale_den, words, state):
     """A sample with P(z) proportional to exp(-|z| * scale_den / scale_num) (CKS20 Alg. 2)."""
     t, s = scale_num, scale_den
@@ -142,7 +142,7 @@ def discrete_laplace(scale_num, scale_den, words, state):
         return -y if negative else y
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def discrete_gaussian(sigma2_num, sigma2_den, t, words, state):
     """A sample with P(z) proportional to exp(-z^2 / (2 sigma^2)), sigma^2 = num/den (CKS20 Alg. 3).
 
@@ -169,7 +169,7 @@ def discrete_gaussian(sigma2_num, sigma2_den, t, words, state):
             return 0
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def fill_discrete_gaussian(out, sigma2_num, sigma2_den, t, words, state):
     """Fill ``out`` with discrete Gaussian samples; False if the words ran out.
 
@@ -185,7 +185,7 @@ def fill_discrete_gaussian(out, sigma2_num, sigma2_den, t, words, state):
     return True
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def fill_discrete_laplace(out, scale_num, scale_den, words, state):
     """Fill ``out`` with discrete Laplace samples; False if the words ran out (see above)."""
     for i in range(out.shape[0]):
@@ -242,7 +242,7 @@ def exponential_quantile(histogram, q_num, q_den, eps_num, eps_den, prior_num, p
             return -1
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def exponential_choice(numerators, denominator, words, state):
     """Index i with probability proportional to exp(-numerators[i] / denominator), sampled exactly.
 

@@ -29,7 +29,7 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _DOUBLE_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def mix64(z):
     """splitmix64's finalizer: a bijective scramble of a uint64."""
     z = (z ^ (z >> np.uint64(30))) * _MIX1
@@ -63,13 +63,13 @@ def seeded_states(seeds):
     return states
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def substream_seed(seed, i):
     """Seed of item ``i``'s own stream, from its partition's ``seed``."""
     return np.uint64(seed) ^ (np.uint64(i) * GOLDEN)
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 

@@ -117,7 +117,7 @@ def fenwick_find(tree, target):
 _MEMBER_DRAWS = 4096
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def random_member(index, work, rng):
     """A uniformly random record of the current support set.
 
@@ -405,7 +405,7 @@ def pool_records(node, on_first, rule, first, pool, lo, hi, share, tries, holder
 # --- unseeded and value-seeded -----------------------------------------------------------------
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def unseeded_start(codes, offsets, counts, k, rng, order):
     """The start of an unseeded record, drawn on all records.
 
@@ -427,7 +427,7 @@ def unseeded_start(codes, offsets, counts, k, rng, order):
     return n_columns, -1
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def replay_start(orders, j, rng, order):
     """:func:`unseeded_start` of unseeded record ``j`` from its own stream (seeded into ``rng``)."""
     seed_state(rng, substream_seed(orders.seeds[j // orders.partition_size], j))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..config import JIT, PARALLEL_JIT
+from ..config import BORROW_JIT, JIT, PARALLEL_JIT
 
 #: Words per parallel block: 2,048 words (16 KiB) of a mask stay in the L1/L2 cache while
 #: every attribute's words of the block are counted against it.
@@ -40,7 +40,7 @@ def popcount(x):
     return np.int64((x * _H01) >> np.uint64(56))
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def n_words(n_rows):
     """Words of a bitset of ``n_rows`` rows."""
     return (n_rows + 63) // 64

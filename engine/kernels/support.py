@@ -444,7 +444,7 @@ def try_add(index, work, b, k, exit_hits, list_max):
     return ok
 
 
-@njit(**JIT)
+@njit(**BORROW_JIT)
 def support_count(codes, attr_col, attr_code, ids):
     """Exact support of the ids by a scan of every record (for checks, not hot paths)."""
     n_rows = codes.shape[1]
