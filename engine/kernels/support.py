@@ -36,13 +36,13 @@ The support set ``M`` of the combination being grown lives in a *work* tuple
   which also estimates ``|M|``;
 * mode 2 — ``M`` is listed in ``rows`` (sorted record ids), from the moment a
   sparse id is accepted or the estimated support is ``list_max`` or less; a
-  test looks up one code per listed record and an accepted id filters the
-  list in place.
+  test looks up one bit (a dense id's bitmap stays in cache) or one code (a
+  sparse id) per listed record, and an accepted id filters the list in place.
 
 A mode-1 test reads a few words while the combination is common and at most
 one pass over ``n_rows / 64`` words (two bitmaps' worth, plus the bitmaps
 selected since the last pass) when it is not; a mode-2 test reads ``|M|``
-codes. ``state`` is int64 ``[mode, n_listed, n_selected, n_dense_selected,
+bits or codes. ``state`` is int64 ``[mode, n_listed, n_selected, n_dense_selected,
 generation]``; ``cached[0, block]`` is the generation (bumped by
 :func:`reset`) in which ``words`` of that block were last brought up to
 date, ``cached[1, block]`` how many selected bitmaps they hold. Kernels
@@ -257,12 +257,16 @@ def reset(work):
 
 
 @njit(**BORROW_JIT)
+def _has_bit(bitmaps, slot, r):
+    """Whether record ``r`` is in bitmap ``slot``."""
+    return (bitmaps[slot, r >> 6] >> np.uint64(r & 63)) & np.uint64(1) != 0
+
+
+@njit(**BORROW_JIT)
 def _in_all(bitmaps, dense_selected, n_dense, r):
     """Whether record ``r`` is in every selected bitmap."""
-    word = r >> 6
-    bit = np.uint64(1) << np.uint64(r & 63)
     for j in range(n_dense):
-        if bitmaps[dense_selected[j], word] & bit == 0:
+        if not _has_bit(bitmaps, dense_selected[j], r):
             return False
     return True
 
@@ -328,8 +332,7 @@ def has_support(index, work, b, k, exit_hits):
         if slot >= 0:
             # b's bitmap (n_rows / 64 words) stays in cache where the records' codes would not.
             for i in range(n_listed):
-                r = rows[i]
-                if (bitmaps[slot, r >> 6] >> np.uint64(r & 63)) & np.uint64(1):
+                if _has_bit(bitmaps, slot, rows[i]):
                     hits += 1
                     if hits >= k:
                         return True, hits
@@ -404,7 +407,7 @@ def accept(index, work, b, estimate, list_max):
         if slot >= 0:
             for i in range(state[S_LISTED]):
                 r = rows[i]
-                if (bitmaps[slot, r >> 6] >> np.uint64(r & 63)) & np.uint64(1):
+                if _has_bit(bitmaps, slot, r):
                     rows[m] = r
                     m += 1
         else:
