@@ -68,13 +68,13 @@ use_versioned_cache()
 JIT = {"cache": True, "nogil": True}
 #: Flags for kernels that split work over threads with ``prange``.
 PARALLEL_JIT = {"cache": True, "nogil": True, "parallel": True}
-#: Flags for small helpers called in hot loops (support tests, random draws, constraint checks).
-#: Numba counts references to every array a compiled function is passed, with an atomic
-#: increment and decrement per array per call; on row-seeded synthesis that was a fifth of the
-#: time on one thread, and more on two, whose counts fight over shared cache lines. These
-#: helpers only borrow arrays from their caller: they allocate nothing and return no array
-#: (``tests/test_borrowed_kernels.py`` checks both), so they are compiled with Numba's runtime
-#: off and count nothing.
+#: Flags for kernels that allocate nothing and return no array: mostly helpers called in hot
+#: loops (support tests, random draws, noise, constraint checks, fit moves). Numba counts
+#: references to every array a compiled function is passed, with an atomic increment and
+#: decrement per array per call; on row-seeded synthesis that was a fifth of the time on one
+#: thread, and more on two, whose counts fight over shared cache lines. With Numba's runtime
+#: off these kernels borrow their arrays and count nothing. Numba refuses to compile one that
+#: allocates; ``tests/test_borrowed_kernels.py`` checks that none returns an array.
 BORROW_JIT = {"cache": True, "nogil": True, "_nrt": False}
 
 

@@ -1,9 +1,10 @@
 """Kernels compiled without reference counting (``config.BORROW_JIT``) stay safe to call.
 
-Such a kernel borrows its arrays from the caller. Returning an array (Numba allows an
-argument as it came) would hand the caller a reference nobody counted, and the caller's release of it
-would free memory still in use; allocating needs the runtime these kernels run without. So
-every borrowed kernel, as compiled, returns scalars or tuples of scalars only.
+Such a kernel borrows its arrays from the caller. Numba refuses to compile one that
+allocates, or that returns an array it did not receive; but it lets one return an
+argument as it came, and that reference, counted by nobody, would be released by the
+caller once too often and free memory still in use. So every borrowed kernel, as
+compiled, must return scalars or tuples of scalars only.
 """
 
 from __future__ import annotations
