@@ -20,9 +20,9 @@ counts, dense_slot, bitmaps, sparse_start, sparse_rows, pairs, row_codes)``:
   when there are too many ids to keep it): a combination is never more common
   than its rarest pair, so most rare combinations are rejected in O(length),
   and a combination of two ids is answered exactly;
-* ``row_codes`` is ``codes`` transposed (one record's codes side by side), so
-  that the tests on a listed support set read the same few cache lines
-  whatever the column.
+* ``row_codes`` is ``codes.T``, a view (``row_codes[r, c]`` is record
+  ``r``'s code in column ``c``): a test of a sparse id on a listed support set
+  reads one column, in record order.
 
 The support set ``M`` of the combination being grown lives in a *work* tuple
 ``(state, selected, dense_selected, rows, words, cached)``, in one of three modes:
@@ -57,6 +57,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import BORROW_JIT, JIT, PARALLEL_JIT
+from .simd import equal_bits
 
 MODE_ALL = 0
 MODE_BITMAP = 1
@@ -75,6 +76,9 @@ _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
 #: Words per block of a bitmap scan (a test stops at the end of a block).
 _BLOCK = 64
+#: A column with this many values or fewer ("no attribute" counted) fills its
+#: bitmaps by vector compares, one pass per value (see :func:`_index_column`).
+PACK_VALUES = 32
 
 
 @njit(**BORROW_JIT)
@@ -135,16 +139,34 @@ def attribute_counts(codes, offsets):
 attribute_counts_serial = one_thread(attribute_counts, "attribute_counts_serial")
 
 
+@njit(**BORROW_JIT)
+def _store_word(bitmaps, sparse_rows, cursor, slot, a, w, x):
+    """Word ``w`` of id ``a``'s records: stored in its bitmap, or listed (a sparse id)."""
+    if slot >= 0:
+        bitmaps[slot, w] = x
+        return
+    one = np.uint64(1)
+    while x != 0:
+        low = x & (~x + one)
+        sparse_rows[cursor[a]] = w * 64 + popcount(low - one)
+        cursor[a] += 1
+        x ^= low
+
+
 @njit(**JIT)
 def _index_column(codes, offsets, dense_slot, c, bitmaps, sparse_rows, cursor):
     """Fill column ``c``'s bitmaps and lists, 64 records (one bitmap word) at a time.
 
-    A word of every code seen is built in a small array, then stored; ids are
-    looked up by code once per column.
+    A column of few values (``PACK_VALUES`` or fewer, "no attribute" counted)
+    is read once per value, 64 codes per vector compare
+    (:func:`~.simd.equal_bits`). Otherwise the words of every code are built
+    in one pass, in four lanes that take turns, so that a run of one common
+    code does not wait on its own last update.
     """
     column = codes[c]
     n_rows = codes.shape[1]
     n_values = offsets[c + 1] - offsets[c]
+    n_full = n_rows // 64
     ids = np.empty(n_values + 1, dtype=np.int64)
     ids[0] = offsets[codes.shape[0]] + c
     for v in range(1, n_values + 1):
@@ -152,26 +174,42 @@ def _index_column(codes, offsets, dense_slot, c, bitmaps, sparse_rows, cursor):
     slots = np.empty(n_values + 1, dtype=np.int64)
     for v in range(n_values + 1):
         slots[v] = dense_slot[ids[v]]
-    word = np.zeros(n_values + 1, dtype=np.uint64)
-    touched = np.empty(n_values + 1, dtype=np.int64)
+    one = np.uint64(1)
+    if n_values + 1 <= PACK_VALUES:
+        for v in range(n_values + 1):
+            code = column.dtype.type(v)
+            for w in range(n_full):
+                x = equal_bits(column, w * 64, code)
+                if x != 0:
+                    _store_word(bitmaps, sparse_rows, cursor, slots[v], ids[v], w, x)
+            x = np.uint64(0)
+            for r in range(n_full * 64, n_rows):
+                if column[r] == code:
+                    x |= one << np.uint64(r - n_full * 64)
+            if x != 0:
+                _store_word(bitmaps, sparse_rows, cursor, slots[v], ids[v], n_full, x)
+        return
+    lanes = np.zeros((4, n_values + 1), dtype=np.uint64)
     for w in range((n_rows + 63) // 64):
         lo = w * 64
-        n_touched = 0
-        for r in range(lo, min(lo + 64, n_rows)):
-            v = column[r]
-            if slots[v] >= 0:
-                if word[v] == 0:
-                    touched[n_touched] = v
-                    n_touched += 1
-                word[v] |= np.uint64(1) << np.uint64(r - lo)
-            else:
-                a = ids[v]
-                sparse_rows[cursor[a]] = r
-                cursor[a] += 1
-        for i in range(n_touched):
-            v = touched[i]
-            bitmaps[slots[v], w] = word[v]
-            word[v] = 0
+        if w < n_full:
+            for i in range(0, 64, 4):
+                lanes[0, column[lo + i]] |= one << np.uint64(i)
+                lanes[1, column[lo + i + 1]] |= one << np.uint64(i + 1)
+                lanes[2, column[lo + i + 2]] |= one << np.uint64(i + 2)
+                lanes[3, column[lo + i + 3]] |= one << np.uint64(i + 3)
+        else:
+            for r in range(lo, n_rows):
+                lanes[0, column[r]] |= one << np.uint64(r - lo)
+        for v in range(n_values + 1):
+            x = lanes[0, v] | lanes[1, v] | lanes[2, v] | lanes[3, v]
+            if x == 0:
+                continue
+            lanes[0, v] = 0
+            lanes[1, v] = 0
+            lanes[2, v] = 0
+            lanes[3, v] = 0
+            _store_word(bitmaps, sparse_rows, cursor, slots[v], ids[v], w, x)
 
 
 @njit(**PARALLEL_JIT)
@@ -190,6 +228,29 @@ def fill_index(codes, offsets, dense_slot, sparse_start, n_dense, n_sparse_rows)
 
 
 fill_index_serial = one_thread(fill_index, "fill_index_serial")
+
+
+@njit(**JIT)
+def holder_codes(codes, column, code):
+    """The codes of the records whose column ``column`` holds ``code``, in record order.
+
+    ``codes[:, codes[column] == code]``: one pass over ``codes[column]``, then
+    one per column, each reading its column in order.
+    """
+    n_columns, n_rows = codes.shape
+    key = codes[column]
+    rows = np.empty(n_rows + 1, dtype=np.int64)
+    n = 0
+    for r in range(n_rows):
+        rows[n] = r  # without a branch: kept when it holds the code
+        n += np.int64(key[r] == code)
+    out = np.empty((n_columns, n), dtype=codes.dtype)
+    for c in range(n_columns):
+        source = codes[c]
+        target = out[c]
+        for i in range(n):
+            target[i] = source[rows[i]]
+    return out
 
 
 @njit(**PARALLEL_JIT)

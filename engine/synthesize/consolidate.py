@@ -35,6 +35,7 @@ from ..kernels.support import (
     attribute_counts_serial,
     fill_index,
     fill_index_serial,
+    holder_codes,
     pair_counts,
 )
 from ..protect import round_down
@@ -157,7 +158,7 @@ def index_codes(
         sparse_start,
         sparse_rows,
         pairs,
-        np.ascontiguousarray(codes.T),
+        codes.T,
     )
     return SupportIndex(
         arrays=arrays,
@@ -184,6 +185,13 @@ def holders(codes: np.ndarray, offsets: np.ndarray, attr_col: np.ndarray, a: int
     column = int(attr_col[a])
     code = a - offsets[column] + 1 if a < offsets[-1] else 0
     return np.flatnonzero(codes[column] == code)
+
+
+def holding_codes(codes: np.ndarray, offsets: np.ndarray, attr_col: np.ndarray, a: int) -> np.ndarray:
+    """``codes`` of the records holding id ``a``, contiguous (the rows of a node indexed on ``a``)."""
+    column = int(attr_col[a])
+    code = a - offsets[column] + 1 if a < offsets[-1] else 0
+    return holder_codes(codes, column, codes.dtype.type(code))
 
 
 def group_by(first: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -291,7 +299,7 @@ def group_index(
     parallel: bool = False,
 ) -> SupportIndex:
     """Index of the records holding id ``a`` (built on the calling thread unless ``parallel``)."""
-    rows = np.ascontiguousarray(codes[:, holders(codes, offsets, attr_col, a)])
+    rows = holding_codes(codes, offsets, attr_col, a)
     return index_codes(rows, offsets, attribute_columns, k, use_pairs=False, parallel=parallel)
 
 

@@ -62,7 +62,7 @@ from .consolidate import (
     Tally,
     consolidate,
     group_by,
-    holders,
+    holding_codes,
     id_counts,
     index_codes,
     run_parallel,
@@ -73,8 +73,9 @@ from .consolidate import (
 #: from the sensitive records holding the prefix and ``b`` (one level deeper)
 #: when ``n_records * (node_rows - rows_b) >= SPLIT_COST * rows_b``: indexing
 #: the ``rows_b`` records costs about as much per row as the records save per
-#: row left out (measured on generated case data, 100k to 1M rows).
-SPLIT_COST = 4000
+#: row left out (measured on generated case data, 1M and 3M rows, two threads:
+#: 1000 and 2000 tie, 4000 takes 15 % longer at 3M and 500 15 % longer at 1M).
+SPLIT_COST = 1000
 #: Records grown per kernel call on a node: between calls a group looks whether the job is being
 #: left (Ctrl-C, SIGTERM), so that it stops within a fraction of a second even on a 10M-row node.
 GROW_CHUNK = 4096
@@ -164,8 +165,8 @@ def first_pass(
         rest = []
         for b, members in group_by(kept):
             if len(members) * (node_rows - node_counts[b]) >= split_cost * node_counts[b]:
-                rows = holders(node_codes, offsets, attr_col, b)
-                grow_prefix(np.ascontiguousarray(node_codes[:, rows]), records[members], places[members])
+                child = holding_codes(node_codes, offsets, attr_col, b)
+                grow_prefix(child, records[members], places[members])
             else:
                 rest.append(members)
         if not rest:
@@ -185,8 +186,8 @@ def first_pass(
         a, records = item
         column = attr_col[a]
         out[column, records] = codes[column, records]
-        rows = holders(codes, offsets, attr_col, a)
-        grow_prefix(np.ascontiguousarray(codes[:, rows]), records, np.zeros(len(records), dtype=np.int64))
+        start = np.zeros(len(records), dtype=np.int64)
+        grow_prefix(holding_codes(codes, offsets, attr_col, a), records, start)
 
     # Largest groups first, so that the threads finish together.
     groups = sorted(group_by(first), key=lambda item: -int(counts[item[0]]))

@@ -1,0 +1,89 @@
+"""The support index's bitmaps and lists against plain numpy, whichever way a column is filled.
+
+A column of few values is filled by vector compares of 64 codes
+(:func:`~showcase.engine.kernels.simd.equal_bits`), a column of many in one
+pass of four lanes; both must give exactly the records holding each id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numba import njit
+
+from showcase.engine.kernels.simd import equal_bits
+from showcase.engine.kernels.support import PACK_VALUES, holder_codes
+from showcase.engine.synthesize.consolidate import index_codes
+
+
+@njit(cache=False)
+def _bits_of(column, start, value):
+    return equal_bits(column, start, value)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+def test_equal_bits_marks_exactly_the_equal_codes(dtype):
+    rng = np.random.default_rng(7)
+    column = rng.integers(0, 4, 200).astype(dtype)
+    for start in (0, 1, 63, 136):
+        for value in range(5):
+            got = int(_bits_of(column, start, column.dtype.type(value)))
+            want = sum(1 << i for i in range(64) if column[start + i] == value)
+            assert got == want
+
+
+def _codes(rng, n_rows, sizes, dtype):
+    """Codes ``(len(sizes), n_rows)``: column ``c`` holds 0 (no attribute) .. ``sizes[c]``,
+    skewed towards low codes, with the offsets of its attribute ids."""
+    codes = np.empty((len(sizes), n_rows), dtype=dtype)
+    for c, size in enumerate(sizes):
+        weights = 1.0 / np.arange(1, size + 2) ** rng.uniform(0, 2)
+        codes[c] = rng.choice(size + 1, n_rows, p=weights / weights.sum())
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return codes, offsets
+
+
+def check_index(codes, offsets):
+    """Every id's bitmap or list holds exactly its records."""
+    n_columns, n_rows = codes.shape
+    columns = np.repeat(np.arange(n_columns), np.diff(offsets)).astype(np.int32)
+    arrays = index_codes(codes, offsets, columns, 1, use_pairs=False, parallel=False).arrays
+    attr_col, attr_code, counts, dense_slot, bitmaps, sparse_start, sparse_rows = arrays[2:9]
+    for a in range(len(counts)):
+        want = np.flatnonzero(codes[attr_col[a]] == attr_code[a])
+        assert counts[a] == len(want)
+        if dense_slot[a] >= 0:
+            words = bitmaps[dense_slot[a]]
+            bits = (words[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+            got = np.flatnonzero(bits.ravel())
+        else:
+            got = sparse_rows[sparse_start[a] : sparse_start[a + 1]]
+        assert np.array_equal(got, want), a
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rows=st.integers(1, 700),
+    sizes=st.lists(st.integers(1, 2 * PACK_VALUES), min_size=1, max_size=5),
+)
+def test_index_holds_exactly_each_ids_records(seed, n_rows, sizes):
+    """Both ways of filling a column, with and without a tail shorter than a word."""
+    codes, offsets = _codes(np.random.default_rng(seed), n_rows, sizes, np.uint8)
+    check_index(codes, offsets)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_index_of_wide_codes(dtype):
+    """Codes wider than a byte (a column of more than 255 values) fill the same way."""
+    codes, offsets = _codes(np.random.default_rng(3), 1000, [300, 3, 20], dtype)
+    check_index(codes, offsets)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(0, 300), code=st.integers(0, 3))
+def test_holder_codes_takes_the_records_holding_a_code(seed, n_rows, code):
+    codes, _ = _codes(np.random.default_rng(seed), n_rows, [3, 2, 5], np.uint8)
+    got = holder_codes(codes, 0, np.uint8(code))
+    assert got.flags.c_contiguous
+    assert np.array_equal(got, codes[:, codes[0] == code])
