@@ -211,7 +211,9 @@ def test_row_seeded_first_pass_keeps_maximal_subsets(table, k, seed):
 )  # fmt: skip
 def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_cost, chunk, monkeypatch):
     """Grouping by longer kept prefixes changes no record (support decisions are exact), nor does
-    growing a node's records a few at a time (``GROW_CHUNK``)."""
+    growing a node's records a few at a time (``GROW_CHUNK``), nor does an index without pair
+    counts (then the second kept attribute is read off each first attribute's node, and records
+    that keep two attributes in opposite orders go on apart)."""
     monkeypatch.setattr(row_seeded_module, "GROW_CHUNK", chunk)
     table = encode(generate_table(rows, columns, 4))
     index = support_index(table, k)
@@ -219,9 +221,32 @@ def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_c
     plain = row_seeded_records(
         index.arrays, Rule(k, index.exit_hits, index.list_max), seeds, PARTITION_SIZE, 1, no_rules()
     )
-    grouped = first_pass(table, index, k, seeds, split_cost=split_cost)
-    assert grouped.dtype == plain.dtype
-    assert grouped.tobytes() == plain.tobytes()
+    for use_pairs in (True, False):
+        grouped = first_pass(
+            table, support_index(table, k, use_pairs=use_pairs), k, seeds, split_cost=split_cost
+        )
+        assert grouped.dtype == plain.dtype
+        assert grouped.tobytes() == plain.tobytes()
+
+
+def test_pair_plan_sends_both_orders_of_a_pair_to_one_node():
+    """Records keeping a then b and records keeping b then a go on from one child of the smaller
+    node when their saving pays for it; a pair whose records save too little is finished on each
+    record's first node; records keeping one attribute are done."""
+    counts = np.array([100, 50, 80, 10], dtype=np.int64)
+    pairs = np.array([[0, 20, 30, 5], [20, 0, 9, 5], [30, 9, 0, 5], [5, 5, 5, 0]], dtype=np.int32)
+    first = np.array([0, 1, 0, 1, 2, 0, 3])
+    second = np.array([1, 0, 1, 2, 0, -1, 0])
+    # {0, 1}: savings 80 + 30 + 80 = 190 >= 9 * 20 (split, owned by node 1, the smaller);
+    # {1, 2}: saving 41 < 9 * 9; {0, 2}: saving 50 < 9 * 30; {0, 3}: saving 5 < 9 * 5.
+    plan_of = row_seeded_module.pair_plan
+    plan = {a: (rest.tolist(), [(b, r.tolist()) for b, r in children])
+            for a, rest, children in plan_of(first, second, counts, pairs, 9.0)}  # fmt: skip
+    assert plan == {1: ([3], [(0, [0, 1, 2])]), 2: ([4], []), 3: ([6], [])}
+    split_all = {
+        a: children for a, _, children in row_seeded_module.pair_plan(first, second, counts, pairs, 0.0)
+    }
+    assert sorted(b for children in split_all.values() for b, _ in children) == [0, 0, 0, 2]
 
 
 @pytest.mark.parametrize("seeded", [False, True])

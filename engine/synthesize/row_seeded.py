@@ -30,12 +30,15 @@ every record's next kept attribute is read off the counts; records sharing it
 form a subgroup that goes on from the fewer records holding both (and so on,
 one level per kept attribute) while the subgroup has enough records to pay
 for indexing them (``SPLIT_COST``); the other records are grown on their
-node's index. There a test reads a few bitmap words while the combination is
-common, about two bitmaps' worth of words once it is rare, and one code per
-record once the support set is listed (from about ``node_rows / 1024``
-records down). A record's tests cost about in proportion to its node's
-records, so step 1 stays above linear (records x node size), with nodes a
-fraction of ``n_rows``. The pool's records are grown the same way: pooled
+node's index. The second kept attribute comes from the pair counts before
+any node is built, so the records that keep ``a`` then ``b`` and those that
+keep ``b`` then ``a`` form one subgroup (:func:`pair_plan`). On a node, a
+test reads a few bitmap words while the combination is common, about two
+bitmaps' worth of words once it is rare, and one code per record once the
+support set is listed (from about ``node_rows / 1024`` records down). A
+record's tests cost about in proportion to its node's records, so step 1
+stays above linear (records x node size), with nodes a fraction of
+``n_rows``. The pool's records are grown the same way: pooled
 attributes take turns, smallest pool first, and the records starting from
 ``a`` are grown on one index of the records holding ``a`` (see
 :func:`~showcase.engine.synthesize.consolidate.grow_pool`). Groups and pool
@@ -135,11 +138,15 @@ def first_pass(
     grouped by the first attribute of their order, which is always kept, and
     each group is grown from just the sensitive records holding that
     attribute, split further by the next kept attribute while that pays (see
-    :func:`grow_prefix`). Groups run in parallel; each writes its own records.
-    ``split_cost`` tunes the splits (0 splits every group, for tests).
-    ``done(n)`` is told each time a group of ``n`` records is finished.
+    :func:`grow_prefix`). The second kept attribute is read off the pair
+    counts, so records that keep the same two attributes in either order go
+    on together, from one node (see :func:`pair_plan`). Groups run in
+    parallel; each writes its own records. ``split_cost`` tunes the splits
+    (0 splits every group, for tests). ``done(n)`` is told each time a group
+    of ``n`` records is finished.
     """
     codes, offsets, attr_col, _, counts = index.arrays[:5]
+    pairs = index.arrays[9]
     rules = no_rules() if rules is None else rules
     orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
     first = first_ids(orders, table.n_rows, False)
@@ -169,28 +176,120 @@ def first_pass(
                 grow_prefix(child, records[members], places[members])
             else:
                 rest.append(members)
-        if not rest:
-            return
-        members = np.sort(np.concatenate(rest))
+        if rest:
+            members = np.sort(np.concatenate(rest))
+            finish(node_codes, records[members], places[members], node_counts)
+
+    def finish(node_codes: np.ndarray, records: np.ndarray, places: np.ndarray, node_counts) -> None:
+        """Grow ``records`` on an index of ``node_codes``, which hold their kept prefix less its last
+        attribute (at position ``places[i]`` of record ``i``'s order)."""
         node = index_codes(
             node_codes, offsets, columns, k, use_pairs=False, parallel=False, all_counts=node_counts
         )
         rule = Rule(k, node.exit_hits, node.list_max)
-        for lo in range(0, len(members), GROW_CHUNK):
+        for lo in range(0, len(records), GROW_CHUNK):
             if stop.is_set():
                 return
-            part = members[lo : lo + GROW_CHUNK]
+            part = slice(lo, lo + GROW_CHUNK)
             grow_records(node.arrays, orders, rule, records[part], places[part], True, out, rules)
 
-    def grow(item: tuple[int, np.ndarray]) -> None:
-        a, records = item
-        column = attr_col[a]
-        out[column, records] = codes[column, records]
-        start = np.zeros(len(records), dtype=np.int64)
-        grow_prefix(holding_codes(codes, offsets, attr_col, a), records, start)
-
+    starts = np.flatnonzero(first >= 0)
+    first_columns = attr_col[first[starts]]
+    out[first_columns, starts] = codes[first_columns, starts]
     # Largest groups first, so that the threads finish together.
-    groups = sorted(group_by(first), key=lambda item: -int(counts[item[0]]))
-    finished = None if done is None else (lambda i: done(len(groups[i][1])))
-    run_parallel(grow, groups, finished, stop)
+    if pairs.shape[0] == 0:  # too many ids to count pairs: the second attribute on each node
+
+        def grow(item: tuple[int, np.ndarray]) -> None:
+            a, records = item
+            grow_prefix(holding_codes(codes, offsets, attr_col, a), records, np.zeros(len(records), np.int64))
+
+        groups = sorted(group_by(first), key=lambda item: -int(counts[item[0]]))
+        finished = None if done is None else (lambda i: done(len(groups[i][1])))
+        run_parallel(grow, groups, finished, stop)
+        return out
+
+    second = np.full(table.n_rows, -1, dtype=np.int64)
+    place = np.zeros(table.n_rows, dtype=np.int64)
+
+    def seconds(item: tuple[int, np.ndarray]) -> None:
+        a, records = item
+        # Records holding a and b, for every b: the support of {a, b}, exactly.
+        kept, places = next_kept(
+            pairs[a].astype(np.int64), orders, attr_col, records, np.zeros(len(records), np.int64), out, rules
+        )
+        second[records] = kept
+        place[records] = places
+
+    run_parallel(seconds, group_by(first), None, stop)
+    plan = pair_plan(first, second, counts, pairs, split_cost)
+
+    def grow_pairs(item: tuple[int, np.ndarray, list[tuple[int, np.ndarray]]]) -> None:
+        a, rest, children = item
+        node_codes = holding_codes(codes, offsets, attr_col, a)
+        for b, records in children:
+            if stop.is_set():
+                return
+            grow_prefix(holding_codes(node_codes, offsets, attr_col, b), records, place[records])
+        if len(rest):
+            finish(node_codes, rest, place[rest], None)
+
+    plan.sort(key=lambda item: -int(counts[item[0]]))
+    finished = None if done is None else (lambda i: done(plan_size(plan[i])))
+    run_parallel(grow_pairs, plan, finished, stop)
     return out
+
+
+def plan_size(item: tuple[int, np.ndarray, list[tuple[int, np.ndarray]]]) -> int:
+    """Records in one group of :func:`pair_plan`."""
+    return len(item[1]) + sum(len(records) for _, records in item[2])
+
+
+def pair_plan(
+    first: np.ndarray, second: np.ndarray, counts: np.ndarray, pairs: np.ndarray, split_cost: float
+) -> list[tuple[int, np.ndarray, list[tuple[int, np.ndarray]]]]:
+    """Which node grows each record, from its first two kept attributes ``first`` and ``second``.
+
+    Records that keep ``a`` then ``b`` and records that keep ``b`` then
+    ``a`` share the kept set ``{a, b}``, held by ``pairs[a, b]`` sensitive
+    records. The pair goes on as one child node when the rows its records
+    leave out of their first attribute's node pay for indexing it
+    (``sum(counts[first] - pairs[a, b]) >= split_cost * pairs[a, b]``); it is
+    built from the smaller of the two nodes. Returns, per first-level node
+    ``a``: the records to finish on ``a``'s node (second kept attribute added
+    first), and its children ``(b, records)``, records ascending. Records that
+    keep one attribute only are done.
+    """
+    n_ids = pairs.shape[0]
+    both = np.flatnonzero(second >= 0)
+    if len(both) == 0:
+        return []
+    a, b = first[both], second[both]
+    shared = pairs[a, b].astype(np.int64)
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    keys, which = np.unique(low * n_ids + high, return_inverse=True)
+    which = which.ravel()
+    saving = np.bincount(which, weights=(counts[a] - shared).astype(np.float64), minlength=len(keys))
+    key_low, key_high = keys // n_ids, keys % n_ids
+    key_shared = pairs[key_low, key_high].astype(np.int64)
+    split = saving >= split_cost * key_shared
+    owner = np.where(counts[key_low] <= counts[key_high], key_low, key_high)
+    # Each record: the node that grows it, and the child it goes on from (-1: finished on the node).
+    node = np.where(split[which], owner[which], a)
+    child = np.where(split[which], np.where(owner[which] == a, b, a), -1)
+    order = np.lexsort((both, child, node))
+    node, child, records = node[order], child[order], both[order]
+    plan = []
+    bounds = np.flatnonzero(np.diff(node)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(node)]):
+        kids = child[lo:hi]
+        edges = np.flatnonzero(np.diff(kids)) + 1
+        rest = np.zeros(0, dtype=np.int64)
+        children = []
+        for clo, chi in zip(np.r_[0, edges], np.r_[edges, len(kids)]):
+            group = np.ascontiguousarray(records[lo + clo : lo + chi])
+            if kids[clo] < 0:
+                rest = group
+            else:
+                children.append((int(kids[clo]), group))
+        plan.append((int(node[lo]), rest, children))
+    return plan
