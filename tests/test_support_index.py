@@ -15,7 +15,7 @@ from numba import njit
 
 from showcase.engine.kernels.simd import equal_bits
 from showcase.engine.kernels.support import PACK_VALUES, holder_codes
-from showcase.engine.synthesize.consolidate import index_codes
+from showcase.engine.synthesize.consolidate import holding_codes, id_counts, index_codes
 
 
 @njit(cache=False)
@@ -87,3 +87,18 @@ def test_holder_codes_takes_the_records_holding_a_code(seed, n_rows, code):
     got = holder_codes(codes, 0, np.uint8(code))
     assert got.flags.c_contiguous
     assert np.array_equal(got, codes[:, codes[0] == code])
+
+
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(1, 400))
+def test_pair_counts_are_the_counts_of_each_attributes_holders(seed, n_rows):
+    """Row ``a`` of the pair counts, with ``a``'s own count, is the id counts of the records
+    holding ``a``: row_seeded's first pass reads second attributes and first nodes' counts off it."""
+    codes, offsets = _codes(np.random.default_rng(seed), n_rows, [3, 1, 6, 2], np.uint8)
+    columns = np.repeat(np.arange(codes.shape[0]), np.diff(offsets)).astype(np.int32)
+    index = index_codes(codes, offsets, columns, 1)
+    attr_col, counts, pairs = index.arrays[2], index.arrays[4], index.arrays[9]
+    for a in range(offsets[-1]):
+        node = holding_codes(codes, offsets, attr_col, a)
+        row = pairs[a].astype(np.int64)
+        row[a] = counts[a]
+        assert np.array_equal(row, id_counts(node, offsets, columns, parallel=False))

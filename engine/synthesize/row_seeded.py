@@ -231,7 +231,10 @@ def first_pass(
                 return
             grow_prefix(holding_codes(node_codes, offsets, attr_col, b), records, place[records])
         if len(rest):
-            finish(node_codes, rest, place[rest], None)
+            # The node's counts are a's pair counts, and a's own count.
+            node_counts = pairs[a].astype(np.int64)
+            node_counts[a] = counts[a]
+            finish(node_codes, rest, place[rest], node_counts)
 
     plan.sort(key=lambda item: -int(counts[item[0]]))
     finished = None if done is None else (lambda i: done(plan_size(plan[i])))
