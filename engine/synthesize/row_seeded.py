@@ -236,7 +236,8 @@ def first_pass(
             node_counts[a] = counts[a]
             finish(node_codes, rest, place[rest], node_counts)
 
-    plan.sort(key=lambda item: -int(counts[item[0]]))
+    # Most work first (records times the rows they are grown on), so that the threads finish together.
+    plan.sort(key=lambda item: -plan_work(item, counts, pairs))
     finished = None if done is None else (lambda i: done(plan_size(plan[i])))
     run_parallel(grow_pairs, plan, finished, stop)
     return out
@@ -245,6 +246,12 @@ def first_pass(
 def plan_size(item: tuple[int, np.ndarray, list[tuple[int, np.ndarray]]]) -> int:
     """Records in one group of :func:`pair_plan`."""
     return len(item[1]) + sum(len(records) for _, records in item[2])
+
+
+def plan_work(item: tuple[int, np.ndarray, list[tuple[int, np.ndarray]]], counts, pairs) -> int:
+    """About how much work one group of :func:`pair_plan` is: its records times their node's rows."""
+    a, rest, children = item
+    return len(rest) * int(counts[a]) + sum(len(records) * int(pairs[a, b]) for b, records in children)
 
 
 def pair_plan(
