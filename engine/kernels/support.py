@@ -234,15 +234,18 @@ fill_index_serial = one_thread(fill_index, "fill_index_serial")
 def holder_codes(codes, column, code):
     """The codes of the records whose column ``column`` holds ``code``, in record order.
 
-    ``codes[:, codes[column] == code]``: one pass over ``codes[column]``, then
-    one per column, each reading its column in order.
+    ``codes[:, codes[column] == code]``: two passes over ``codes[column]`` (count,
+    then list), then one per column, each reading its column in order.
     """
     n_columns, n_rows = codes.shape
     key = codes[column]
-    rows = np.empty(n_rows + 1, dtype=np.int64)
     n = 0
     for r in range(n_rows):
-        rows[n] = r  # without a branch: kept when it holds the code
+        n += np.int64(key[r] == code)
+    rows = np.empty(n + 1, dtype=np.int64)
+    n = 0
+    for r in range(n_rows):
+        rows[n] = r  # without a branch: kept when it holds the code (one slot spare for the last)
         n += np.int64(key[r] == code)
     out = np.empty((n_columns, n), dtype=codes.dtype)
     for c in range(n_columns):

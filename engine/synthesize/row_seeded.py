@@ -196,13 +196,13 @@ def first_pass(
     starts = np.flatnonzero(first >= 0)
     first_columns = attr_col[first[starts]]
     out[first_columns, starts] = codes[first_columns, starts]
-    # Largest groups first, so that the threads finish together.
     if pairs.shape[0] == 0:  # too many ids to count pairs: the second attribute on each node
 
         def grow(item: tuple[int, np.ndarray]) -> None:
             a, records = item
             grow_prefix(holding_codes(codes, offsets, attr_col, a), records, np.zeros(len(records), np.int64))
 
+        # Largest groups first, so that the threads finish together.
         groups = sorted(group_by(first), key=lambda item: -int(counts[item[0]]))
         finished = None if done is None else (lambda i: done(len(groups[i][1])))
         run_parallel(grow, groups, finished, stop)
@@ -211,12 +211,17 @@ def first_pass(
     second = np.full(table.n_rows, -1, dtype=np.int64)
     place = np.zeros(table.n_rows, dtype=np.int64)
 
+    def first_node_counts(a: int) -> np.ndarray:
+        """:func:`id_counts` of ``a``'s holders: ``a``'s pair counts (each the support of ``a`` and
+        one more id, exactly), and ``a``'s own count."""
+        row = pairs[a].astype(np.int64)
+        row[a] = counts[a]
+        return row
+
     def seconds(item: tuple[int, np.ndarray]) -> None:
         a, records = item
-        # Records holding a and b, for every b: the support of {a, b}, exactly.
-        kept, places = next_kept(
-            pairs[a].astype(np.int64), orders, attr_col, records, np.zeros(len(records), np.int64), out, rules
-        )
+        start = np.zeros(len(records), np.int64)
+        kept, places = next_kept(first_node_counts(a), orders, attr_col, records, start, out, rules)
         second[records] = kept
         place[records] = places
 
@@ -231,10 +236,7 @@ def first_pass(
                 return
             grow_prefix(holding_codes(node_codes, offsets, attr_col, b), records, place[records])
         if len(rest):
-            # The node's counts are a's pair counts, and a's own count.
-            node_counts = pairs[a].astype(np.int64)
-            node_counts[a] = counts[a]
-            finish(node_codes, rest, place[rest], node_counts)
+            finish(node_codes, rest, place[rest], first_node_counts(a))
 
     # Most work first (records times the rows they are grown on), so that the threads finish together.
     plan.sort(key=lambda item: -plan_work(item, counts, pairs))
