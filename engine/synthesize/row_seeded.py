@@ -208,8 +208,8 @@ def first_pass(
         run_parallel(grow, groups, finished, stop)
         return out
 
-    second = np.full(table.n_rows, -1, dtype=np.int64)
-    place = np.zeros(table.n_rows, dtype=np.int64)
+    second = np.full(table.n_rows, -1, dtype=np.int32)
+    place = np.zeros(table.n_rows, dtype=np.int32)
 
     def first_node_counts(a: int) -> np.ndarray:
         """:func:`id_counts` of ``a``'s holders: ``a``'s pair counts (each the support of ``a`` and
@@ -234,9 +234,10 @@ def first_pass(
         for b, records in children:
             if stop.is_set():
                 return
-            grow_prefix(holding_codes(node_codes, offsets, attr_col, b), records, place[records])
+            child = holding_codes(node_codes, offsets, attr_col, b)
+            grow_prefix(child, records, place[records].astype(np.int64))
         if len(rest):
-            finish(node_codes, rest, place[rest], first_node_counts(a))
+            finish(node_codes, rest, place[rest].astype(np.int64), first_node_counts(a))
 
     # Most work first (records times the rows they are grown on), so that the threads finish together.
     plan.sort(key=lambda item: -plan_work(item, counts, pairs))
@@ -272,24 +273,28 @@ def pair_plan(
     keep one attribute only are done.
     """
     n_ids = pairs.shape[0]
-    both = np.flatnonzero(second >= 0)
+    both = np.flatnonzero(second >= 0).astype(np.int32)
     if len(both) == 0:
         return []
-    a, b = first[both], second[both]
-    shared = pairs[a, b].astype(np.int64)
+    # Kept in 32 bits and freed as soon as read: at 10M records every array here is 40 MB.
+    a, b = first[both].astype(np.int32), second[both].astype(np.int32)
     low, high = np.minimum(a, b), np.maximum(a, b)
-    keys, which = np.unique(low * n_ids + high, return_inverse=True)
-    which = which.ravel()
-    saving = np.bincount(which, weights=(counts[a] - shared).astype(np.float64), minlength=len(keys))
-    key_low, key_high = keys // n_ids, keys % n_ids
-    key_shared = pairs[key_low, key_high].astype(np.int64)
-    split = saving >= split_cost * key_shared
-    owner = np.where(counts[key_low] <= counts[key_high], key_low, key_high)
+    pair = low.astype(np.int64) * n_ids + high
+    saving = (counts[a] - pairs[a, b]).astype(np.float64)
+    saving = np.bincount(pair, weights=saving, minlength=n_ids * n_ids).reshape(n_ids, n_ids)
+    del pair
+    split = (saving >= split_cost * pairs)[low, high]
+    del saving
+    owner = np.where(counts[low] <= counts[high], low, high)
+    del low, high
     # Each record: the node that grows it, and the child it goes on from (-1: finished on the node).
-    node = np.where(split[which], owner[which], a)
-    child = np.where(split[which], np.where(owner[which] == a, b, a), -1)
-    order = np.lexsort((both, child, node))
-    node, child, records = node[order], child[order], both[order]
+    node = np.where(split, owner, a)
+    child = np.where(split, np.where(owner == a, b, a), np.int32(-1))
+    del a, b, owner, split
+    # Records stay ascending within a node and child (a stable sort of ascending records).
+    order = np.argsort(node.astype(np.int64) * (n_ids + 1) + child + 1, kind="stable")
+    node, child, records = node[order], child[order], both[order].astype(np.int64)
+    del order, both
     plan = []
     bounds = np.flatnonzero(np.diff(node)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(node)]):
