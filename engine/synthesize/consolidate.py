@@ -180,17 +180,21 @@ def id_counts(
     return np.concatenate([counts, n_rows - column_totals]).astype(np.int64)
 
 
+def column_code(offsets: np.ndarray, attr_col: np.ndarray, a: int) -> tuple[int, int]:
+    """Id ``a``'s column and code there (0 for "no attribute in the column")."""
+    column = int(attr_col[a])
+    return column, (a - int(offsets[column]) + 1 if a < offsets[-1] else 0)
+
+
 def holders(codes: np.ndarray, offsets: np.ndarray, attr_col: np.ndarray, a: int) -> np.ndarray:
     """The records holding id ``a`` (an attribute, or "no attribute" in a column)."""
-    column = int(attr_col[a])
-    code = a - offsets[column] + 1 if a < offsets[-1] else 0
+    column, code = column_code(offsets, attr_col, a)
     return np.flatnonzero(codes[column] == code)
 
 
 def holding_codes(codes: np.ndarray, offsets: np.ndarray, attr_col: np.ndarray, a: int) -> np.ndarray:
     """``codes`` of the records holding id ``a``, contiguous (the rows of a node indexed on ``a``)."""
-    column = int(attr_col[a])
-    code = a - offsets[column] + 1 if a < offsets[-1] else 0
+    column, code = column_code(offsets, attr_col, a)
     return holder_codes(codes, column, codes.dtype.type(code))
 
 
