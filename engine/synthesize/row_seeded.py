@@ -76,8 +76,9 @@ from .consolidate import (
 #: from the sensitive records holding the prefix and ``b`` (one level deeper)
 #: when ``n_records * (node_rows - rows_b) >= SPLIT_COST * rows_b``: indexing
 #: the ``rows_b`` records costs about as much per row as the records save per
-#: row left out (measured on generated case data, 1M and 3M rows, two threads:
-#: 1000 and 2000 tie, 4000 takes 15 % longer at 3M and 500 15 % longer at 1M).
+#: row left out (measured on generated case data, two threads: 1000 and 2000 tie
+#: within 6 % at 3M, 2000 takes 2.5 % longer at 10M, 4000 15 % longer at 3M and
+#: 500 15 % longer at 1M).
 SPLIT_COST = 1000
 #: Records grown per kernel call on a node: between calls a group looks whether the job is being
 #: left (Ctrl-C, SIGTERM), so that it stops within a fraction of a second even on a 10M-row node.
