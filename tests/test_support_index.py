@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numba import njit
 
-from showcase.engine.kernels.simd import equal_bits
-from showcase.engine.kernels.support import PACK_VALUES, holder_codes
+from showcase.engine.kernels.simd import equal_bits, nonzero_bits, trailing_zeros
+from showcase.engine.kernels.support import PACK_VALUES, _list_words, holder_codes
 from showcase.engine.synthesize.consolidate import holding_codes, id_counts, index_codes
 
 
@@ -32,6 +32,51 @@ def test_equal_bits_marks_exactly_the_equal_codes(dtype):
             got = int(_bits_of(column, start, column.dtype.type(value)))
             want = sum(1 << i for i in range(64) if column[start + i] == value)
             assert got == want
+
+
+@njit(cache=False)
+def _nonzero_of(words, start):
+    return nonzero_bits(words, start)
+
+
+@njit(cache=False)
+def _zeros_of(x):
+    return trailing_zeros(x)
+
+
+def test_nonzero_bits_marks_exactly_the_nonzero_words():
+    rng = np.random.default_rng(8)
+    words = rng.integers(0, 1 << 63, 200, dtype=np.uint64) * rng.integers(0, 2, 200).astype(np.uint64)
+    words[[3, 70]] = np.uint64(1) << np.uint64(63)  # the top bit alone is non-zero too
+    for start in (0, 1, 63, 136):
+        got = int(_nonzero_of(words, start))
+        assert got == sum(1 << i for i in range(64) if words[start + i] != 0)
+
+
+def test_trailing_zeros_is_the_lowest_set_bit():
+    for bit in range(64):
+        for above in (0, 1 << 63, (1 << 64) - 1):
+            x = np.uint64(((above >> (bit + 1)) << (bit + 1) if bit < 63 else 0) | (1 << bit))
+            assert _zeros_of(x) == bit
+
+
+@njit(cache=False)
+def _listed(words, lo, hi, rows, m):
+    return _list_words(words, lo, hi, rows, m)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.002, 0.05, 0.7])
+def test_list_words_lists_every_set_bit_in_order(density):
+    rng = np.random.default_rng(9)
+    bits = rng.random(64 * 150) < density
+    words = np.packbits(bits.reshape(-1, 8)[:, ::-1]).view("<u8").copy()
+    for lo, hi in ((0, 64), (64, 128), (128, 150), (130, 131), (5, 5)):
+        rows = np.full(64 * 64 + 3, -1, dtype=np.int32)
+        m = _listed(words, lo, hi, rows, 3)
+        want = np.flatnonzero(bits[lo * 64 : hi * 64]) + lo * 64
+        assert m == 3 + len(want)
+        assert np.array_equal(rows[3:m], want)
+        assert np.all(rows[:3] == -1) and np.all(rows[m:] == -1)
 
 
 def _codes(rng, n_rows, sizes, dtype):

@@ -57,7 +57,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..config import BORROW_JIT, JIT, PARALLEL_JIT
-from .simd import equal_bits
+from .simd import LANES, equal_bits, nonzero_bits, trailing_zeros
 
 MODE_ALL = 0
 MODE_BITMAP = 1
@@ -74,8 +74,9 @@ _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
-#: Words per block of a bitmap scan (a test stops at the end of a block).
-_BLOCK = 64
+#: Words per block of a bitmap scan (a test stops at the end of a block): one vector compare's
+#: worth when its set words are listed (:func:`_list_words`).
+_BLOCK = LANES
 #: A column with this many values or fewer ("no attribute" counted) fills its
 #: bitmaps by vector compares, one pass per value (see :func:`_index_column`).
 PACK_VALUES = 32
@@ -435,24 +436,43 @@ def has_support(index, work, b, k, exit_hits):
 
 
 @njit(**BORROW_JIT)
+def _list_words(words, lo, hi, rows, m):
+    """Append the records set in ``words[lo:hi]`` (at most 64 words) to ``rows`` from position
+    ``m``; returns the new count. Zero words cost a vector compare, not a branch each."""
+    one = np.uint64(1)
+    if hi - lo == LANES:
+        nonzero = nonzero_bits(words, lo)
+    else:
+        nonzero = np.uint64(0)
+        for t in range(hi - lo):
+            if words[lo + t] != 0:
+                nonzero |= one << np.uint64(t)
+    while nonzero != 0:
+        w = lo + trailing_zeros(nonzero)
+        nonzero &= nonzero - one
+        x = words[w]
+        base = w * 64
+        while x != 0:
+            rows[m] = base + trailing_zeros(x)
+            m += 1
+            x &= x - one
+    return m
+
+
+@njit(**BORROW_JIT)
 def materialize(bitmaps, work):
     """List the records of the AND of the selected bitmaps; switch to mode 2.
 
-    The AND is taken block by block (see :func:`_and_block`), then the set
-    bits are listed.
+    Block by block, the AND is taken (see :func:`_and_block`) and its set
+    bits listed while the block is in the core's cache.
     """
     state, rows, words = work[0], work[3], work[4]
     n_words = bitmaps.shape[1]
-    for lo in range(0, n_words, _BLOCK):
-        _and_block(bitmaps, work, lo, min(lo + _BLOCK, n_words))
     m = 0
-    for i in range(n_words):
-        x = words[i]
-        while x != 0:
-            low = x & (~x + np.uint64(1))
-            rows[m] = i * 64 + popcount(low - np.uint64(1))
-            m += 1
-            x ^= low
+    for lo in range(0, n_words, _BLOCK):
+        hi = min(lo + _BLOCK, n_words)
+        _and_block(bitmaps, work, lo, hi)
+        m = _list_words(words, lo, hi, rows, m)
     state[S_LISTED] = m
     state[S_MODE] = MODE_LIST
 
