@@ -328,6 +328,12 @@ def _has_bit(bitmaps, slot, r):
 
 
 @njit(**BORROW_JIT)
+def _bit(bitmaps, slot, r):
+    """1 if record ``r`` is in bitmap ``slot``, else 0."""
+    return np.int64((bitmaps[slot, r >> 6] >> np.uint64(r & 63)) & np.uint64(1))
+
+
+@njit(**BORROW_JIT)
 def _in_all(bitmaps, dense_selected, n_dense, r):
     """Whether record ``r`` is in every selected bitmap."""
     for j in range(n_dense):
@@ -394,21 +400,20 @@ def has_support(index, work, b, k, exit_hits):
         n_listed = state[S_LISTED]
         slot = dense_slot[b]
         hits = 0
+        # Hits are added, not branched on (whether a record holds b is a coin toss to the CPU).
         if slot >= 0:
             # b's bitmap (n_rows / 64 words) stays in cache where the records' codes would not.
             for i in range(n_listed):
-                if _has_bit(bitmaps, slot, rows[i]):
-                    hits += 1
-                    if hits >= k:
-                        return True, hits
+                hits += _bit(bitmaps, slot, rows[i])
+                if hits >= k:
+                    return True, hits
             return False, hits
         c = attr_col[b]
         v = attr_code[b]
         for i in range(n_listed):
-            if row_codes[rows[i], c] == v:
-                hits += 1
-                if hits >= k:
-                    return True, hits
+            hits += np.int64(row_codes[rows[i], c] == v)
+            if hits >= k:
+                return True, hits
         return False, hits
     n_dense = state[S_DENSE]
     slot = dense_slot[b]
@@ -487,21 +492,20 @@ def accept(index, work, b, estimate, list_max):
     state[S_SELECTED] += 1
     slot = dense_slot[b]
     if mode == MODE_LIST:
+        # Every record is written, and kept by moving on past it (no branch per record).
         m = 0
         if slot >= 0:
             for i in range(state[S_LISTED]):
                 r = rows[i]
-                if _has_bit(bitmaps, slot, r):
-                    rows[m] = r
-                    m += 1
+                rows[m] = r
+                m += _bit(bitmaps, slot, r)
         else:
             c = attr_col[b]
             v = attr_code[b]
             for i in range(state[S_LISTED]):
                 r = rows[i]
-                if row_codes[r, c] == v:
-                    rows[m] = r
-                    m += 1
+                rows[m] = r
+                m += np.int64(row_codes[r, c] == v)
         state[S_LISTED] = m
         return
     if slot < 0:
