@@ -1,11 +1,13 @@
-"""One vector compare of 64 codes, for building bitmaps without a loop per record.
+"""Vector compares and bit scans that Numba cannot spell, for bitmaps without a loop per record.
 
 Numba has no way to say "compare 64 bytes at once and give me the bits", and
 LLVM does not find it in a loop that shifts one bit per record. This module
 writes that compare in LLVM's own vector form, which it turns into the best
 the machine has: one instruction on AVX-512 (``vpcmpeqb`` into a mask
 register), two compares and two ``vpmovmskb`` on AVX2, and plain code on
-machines without vectors. It is used in ordinary ``@njit`` kernels.
+machines without vectors. :func:`nonzero_bits` does the same for 64 bitmap
+words, and :func:`trailing_zeros` is LLVM's ``cttz`` (one ``tzcnt``), for
+walking the set bits of a word. They are used in ordinary ``@njit`` kernels.
 """
 
 from __future__ import annotations

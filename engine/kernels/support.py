@@ -146,12 +146,10 @@ def _store_word(bitmaps, sparse_rows, cursor, slot, a, w, x):
     if slot >= 0:
         bitmaps[slot, w] = x
         return
-    one = np.uint64(1)
     while x != 0:
-        low = x & (~x + one)
-        sparse_rows[cursor[a]] = w * 64 + popcount(low - one)
+        sparse_rows[cursor[a]] = w * 64 + trailing_zeros(x)
         cursor[a] += 1
-        x ^= low
+        x &= x - np.uint64(1)
 
 
 @njit(**JIT)
@@ -322,15 +320,15 @@ def reset(work):
 
 
 @njit(**BORROW_JIT)
-def _has_bit(bitmaps, slot, r):
-    """Whether record ``r`` is in bitmap ``slot``."""
-    return (bitmaps[slot, r >> 6] >> np.uint64(r & 63)) & np.uint64(1) != 0
-
-
-@njit(**BORROW_JIT)
 def _bit(bitmaps, slot, r):
     """1 if record ``r`` is in bitmap ``slot``, else 0."""
     return np.int64((bitmaps[slot, r >> 6] >> np.uint64(r & 63)) & np.uint64(1))
+
+
+@njit(**BORROW_JIT)
+def _has_bit(bitmaps, slot, r):
+    """Whether record ``r`` is in bitmap ``slot``."""
+    return _bit(bitmaps, slot, r) != 0
 
 
 @njit(**BORROW_JIT)
