@@ -22,6 +22,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numba import njit
 
 from showcase.datasets import generate_table
 from showcase.engine import ParameterError, encode
@@ -29,8 +30,13 @@ from showcase.engine.config import threads
 from showcase.engine.kernels.constraints import no_rules
 from showcase.engine.kernels.rng import seeded_states
 from showcase.engine.kernels.row_synthesis import (
+    Orders,
     Pool,
     Rule,
+    draw_order,
+    drawn_orders,
+    first_ids,
+    no_drawn,
     pool_records,
     pool_trees,
     row_seeded_records,
@@ -221,12 +227,39 @@ def test_row_seeded_prefix_groups_match_the_plain_pass(rows, columns, k, split_c
     plain = row_seeded_records(
         index.arrays, Rule(k, index.exit_hits, index.list_max), seeds, PARTITION_SIZE, 1, no_rules()
     )
-    for use_pairs in (True, False):
+    for use_pairs, drawn_columns in ((True, 255), (False, 255), (True, 0)):
+        # drawn_columns 0: every order is drawn again where it is needed, as for a wide table.
+        monkeypatch.setattr(row_seeded_module, "MAX_DRAWN_COLUMNS", drawn_columns)
         grouped = first_pass(
             table, support_index(table, k, use_pairs=use_pairs), k, seeds, split_cost=split_cost
         )
         assert grouped.dtype == plain.dtype
         assert grouped.tobytes() == plain.tobytes()
+
+
+@njit(cache=False)
+def _orders_of(orders, n_records, n_columns):
+    out = np.full((n_records, n_columns + 1), -1, dtype=np.int64)
+    rng = np.empty(4, dtype=np.uint64)
+    for r in range(n_records):
+        out[r, 0] = draw_order(orders, r, rng, out[r, 1:])
+    return out
+
+
+@given(table=encoded_tables(), k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_drawn_orders_are_the_orders_each_record_draws(table, k, seed):
+    """Orders drawn once and read back are the orders drawn from each record's stream, and the
+    first ids are :func:`first_ids`'s."""
+    index = support_index(table, k)
+    codes, offsets, _, _, counts = index.arrays[:5]
+    seeds = stream_seeds(np.random.default_rng(seed), -(-table.n_rows // PARTITION_SIZE))
+    orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE, no_drawn())
+    drawn, first = drawn_orders(orders, table.n_rows)
+    n_columns = codes.shape[0]
+    fresh = _orders_of(orders, table.n_rows, n_columns)
+    assert np.array_equal(_orders_of(orders._replace(drawn=drawn), table.n_rows, n_columns), fresh)
+    assert np.array_equal(first, first_ids(orders, table.n_rows, False))
+    assert np.array_equal(first, np.where(fresh[:, 0] > 0, fresh[:, 1], -1))
 
 
 def test_pair_plan_sends_both_orders_of_a_pair_to_one_node():

@@ -40,8 +40,11 @@ from .support import (
 
 #: How every record's random order is drawn (:func:`record_order`): the whole table's
 #: ``codes``, ``offsets`` and id ``counts``, the resolution ``k``, and the partition
-#: seeds ``seeds`` (record r's partition is ``r // partition_size``).
-Orders = namedtuple("Orders", ["codes", "offsets", "counts", "k", "seeds", "partition_size"])
+#: seeds ``seeds`` (record r's partition is ``r // partition_size``). ``drawn`` holds the
+#: orders already drawn (:func:`drawn_orders`), or is empty (shape ``(0, 0)``, see :func:`no_drawn`).
+Orders = namedtuple("Orders", ["codes", "offsets", "counts", "k", "seeds", "partition_size", "drawn"])
+#: Tables of this many columns or fewer keep their drawn orders (a column index per byte).
+MAX_DRAWN_COLUMNS = 255
 #: How an id is tested (:func:`~.support.try_add`): the resolution ``k`` and the index's tuning.
 #: The kernels that grow records also take the declared constraints ``rules`` (:mod:`.constraints`):
 #: an attribute that would complete one is refused like a failed k-test.
@@ -176,9 +179,56 @@ def record_order(codes, offsets, counts, k, r, rng, candidates):
 
 @njit(**BORROW_JIT)
 def draw_order(orders, r, rng, candidates):
-    """:func:`record_order` of record ``r`` from its own stream (seeded into ``rng``)."""
+    """:func:`record_order` of record ``r`` from its own stream (seeded into ``rng``), or read
+    from ``orders.drawn`` when it holds it."""
+    drawn = orders.drawn
+    if r < drawn.shape[0]:
+        n = np.int64(drawn[r, 0])
+        for i in range(n):
+            c = np.int64(drawn[r, i + 1])
+            candidates[i] = orders.offsets[c] + np.int64(orders.codes[c, r]) - 1
+        return n
     seed_state(rng, substream_seed(orders.seeds[r // orders.partition_size], r))
     return record_order(orders.codes, orders.offsets, orders.counts, orders.k, r, rng, candidates)
+
+
+def no_drawn() -> np.ndarray:
+    """The empty ``Orders.drawn``: every order is drawn from its stream when needed."""
+    return np.zeros((0, 0), dtype=np.uint8)
+
+
+@njit(**PARALLEL_JIT)
+def drawn_orders(orders, n_records):
+    """Every record's order, drawn once (:func:`draw_order`), and the first id each keeps.
+
+    Row ``r`` of the first array holds the number of candidates, then their
+    columns in order (one byte each: at most 255 columns), for
+    ``Orders.drawn``: a record's order is then read back, not drawn again, at
+    each level of the first pass. The second array is :func:`first_ids`.
+    """
+    codes, offsets = orders.codes, orders.offsets
+    n_columns = codes.shape[0]
+    drawn = np.zeros((n_records, n_columns + 1), dtype=np.uint8)
+    first = np.full(n_records, -1, dtype=np.int64)
+    partition_size = orders.partition_size
+    for p in prange(orders.seeds.shape[0]):
+        rng = np.empty(4, dtype=np.uint64)
+        columns = np.empty(n_columns, dtype=np.int64)
+        for r in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
+            seed_state(rng, substream_seed(orders.seeds[p], r))
+            n = 0
+            for c in range(n_columns):  # as record_order, columns in place of ids: the same shuffle
+                v = np.int64(codes[c, r])
+                if v > 0 and orders.counts[offsets[c] + v - 1] >= orders.k:
+                    columns[n] = c
+                    n += 1
+            shuffle(rng, columns, n)
+            drawn[r, 0] = n
+            for i in range(n):
+                drawn[r, i + 1] = columns[i]
+            if n > 0:
+                first[r] = offsets[columns[0]] + np.int64(codes[columns[0], r]) - 1
+    return drawn, first
 
 
 @njit(**PARALLEL_JIT)
@@ -199,7 +249,7 @@ def row_seeded_records(index, rule, seeds, partition_size, n_workers, rules):
     out = np.zeros_like(codes)
     k = rule.k
     for w in prange(n_workers):
-        orders = Orders(codes, offsets, counts, k, seeds, partition_size)
+        orders = Orders(codes, offsets, counts, k, seeds, partition_size, np.zeros((0, 0), dtype=np.uint8))
         rng = np.empty(4, dtype=np.uint64)
         work = new_work(n_columns, n_rows)
         candidates = np.empty(n_columns, dtype=np.int64)

@@ -56,7 +56,16 @@ import numpy as np
 from ..constraints import Constraint, encode
 from ..encode import EncodedTable
 from ..kernels.constraints import Rules, no_rules
-from ..kernels.row_synthesis import Orders, Rule, first_ids, grow_records, next_kept
+from ..kernels.row_synthesis import (
+    MAX_DRAWN_COLUMNS,
+    Orders,
+    Rule,
+    drawn_orders,
+    first_ids,
+    grow_records,
+    next_kept,
+    no_drawn,
+)
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
 from .consolidate import (
@@ -149,8 +158,13 @@ def first_pass(
     codes, offsets, attr_col, _, counts = index.arrays[:5]
     pairs = index.arrays[9]
     rules = no_rules() if rules is None else rules
-    orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
-    first = first_ids(orders, table.n_rows, False)
+    orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE, no_drawn())
+    if codes.shape[0] <= MAX_DRAWN_COLUMNS:
+        # Drawn once and read back at every level (one byte per column and record).
+        drawn, first = drawn_orders(orders, table.n_rows)
+        orders = orders._replace(drawn=drawn)
+    else:
+        first = first_ids(orders, table.n_rows, False)
     out = np.zeros_like(codes)
     columns = table.schema.attribute_columns
     stop = threading.Event()

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..constraints import Constraint, encode
 from ..encode import EncodedTable
-from ..kernels.row_synthesis import Orders, Rule, first_ids, grow_unseeded_group
+from ..kernels.row_synthesis import Orders, Rule, first_ids, grow_unseeded_group, no_drawn
 from ..protect import validate_resolution
 from ..randomness import stream_seeds
 from .consolidate import PARTITION_SIZE, Tally, group_by, group_index, id_counts, run_parallel
@@ -64,7 +64,7 @@ def unseeded(
     n_parts = max(1, -(-n_records // PARTITION_SIZE))
     seeds = stream_seeds(rng, n_parts)
     rules = encode(constraints, table.schema)
-    orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE)
+    orders = Orders(codes, offsets, counts, k, seeds, PARTITION_SIZE, no_drawn())
     first = first_ids(orders, n_records, True)
     out = np.zeros((table.n_columns, n_records), dtype=codes.dtype)
 
