@@ -165,31 +165,49 @@ def _grow(out, n_records):
 
 
 @njit(**BORROW_JIT)
-def record_order(codes, offsets, counts, k, r, rng, candidates):
-    """Record ``r``'s attributes with count >= ``k``, shuffled into ``candidates``; returns how many."""
+def record_order(codes, offsets, counts, k, r, rng, columns):
+    """The columns of record ``r``'s attributes with count >= ``k``, shuffled into ``columns``;
+    returns how many (:func:`as_ids` turns them into the attributes' ids)."""
     n = 0
     for c in range(codes.shape[0]):
         v = np.int64(codes[c, r])
         if v > 0 and counts[offsets[c] + v - 1] >= k:
-            candidates[n] = offsets[c] + v - 1
+            columns[n] = c
             n += 1
-    shuffle(rng, candidates, n)
+    shuffle(rng, columns, n)
     return n
 
 
 @njit(**BORROW_JIT)
+def as_ids(codes, offsets, r, order, n):
+    """Record ``r``'s attribute ids in the columns ``order[:n]``, in place."""
+    for i in range(n):
+        c = np.int64(order[i])
+        order[i] = offsets[c] + np.int64(codes[c, r]) - 1
+
+
+@njit(**BORROW_JIT)
+def _stream_order(orders, r, rng, columns):
+    """:func:`record_order` of record ``r`` from its own stream (seeded into ``rng``)."""
+    seed_state(rng, substream_seed(orders.seeds[r // orders.partition_size], r))
+    return record_order(orders.codes, orders.offsets, orders.counts, orders.k, r, rng, columns)
+
+
+@njit(**BORROW_JIT)
 def draw_order(orders, r, rng, candidates):
-    """:func:`record_order` of record ``r`` from its own stream (seeded into ``rng``), or read
-    from ``orders.drawn`` when it holds it."""
+    """Record ``r``'s attribute ids in its random order, into ``candidates``; returns how many.
+
+    Drawn from the record's own stream, or read from ``orders.drawn`` when it
+    holds them (the same order)."""
     drawn = orders.drawn
     if r < drawn.shape[0]:
         n = np.int64(drawn[r, 0])
         for i in range(n):
-            c = np.int64(drawn[r, i + 1])
-            candidates[i] = orders.offsets[c] + np.int64(orders.codes[c, r]) - 1
-        return n
-    seed_state(rng, substream_seed(orders.seeds[r // orders.partition_size], r))
-    return record_order(orders.codes, orders.offsets, orders.counts, orders.k, r, rng, candidates)
+            candidates[i] = drawn[r, i + 1]
+    else:
+        n = _stream_order(orders, r, rng, candidates)
+    as_ids(orders.codes, orders.offsets, r, candidates, n)
+    return n
 
 
 def no_drawn() -> np.ndarray:
@@ -199,15 +217,14 @@ def no_drawn() -> np.ndarray:
 
 @njit(**PARALLEL_JIT)
 def drawn_orders(orders, n_records):
-    """Every record's order, drawn once (:func:`draw_order`), and the first id each keeps.
+    """Every record's order, drawn once from its stream, and the first id each keeps.
 
     Row ``r`` of the first array holds the number of candidates, then their
     columns in order (one byte each: at most 255 columns), for
     ``Orders.drawn``: a record's order is then read back, not drawn again, at
     each level of the first pass. The second array is :func:`first_ids`.
     """
-    codes, offsets = orders.codes, orders.offsets
-    n_columns = codes.shape[0]
+    n_columns = orders.codes.shape[0]
     drawn = np.zeros((n_records, n_columns + 1), dtype=np.uint8)
     first = np.full(n_records, -1, dtype=np.int64)
     partition_size = orders.partition_size
@@ -215,19 +232,13 @@ def drawn_orders(orders, n_records):
         rng = np.empty(4, dtype=np.uint64)
         columns = np.empty(n_columns, dtype=np.int64)
         for r in range(p * partition_size, min(n_records, (p + 1) * partition_size)):
-            seed_state(rng, substream_seed(orders.seeds[p], r))
-            n = 0
-            for c in range(n_columns):  # as record_order, columns in place of ids: the same shuffle
-                v = np.int64(codes[c, r])
-                if v > 0 and orders.counts[offsets[c] + v - 1] >= orders.k:
-                    columns[n] = c
-                    n += 1
-            shuffle(rng, columns, n)
+            n = _stream_order(orders, r, rng, columns)
             drawn[r, 0] = n
             for i in range(n):
                 drawn[r, i + 1] = columns[i]
             if n > 0:
-                first[r] = offsets[columns[0]] + np.int64(codes[columns[0], r]) - 1
+                as_ids(orders.codes, orders.offsets, r, columns, 1)
+                first[r] = columns[0]
     return drawn, first
 
 
