@@ -68,6 +68,21 @@ use_versioned_cache()
 JIT = {"cache": True, "nogil": True}
 #: Flags for kernels that split work over threads with ``prange``.
 PARALLEL_JIT = {"cache": True, "nogil": True, "parallel": True}
+
+
+def borrow_flags(options: type = numba.core.cpu.CPUTargetOptions) -> dict:
+    """:data:`BORROW_JIT`: :data:`JIT`'s flags with Numba's reference counting off.
+
+    The switch (``_nrt``) is private to Numba, so it is used only where the
+    installed Numba's ``options`` still list it; elsewhere the kernels compile
+    with :data:`JIT`'s flags, slower but correct, rather than fail at their
+    first call with Numba's "Unrecognized options".
+    """
+    if hasattr(options, "_nrt"):
+        return {**JIT, "_nrt": False}
+    return dict(JIT)
+
+
 #: Flags for kernels that allocate nothing and return no array: mostly helpers called in hot
 #: loops (support tests, random draws, noise, constraint checks, fit moves). Numba counts
 #: references to every array a compiled function is passed, with an atomic increment and
@@ -75,7 +90,7 @@ PARALLEL_JIT = {"cache": True, "nogil": True, "parallel": True}
 #: thread, and more on two, whose counts fight over shared cache lines. With Numba's runtime
 #: off these kernels borrow their arrays and count nothing. Numba refuses to compile one that
 #: allocates; ``tests/test_borrowed_kernels.py`` checks that none returns an array.
-BORROW_JIT = {"cache": True, "nogil": True, "_nrt": False}
+BORROW_JIT = borrow_flags()
 
 
 def max_threads() -> int:

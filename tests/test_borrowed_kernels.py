@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, types
 
 import showcase.engine.kernels as kernels
-from showcase.engine.config import BORROW_JIT
+from showcase.engine.config import BORROW_JIT, JIT, borrow_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,3 +117,27 @@ def test_the_check_sees_an_array_returned():
     same(np.arange(4))
     assert array_returns(same) != []
     assert holds_array(types.Tuple((types.int64, types.Array(types.int64, 1, "C"))))
+
+
+def test_reference_counting_is_turned_off_only_where_numba_has_the_switch():
+    class WithSwitch:
+        _nrt = None
+
+    class WithoutSwitch:
+        pass
+
+    assert borrow_flags(WithSwitch) == {**JIT, "_nrt": False}
+    # A Numba without the private switch gets the plain flags, which it accepts.
+    fallback = borrow_flags(WithoutSwitch)
+    assert fallback == JIT and "_nrt" not in fallback
+
+    def total(values):
+        s = 0
+        for v in values:
+            s += v
+        return s
+
+    # The installed Numba compiles kernels with the flags it was given ("Unrecognized
+    # options" would be raised here, at the first call).
+    for flags in (BORROW_JIT, fallback):
+        assert njit(**{**flags, "cache": False})(total)(np.arange(5)) == 10
