@@ -76,7 +76,9 @@ def test_dp_mechanisms_at_two_budgets(tmp_path, capsys):
 
 def test_pac_synth_peer_runs_when_installed(tmp_path, capsys):
     pytest.importorskip("pacsynth")
-    out = compared(tmp_path, capsys, THREE * 30, ["pac-synth:epsilon=8"], "-k", 2)
+    # pac-synth cannot be seeded, and on 90 records its own noise left it with no records, or
+    # a negative record count, in about 2 runs of 500; on 300 it made 298 or more in 500 of 500.
+    out = compared(tmp_path, capsys, THREE * 100, ["pac-synth:epsilon=8"], "-k", 2)
     row = next(csv.DictReader((out / "comparison.csv").read_text().splitlines()))
     assert row["seeded"] == "not seedable" and float(row["k_marginal"]) > 0
 
