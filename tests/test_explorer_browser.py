@@ -117,9 +117,10 @@ def revisit(url: str, pages: tuple[str, ...]):
         state = {"chips": page.locator(".chip").count(), "headline": page.locator("#total").inner_text()}
         state["a11y"] = {"explore": accessibility_violations(page)}
         for name in pages:
+            refreshes = int(page.evaluate("document.body.dataset.settled || 0"))
             page.click(f"#tabs button[data-page='{name}']")
             page.wait_for_selector(f"#{name}.page.active")
-            page.wait_for_timeout(300)
+            page.wait_for_function(f"Number(document.body.dataset.settled || 0) > {refreshes}")  # drawn
             state["a11y"][name] = accessibility_violations(page)
             if name == "compare":
                 state["compared_bars"] = compared_bars(page)
@@ -176,17 +177,21 @@ def answers_out_of_order(page) -> dict:
         else:
             route.continue_()
 
+    def settled_after(n: int) -> None:
+        page.wait_for_function(f"Number(document.body.dataset.settled || 0) >= {n}")
+
     page.route("**/explore?*", hold_the_selection)
+    before_refreshes = int(page.evaluate("document.body.dataset.settled || 0"))
     page.focus(".chart[data-column='gender'] .bar[data-value='Female']")
     page.keyboard.press("Enter")
-    for _ in range(200):
+    for _ in range(400):
         if held:
             break
         page.wait_for_timeout(25)
     page.keyboard.press(" ")  # the bar still has the focus: unselect before the first answer came
-    page.wait_for_timeout(1500)  # the newer (empty) selection's answer is drawn
+    settled_after(before_refreshes + 1)  # the newer (empty) selection's answer is drawn
     held[0].continue_()
-    page.wait_for_timeout(1500)
+    settled_after(before_refreshes + 2)  # the late answer has arrived and been handled
     return {"held": len(held), "selected": page.locator(".bar.selected").count(),
             "chips": page.locator(".chip").count(), "ages_unchanged": ages(page) == before}  # fmt: skip
 

@@ -414,7 +414,9 @@ async function renderQuality(stale) {
 const PAGES = { overview: renderOverview, explore: renderExplore, compare: renderCompare, download: renderDownload, quality: renderQuality };
 
 // Each refresh draws only if no later refresh began meanwhile: answers may arrive out of order.
+// body[data-settled] counts the refreshes that have finished, drawn or not (tests wait on it).
 let drawing = 0;
+let settled = 0;
 
 async function refresh() {
   const mine = ++drawing;
@@ -426,6 +428,7 @@ async function refresh() {
   }
   for (const page of document.querySelectorAll(".page")) page.classList.toggle("active", page.id === state.page);
   try { await PAGES[state.page](() => mine !== drawing); document.body.dataset.ready = "1"; } catch (error) { showError(error); }
+  finally { document.body.dataset.settled = String(++settled); }
 }
 
 async function start() {
