@@ -36,6 +36,10 @@ class Aggregates:
         For an adaptive DP release (``mst``, ``aim``): the measured noisy
         marginals (:class:`~showcase.engine.dp.adaptive.Measurements`) that
         marginal-fitting synthesis reads; None otherwise.
+    seeded
+        The noise was drawn from a seed (DP): anyone with the seed can
+        recompute it, so this release and everything made from it is for
+        testing, not for publication.
     """
 
     schema: Schema
@@ -47,6 +51,7 @@ class Aggregates:
     protection: str = PROTECTION_NONE
     resolution: int | None = None
     marginals: object | None = field(default=None, repr=False)
+    seeded: bool = False
 
     def __len__(self) -> int:
         return int(self.count.shape[0])

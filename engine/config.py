@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numba
 
+from .checks import is_integer
 from .errors import ParameterError
 
 #: Compiled-kernel caches of this many source versions are kept, and older ones
@@ -102,9 +103,9 @@ def validate_threads(n: int | None) -> int | None:
     """``n`` when it is a thread count this machine can run (None: the current setting)."""
     if n is None:
         return None
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= max_threads():
-        raise ParameterError(f"threads must be between 1 and {max_threads()} on this machine, got {n}")
-    return n
+    if not is_integer(n) or not 1 <= n <= max_threads():
+        raise ParameterError(f"threads must be between 1 and {max_threads()} on this machine, got {n!r}")
+    return int(n)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from .aggregates import NO_ATTRIBUTE, Aggregates
+from .checks import MAX_LENGTH, validate_length  # noqa: F401  (re-exported: jobs import them here)
 from .config import max_threads
 from .encode import EncodedTable
 from .errors import ParameterError
@@ -46,17 +47,6 @@ UINT32_KEY_LIMIT = (1 << 32) - 1
 PACK_BINS = 1 << 14
 #: ...and at most this many bins (times its number of sets) per row of the data.
 PACK_SHARE = 0.25
-
-
-#: The longest reporting length accepted (lengths are stored as uint8).
-MAX_LENGTH = 255
-
-
-def validate_length(length: int) -> int:
-    """Check the reporting length ``L``: an integer from 1 to :data:`MAX_LENGTH`."""
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 1 <= length <= MAX_LENGTH:
-        raise ParameterError(f"reporting length must be an integer from 1 to {MAX_LENGTH}, got {length!r}")
-    return int(length)
 
 
 def check_length_fits(length: int, n_columns: int) -> int:

@@ -33,15 +33,17 @@ def _k_and_length(params: dict, length: int) -> tuple[int, int]:
 
 
 Constraints = Sequence[Constraint]
+#: A mechanism's seed: None draws from the OS's CSPRNG.
+Seed = int | None
 
 
-def aggregate(sensitive: EncodedTable, params: dict, length: int, seed: int, constraints: Constraints = ()
+def aggregate(sensitive: EncodedTable, params: dict, length: int, seed: Seed, constraints: Constraints = ()
               ) -> Release:  # fmt: skip
     k, reporting = _k_and_length(params, length)
     return Release(None, "aggregates", aggregates=k_anonymize(count_combinations(sensitive, reporting), k))
 
 
-def kanon_mode(sensitive: EncodedTable, params: dict, length: int, seed: int, mode: str,
+def kanon_mode(sensitive: EncodedTable, params: dict, length: int, seed: Seed, mode: str,
                constraints: Constraints = ()) -> Release:  # fmt: skip
     """One of the k-anonymity synthesis modes, on the sensitive records."""
     module = importlib.import_module(f"showcase.engine.synthesize.{mode}")
@@ -55,7 +57,7 @@ def kanon_mode(sensitive: EncodedTable, params: dict, length: int, seed: int, mo
     return Release(None, "synthetic", table=EncodedTable(sensitive.schema, codes))
 
 
-def aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: int,
+def aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: Seed,
                      constraints: Constraints = ()) -> Release:  # fmt: skip
     from .synthesize.aggregate_seeded import aggregate_seeded
 
@@ -65,7 +67,7 @@ def aggregate_seeded(sensitive: EncodedTable, params: dict, length: int, seed: i
     return Release(None, "synthetic", table=_onto(synthetic, sensitive))
 
 
-def dp(sensitive: EncodedTable, params: dict, length: int, seed: int, constraints: Constraints = ()
+def dp(sensitive: EncodedTable, params: dict, length: int, seed: Seed, constraints: Constraints = ()
        ) -> Release:  # fmt: skip
     """DP aggregates, then tree synthesis from them (never the sensitive rows).
 
@@ -87,7 +89,7 @@ def dp(sensitive: EncodedTable, params: dict, length: int, seed: int, constraint
     return Release(None, "synthetic", table=_onto(synthetic, sensitive))
 
 
-def dp_adaptive(sensitive: EncodedTable, params: dict, length: int, seed: int, algorithm: str,
+def dp_adaptive(sensitive: EncodedTable, params: dict, length: int, seed: Seed, algorithm: str,
                 constraints: Constraints = ()) -> Release:  # fmt: skip
     """Adaptively measured DP marginals (``aim`` at L = 3 by default, ``mst``), then fitted synthesis.
 
@@ -132,7 +134,7 @@ def _from_rows(rows: list[list[str]], sensitive: EncodedTable) -> Release:
     return Release(None, "synthetic", table=encode(table, sensitive_zeros="all", schema=sensitive.schema))
 
 
-def pac_synth(sensitive: EncodedTable, params: dict, length: int, seed: int, constraints: Constraints = ()
+def pac_synth(sensitive: EncodedTable, params: dict, length: int, seed: Seed, constraints: Constraints = ()
               ) -> Release:  # fmt: skip
     """pac-synth's DP aggregate-seeded synthesizer (peer); its Rust panics become one-line errors."""
     try:
@@ -161,7 +163,7 @@ def _pac_synth(sensitive: EncodedTable, params: dict, length: int) -> Release:
     return _from_rows(synthesizer.sample(), sensitive)
 
 
-def smartnoise(sensitive: EncodedTable, params: dict, length: int, seed: int, name: str,
+def smartnoise(sensitive: EncodedTable, params: dict, length: int, seed: Seed, name: str,
                constraints: Constraints = ()) -> Release:  # fmt: skip
     """SmartNoise's MST or AIM synthesizer (peer), on the sensitive records."""
     from snsynth import Synthesizer

@@ -7,8 +7,9 @@ A mechanism is named by a spec string ``NAME[:key=value,...]``, for example
 does), ``pac-synth:epsilon=4``.
 This project's mechanisms always run; peers
 (pac-synth, SmartNoise MST/AIM) run through adapters that import them only
-when installed. Every mechanism gets a seed derived from the comparison's
-seed, so the same ``--seed`` re-runs a comparison exactly; the results say
+when installed. With ``--seed``, every mechanism gets a seed derived from it,
+so the same ``--seed`` re-runs a comparison exactly; without one, every
+mechanism draws from the operating system's CSPRNG. The results say
 only whether a mechanism was seeded (a recorded seed would let anyone
 recompute a DP mechanism's noise), and mark peers that take no seed.
 """
@@ -16,11 +17,14 @@ recompute a DP mechanism's noise), and mark peers that take no seed.
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .checks import validate_length
+from .dp.accountant import check_delta, check_epsilon
 from .errors import ParameterError
 
 if TYPE_CHECKING:
@@ -80,6 +84,39 @@ MECHANISMS: dict[str, MechanismInfo] = {
 }
 
 
+def _check_k(k: int) -> None:
+    from .protection import check_k
+
+    check_k(k)
+
+
+def _check_ratio(ratio: float) -> None:
+    from .synthesize import MAX_OVERSAMPLING
+
+    if not math.isfinite(ratio) or ratio > MAX_OVERSAMPLING:
+        raise ParameterError(
+            f"oversampling ratio must be a number from 0 to {MAX_OVERSAMPLING:g}, got {ratio!r}"
+        )
+
+
+def _check_tries(tries: int) -> None:
+    from .synthesize import MAX_TRIES
+
+    if tries > MAX_TRIES:
+        raise ParameterError(f"oversampling tries must be an integer from 1 to {MAX_TRIES}, got {tries!r}")
+
+
+#: Each key's range check, run when a spec is parsed (before any data is read).
+_CHECKS = {
+    "epsilon": check_epsilon,
+    "delta": check_delta,
+    "k": _check_k,
+    "L": validate_length,
+    "oversampling_ratio": _check_ratio,
+    "oversampling_tries": _check_tries,
+}
+
+
 def parse_mechanism(spec: str) -> Mechanism:
     """Parse ``NAME[:key=value,...]`` and check the name, keys and value types."""
     name, _, rest = spec.strip().partition(":")
@@ -100,6 +137,12 @@ def parse_mechanism(spec: str) -> Mechanism:
             raise ParameterError(f"{name}: {key} must be a {kind.__name__}, got {value!r}") from None
         if params[key] <= 0:
             raise ParameterError(f"{name}: {key} must be positive, got {value}")
+        check = _CHECKS.get(key)
+        if check is not None:
+            try:
+                check(params[key])
+            except ParameterError as refused:
+                raise ParameterError(f"mechanism {spec.strip()!r}: {refused}") from None
     missing = [k for k, (_, default) in info.params.items() if default is None and k not in params]
     if missing:
         raise ParameterError(f"mechanism {name!r} needs {', '.join(missing)} (e.g. {name}:{missing[0]}=10)")
@@ -122,7 +165,7 @@ def check_available(mechanism: Mechanism) -> None:
 
 
 def run_mechanism(
-    mechanism: Mechanism, sensitive: EncodedTable, length: int, seed: int, constraints: Sequence = ()
+    mechanism: Mechanism, sensitive: EncodedTable, length: int, seed: int | None, constraints: Sequence = ()
 ) -> tuple[Release, float]:
     """Produce one mechanism's release; returns it and the seconds it took.
 
@@ -136,10 +179,16 @@ def run_mechanism(
     return release, time.perf_counter() - start
 
 
-def mechanism_seeds(seed: int | None, n: int) -> list[int]:
-    """One seed per mechanism, derived from the comparison seed (random when not given)."""
+def mechanism_seeds(seed: int | None, n: int) -> list[int | None]:
+    """One seed per mechanism, derived from the comparison seed; without one, None for each.
+
+    None makes each mechanism draw from the OS's CSPRNG (DP noise included),
+    not from seeds that a PCG64 generator derived.
+    """
     from .randomness import make_rng
 
+    if seed is None:
+        return [None] * n
     rng = make_rng(seed)
     return [int(s) for s in rng.integers(0, 2**63 - 1, size=n)]
 

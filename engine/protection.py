@@ -14,11 +14,12 @@ before NumPy or Numba are loaded.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path
 
+from .checks import MAX_PERCENTILE_DENOMINATOR, check_choice, is_integer, is_number, validate_length
 from .dp.accountant import ACCURACY_MODES, check_delta, check_epsilon, check_proportion, split_budget
 from .errors import ParameterError
 
@@ -37,13 +38,9 @@ FABRICATION_MODES = ("uncontrolled", "balanced", "minimize", "progressive")
 ALGORITHMS = ("sds", "mst", "aim")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def check_k(k: object) -> int:
     """``k`` as an int from 1 to :data:`MAX_K`, else a :class:`ParameterError`."""
-    if isinstance(k, bool) or not hasattr(k, "__index__") or not 1 <= int(k) <= MAX_K:
+    if not is_integer(k) or not 1 <= int(k) <= MAX_K:
         raise ParameterError(f"resolution (k) must be an integer from 1 to {MAX_K}, got {k!r}")
     return int(k)
 
@@ -120,24 +117,27 @@ class DifferentialPrivacy:
         check_proportion(self.percentile_proportion, "percentile proportion")
         if self.record_count_proportion + self.percentile_proportion >= 1:
             raise ParameterError("record count and percentile proportions must sum to less than 1")
-        if not (_is_number(self.percentile) and 0 < self.percentile <= 100):
+        if not (is_number(self.percentile) and 0 < self.percentile <= 100):
             raise ParameterError(f"percentile must be in (0, 100], got {self.percentile!r}")
-        if self.fabrication_mode not in FABRICATION_MODES:
-            raise ParameterError(
-                f"unknown fabrication mode {self.fabrication_mode!r}; choose {', '.join(FABRICATION_MODES)}"
-            )
-        if self.accuracy_mode is not None and self.accuracy_mode not in ACCURACY_MODES:
-            raise ParameterError(
-                f"unknown accuracy mode {self.accuracy_mode!r}; choose {', '.join(ACCURACY_MODES)}"
-            )
+        if Fraction(str(float(self.percentile))).denominator > MAX_PERCENTILE_DENOMINATOR:
+            got = self.percentile
+            raise ParameterError(f"percentile takes at most two decimals (e.g. 99.95), got {got!r}")
+        set_(self, "percentile", float(self.percentile))
+        check_choice(self.fabrication_mode, FABRICATION_MODES, "fabrication mode")
+        if self.accuracy_mode is not None:
+            check_choice(self.accuracy_mode, tuple(ACCURACY_MODES), "accuracy mode")
         for name in ("sigma_proportions", "thresholds"):
             values = getattr(self, name)
             if values is not None:
-                if isinstance(values, (str, bytes)) or not all(_is_number(v) for v in values):
-                    raise ParameterError(f"{name.replace('_', ' ')} must be numbers, got {values!r}")
+                label = name.replace("_", " ")
+                if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                    raise ParameterError(f"{label} must be a list of numbers, got {values!r}")
+                values = tuple(values)
+                if not all(is_number(v) for v in values):
+                    raise ParameterError(f"{label} must be numbers, got {list(values)!r}")
                 set_(self, name, tuple(float(v) for v in values))
         if self.budget_total is not None and not (
-            _is_number(self.budget_total) and 0 < self.budget_total <= MAX_BUDGET_TOTAL
+            is_number(self.budget_total) and 0 < self.budget_total <= MAX_BUDGET_TOTAL
         ):
             raise ParameterError(
                 f"budget total must be in (0, {MAX_BUDGET_TOTAL:g}], got {self.budget_total!r}"
@@ -152,8 +152,8 @@ class DifferentialPrivacy:
             from .dp.ledger import dataset_key
 
             dataset_key(self.dataset_id)
-        if self.algorithm is not None and self.algorithm not in ALGORITHMS:
-            raise ParameterError(f"unknown DP mechanism {self.algorithm!r}; choose {', '.join(ALGORITHMS)}")
+        if self.algorithm is not None:
+            check_choice(self.algorithm, ALGORITHMS, "DP mechanism")
         adaptive_only = {"rounds": self.rounds, "one_way_proportion": self.one_way_proportion}
         if self.algorithm in (None, "sds") and any(v is not None for v in adaptive_only.values()):
             names = ", ".join(k.replace("_", " ") for k, v in adaptive_only.items() if v is not None)
@@ -163,6 +163,7 @@ class DifferentialPrivacy:
 
     def check(self, length: int) -> None:
         """The checks that need the reporting length: one value per length, and a trial budget split."""
+        length = validate_length(length)
         if self.thresholds is not None and (
             len(self.thresholds) != length - 1 or any(not 0 <= t <= MAX_THRESHOLD for t in self.thresholds)
         ):

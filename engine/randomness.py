@@ -13,16 +13,16 @@ import secrets
 
 import numpy as np
 
+from .checks import check_seed
 from .errors import ParameterError
 
 
 def make_rng(seed: int | None) -> np.random.Generator:
     """A PCG64 generator: from ``seed`` when given, else from 128 bits of OS entropy."""
+    seed = check_seed(seed)
     if seed is None:
         return np.random.Generator(np.random.PCG64(secrets.randbits(128)))
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
-    return np.random.Generator(np.random.PCG64(int(seed)))
+    return np.random.Generator(np.random.PCG64(seed))
 
 
 def stream_seeds(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -45,3 +45,10 @@ def describe_seed(seed: int | None) -> dict:
         "seeded": True,
         "warning": "seeded for reproducibility: this release is for testing, not for publication",
     }
+
+
+def check_rng(rng: object) -> np.random.Generator:
+    """``rng`` when it is a NumPy Generator (as :func:`make_rng` makes), else a one-line error."""
+    if not isinstance(rng, np.random.Generator):
+        raise ParameterError(f"rng must be a numpy Generator (see randomness.make_rng), got {rng!r}")
+    return rng

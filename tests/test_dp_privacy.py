@@ -30,6 +30,7 @@ import pytest
 from scipy import stats
 
 from showcase.engine import encode
+from showcase.engine import protection as protection_module
 from showcase.engine.dp import audit as audit_module
 from showcase.engine.dp import marginals as marginals_module
 from showcase.engine.dp.audit import audit_neighbours, gaussian_epsilon
@@ -136,18 +137,18 @@ def test_noise_as_drawn_matches_the_accounted_scale_per_length(noise_data):
 
 def _scaled_noise(factor):
     real = marginals_module.discrete_gaussian
-    return "discrete_gaussian", lambda n, sigma, source: real(n, sigma * factor, source)
+    return marginals_module, "discrete_gaussian", lambda n, sigma, source: real(n, sigma * factor, source)
 
 
 def _unaccounted_sigmas(factor):
-    real = marginals_module.split_budget
+    real = protection_module.split_budget  # the budget split every DP spec makes
 
     def split(*args, **kwargs):
         result = real(*args, **kwargs)
         object.__setattr__(result, "sigmas", [s * factor for s in result.sigmas])  # rho parts unchanged
         return result
 
-    return "split_budget", split
+    return protection_module, "split_budget", split
 
 
 @pytest.mark.parametrize(
@@ -156,12 +157,14 @@ def _unaccounted_sigmas(factor):
         pytest.param(_scaled_noise(0.75), id="noise-25%-small"),
         pytest.param(_scaled_noise(1.25), id="noise-25%-large"),
         pytest.param(_unaccounted_sigmas(2 / 3), id="sigma-a-third-below-its-rho"),
-        pytest.param(("noise_scale", lambda sigma, bound: sigma), id="sensitivity-1-for-delta-k"),
+        pytest.param(
+            (marginals_module, "noise_scale", lambda sigma, bound: sigma), id="sensitivity-1-for-delta-k"
+        ),
     ],
 )
 def test_noise_check_fails_on_broken_noise(noise_data, monkeypatch, fault):
-    name, broken = fault
-    monkeypatch.setattr(marginals_module, name, broken)
+    module, name, broken = fault
+    monkeypatch.setattr(module, name, broken)
     residuals, scales = residuals_by_length(noise_data, strict=False)
     assert all(noise_misfits(r, s) for r, s in zip(residuals, scales))
 
@@ -334,8 +337,8 @@ def test_audit_lower_bound_stays_below_the_claimed_epsilon(neighbours):
 
 
 def test_audit_lower_bound_exceeds_the_claim_when_the_noise_is_halved(neighbours, monkeypatch):
-    name, broken = _unaccounted_sigmas(0.5)
-    monkeypatch.setattr(marginals_module, name, broken)
+    module, name, broken = _unaccounted_sigmas(0.5)
+    monkeypatch.setattr(module, name, broken)
     assert audit(neighbours).lower_bound > 2.0
 
 

@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..checks import check_choice, is_number
 from ..errors import ParameterError
 
 SAFETY = 1e-12
@@ -42,17 +43,16 @@ ACCURACY_MODES = {
 #: Accepted range of epsilon: beyond it the arithmetic of the samplers breaks down
 #: (1e-300 divides by zero, 1e308 overflows), long before any meaningful budget.
 MIN_EPSILON, MAX_EPSILON = 1e-6, 1e4
+#: Largest ratio between two sigma proportions (beyond it one length gets almost no budget and
+#: its noise scale overflows).
+MAX_PROPORTION_RATIO = 1e6
 #: Smallest delta accepted: below it 1 - delta/2 rounds to 1 in the thresholds' quantiles.
 MIN_DELTA = 1e-12
 
 
 def check_epsilon(epsilon: float) -> float:
     """Epsilon, when it is a number in [MIN_EPSILON, MAX_EPSILON]."""
-    if (
-        isinstance(epsilon, bool)
-        or not isinstance(epsilon, (int, float))
-        or not MIN_EPSILON <= epsilon <= MAX_EPSILON
-    ):
+    if not is_number(epsilon) or not MIN_EPSILON <= epsilon <= MAX_EPSILON:
         raise ParameterError(
             f"epsilon must be a number from {MIN_EPSILON:g} to {MAX_EPSILON:g}, got {epsilon!r}"
         )
@@ -61,20 +61,20 @@ def check_epsilon(epsilon: float) -> float:
 
 def check_delta(delta: float) -> float:
     """Delta, when it is a number in [MIN_DELTA, 1)."""
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not MIN_DELTA <= delta < 1:
+    if not is_number(delta) or not MIN_DELTA <= delta < 1:
         raise ParameterError(f"delta must be in [{MIN_DELTA:g}, 1), got {delta!r}")
     return float(delta)
 
 
 def _probability(delta: float) -> float:
     """A delta derived inside the accountant (a share of the user's): any number in (0, 1)."""
-    if not isinstance(delta, (int, float)) or not 0 < delta < 1:
+    if not is_number(delta) or not 0 < delta < 1:
         raise ParameterError(f"delta must be in (0, 1), got {delta!r}")
     return float(delta)
 
 
 def check_proportion(value: float, name: str) -> float:
-    if not isinstance(value, (int, float)) or not 0 < value < 1:
+    if not is_number(value) or not 0 < value < 1:
         raise ParameterError(f"{name} must be in (0, 1), got {value!r}")
     return float(value)
 
@@ -118,10 +118,13 @@ def sigma_proportions(length: int, mode: str | None, proportions: Sequence[float
             )
         if any(not math.isfinite(p) or p <= 0 for p in values):
             raise ParameterError("sigma_proportions must all be positive")
+        if min(values) < max(values) / MAX_PROPORTION_RATIO:
+            raise ParameterError(
+                f"sigma_proportions must be within a factor {MAX_PROPORTION_RATIO:g} of each other, "
+                f"got {values!r}"
+            )
         return values
-    mode = mode or "balanced"
-    if mode not in ACCURACY_MODES:
-        raise ParameterError(f"unknown accuracy mode {mode!r}; choose {', '.join(ACCURACY_MODES)}")
+    mode = check_choice(mode or "balanced", tuple(ACCURACY_MODES), "accuracy mode")
     return [ACCURACY_MODES[mode](k) for k in range(1, length + 1)]
 
 

@@ -37,15 +37,23 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..aggregates import NO_ATTRIBUTE, Aggregates
+from ..checks import check_flag, check_seed
 from ..encode import EncodedTable, Schema
 from ..errors import ParameterError
 from ..kernels.marginal_fit import all_marginal_counts
-from .accountant import BudgetSplit, default_delta, record_count_epsilon, rho_from_epsilon
+from .accountant import (
+    BudgetSplit,
+    check_delta,
+    check_epsilon,
+    default_delta,
+    record_count_epsilon,
+    rho_from_epsilon,
+)
 from .adaptive_options import AdaptiveOptions
 from .exponential import exponential_mechanism
 from .marginals import PROTECTION_DP, selection_threshold
@@ -189,13 +197,23 @@ def adaptive_aggregate(
 
     Returns the released aggregates (the measured marginals' non-missing
     cells, projected), the report (budget, marginals and their sigma) and the
-    measurements that marginal-fitting synthesis reads. ``seed`` seeds the
+    measurements that marginal-fitting synthesis reads. ``public_domain``: the
+    schema comes from a public codebook (never pass True for values read from
+    the data: they would skip the noisy selection). ``seed`` seeds the
     model that AIM fits between rounds (post-processing; None: the OS).
     ``reader`` gives the records' exact counts (default :class:`CodesReader`
     of ``table``; a cluster's sums its workers' tables, and ``table`` then
     gives the schema only): the release is the same for a seed. ``progress(done, total)`` is
     told each round (AIM: chosen, measured and fitted; MST: a pair of the tree measured).
     """
+    epsilon = check_epsilon(epsilon)
+    delta = None if delta is None else check_delta(delta)
+    public_domain = check_flag(public_domain, "public_domain")
+    if not isinstance(options, AdaptiveOptions):
+        raise ParameterError(f"options must be AdaptiveOptions(...), got {options!r}")
+    if source is not None and not isinstance(source, RandomSource):
+        raise ParameterError(f"source must be a RandomSource (or None for the OS's CSPRNG), got {source!r}")
+    check_seed(seed)
     source = source or RandomSource()
     n_cols = len(table.schema.columns)
     if n_cols < 2:
@@ -238,7 +256,7 @@ def adaptive_aggregate(
         report.sigmas.append(max((m.sigma for m in of_length), default=0.0))
         report.candidates.append(int(sum(m.noisy.size for m in of_length)))
     report.released = aggregates.by_length().tolist()
-    return aggregates, report, merged
+    return replace(aggregates, seeded=source.seeded), report, merged
 
 
 def _one_way(

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from statistics import NormalDist
-from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 import pyarrow as pa
 
 from ..aggregates import NO_ATTRIBUTE, Aggregates
+from ..checks import check_flag, validate_length
 from ..encode import EncodedTable, Schema, encode
 from ..errors import ParameterError
 from ..kernels.dp_marginals import (
@@ -38,19 +38,15 @@ from ..kernels.dp_marginals import (
     trimmed_counts,
 )
 from ..kernels.keys import combination_table
-from ..protection import FABRICATION_MODES
+from ..protection import FABRICATION_MODES, DifferentialPrivacy, check_protection
 from ..resources import DP_CHUNK_ROWS, DP_DENSE_ENTRIES
 from .accountant import (
     BudgetSplit,
     default_delta,
     record_count_epsilon,
-    split_budget,
 )
 from .noise import RandomSource, discrete_gaussian, discrete_laplace
 from .percentile import dp_percentile_of_histogram
-
-if TYPE_CHECKING:
-    from ..protection import DifferentialPrivacy
 
 PROTECTION_DP = "differential-privacy"
 #: Subjects (several rows each) may hold up to this many values per column in the public
@@ -554,6 +550,7 @@ class Mechanism:
     ) -> Mechanism:
         """The spec's mechanism when there is one, else that of ``epsilon``, ``delta`` and ``options``."""
         if protection is not None:
+            check_protection(protection, (DifferentialPrivacy,))
             if epsilon is not None or delta is not None:
                 raise ParameterError("give either a protection spec or epsilon and the DP options, not both")
             return cls.from_protection(protection)
@@ -576,28 +573,8 @@ class Mechanism:
 
     @classmethod
     def from_keywords(cls, epsilon: float, delta: float | None, **options) -> Mechanism:
-        def split(length: int, delta: float, selection: bool) -> BudgetSplit:
-            return split_budget(
-                epsilon,
-                delta,
-                length,
-                record_count_proportion=options["record_count_proportion"],
-                percentile_proportion=options["percentile_proportion"],
-                accuracy_mode=options["accuracy_mode"],
-                proportions=options["sigma_proportions"],
-                selection=selection,
-            )
-
-        thresholds = options["thresholds"]
-        return cls(
-            epsilon,
-            delta,
-            options["record_count_proportion"],
-            options["percentile"],
-            options["fabrication_mode"],
-            None if thresholds is None else list(thresholds),
-            split,
-        )
+        """The mechanism of a spec built from the keywords (so they pass the spec's own checks)."""
+        return cls.from_protection(DifferentialPrivacy(epsilon, delta, **options))
 
     def check(self, length: int) -> None:
         """The checks :func:`dp_aggregate` makes before it reads any data."""
@@ -661,7 +638,9 @@ def dp_aggregate(
         follow it give them.
     public_domain
         The schema's values are public (a codebook), so length-1 candidates need
-        no selection step and no delta.
+        no selection step and no delta. Pass True only for a schema built from
+        a public codebook, never from the data: a value seen only in the data
+        would then be released without passing a noisy threshold.
     subject
         One id per row: privacy is then per subject (all its rows together).
     thresholds
@@ -683,8 +662,16 @@ def dp_aggregate(
         fabrication_mode=fabrication_mode, thresholds=thresholds,
     )  # fmt: skip
     mechanism = Mechanism.of(protection, epsilon, delta, options)
+    length = validate_length(length)
+    public_domain = check_flag(public_domain, "public_domain")
+    if source is not None and not isinstance(source, RandomSource):
+        raise ParameterError(f"source must be a RandomSource (or None for the OS's CSPRNG), got {source!r}")
     if isinstance(table, pa.Table):
         table = encode(table)
+    if not isinstance(table, EncodedTable):
+        raise ParameterError(f"table must be an EncodedTable or a pyarrow Table, got {type(table).__name__}")
+    if subject is not None and len(subject) != table.n_rows:
+        raise ParameterError(f"subject needs one id per row ({table.n_rows:,}), got {len(subject):,}")
     mechanism.check(length)
     length = min(length, len(table.schema.columns))
     check_key_space(table.schema, length)
@@ -715,7 +702,8 @@ def dp_aggregate(
         if progress is not None:
             progress(2 * k, 2 * length)
     normalized = _normalize(released, release.schema.n_attributes)
-    return _as_aggregates(release.schema, length, normalized, protected_count), report
+    aggregates = _as_aggregates(release.schema, length, normalized, protected_count)
+    return replace(aggregates, seeded=release.source.seeded), report
 
 
 def check_key_space(schema: Schema, length: int) -> None:

@@ -23,6 +23,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..checks import check_seed
 from ..errors import ParameterError
 from ..kernels.noise import fill_discrete_gaussian, fill_discrete_laplace
 
@@ -36,9 +37,7 @@ class RandomSource:
     """Where noise randomness comes from: the OS CSPRNG, or SHAKE-256 of a seed."""
 
     def __init__(self, seed: int | None = None):
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self._batches = 0
 
     @property

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..checks import MAX_PERCENTILE_DENOMINATOR
 from ..errors import ParameterError
 from ..kernels.noise import exponential_quantile
 from .noise import RandomSource
@@ -66,6 +67,8 @@ def dp_percentile_of_histogram(
     if upper < 0 or upper >= 1 << 40:
         raise ParameterError(f"percentile range upper bound must be in [0, 2**40), got {upper}")
     q = Fraction(str(percentile)) / 100
+    if q.denominator > 100 * MAX_PERCENTILE_DENOMINATOR:
+        raise ParameterError(f"percentile takes at most two decimals (e.g. 99.95), got {percentile!r}")
     q_num, q_den = q.numerator, q.denominator
     sensitivity = max(q_num, q_den - q_num)
     worst_score = q_den * max(int(histogram.sum()), 1)

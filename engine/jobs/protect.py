@@ -17,6 +17,7 @@ import numpy as np
 
 from ..aggregates import PROTECTION_NONE, Aggregates
 from ..aggregates_io import describe
+from ..checks import check_seed
 from ..count import check_length_fits, count_combinations
 from ..dp.ledger import Ledger, ledger_path
 from ..encode import EncodedTable, code_dtype
@@ -53,12 +54,10 @@ def check_request(
     :data:`~showcase.engine.linking.DEFAULT_MAX_LINKED` linked rows unless told otherwise.
     """
     check_protection(protection)
+    check_seed(seed)
     preparation = preparation.resolved()
     if isinstance(protection, DifferentialPrivacy):
-        from ..dp.noise import RandomSource
-
         protection.check(length)
-        RandomSource(seed)  # checks the seed
         if protection.algorithm not in (None, "sds") and (preparation.subject_id or preparation.links):
             raise ParameterError(
                 f"the {protection.algorithm} mechanism protects one record per row: use --mechanism sds "

@@ -349,7 +349,7 @@ def _metadata(
     guarantee = synthesis_guarantee(mode, resolution, released, length)
     randomness = describe_seed(seed)
     privacy = {"mechanism": result.protection, "guarantee": guarantee}
-    if _seeded_release(released_file):
+    if released is not None and released.seeded or _seeded_release(released_file):
         # The release's noise can be recomputed from its seed, and so can what follows from it.
         warning = "synthesized from a seeded release: for testing, not for publication"
         randomness = {"seeded": True, "warning": warning}

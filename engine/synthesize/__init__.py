@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..checks import check_flag, is_integer, is_number
 from ..constraints import Constraint, enforce
 from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..protect import validate_resolution
+from ..randomness import check_rng
 
 ROW_SEEDED = "row_seeded"
 UNSEEDED = "unseeded"
@@ -107,22 +109,20 @@ def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
         from .aggregate_seeded import check_fit_sweeps
 
         check_fit_sweeps(given.get("fit_sweeps"))
+        if "use_synthetic_counts" in given:
+            given["use_synthetic_counts"] = check_flag(given["use_synthetic_counts"], "use_synthetic_counts")
     if mode in (TREE, PAIRWISE, FITTED):
         from .aggregate_seeded import check_target
 
         check_target(given.get("target_number_of_records"))
     if mode == VALUE_SEEDED:
         ratio = given.get("oversampling_ratio")
-        if ratio is not None and not (
-            isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and 0 <= ratio <= MAX_OVERSAMPLING
-        ):
+        if ratio is not None and not (is_number(ratio) and 0 <= ratio <= MAX_OVERSAMPLING):
             raise ParameterError(
                 f"oversampling ratio must be a number from 0 to {MAX_OVERSAMPLING:g}, got {ratio!r}"
             )
         tries = given.get("oversampling_tries")
-        if tries is not None and (
-            isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= MAX_TRIES
-        ):
+        if tries is not None and (not is_integer(tries) or not 1 <= tries <= MAX_TRIES):
             raise ParameterError(
                 f"oversampling tries must be an integer from 1 to {MAX_TRIES}, got {tries!r}"
             )
@@ -180,6 +180,7 @@ def _synthesize(
     parameters: dict[str, Any],
 ) -> EncodedTable:
     given = check_parameters(mode, parameters)
+    check_rng(rng)
     if mode in AGGREGATE_MODES and not isinstance(source, Aggregates):
         raise ParameterError(f"{mode} synthesizes from aggregates, not from sensitive records")
     if mode == FITTED:

@@ -59,12 +59,13 @@ import numba
 import numpy as np
 
 from ..aggregates import Aggregates
+from ..checks import check_flag
 from ..constraints import Constraint, encode
 from ..encode import EncodedTable, code_dtype
 from ..errors import InputError, ParameterError
 from ..kernels.aggregate_synthesis import Children, Model, Plan, build_children, synthesize_records
 from ..kernels.keys import combination_table, find_rows
-from ..randomness import stream_seeds
+from ..randomness import check_rng, stream_seeds
 from .split import Progress, SplitWork
 
 #: Records per partition: the unit of randomness, of budget shares and of parallel work.
@@ -165,7 +166,7 @@ def check_target(n: int | None) -> int | None:
         raise ParameterError(
             f"target_number_of_records must be an integer from 0 to {MAX_RECORDS}, got {n!r}"
         )
-    return n
+    return None if n is None else int(n)
 
 
 def default_target(aggregates: Aggregates, aggregate_counts_scale_factor: float = 1.0) -> int:
@@ -244,6 +245,8 @@ def split(
     """
     validate_parameters(weight_selection_percentile, aggregate_counts_scale_factor, target_number_of_records)
     fit_sweeps = check_fit_sweeps(fit_sweeps)
+    check_rng(rng)
+    use_synthetic_counts = check_flag(use_synthetic_counts, "use_synthetic_counts")
     schema = aggregates.schema
     n_total = (
         default_target(aggregates, aggregate_counts_scale_factor)
