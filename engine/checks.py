@@ -22,7 +22,8 @@ MAX_PERCENTILE_DENOMINATOR = 100
 
 
 def _is_bool(value: object) -> bool:
-    return isinstance(value, bool) or type(value).__name__ == "bool_"  # NumPy's bool scalar
+    kind = type(value)
+    return isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
 
 
 def is_number(value: object) -> bool:

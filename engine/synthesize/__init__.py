@@ -111,10 +111,10 @@ def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
         check_fit_sweeps(given.get("fit_sweeps"))
         if "use_synthetic_counts" in given:
             given["use_synthetic_counts"] = check_flag(given["use_synthetic_counts"], "use_synthetic_counts")
-    if mode in (TREE, PAIRWISE, FITTED):
+    if "target_number_of_records" in given:
         from .aggregate_seeded import check_target
 
-        check_target(given.get("target_number_of_records"))
+        given["target_number_of_records"] = check_target(given["target_number_of_records"])
     if mode == VALUE_SEEDED:
         ratio = given.get("oversampling_ratio")
         if ratio is not None and not (is_number(ratio) and 0 <= ratio <= MAX_OVERSAMPLING):
