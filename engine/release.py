@@ -77,7 +77,31 @@ def is_release(folder: str | Path) -> bool:
         if entry.name not in RELEASE_FILES and not _BESIDE_TEMP.match(entry.name):
             return False
     names = {entry.name for entry in entries}
-    return any(name in names and _is_showcase_document(folder / name) for name in MARKERS)
+    if not any(name in names and _is_showcase_document(folder / name) for name in MARKERS):
+        return False
+    return not _unlisted(folder, names)
+
+
+#: Files that commands other than the one that wrote a release may add to it (``evaluate``).
+_ADDED_LATER = frozenset({EVALUATION, REPORT})
+
+
+def _unlisted(folder: Path, names: set[str]) -> list[str]:
+    """Files in a release that its metadata.json does not list (a user's file named like showcase's).
+
+    Empty when the folder has no metadata.json with a list of files (an
+    evaluation or a comparison folder): every file name there is showcase's.
+    """
+    if METADATA not in names:
+        return []
+    try:
+        listed = json.loads((folder / METADATA).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(listed, list):
+        return []
+    allowed = {name for name in listed if isinstance(name, str)} | _ADDED_LATER | {METADATA}
+    return sorted(name for name in names if name not in allowed and not _BESIDE_TEMP.match(name))
 
 
 def require_release(folder: str | Path) -> Path:
@@ -85,7 +109,14 @@ def require_release(folder: str | Path) -> Path:
     folder = Path(folder)
     if not folder.exists():
         raise InputError(f"{folder}: no such folder")
-    if not folder.is_dir() or not is_release(folder):
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a release directory (it is a file)")
+    if not is_release(folder):
+        if (folder / METADATA).is_file() and _is_showcase_document(folder / METADATA):
+            raise InputError(
+                f"{folder}: a release with files showcase did not write in it{_foreign(folder)}; "
+                "move them out of the folder"
+            )
         raise InputError(f"{folder}: not a release directory (no showcase metadata.json)")
     return folder
 
@@ -105,10 +136,17 @@ def _foreign(folder: Path, limit: int = 3) -> str:
         entries = list(os.scandir(folder))
     except OSError:
         return ""
+    unlisted = set(_unlisted(folder, {e.name for e in entries}))
+
+    def shown_name(entry: os.DirEntry) -> str:
+        if entry.is_symlink():
+            return f"{entry.name} (a symbolic link)"
+        return f"{entry.name} (not listed in its metadata)" if entry.name in unlisted else entry.name
+
     names = sorted(
-        e.name + (" (a symbolic link)" if e.is_symlink() else "")
+        shown_name(e)
         for e in entries
-        if e.name not in RELEASE_FILES or e.is_symlink() or not e.is_file()
+        if e.name not in RELEASE_FILES or e.is_symlink() or not e.is_file() or e.name in unlisted
     )
     shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
     if names:
@@ -122,22 +160,37 @@ def _absolute(path: str | Path) -> Path:
     return Path(os.path.abspath(path))
 
 
+def _forms(path: str | Path) -> list[Path]:
+    """``path`` made absolute as given, and with every symbolic link on it resolved."""
+    forms = [_absolute(path)]
+    with contextlib.suppress(OSError, RuntimeError, ValueError):
+        resolved = Path(os.path.realpath(path))
+        if resolved != forms[0]:
+            forms.append(resolved)
+    return forms
+
+
 def check_not_an_input(out: str | Path, inputs: Iterable[str | Path | None]) -> None:
-    """Refuse an output that is one of ``inputs``, a folder holding one, or inside an input folder."""
-    where = _absolute(out)
+    """Refuse an output that is one of ``inputs``, a folder holding one, or inside an input folder.
+
+    Paths are compared as given and with symbolic links resolved, so an input
+    (or a ledger) reached through a link into ``out`` is caught too.
+    """
+    outs = _forms(out)
     for given in inputs:
         if given is None:
             continue
-        path = _absolute(given)
-        if path == where or where in path.parents:
-            raise ParameterError(f"--out {out} would replace the input {given}; choose another --out")
-        if path in where.parents and path.is_dir():  # a directory input is read whole, recursively
-            raise ParameterError(
-                f"--out {out} is inside the input folder {given}, whose every file is read as input; "
-                "choose an --out outside it"
-            )
+        for path in _forms(given):
+            for where in outs:
+                if path == where or where in path.parents:
+                    raise ParameterError(f"--out {out} would replace the input {given}; choose another --out")
+                if path in where.parents and path.is_dir():  # a directory input is read whole, recursively
+                    raise ParameterError(
+                        f"--out {out} is inside the input folder {given}, whose every file is read as input; "
+                        "choose an --out outside it"
+                    )
         with contextlib.suppress(OSError):
-            if where.exists() and path.exists() and os.path.samefile(path, where):
+            if outs[0].exists() and os.path.exists(given) and os.path.samefile(given, outs[0]):
                 raise ParameterError(f"--out {out} is the input {given}; choose another --out")
 
 
@@ -154,13 +207,34 @@ def check_writable_folder(folder: Path, shown: str | Path) -> None:
         os.unlink(probe)
 
 
-def check_output_dir(out: str | Path, force: bool, inputs: Iterable[str | Path | None] = ()) -> Path:
+#: Outputs as sensitive as the input: ``--force`` never puts one in place of another kind of output.
+SENSITIVE_KINDS = frozenset({"prepared", "evaluation", "comparison"})
+
+
+def _kind(folder: Path) -> str | None:
+    """The ``kind`` its showcase document gives a folder (``aggregates``, ``release``, ...)."""
+    for name in MARKERS:
+        try:
+            document = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(document, dict) and isinstance(document.get("kind"), str):
+            return document["kind"]
+    return None
+
+
+def check_output_dir(
+    out: str | Path, force: bool, inputs: Iterable[str | Path | None] = (), kind: str | None = None
+) -> Path:
     """Check where a release will go, before any work; lock it; return ``out``.
 
     Refuses: the current directory or one above it; a symbolic link; an
     existing file; an existing folder without ``force``; with ``force``, a
-    non-empty folder that is not a showcase release; an output that is or
-    holds one of ``inputs``; a missing or unwritable parent folder.
+    non-empty folder that is not a showcase release, or a release of another
+    kind when ``kind`` (what will be written) is as sensitive as the input
+    (:data:`SENSITIVE_KINDS`: a folder kept for publishing must not silently
+    fill with sensitive files); an output that is or holds one of
+    ``inputs``; a missing or unwritable parent folder.
     """
     out = Path(out)
     where = _absolute(out)
@@ -184,6 +258,11 @@ def check_output_dir(out: str | Path, force: bool, inputs: Iterable[str | Path |
             f"{out} is not a showcase release{_foreign(out)}; --force replaces only a folder that "
             "showcase wrote, so choose another --out"
         )
+    if kind in SENSITIVE_KINDS and out.exists() and any(out.iterdir()) and _kind(out) not in (None, kind):
+        raise ParameterError(
+            f"{out} holds a showcase {_kind(out)} output; --force would replace it with {kind} files as "
+            "sensitive as the input: choose another --out"
+        )
     check_not_an_input(out, inputs)
     return out
 
@@ -198,7 +277,13 @@ def check_output_file(out: str | Path, force: bool) -> Path:
         raise ParameterError(f"{out} exists and is not a regular file")
     if out.exists() and not force:
         raise ParameterError(f"{out} already exists; pass --force to replace it")
-    check_writable_folder(_absolute(out).parent, out.parent)
+    folder = _absolute(out).parent
+    if any(_is_showcase_document(folder / name) for name in MARKERS):
+        raise ParameterError(
+            f"{out} is inside the showcase output folder {out.parent}, which would then hold a file its "
+            "metadata does not list; write it outside that folder"
+        )
+    check_writable_folder(folder, out.parent)
     output_lock.acquire(out, out)
     clear_leftovers(_absolute(out))
     return out

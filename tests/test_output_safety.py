@@ -287,3 +287,67 @@ def test_an_output_name_too_long_is_refused_before_any_work(tmp_path, capsys, ca
 def test_an_input_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys):
     code, _, stderr = run(capsys, "aggregate", tmp_path / ("x" * 300 + ".csv"), "-o", tmp_path / "o")
     assert code == 2 and "too long" in one_error_line(stderr).lower()
+
+
+# --- findings of a review in session 19: links, files named like showcase's, sensitive kinds ---
+
+
+def test_force_never_replaces_an_input_reached_through_a_link_into_the_output(tmp_path, capsys, cases):
+    out = tmp_path / "r"
+    assert run(capsys, "run", cases, "-k", 2, "-l", 2, "-o", out, "--no-progress")[0] == 0
+    records = out / "synthetic.csv"  # a file of the release, read back as an input
+    kept = records.read_bytes()
+    (tmp_path / "link").symlink_to(out)
+    (tmp_path / "file-link.csv").symlink_to(records)
+    for given in (tmp_path / "link" / "synthetic.csv", tmp_path / "file-link.csv"):
+        code, _, stderr = run(
+            capsys, "aggregate", given, "-k", 2, "-l", 2, "-o", out, "--force", "--no-progress"
+        )
+        assert code == 2 and "would replace the input" in one_error_line(stderr)
+        assert records.read_bytes() == kept
+
+
+def test_a_ledger_reached_through_a_link_into_the_output_is_never_replaced(tmp_path, capsys, cases):
+    out = tmp_path / "r"
+    assert run(capsys, "aggregate", cases, "-k", 2, "-l", 2, "-o", out, "--no-progress")[0] == 0
+    (tmp_path / "link").symlink_to(out)
+    ledger = tmp_path / "link" / "ledger.sqlite"
+    argv = ["aggregate", cases, "-l", 2, "--dp", "--epsilon", 1, "--ledger", ledger, "-o", out, "--force"]
+    code, _, stderr = run(capsys, *argv, "--no-progress")
+    assert code == 2 and "would replace the input" in one_error_line(stderr)
+    assert not (out / "ledger.sqlite").exists()  # refused before anything was charged
+
+
+def test_force_keeps_a_users_file_that_the_release_metadata_does_not_list(tmp_path, capsys, cases):
+    out = tmp_path / "r"
+    assert run(capsys, "aggregate", cases, "-k", 2, "-l", 2, "-o", out, "--no-progress")[0] == 0
+    (out / "synthetic.csv").write_text("mine\n")  # an aggregates release never writes synthetic.csv
+    code, _, stderr = run(capsys, "aggregate", cases, "-k", 2, "-l", 2, "-o", out, "--force", "--no-progress")
+    assert code == 2 and "synthetic.csv (not listed in its metadata)" in one_error_line(stderr)
+    assert (out / "synthetic.csv").read_text() == "mine\n"
+    assert not is_release(out)
+
+
+@pytest.mark.parametrize("command", ["prepare", "evaluate", "compare"])
+def test_force_never_puts_sensitive_files_in_place_of_a_release(tmp_path, capsys, cases, command):
+    out, synthetic = tmp_path / "public", tmp_path / "s"
+    assert run(capsys, "run", cases, "-k", 2, "-l", 2, "-o", synthetic, "--no-progress")[0] == 0
+    assert run(capsys, "aggregate", cases, "-k", 2, "-l", 2, "-o", out, "--no-progress")[0] == 0
+    before = sorted(p.name for p in out.iterdir())
+    argv = {
+        "prepare": ["prepare", cases],
+        "evaluate": ["evaluate", cases, synthetic, "-l", 2],
+        "compare": ["compare", cases, "-l", 2, "-m", "aggregate:k=5"],
+    }[command]
+    code, _, stderr = run(capsys, *argv, "-o", out, "--force")
+    assert code == 2 and "as sensitive as the input" in one_error_line(stderr)
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_a_report_file_is_never_written_into_a_release(tmp_path, capsys, cases):
+    release = tmp_path / "r"
+    assert run(capsys, "run", cases, "-k", 2, "-l", 2, "-o", release, "--no-progress")[0] == 0
+    before = sorted(p.name for p in release.iterdir())
+    code, _, stderr = run(capsys, "report", release, "-o", release / "report.html")
+    assert code == 2 and "inside the showcase output folder" in one_error_line(stderr)
+    assert sorted(p.name for p in release.iterdir()) == before and is_release(release)

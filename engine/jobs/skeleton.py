@@ -50,7 +50,7 @@ class Job:
         self.started = time.perf_counter()
         if self.out is not None:
             paths = [p for p in inputs if isinstance(p, (str, Path))]
-            check_output_dir(self.out, force, inputs=paths)
+            check_output_dir(self.out, force, inputs=paths, kind=kind)
 
     @contextlib.contextmanager
     def step(self, name: str, total: int | None = 1) -> Iterator[Callable[[int, int], None]]:
