@@ -154,7 +154,7 @@ def read_table(
     """
     if record_limit is not None and not 1 <= record_limit <= MAX_RECORD_LIMIT:
         raise ParameterError(f"record_limit must be from 1 to {MAX_RECORD_LIMIT}, got {record_limit}")
-    check_sheet(path, sheet)
+    check_sheet(path, sheet, delimiter)
     if not is_path(path):
         return _read_memory(as_arrow(path), use_columns, record_limit)
     path = check_input(path)
@@ -175,8 +175,10 @@ def read_table(
     return _as_text(path, table)
 
 
-def check_sheet(path: Source, sheet: str | None) -> None:
-    """Refuse a sheet name for an input that is not an Excel workbook."""
+def check_sheet(path: Source, sheet: str | None, delimiter: str | None = None) -> None:
+    """Refuse a sheet name for an input that is not an Excel workbook, a delimiter for one not CSV/TSV."""
+    if delimiter is not None and is_path(path) and Path(path).is_file() and input_format(Path(path)) != "csv":
+        raise ParameterError(f"--delimiter applies to .csv and .tsv inputs only, not {Path(path).name}")
     if sheet is None:
         return
     if not is_path(path) or input_format(Path(path)) != "xlsx":
@@ -436,6 +438,21 @@ def _select(path: Path, names: list[str], use_columns: Sequence[str] | None) -> 
     return [n for n in names if n in wanted]
 
 
+#: The message for an input whose every cell is empty or a null marker.
+NOTHING_TO_COUNT = (
+    "every cell of the input is empty or a null marker, so there is nothing to count: check --null-marker, "
+    "--sensitive-zeros and --use-columns"
+)
+
+
+def nan_as_null(column):
+    """A float column with NaN (pandas' and NumPy's "missing") as null: no attribute, not a value "nan"."""
+    kind = column.type
+    if not pa.types.is_floating(kind):
+        return column
+    return pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column)
+
+
 def _as_text(path: Path, table: pa.Table) -> pa.Table:
     """Turn every column into dictionary-encoded text, keeping value spellings."""
     columns = []
@@ -449,6 +466,7 @@ def _as_text(path: Path, table: pa.Table) -> pa.Table:
             if column.type != TEXT:
                 if pa.types.is_dictionary(column.type):
                     column = column.cast(kind)
+                column = nan_as_null(column)
                 # One chunk, so one dictionary: unifying per-chunk dictionaries of a column with
                 # millions of distinct values (an id) takes most of a second per chunk.
                 text = column.cast(pa.large_string()).combine_chunks()

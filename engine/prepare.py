@@ -28,7 +28,16 @@ from .constraints import merged as merged_constraints
 from .domain import apply_values
 from .encode import EncodedTable, Schema, encode, resolve_sensitive_zeros
 from .errors import InputError, ParameterError
-from .ingest import Source, check_input, check_sheet, fingerprint, input_format, is_path, read_table
+from .ingest import (
+    NOTHING_TO_COUNT,
+    Source,
+    check_input,
+    check_sheet,
+    fingerprint,
+    input_format,
+    is_path,
+    read_table,
+)
 from .linking import COUNT_BANDS, Link, bound_linked, count_band, join_tables, linked_subjects, prefixed
 from .multivalue import check_delimiter, indicator_name, split_table
 from .subjects import merge_subjects
@@ -218,7 +227,7 @@ def _normal(value: object) -> object:
 def check_source(source: Source, preparation: Preparation) -> None:
     """Fail early, in one line, on an unreadable input or codebook (before any work)."""
     check_input(source)
-    check_sheet(source, preparation.sheet)
+    check_sheet(source, preparation.sheet, preparation.delimiter)
     preparation = preparation.resolved()  # a YAML/JSON codebook is read and checked here
     for extra in preparation.files():
         if not (preparation.codebook_kind == "file" and extra == preparation.codebook):
@@ -300,6 +309,8 @@ def load_input(
                              drop_unknown=preparation.drop_unknown, changes=changes)  # fmt: skip
     if schema is None:
         check_cardinality(table, preparation.max_cardinality)
+    if table.n_rows and not table.codes.any():
+        raise InputError(NOTHING_TO_COUNT)
     public = preparation.codebook_kind == "csv" or preparation.public_values
     return Loaded(table, None, description, public_domain=public, changes=changes, subjects=keys)
 

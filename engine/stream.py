@@ -52,6 +52,7 @@ from .count import count_combinations
 from .encode import EncodedTable, Schema, code_dtype, resolve_sensitive_zeros
 from .errors import InputError, ParameterError
 from .ingest import (
+    NOTHING_TO_COUNT,
     TEXT,
     _check_names,
     _explain_csv_error,
@@ -60,6 +61,7 @@ from .ingest import (
     _text_header,
     compression_error,
     input_format,
+    nan_as_null,
     parse_delimiter,
 )
 from .kernels.keys import key_layout, pack_rows
@@ -339,7 +341,7 @@ def _dictionary(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
     if not pa.types.is_dictionary(array.type):
         if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
             try:
-                array = array.cast(pa.string())
+                array = nan_as_null(array).cast(pa.string())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise InputError(f"a column of type {array.type} cannot be read as text") from None
         array = pc.dictionary_encode(array)
@@ -435,6 +437,8 @@ def plan(
         raise InputError(f"{stream.shown}: no records")
     if schema is None:
         schema = schema_of(stream.columns, found, none)
+        if schema.n_attributes == 0:
+            raise InputError(NOTHING_TO_COUNT)
         if max_cardinality is not None:
             for name, values in zip(schema.columns, schema.dictionaries):
                 if len(values) > max_cardinality:

@@ -190,3 +190,22 @@ def test_a_damaged_compressed_file_is_one_line(tmp_path, damage):
     with pytest.raises(InputError, match="t.csv.gz: the .gz file is damaged or cut short") as error:
         read_table(path)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_float_nan_is_no_attribute_not_a_value(tmp_path, streamed):
+    from showcase.engine import Exact, Resources, aggregate
+
+    path = tmp_path / "typed.parquet"
+    pq.write_table(pa.table({"f": [1.5, float("nan"), None, 2.0] * 5, "g": ["a", "b"] * 10}), path)
+    result = aggregate(path, protection=Exact(), length=1, resources=Resources(stream=streamed))
+    assert result.exact.schema.dictionaries[0].to_pylist() == ["1.5", "2"]  # no "nan"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_input_with_no_attribute_at_all_is_one_line(tmp_path, streamed):
+    from showcase.engine import KAnonymity, Resources, aggregate
+
+    path = write_csv(tmp_path / "empty.csv", COLUMNS, [("", "0", ""), ("", "", "")] * 5)
+    with pytest.raises(InputError, match="nothing to count"):
+        aggregate(path, protection=KAnonymity(2), length=2, resources=Resources(stream=streamed))
