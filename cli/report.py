@@ -10,7 +10,9 @@ from . import console
 
 
 def report(
-    release: Path = typer.Argument(..., metavar="RELEASE", help="A release directory."),
+    release: Path = typer.Argument(
+        ..., metavar="RELEASE", help="A release holding synthetic records and aggregates (as run writes)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="The HTML file to write."),
     max_records: int = typer.Option(
         200_000, "--max-records", min=0, help="Embed the synthetic records when there are at most this many."

@@ -30,8 +30,9 @@ def run(
     OUT/synthetic.parquet and OUT/metadata.json, all at once or not at all.
 
     k-anonymous by default; with --dp the aggregates are differentially
-    private and the records are synthesized from them alone (mode tree,
-    pairwise or aggregate_seeded), so they are as private as the aggregates.
+    private and the records are synthesized from them alone (mode fitted
+    for the default mechanism aim, or mst; tree, pairwise or aggregate_seeded
+    for sds), so they are as private as the aggregates.
 
     Example:
 

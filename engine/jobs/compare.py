@@ -126,6 +126,11 @@ def sweep(specs: Sequence[str], epsilons: Sequence[float] | None) -> list[Mechan
         for epsilon in budgets:
             joined = f"{spec.strip()}{',' if colon and rest.strip() else ':'}epsilon={_epsilon_text(epsilon)}"
             out.append(parse_mechanism(joined))
+    if all("epsilon" not in MECHANISMS[m.name].params for m in out):
+        raise ParameterError(
+            "--epsilon sweeps the mechanisms that take an ε, and none of these does: add one "
+            "(e.g. -m dp-aim) or drop --epsilon"
+        )
     return out
 
 
@@ -213,7 +218,10 @@ def compare(
     for i, ((mechanism, run), mech_seed) in enumerate(zip(plan, seeds)):
         job.report("compare", i, len(plan))
         with PeakMemory() as peak:
-            release, seconds = run_mechanism(mechanism, table, length, mech_seed, constraints)
+            try:
+                release, seconds = run_mechanism(mechanism, table, length, mech_seed, constraints)
+            except ShowcaseError as failed:  # say which mechanism: the comparison stops at it
+                raise type(failed)(f"mechanism {mechanism.label!r} cannot run here: {failed}") from None
         result = evaluate_release(
             table,
             release,

@@ -177,6 +177,27 @@ def synthesis_section(
     return section
 
 
+#: Preparation options that only say how to read INPUT, with the flag that gives each.
+_READING_OPTIONS = {
+    "delimiter": "--delimiter", "use_columns": "--use-columns", "record_limit": "--record-limit",
+    "null_markers": "--null-marker", "sensitive_zeros": "--sensitive-zeros", "subject_id": "--subject-id",
+    "sheet": "--sheet", "multi_value": "--multi-value", "links": "--link", "bins": "--bin",
+    "drop_unknown": "--drop-unknown",
+}  # fmt: skip
+
+
+def _refuse_reading_options(preparation: Preparation) -> None:
+    """Synthesis from aggregates alone reads no INPUT: refuse options that would be silently unused."""
+    default = Preparation()
+    given = [flag for name, flag in _READING_OPTIONS.items()
+             if getattr(preparation, name) != getattr(default, name)]  # fmt: skip
+    if given:
+        raise ParameterError(
+            f"{', '.join(given)}: options for reading INPUT, and synthesis from --from-aggregates alone "
+            "reads none (the release's columns are used as they are); drop them"
+        )
+
+
 def _choose_mode(mode: str | None, aggregates, resolution: int | None, source: Source | None) -> str:
     """The mode to use, and the refusals of what does not go with it."""
     if source is None and aggregates is None:
@@ -294,6 +315,8 @@ def synthesize(
     _check_scheduler(scheduler, mode)
     if source is not None:
         check_source(source, preparation)
+    else:
+        _refuse_reading_options(preparation)
     job = Job("synthetic", out=out, force=force, inputs=files, threads=threads, progress=progress)
     rng = make_rng(seed)
     released, released_file, loaded, length = _sources(job, source, aggregates, length, preparation)
