@@ -389,3 +389,24 @@ def test_dp_percentile_range_does_not_count_the_datas_multi_value_values(tmp_pat
                   preparation=Preparation(multi_value={"means": ";"}))  # fmt: skip
     assert ranges[0] == ranges[1], "the percentile's range depends on the values the data holds"
     assert len(ranges[0]) == 4
+
+
+def test_evaluation_and_comparison_documents_key_the_input_fingerprint_too(tmp_path, monkeypatch, capsys):
+    """They are the owner's documents, but they get shared: the same oracle must not be in them."""
+    from showcase.engine.ingest import fingerprint
+
+    from .helpers import run as cli
+
+    data = tmp_path / "cases.csv"
+    pa.csv.write_csv(_cases(0), data)
+    monkeypatch.setenv("SHOWCASE_KEY", str(tmp_path / "owner" / "fingerprint.key"))
+    assert cli(capsys, "run", data, "-k", 5, "-l", 2, "-o", tmp_path / "r", "--no-progress")[0] == 0
+    assert cli(capsys, "evaluate", data, tmp_path / "r", "-l", 2, "-o", tmp_path / "e")[0] == 0
+    assert (
+        cli(capsys, "compare", data, "-l", 2, "-m", "aggregate:k=5", "-o", tmp_path / "c", "--no-progress")[0]
+        == 0
+    )
+    guess = fingerprint(data).split(":")[1]
+    for document in (tmp_path / "e" / "evaluation.json", tmp_path / "c" / "comparison.json"):
+        shown = json.loads(document.read_text())["sensitive"]["fingerprint"]
+        assert shown.startswith("hmac-sha256:") and guess not in shown

@@ -23,6 +23,7 @@ from ..dp.accountant import check_epsilon
 from ..encode import EncodedTable
 from ..errors import ParameterError, ShowcaseError
 from ..evaluate import DEFAULT_GROUP, evaluate_release
+from ..fingerprint_key import published
 from ..ingest import Source
 from ..mechanisms import (
     MECHANISMS,
@@ -246,7 +247,7 @@ def compare(
     for row in rows:
         row["epsilon"] = params_of[row["mechanism"]].get("epsilon")
     document = job.document({
-        "sensitive": {"fingerprint": prepared.description["fingerprint"], "records": table.n_rows},
+        "sensitive": {"fingerprint": published(prepared.description["fingerprint"]), "records": table.n_rows},
         "preparation": preparation.describe(),
         "parameters": {"reporting_length": length, "resolution": resolution,
                        "seeded": seed is not None, "group": group, "repeat": repeat,

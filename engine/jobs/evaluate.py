@@ -12,6 +12,7 @@ from ..count import check_length_fits, validate_length
 from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..evaluate import check_release_length, evaluate_release, load_release
+from ..fingerprint_key import published
 from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
 from ..prepare import Preparation, check_source, load_input
@@ -105,7 +106,7 @@ def evaluate(
         "contents": CONTENTS,
         # SPEC §5: exact statistics of the sensitive data, marked as such (private to the data owner).
         "publishable": False,
-        "sensitive": {"fingerprint": description["fingerprint"]},
+        "sensitive": {"fingerprint": published(description["fingerprint"])},
         "release": {"file": loaded.path.name, "fingerprint": fingerprint(loaded.path)},
         "preparation": preparation.describe(),
         **result,
