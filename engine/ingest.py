@@ -432,7 +432,7 @@ def _select(path: Path, names: list[str], use_columns: Sequence[str] | None) -> 
     unknown = [c for c in use_columns if c not in set(names)]
     if unknown:
         raise ParameterError(
-            f"unknown column(s) in use_columns: {', '.join(map(repr, unknown))}; "
+            f"unknown column(s) in --use-columns: {', '.join(map(repr, unknown))}; "
             f"{path.name} has {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}"
         )
     return [n for n in names if n in wanted]

@@ -329,11 +329,11 @@ def _read(source: Source, preparation: Preparation) -> pa.Table:
             sheet=preparation.sheet,
         )
     except ParameterError as error:
-        if preparation.codebook_kind != "file" or "in use_columns" not in str(error):
+        if preparation.codebook_kind != "file" or "in --use-columns" not in str(error):
             raise
         # The columns to use are the codebook's: say so, not "use_columns".
         raise InputError(
-            str(error).replace("in use_columns", f"named by {Path(preparation.codebook).name}")
+            str(error).replace("in --use-columns", f"named by {Path(preparation.codebook).name}")
         ) from None
 
 
@@ -462,7 +462,10 @@ def _linked(
     use = link.use_columns
     if use is not None and link.on not in use:
         use = [*use, link.on]
-    raw = read_table(link.table, delimiter=preparation.delimiter, use_columns=use)
+    try:
+        raw = read_table(link.table, delimiter=preparation.delimiter, use_columns=use)
+    except ParameterError as error:  # name the flag that gave the columns
+        raise ParameterError(str(error).replace("in --use-columns", "in --link-columns")) from None
     if link.on not in raw.column_names:
         raise InputError(
             f"the linked table has no key column {link.on!r} (--on): the key must be on both sides"

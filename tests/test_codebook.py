@@ -396,3 +396,14 @@ def test_check_and_infer_say_what_they_read_on_a_terminal(capsys, cases, tmp_pat
     assert f"reading {victims.name} against the codebook" in screen.getvalue()
     code, _, _ = run(capsys, "codebook", "infer", victims, "--link", perpetrators, "--on", "victim_id")
     assert code == 0 and f"reading {victims.name} and 1 linked table(s)" in screen.getvalue()
+
+
+def test_an_unknown_linked_column_names_the_flag_that_gave_it(capsys, cases, tmp_path):
+    victims, perpetrators = cases
+    argv = ["aggregate", victims, "--link", perpetrators, "--on", "victim_id", "--link-columns", "nope"]
+    code, _, err = run(capsys, *argv, "-o", tmp_path / "a", "--no-progress")
+    assert code == 2 and "unknown column(s) in --link-columns: 'nope'" in err, err
+    code, _, err = run(
+        capsys, "aggregate", victims, "--use-columns", "nope", "-o", tmp_path / "b", "--no-progress"
+    )
+    assert code == 2 and "unknown column(s) in --use-columns: 'nope'" in err, err
