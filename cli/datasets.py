@@ -88,6 +88,11 @@ def cases(
             raise ParameterError(f"{out} is a broken symbolic link; give a folder")
         if out.exists() and not out.is_dir():
             raise ParameterError(f"{out} exists and is not a folder; give a folder for the two files")
+        if not out.exists() and out.suffix.lower() in (*SUFFIXES, ".yaml", ".yml", ".json"):
+            raise ParameterError(
+                f"--out {out} names a file, and cases writes a folder of files: give a folder such as "
+                f"{out.with_suffix('')}/"
+            )
         if out.is_dir() and any(out.iterdir()) and not force:
             raise ParameterError(
                 f"{out} is not empty; choose another --out or pass --force to replace {', '.join(names)}"

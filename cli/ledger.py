@@ -30,6 +30,8 @@ def show(
     from showcase.engine import InputError, Ledger, dataset_key, fingerprint, ledger_path
 
     key = dataset_key(dataset_id) if dataset_id is not None else None
+    if input is not None and not input.exists():
+        raise InputError(f"{input}: no such file")
     if input is not None and not input.is_file():
         # Reading a FIFO or a device would block or never end: only regular files.
         raise InputError(f"{input}: not a regular file")

@@ -10,6 +10,7 @@ they are, never read as Rich markup.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -151,7 +152,10 @@ def _dispatch(argv: list[str] | None) -> int:
             raise
         # The system failed (disk full, file gone, no permission): one line, status 1.
         where = f"{problem.filename}: " if problem.filename else ""
-        console.error(_with_notes(problem, f"{where}{problem.strerror or type(problem).__name__}"))
+        said = f"{where}{problem.strerror or type(problem).__name__}"
+        if problem.errno == errno.ENOSPC and not problem.filename:
+            said += " while writing the output: free space on the disk of --out (nothing partial was kept)"
+        console.error(_with_notes(problem, said))
         return 1
     except Exception as problem:  # noqa: BLE001 - the last line of defence for the user
         if os.environ.get("SHOWCASE_DEBUG"):

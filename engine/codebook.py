@@ -696,8 +696,10 @@ def check_columns(
                              f"{link.table.name} does not have")  # fmt: skip
 
 
-def _names(names: Sequence[str]) -> str:
-    return ", ".join(map(repr, names))
+def _names(names: Sequence[str], shown: int = 8) -> str:
+    """Up to ``shown`` names, then how many more: a message stays one readable line."""
+    more = len(names) - shown
+    return ", ".join(map(repr, names[:shown])) + (f" and {more} more" if more > 0 else "")
 
 
 # ---------------------------------------------------------------------------- drafting

@@ -1,6 +1,8 @@
-"""An option the command would not use is refused in one line, not silently ignored."""
+"""One-line refusals: options a command would not use, and inputs or outputs it cannot use as given."""
 
 from __future__ import annotations
+
+import errno
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -64,3 +66,33 @@ def test_an_epsilon_sweep_needs_a_mechanism_that_takes_one(tmp_path, capsys, cas
     code, _, stderr = compare(capsys, cases, tmp_path / "c", ["aggregate:k=5"], "-l", 2, "--epsilon", 1)
     assert code == 2 and "none of these does" in error_line(stderr)
     assert not (tmp_path / "c").exists()
+
+
+def test_cases_refuses_an_out_that_names_a_file(tmp_path, capsys):
+    code, _, stderr = run(capsys, "datasets", "generate", "cases", "--rows", 1000, "-o", tmp_path / "c.csv")
+    assert code == 2 and "cases writes a folder" in error_line(stderr)
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_ledger_show_of_a_missing_input_says_so(tmp_path, capsys):
+    code, _, stderr = run(capsys, "ledger", "show", tmp_path / "nope.csv")
+    assert code == 2 and "no such file" in error_line(stderr)
+
+
+def test_a_codebook_missing_many_columns_lists_a_few(tmp_path, capsys, cases):
+    book = tmp_path / "book.yaml"
+    columns = "".join(f"  c{i}: {{values: [a]}}\n" for i in range(20))
+    book.write_text(f"showcase_codebook: 1\ncolumns:\n{columns}", encoding="utf-8")
+    code, _, stderr = run(capsys, "codebook", "check", book, cases)
+    assert code == 2 and "and 12 more" in error_line(stderr)
+
+
+def test_a_full_disk_is_one_line_that_says_where(tmp_path, capsys, cases, monkeypatch):
+    from showcase.engine.jobs import skeleton
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(skeleton.Job, "write", full)
+    code, _, stderr = run(capsys, "aggregate", cases, "-o", tmp_path / "a", "--no-progress")
+    assert code == 1 and "free space on the disk of --out" in error_line(stderr)
