@@ -607,8 +607,20 @@ def report_preparation(result) -> None:
         console.warning(f"multi-value column {name!r}: its delimiter never occurs (is it the right one?)")
 
 
+#: Above this delta a DP release gets a warning: the default 1/(n ln n) only reaches it below
+#: about 200 protected records, where the guarantee's chance of failing is no longer negligible.
+LARGE_DELTA = 1e-3
+
+
 def report_ledger(result) -> None:
-    """Say where a DP release created a new privacy ledger (there was none before)."""
+    """Say where a DP release created a new privacy ledger (there was none before); warn of a large δ."""
+    privacy = getattr(getattr(result, "aggregate", result), "privacy", None) or {}
+    delta = privacy.get("delta")
+    if isinstance(delta, float) and delta > LARGE_DELTA:
+        console.warning(
+            f"δ = {delta:.2g} is large (the chance that the DP guarantee fails): with this few records the "
+            "default 1/(n ln n) cannot be small; give --delta 1e-6 or release more records together"
+        )
     if getattr(result, "ledger_created", None) is not None:
         console.note(
             f"created a new privacy ledger at {result.ledger_created}; it records this and later "
