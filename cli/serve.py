@@ -41,8 +41,9 @@ def serve(
     if evaluation is not None and not evaluation.is_file():
         raise InputError(f"{evaluation}: no such evaluation file")
     if not is_loopback(host):
+        shown = " and the evaluation's exact statistics" if evaluation is not None else ""
         console.warning(
-            f"--host {host}: anyone who can reach this machine on port {port} can read these releases"
+            f"--host {host}: anyone who can reach this machine on port {port} can read these releases{shown}"
         )
     console.out.print(f"Opening {len(releases)} release(s) ...", soft_wrap=True)
     serve_explorer(releases, host=host, port=port, evaluation=evaluation, ready=_ready(host, port))

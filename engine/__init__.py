@@ -39,7 +39,7 @@ _EXPORTS = {
     "compare": ("jobs.compare", "compare"),
     "prepare_input": ("jobs.prepare", "prepare"),
     "serve_explorer": ("explore.server", "serve"),
-    "is_loopback": ("explore.server", "is_loopback"),
+    "is_loopback": ("explore.guard", "is_loopback"),
     "explorer_app": ("explore.server", "create_app"),
     "write_static_report": ("explore.report", "static_report"),
     "AggregateResult": ("jobs.results", "AggregateResult"),

@@ -41,7 +41,7 @@ def releases(tmp_path_factory):
 def client(releases):
     from showcase.engine import explorer_app
 
-    return starlette.TestClient(explorer_app(list(releases)))
+    return starlette.TestClient(explorer_app(list(releases)), base_url="http://127.0.0.1")
 
 
 def synthetic_frame(release) -> tuple[pd.DataFrame, set[str]]:
@@ -123,6 +123,9 @@ def test_dp_bars_carry_their_noise_interval_and_k_anonymous_ones_their_rounding(
     ('{"gender": "Female"}', "maps column names"),
     ('{"nope": ["x"]}', "nope"),
     ('{"gender": ["no such value"]}', "no such value"),
+    ("[" * 1000, "not JSON"),  # nested deeper than the parser recurses
+    ('{"gender": [' + "1" * 5000 + "]}", "not JSON"),  # a number longer than Python converts
+    ('{"gender": ["' + "x" * 50_001 + '"]}', "longer than"),
 ])  # fmt: skip
 def test_malformed_selections_get_a_400_with_a_message(client, releases, selection, message):
     response = client.get(f"/api/{releases[0].name}/explore", params={"s": selection})
@@ -158,7 +161,7 @@ def test_a_release_file_that_is_a_link_is_not_served(releases, tmp_path):
     shutil.copytree(releases[1], linked)
     (linked / "aggregates.tsv").unlink()
     (linked / "aggregates.tsv").symlink_to(releases[0] / "victims.csv")
-    client = starlette.TestClient(explorer_app([linked]))
+    client = starlette.TestClient(explorer_app([linked]), base_url="http://127.0.0.1")
     assert client.get("/download/linked/aggregates.tsv").status_code == 404
     assert client.get("/download/linked/synthetic.csv").status_code == 200
 
@@ -207,7 +210,7 @@ def test_an_evaluation_is_shown_only_when_given_and_names_its_release(releases, 
     from showcase.engine.errors import InputError
 
     dp, kanon = releases
-    plain = starlette.TestClient(explorer_app([dp, kanon]))
+    plain = starlette.TestClient(explorer_app([dp, kanon]), base_url="http://127.0.0.1")
     assert plain.get("/api/quality").status_code == 404
     assert plain.get("/api/releases").json()["quality"] is False
     victims = dp / "victims.csv"
@@ -216,7 +219,9 @@ def test_an_evaluation_is_shown_only_when_given_and_names_its_release(releases, 
     assert (
         main(["evaluate", str(victims), str(kanon), "--codebook", str(book), "-l", "2", "-o", str(out)]) == 0
     )
-    owner = starlette.TestClient(explorer_app([dp, kanon], evaluation=out / "evaluation.json"))
+    owner = starlette.TestClient(
+        explorer_app([dp, kanon], evaluation=out / "evaluation.json"), base_url="http://127.0.0.1"
+    )
     quality = owner.get("/api/quality").json()
     assert quality["of_release"] == kanon.name and quality["kind"] == "evaluation"
     (tmp_path / "not.json").write_text('{"kind": "release"}')
@@ -250,3 +255,50 @@ def test_preloading_answers_every_selection_shape_before_the_first_click(release
     empty.mkdir()
     shutil.copy(releases[1] / "aggregates.parquet", empty / "aggregates.parquet")
     server.create_app([empty], preload=True)  # no records: nothing to warm, and no error
+
+
+@pytest.mark.parametrize(
+    "host", ["rebind.attacker.example", "rebind.attacker.example:8000", "127.0.0.1.nip.io"]
+)
+def test_a_page_that_rebinds_its_name_to_the_explorer_reads_nothing(releases, host):
+    """DNS rebinding: a web page points its own name at 127.0.0.1; the Host header still names it."""
+    from showcase.engine import explorer_app
+
+    app = explorer_app(list(releases))
+    for base in (f"http://{host}", "http://127.0.0.1", "http://localhost:8000", "http://[::1]:8000"):
+        response = starlette.TestClient(app, base_url=base).get("/api/releases")
+        if base.startswith(f"http://{host}"):
+            assert response.status_code == 400 and "releases" not in response.text
+        else:
+            assert response.status_code == 200 and response.json()["releases"]
+
+
+def test_answers_keep_other_pages_and_the_network_out(client, releases):
+    for path in ("/", "/api/releases", f"/api/{releases[0].name}/overview", "/api/nope/overview"):
+        headers = client.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
+        assert "default-src 'self'" in headers["content-security-policy"]
+        assert headers["cache-control"] == "no-store"
+
+
+def test_a_document_holding_nan_is_answered_with_null(releases, tmp_path):
+    from showcase.engine import explorer_app
+
+    evaluation = tmp_path / "evaluation.json"
+    evaluation.write_text(
+        '{"kind": "evaluation", "scores": {"mae": NaN, "k_marginal": 812.5}}'
+    )  # lenient JSON
+    owner = starlette.TestClient(
+        explorer_app(list(releases), evaluation=evaluation), base_url="http://127.0.0.1"
+    )
+    response = owner.get("/api/quality")
+    assert response.status_code == 200 and response.json()["scores"] == {"mae": None, "k_marginal": 812.5}
+
+
+def test_only_loopback_addresses_count_as_this_machine():
+    from showcase.engine.explore.guard import allowed_hosts, host_name, is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
+    assert not any(is_loopback(h) for h in ("127.evil.example", "0.0.0.0", "192.168.1.5", "example.org"))
+    assert host_name("[::1]:8000") == "[::1]" and host_name("LocalHost:80") == "localhost"
+    assert allowed_hosts("0.0.0.0") is None and "[::1]" in allowed_hosts("::1")

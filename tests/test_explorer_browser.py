@@ -61,14 +61,18 @@ def server(linked):
     thread.join(timeout=5)
 
 
-def open_explorer(url: str, steps, shot: str) -> dict:
-    """Open the explorer at ``url`` (a local server or a report file), wait until ready, run ``steps``."""
+def open_explorer(url: str, steps, shot: str, *, probe: bool = False) -> dict:
+    """Open the explorer at ``url`` (a local server or a report file), wait until ready, run ``steps``.
+
+    ``probe``: the steps wait on script conditions (see :func:`browse`); without it the page runs
+    under the server's Content-Security-Policy, and a violation is a console error.
+    """
 
     def ready_then(page):
         page.wait_for_selector("body[data-ready='1']")
         return steps(page)
 
-    return browse(url, ready_then, shot, local=("file:", "http://127.0.0.1"))
+    return browse(url, ready_then, shot, local=("file:", "http://127.0.0.1"), probe=probe)
 
 
 def bar(page, column: str, value: str):
@@ -203,7 +207,7 @@ def ages(page) -> dict:
 
 
 def test_a_late_answer_never_draws_over_a_newer_selection(server):
-    found = open_explorer(server, answers_out_of_order, "explorer-out-of-order.png")
+    found = open_explorer(server, answers_out_of_order, "explorer-out-of-order.png", probe=True)
     assert found["errors"] == []
     assert found["held"] == 1 and found["selected"] == 0 and found["chips"] == 0
     assert found["ages_unchanged"]  # the numbers of no selection, not the late answer's
@@ -222,7 +226,7 @@ def test_the_explorer_in_chromium(server, linked):
     }
     assert found["age"] == expected
 
-    again = open_explorer(server, revisit(found["url"], QUALITY + PAGES), "explorer-pages.png")
+    again = open_explorer(server, revisit(found["url"], QUALITY + PAGES), "explorer-pages.png", probe=True)
     assert again["errors"] == [] and again["chips"] == 2
     assert again["downloads"] >= 4 and again["compared"] >= 1
     assert again["a11y"] == {name: [] for name in ("explore", *QUALITY, *PAGES)}
@@ -251,7 +255,7 @@ def test_the_static_report_from_file(linked, tmp_path, capsys):
         b["value"]: b["synthetic"] for b in answer["columns"]["age"] if b["synthetic"] or b["aggregate"]
     }
     assert found["age"] == expected and sum(expected.values()) > 0
-    again = open_explorer(found["url"], revisit(found["url"], PAGES), "static-report-pages.png")
+    again = open_explorer(found["url"], revisit(found["url"], PAGES), "static-report-pages.png", probe=True)
     assert again["errors"] == [] and again["requests"] == [] and again["chips"] == 2
     assert again["downloads"] >= 4 and again["left_out"] >= 2
     assert again["headline"].startswith("Best estimate:")
@@ -260,7 +264,7 @@ def test_the_static_report_from_file(linked, tmp_path, capsys):
 
 def test_the_explorer_by_keyboard(server):
     """A bar is a toggle button: Enter selects, Space unselects, and the focus stays on the bar."""
-    found = open_explorer(server, by_keyboard, "explorer-keyboard.png")
+    found = open_explorer(server, by_keyboard, "explorer-keyboard.png", probe=True)
     assert found["errors"] == []
     assert found["selected"] == {"focus": "Female|true", "chips": 1}
     assert found["unselected"] == "Female|false" and found["chips"] == 0

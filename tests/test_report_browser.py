@@ -21,13 +21,15 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 
 def browse(
-    url: str, steps, shot: str, *, local=("file:",), warnings: bool = False, size=(1300, 1000)
+    url: str, steps, shot: str, *, local=("file:",), warnings: bool = False, size=(1300, 1000), probe=False
 ) -> dict:
     """Open ``url`` in Chromium and run ``steps(page)`` (what it returns is added to the answer).
 
     The answer also holds the console and page errors (and warnings, if
     asked) and every request to anything but ``local``; a screenshot is
-    saved to the artefacts folder as ``shot``.
+    saved to the artefacts folder as ``shot``. ``probe``: the steps evaluate
+    script text in the page (Playwright's ``wait_for_function``), which the
+    explorer's Content-Security-Policy forbids, so the policy is bypassed.
     """
     playwright = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
@@ -36,7 +38,7 @@ def browse(
     found = {"errors": [], "requests": []}
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+        page = browser.new_page(viewport={"width": size[0], "height": size[1]}, bypass_csp=probe)
         page.on("console", lambda m: m.type in kinds and found["errors"].append(m.text))
         page.on("pageerror", lambda e: found["errors"].append(str(e)))
         page.on("request", lambda r: r.url.startswith(local) or found["requests"].append(r.url))

@@ -12,6 +12,7 @@ its script and style, shipped in the package, so it works with no network.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from ..errors import ShowcaseError
 from ..release import AGGREGATES_PARQUET, AGGREGATES_TSV, METADATA, SYNTHETIC_CSV, SYNTHETIC_PARQUET
+from .guard import LOOPBACK_NAMES, LocalOnly, allowed_hosts
 
 #: What a release's files hold, as the Download page says; only these are ever served.
 DOWNLOADS = {
@@ -38,6 +40,26 @@ DOWNLOADS = {
 ASSETS = {"explorer.html": "text/html", "explorer.js": "text/javascript", "explorer.css": "text/css"}
 #: Longest selection accepted (columns × values), so a request cannot ask for unbounded work.
 MAX_SELECTED = 200
+#: Longest selection text accepted (characters), read before any JSON is parsed.
+MAX_SELECTION_TEXT = 50_000
+
+
+class Answer(JSONResponse):
+    """A JSON answer in which a NaN or infinite number (from a document on disk) becomes null."""
+
+    def render(self, content) -> bytes:
+        text = json.dumps(_finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8")
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def asset(name: str) -> str:
@@ -81,9 +103,11 @@ def parse_selection(text: str | None) -> dict[str, list[str]]:
     """A selection from the query (JSON ``{"column": ["value", ...]}``), or a 400 saying what is wrong."""
     if not text:
         return {}
+    if len(text) > MAX_SELECTION_TEXT:
+        raise HTTPException(400, f"the selection is longer than {MAX_SELECTION_TEXT:,} characters")
     try:
         selection = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, nested too deep, a number too long
         raise HTTPException(400, 'the selection is not JSON: give {"column": ["value", ...]}') from None
     if not isinstance(selection, dict) or not all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
@@ -308,11 +332,19 @@ def read_evaluation(path: Path, served: list[Served]) -> dict:
     return quality
 
 
-def create_app(folders: list[Path], evaluation: Path | None = None, *, preload: bool = False) -> Starlette:
+def create_app(
+    folders: list[Path],
+    evaluation: Path | None = None,
+    *,
+    preload: bool = False,
+    hosts: tuple[str, ...] | None = LOOPBACK_NAMES,
+) -> LocalOnly:
     """The explorer over release ``folders`` (and, for the data owner, an ``evaluation``).
 
     With ``preload`` every release is opened and indexed now (seconds for
-    millions of records), so that no one waits on the first page.
+    millions of records), so that no one waits on the first page. Requests
+    must name one of ``hosts`` in their Host header (None: any), which stops
+    DNS-rebinding pages (:mod:`.guard`).
     """
     served = {s.id: s for s in release_ids([Path(f) for f in folders])}
     if preload:
@@ -335,21 +367,21 @@ def create_app(folders: list[Path], evaluation: Path | None = None, *, preload: 
             raise HTTPException(404, "no such file")
         return Response(asset(name), media_type=ASSETS[name])
 
-    def releases(request: Request) -> JSONResponse:
-        return JSONResponse({"releases": [s.id for s in served.values()], "quality": quality is not None})
+    def releases(request: Request) -> Answer:
+        return Answer({"releases": [s.id for s in served.values()], "quality": quality is not None})
 
-    def overview_route(request: Request) -> JSONResponse:
-        return JSONResponse(overview(release(request)))
+    def overview_route(request: Request) -> Answer:
+        return Answer(overview(release(request)))
 
-    def explore_route(request: Request) -> JSONResponse:
+    def explore_route(request: Request) -> Answer:
         selection = parse_selection(request.query_params.get("s"))
         try:
-            return JSONResponse(explore(release(request), selection))
+            return Answer(explore(release(request), selection))
         except ShowcaseError as error:
             raise HTTPException(400, str(error)) from None
 
-    def files_route(request: Request) -> JSONResponse:
-        return JSONResponse({"files": files(release(request))})
+    def files_route(request: Request) -> Answer:
+        return Answer({"files": files(release(request))})
 
     def download(request: Request) -> Response:
         path = safe_file(release(request).folder, request.path_params["name"])
@@ -357,13 +389,13 @@ def create_app(folders: list[Path], evaluation: Path | None = None, *, preload: 
             raise HTTPException(404, "no such file in this release")
         return FileResponse(path, filename=path.name)
 
-    def quality_route(request: Request) -> JSONResponse:
+    def quality_route(request: Request) -> Answer:
         if quality is None:
             raise HTTPException(404, "no evaluation was given (showcase serve --evaluation PATH)")
-        return JSONResponse(quality)
+        return Answer(quality)
 
-    def error(request: Request, problem: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": problem.detail}, status_code=problem.status_code)
+    def error(request: Request, problem: HTTPException) -> Answer:
+        return Answer({"error": problem.detail}, status_code=problem.status_code)
 
     routes = [
         Route("/", page),
@@ -375,12 +407,7 @@ def create_app(folders: list[Path], evaluation: Path | None = None, *, preload: 
         Route("/api/{release}/files", files_route),
         Route("/download/{release}/{name}", download),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: error})
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine only (the explorer's default)."""
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    return LocalOnly(Starlette(routes=routes, exception_handlers={HTTPException: error}), hosts)
 
 
 def serve(
@@ -410,7 +437,7 @@ def serve(
         raise InputError(
             f"cannot listen on {host}:{port} ({error.strerror}); choose another --port"
         ) from None
-    app = create_app(folders, evaluation, preload=True)
+    app = create_app(folders, evaluation, preload=True, hosts=allowed_hosts(host))
     if ready is not None:
         ready()
     uvicorn.run(app, host=host, port=port, log_level="warning")
