@@ -309,9 +309,9 @@ def load_input(
                              drop_unknown=preparation.drop_unknown, changes=changes)  # fmt: skip
     if schema is None:
         check_cardinality(table, preparation.max_cardinality)
-    if table.n_rows and not table.codes.any():
-        raise InputError(NOTHING_TO_COUNT)
     public = preparation.codebook_kind == "csv" or preparation.public_values
+    if schema is None and not public and table.n_rows and not table.codes.any():
+        raise InputError(NOTHING_TO_COUNT)  # (a codebook's values make a schema, as when streamed)
     return Loaded(table, None, description, public_domain=public, changes=changes, subjects=keys)
 
 

@@ -52,7 +52,6 @@ from .count import count_combinations
 from .encode import EncodedTable, Schema, code_dtype, resolve_sensitive_zeros
 from .errors import InputError, ParameterError
 from .ingest import (
-    NOTHING_TO_COUNT,
     TEXT,
     _check_names,
     _explain_csv_error,
@@ -437,8 +436,6 @@ def plan(
         raise InputError(f"{stream.shown}: no records")
     if schema is None:
         schema = schema_of(stream.columns, found, none)
-        if schema.n_attributes == 0:
-            raise InputError(NOTHING_TO_COUNT)
         if max_cardinality is not None:
             for name, values in zip(schema.columns, schema.dictionaries):
                 if len(values) > max_cardinality:

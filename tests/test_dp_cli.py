@@ -216,9 +216,9 @@ def test_run_dp_codebook_and_subject_id(tmp_path, capsys, subjects):
 def test_a_large_default_delta_is_warned_of(tmp_path, capsys, monkeypatch, command):
     monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
     few, many = tmp_path / "few.csv", tmp_path / "many.csv"
-    write_table(generate_table(40, 4, seed=4), few)  # delta = 1/(n ln n) near 0.006
+    write_table(generate_table(100, 4, seed=4), few)  # delta = 1/(n ln n) near 0.002
     write_table(generate_table(3000, 4, seed=4), many)  # near 4e-5
-    argv = [command, "--dp", "--epsilon", 4, "-l", 2, "--no-progress"]
+    argv = [command, "--dp", "--epsilon", 10, "-l", 2, "--seed", 1, "--no-progress"]
     code, _, stderr = run(capsys, argv[0], few, *argv[1:], "-o", tmp_path / "a")
     assert code == 0 and "is large" in stderr and "--delta" in stderr
     code, _, stderr = run(capsys, argv[0], many, *argv[1:], "-o", tmp_path / "b")

@@ -21,9 +21,9 @@ from ..checks import check_seed
 from ..count import check_length_fits, count_combinations
 from ..dp.ledger import Ledger, ledger_path
 from ..encode import EncodedTable, code_dtype
-from ..errors import ParameterError
+from ..errors import InputError, ParameterError
 from ..guarantees import aggregates_guarantee, dp_guarantee
-from ..ingest import Source
+from ..ingest import NOTHING_TO_COUNT, Source
 from ..linking import DEFAULT_MAX_LINKED
 from ..prepare import Loaded, Preparation, QuantileBudget, check_source, load_input
 from ..protect import k_anonymize
@@ -217,6 +217,8 @@ def _streamed_passes(
 
             found = plan_on_cluster(parts, cluster, **options, schema=codebook, batch_rows=rows,
                                     max_cardinality=preparation.max_cardinality, progress=tick)  # fmt: skip
+        if codebook is None and found.schema.n_attributes == 0:
+            raise InputError(NOTHING_TO_COUNT)  # as the in-memory read refuses it
         check_length_fits(length, len(parts.columns))
         description = {
             "format": parts.parts[0].kind,
@@ -297,6 +299,8 @@ def _once_on_cluster(job, source, length, resources, parts, codebook, rows, opti
             parts, cluster, length=length, none=none, resources=resources, schema=codebook, batch_rows=rows,
             max_cardinality=max_cardinality, progress=tick,
         )  # fmt: skip
+    if codebook is None and found.schema.n_attributes == 0:
+        raise InputError(NOTHING_TO_COUNT)
     schema_only = EncodedTable(found.schema, np.zeros((len(parts.columns), 0), dtype=np.uint8))
     return Loaded(schema_only, None, description, public_domain=codebook is not None), exact
 
