@@ -148,7 +148,7 @@ def refuse(flags: dict[str, Any], reason: str) -> None:
 # Options of several commands, declared on their own.
 
 INPUT = typer.Argument(
-    ..., metavar="INPUT", help="Sensitive microdata: .csv, .tsv, .parquet, .arrow or .xlsx."
+    ..., metavar="INPUT", help="Sensitive microdata: .csv, .tsv, .parquet, .arrow, .xlsx or .xlsm."
 )
 FORCE = typer.Option(
     False, "--force", help="Replace --out if it is a release showcase wrote (never any other folder)."
@@ -266,7 +266,7 @@ def multi_values(items: list[str] | None) -> dict[str, str]:
 READ = Group(
     _table(
         {
-            "--delimiter -d": "Field separator of a text input: ',', ';', '|' or 'tab'. "
+            "--delimiter -d": "Field separator of a text input: any one character, e.g. ';', '|' or 'tab'. "
             "Default: ',' (tab for .tsv).",
             "--use-columns": "Comma-separated columns to keep, e.g. 'sex,age_band'. Default: all.",
             "--record-limit": "Use only the first N records.",
@@ -274,7 +274,7 @@ READ = Group(
             "Empty cells always mean 'no attribute'.",
             "--sensitive-zeros": "Columns where 0 is a real value ('A,B' or 'all'). "
             "Elsewhere 0 means 'no attribute', as for 0/1 indicator columns.",
-            "--sheet": "The sheet of an .xlsx input to read, by name. Default: the first sheet.",
+            "--sheet": "The sheet of an .xlsx/.xlsm input to read, by name. Default: the first sheet.",
             "--max-cardinality": "Refuse a column with more distinct values than this (an id or a raw "
             "number: bin or drop it). Default: 10000.",
             "--subject-id": "Column identifying a subject (e.g. the victim id): the rows of each subject "
@@ -550,7 +550,7 @@ _DP_HELP = {
     "a codebook) or an sds option or another mode is given.",
     "--rounds": "mst/aim: AIM's rounds (marginals measured). Default: from the budget.",
     "--one-way-proportion": "mst/aim: share of the budget for the 1-way marginals. Default: 0.1.",
-    "--delta": "δ in (0, 1). Default: 1/(n ln n) for the protected record count n.",
+    "--delta": "δ in [1e-12, 1). Default: 1/(n ln n) for the protected record count n.",
     "--fabrication-mode": "thresholds for lengths >= 2: uncontrolled, balanced, minimize or "
     "progressive. Default: balanced.",
     "--thresholds": "fixed thresholds for lengths 2..L instead, e.g. '5,10'.",

@@ -12,8 +12,9 @@ from .synthesize import synthesis_rows
 def run(
     input: Path = options.INPUT,
     length: int | None = options.length(
-        "Reporting length L: longest combination counted. Default: 3; 2 with --dp (its synthesis "
-        "draws on pairs, so no budget goes to longer combinations)."
+        "Reporting length L: longest combination counted. Default: 3 (aim, run --dp's default, "
+        "chooses among pairs and triples); 2 with --dp --mechanism sds (its tree synthesis draws on pairs, "
+        "so no budget goes to longer combinations)."
     ),
     resolution: int | None = options.resolution(
         "k: combinations with fewer records are neither reported nor synthesized. Default: 10. Not with --dp."

@@ -58,7 +58,8 @@ def synthesize(
     input: Path | None = typer.Argument(
         None,
         metavar="INPUT",
-        help="Sensitive microdata (.csv, .tsv, .parquet, .arrow, .xlsx). Leave out with --from-aggregates.",
+        help="Sensitive microdata (.csv, .tsv, .parquet, .arrow, .xlsx/.xlsm). "
+        "Leave out with --from-aggregates.",
     ),
     from_aggregates: Path | None = typer.Option(
         None,

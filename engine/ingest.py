@@ -182,7 +182,7 @@ def check_sheet(path: Source, sheet: str | None, delimiter: str | None = None) -
     if sheet is None:
         return
     if not is_path(path) or input_format(Path(path)) != "xlsx":
-        raise ParameterError("--sheet applies to .xlsx inputs only")
+        raise ParameterError("--sheet applies to Excel inputs (.xlsx, .xlsm) only")
     if not sheet:
         raise ParameterError("the sheet name is empty")
 

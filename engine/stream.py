@@ -138,11 +138,17 @@ def streams(source: object, resources: Resources | None) -> bool:
     return resources.scheduler is not None or should_stream(source, resources.stream)
 
 
+def _hidden(relative: Path) -> bool:
+    """A file or folder below the input's folder named ``.*`` or ``_*`` (Spark's ``_temporary/``,
+    ``_SUCCESS``, a ``.git``): not a part of the data, whatever is inside."""
+    return any(name.startswith((".", "_")) for name in relative.parts)
+
+
 def _files(source: str | os.PathLike) -> tuple[list[Path], str]:
     text = os.fspath(source)
     path = Path(text)
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+        found = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
         return found, f"{path}/"
     if path.is_file():
         return [path], str(path)

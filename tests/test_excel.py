@@ -106,9 +106,9 @@ def test_sheet_picks_the_sheet_through_the_cli(tmp_path, capsys):
 
 def test_sheet_is_refused_for_other_inputs(tmp_path):
     text = as_csv(tmp_path / "cases.csv", COLUMNS, ROWS)
-    with pytest.raises(ParameterError, match="--sheet applies to .xlsx inputs only"):
+    with pytest.raises(ParameterError, match="--sheet applies to Excel inputs"):
         aggregate(text, protection=KAnonymity(2), preparation=Preparation(sheet="cases"))
-    with pytest.raises(ParameterError, match="--sheet applies to .xlsx inputs only"):
+    with pytest.raises(ParameterError, match="--sheet applies to Excel inputs"):
         aggregate(read_table(text), protection=KAnonymity(2), preparation=Preparation(sheet="cases"))
 
 
@@ -138,7 +138,7 @@ def bad_workbooks(tmp_path):
         "empty sheet": (empty, [], "empty"),
         "unknown sheet": (book, ["--sheet", "nope"], "no sheet named 'nope'; the workbook has 'cases'"),
         "unknown use_columns": (book, ["--use-columns", "sex,Q"], "'Q'"),
-        "sheet for a csv": (csv, ["--sheet", "cases"], "--sheet applies to .xlsx inputs only"),
+        "sheet for a csv": (csv, ["--sheet", "cases"], "--sheet applies to Excel inputs"),
     }
 
 

@@ -137,6 +137,23 @@ def test_glob_and_options(tmp_path):
     assert as_dict(glob.exact)  # some combinations
 
 
+@pytest.mark.parametrize(
+    "hidden", ["_temporary/attempt-0", ".staging", "year=2021/_temporary", "_SUCCESS_dir"]
+)
+def test_hidden_folders_under_a_directory_input_are_not_read(tmp_path, hidden):
+    """Spark leaves half-written copies in _temporary/: reading them would count records twice."""
+    rng = np.random.default_rng(1)
+    rows = [[str(v) for v in rng.choice(VALUES, 4)] for _ in range(200)]
+    write_parts(tmp_path / "parts", rows, [80], "csv")
+    expected = aggregate(tmp_path / "parts", length=2, protection=Exact()).exact
+    copy = tmp_path / "parts" / hidden
+    copy.mkdir(parents=True)
+    for part in (tmp_path / "parts").glob("part-*.csv"):
+        (copy / part.name).write_bytes(part.read_bytes())
+    again = aggregate(tmp_path / "parts", length=2, protection=Exact()).exact
+    same(expected, again)
+
+
 def test_codebook_schema_and_unknown_values(tmp_path):
     write_parts(tmp_path / "parts", [["a", "b", "c", "a"], ["b", "b", "", "0"]], [1], "csv")
     book = tmp_path / "book.csv"
