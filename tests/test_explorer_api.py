@@ -122,6 +122,7 @@ def test_dp_bars_carry_their_noise_interval_and_k_anonymous_ones_their_rounding(
     ('["gender"]', "maps column names"),
     ('{"gender": "Female"}', "maps column names"),
     ('{"nope": ["x"]}', "nope"),
+    ('{"nope": []}', "nope"),  # an unknown column is named even when it selects nothing
     ('{"gender": ["no such value"]}', "no such value"),
     ("[" * 1000, "not JSON"),  # nested deeper than the parser recurses
     ('{"gender": [' + "1" * 5000 + "]}", "not JSON"),  # a number longer than Python converts

@@ -116,7 +116,7 @@ def parse_selection(text: str | None) -> dict[str, list[str]]:
         raise HTTPException(400, "a selection maps column names to lists of values (all text)")
     if sum(len(v) for v in selection.values()) > MAX_SELECTED:
         raise HTTPException(400, f"a selection holds at most {MAX_SELECTED} values")
-    return {k: v for k, v in selection.items() if v}
+    return selection  # empty lists select nothing: dropped once their columns are checked
 
 
 def overview(served: Served) -> dict:
@@ -193,6 +193,10 @@ def explore(served: Served, selection: dict[str, list[str]]) -> dict:
     records, aggregates, metadata = served.indexes()
     if records is None:
         raise HTTPException(404, "this release has no synthetic records to explore")
+    unknown = sorted(set(selection) - {column.name for column in records.columns})
+    if unknown:
+        raise HTTPException(400, f"no column {unknown[0]!r} in this release")
+    selection = {k: v for k, v in selection.items() if v}
     counts, total = records.query(selection)
     answer = {"total": total, "columns": {}}
     for column in records.columns:
