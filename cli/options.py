@@ -243,7 +243,8 @@ class Read:
         options = {"--on": self.on, "--link-columns": self.link_columns, "--link-prefix": self.link_prefix,
                    "--max-linked": self.max_linked}  # fmt: skip
         if self.link is None:
-            refuse(options, "used with --link only")
+            shown = " (a codebook's links take theirs from its links: entries, e.g. max_linked: 5)"
+            refuse(options, "used with --link only" + (shown if self.codebook is not None else ""))
             return []
         on = self.on or self.subject_id
         if on is None:
@@ -601,7 +602,7 @@ def report_preparation(result) -> None:
                      "(--strict refuses instead)")  # fmt: skip
     for prefix, rows in changes.get("linked_rows", {}).items():
         dropped = changes.get("linked_rows_dropped", {}).get(prefix, 0)
-        kept = f"; {dropped:,} more dropped at random beyond --max-linked" if dropped else ""
+        kept = f"; {dropped:,} more dropped at random beyond the cap per subject" if dropped else ""
         console.note(f"linked {rows:,} {prefix}* rows to their subjects{kept}")
     for name in changes.get("delimiter_never_found", []):
         console.warning(f"multi-value column {name!r}: its delimiter never occurs (is it the right one?)")

@@ -74,11 +74,17 @@ def linked_subjects(keys: pa.ChunkedArray, subject_keys: pa.Array, on: str) -> n
     gives the number of such rows, never a key.
     """
     text = keys.cast(pa.string())
+    blank = pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_trim_whitespace(text), ""))
+    empty = int(pc.sum(blank).as_py() or 0)
+    if empty:
+        raise InputError(f"the linked table has {empty:,} row(s) with an empty {on!r}: each row needs a key")
     position = pc.index_in(text, value_set=subject_keys.cast(pa.string()))
     missing = position.null_count
     if missing:
+        hint = (" (none matches: are the keys written alike on both sides, e.g. 007 and 7?)"
+                if missing == len(text) else " (check spaces and letter case)")  # fmt: skip
         raise InputError(
-            f"the linked table has {missing:,} row(s) whose {on!r} matches no row of the input: "
+            f"the linked table has {missing:,} row(s) whose {on!r} matches no row of the input{hint}: "
             "the key must be on both sides"
         )
     return position.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -120,8 +126,9 @@ def join_tables(parts: Sequence[EncodedTable]) -> EncodedTable:
         | {name for name in labels if labels.count(name) > 1}
     )
     if clash:
-        raise InputError(f"column name(s) {', '.join(map(repr, clash))} occur in both linked tables: "
-                         "give the linked table another prefix")  # fmt: skip
+        raise InputError(f"column name(s) {', '.join(map(repr, clash))} come out of two tables (the input "
+                         "and a linked table, or two linked tables): give the linked table another prefix "
+                         "(--link-prefix) or rename the input's column")  # fmt: skip
     dictionaries = tuple(d for part in parts for d in part.schema.dictionaries)
     multi = tuple(pair for part in parts for pair in part.schema.multi_value)
     codes = np.concatenate([part.codes for part in parts]).astype(

@@ -464,13 +464,19 @@ def _linked(
         use = [*use, link.on]
     try:
         raw = read_table(link.table, delimiter=preparation.delimiter, use_columns=use)
-    except ParameterError as error:  # name the flag that gave the columns
-        raise ParameterError(str(error).replace("in --use-columns", "in --link-columns")) from None
+    except ParameterError as error:  # name what gave the columns: the codebook's links, or the flag
+        given = "--link-columns"
+        if preparation.codebook_kind == "file":
+            given = f"the links' columns of {Path(preparation.codebook).name}"
+        raise ParameterError(str(error).replace("in --use-columns", f"in {given}")) from None
     if link.on not in raw.column_names:
         raise InputError(
             f"the linked table has no key column {link.on!r} (--on): the key must be on both sides"
         )
     subject = linked_subjects(raw.column(link.on), keys, link.on)
+    # The count band counts every linked row, before the cap: one value per subject either way, so
+    # the cap bounds what a subject's rows add without hiding how many it had.
+    band = count_band(subject, n_subjects, link.count_column)
     raw = raw.drop_columns([link.on])
     if link.max_linked is not None:
         from .randomness import make_rng
@@ -491,7 +497,7 @@ def _linked(
     check_cardinality(table, preparation.max_cardinality)
     merged = merge_subjects(table, subject, all_multi_value=True, n_subjects=n_subjects)
     changes.setdefault("linked_rows", {})[link.prefix] = len(subject)
-    return [prefixed(merged.table, link.prefix), count_band(subject, n_subjects, link.count_column)]
+    return [prefixed(merged.table, link.prefix), band]
 
 
 def check_cardinality(table: EncodedTable, limit: int | None) -> None:

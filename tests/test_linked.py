@@ -181,6 +181,10 @@ def test_max_linked_keeps_at_most_p_rows_per_subject_chosen_at_random():
         per_victim = (codes[kept] > 0).sum(axis=0)
         assert per_victim.max() == 3 and loaded.changes["linked_rows_dropped"]["perp_"] == 400 - 150
         seen.add(tuple(schema.columns[c] for c in kept))
+        # The band counts every linked row (8 each), not the 3 kept: the cap must not hide how many.
+        band = schema.columns.index("perp_count")
+        labels = schema.dictionaries[band].to_pylist()
+        assert {labels[code - 1] for code in codes[band]} == {"6+"}
     assert len(seen) > 1  # which rows stay is random
 
 
@@ -241,8 +245,14 @@ def test_bad_linked_inputs_are_one_line_errors(tmp_path, capsys):
     pd.DataFrame({"vid": ["v1", "nobody"], "g": ["M", "F"]}).to_csv(orphans, index=False)
     keyless = tmp_path / "keyless.csv"
     pd.DataFrame({"victim": ["v1"], "g": ["M"]}).to_csv(keyless, index=False)
+    blank = tmp_path / "blank.csv"
+    pd.DataFrame({"vid": ["v1", "", "  "], "g": ["M", "F", "F"]}).to_csv(blank, index=False)
+    strangers = tmp_path / "strangers.csv"
+    pd.DataFrame({"vid": ["V1", "nobody"], "g": ["M", "F"]}).to_csv(strangers, index=False)
     cases = [
-        (["--link", orphans, "--on", "vid"], "1 row(s) whose 'vid' matches no row of the input"),
+        (["--link", orphans, "--on", "vid"], "1 row(s) whose 'vid' matches no row of the input (check"),
+        (["--link", strangers, "--on", "vid"], "2 row(s) whose 'vid' matches no row of the input (none"),
+        (["--link", blank, "--on", "vid"], "2 row(s) with an empty 'vid'"),
         (["--link", keyless, "--on", "vid"], "no key column 'vid'"),
         (["--link", orphans], "--link needs --on KEY"),
         (["--link", keyless, "--on", "victim"], "or with --link its --on key); the input has vid"),
