@@ -323,6 +323,8 @@ def _text_header(path: Path, delimiter: str) -> list[str]:
     except UnicodeDecodeError:
         raise InputError(f"{path}: the header is not valid UTF-8; re-save the file as UTF-8") from None
     text = text.lstrip("\ufeff")
+    if "\x00" in text:
+        raise InputError(f"{path}: the header holds NUL bytes: not UTF-8 text (binary? UTF-16?)")
     if not text.strip():
         raise InputError(f"{path}: the first line (the header) is empty")
     try:  # strict: a quote left open at the end of the line is an error, not a name cut short

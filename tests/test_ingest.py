@@ -209,3 +209,10 @@ def test_an_input_with_no_attribute_at_all_is_one_line(tmp_path, streamed):
     path = write_csv(tmp_path / "empty.csv", COLUMNS, [("", "0", ""), ("", "", "")] * 5)
     with pytest.raises(InputError, match="nothing to count"):
         aggregate(path, protection=KAnonymity(2), length=2, resources=Resources(stream=streamed))
+
+
+def test_a_binary_or_utf16_file_is_not_taken_for_a_delimiter_problem(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_bytes("sex,age\nF,30\n".encode("utf-16-le"))
+    with pytest.raises(InputError, match="NUL bytes: not UTF-8 text"):
+        read_table(path)
