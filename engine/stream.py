@@ -172,6 +172,9 @@ def open_stream(
             kinds.add(input_format(f))
         except InputError:
             raise InputError(f"{shown}: {f.name} is not a .csv, .tsv, .parquet or .arrow file") from None
+    if kinds == {"xlsx"}:
+        raise InputError(f"{shown}: a workbook is read whole, one sheet at a time: give one file, without "
+                         "--stream (or save the sheets as CSV or Parquet parts)")  # fmt: skip
     if len(kinds) > 1 or kinds & {"xlsx"}:
         raise InputError(f"{shown}: the files must all be one format (CSV, Parquet or Arrow), found "
                          f"{', '.join(sorted(kinds))}")  # fmt: skip

@@ -104,6 +104,12 @@ def test_sheet_picks_the_sheet_through_the_cli(tmp_path, capsys):
     assert second_meta["input"]["format"] == "xlsx"
 
 
+def test_a_workbook_is_not_streamed_and_says_why(tmp_path, capsys):
+    book = workbook(tmp_path / "cases.xlsx", {"cases": [COLUMNS, *ROWS]})
+    code, _, stderr = run(capsys, "aggregate", book, "--stream", "-o", tmp_path / "a", "--no-progress")
+    assert code == 2 and "a workbook is read whole" in stderr and not (tmp_path / "a").exists()
+
+
 def test_sheet_is_refused_for_other_inputs(tmp_path):
     text = as_csv(tmp_path / "cases.csv", COLUMNS, ROWS)
     with pytest.raises(ParameterError, match="--sheet applies to Excel inputs"):
