@@ -78,3 +78,5 @@ def compare(
     console.table(f"Comparison written to {out}",
                   ["mechanism", "runs", "seconds", "expansion", "k-marginal", "preserved %",
                    "fabricated %", "MAE"], rows)  # fmt: skip
+    for failure in result.get("failed", []):
+        console.warning(f"{failure['mechanism']} (run {failure['run']}) could not run: {failure['error']}")

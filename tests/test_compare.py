@@ -265,3 +265,20 @@ def test_a_table_of_wide_figures_keeps_every_column_whole_at_80_columns(capsys, 
     cells = [line[1:] for line in body if len(line) > 1]
     assert cells == [row[1:4] + row[4].split() + row[5:] for row in rows], lines
     assert "".join(line[0] for line in body) == "".join(row[0] for row in rows), lines
+
+
+def test_a_mechanism_that_cannot_run_is_reported_and_the_others_go_on(tmp_path, capsys):
+    # At epsilon 0.001 the DP release of 12 records holds no pair and no records to synthesize.
+    sensitive = write(tmp_path / "s.csv", SENSITIVE * 4)
+    out = tmp_path / "cmp"
+    specs = ["aggregate:k=2", "dp:epsilon=0.001"]
+    code, _, stderr = compare(capsys, sensitive, out, specs, "-l", 2, "--seed", 3)
+    assert code == 0 and "dp:epsilon=0.001 (run 1) could not run" in stderr
+    document = json.loads((out / "comparison.json").read_text())
+    assert [r["mechanism"] for r in document["summary"]] == ["aggregate:k=2"]
+    assert [f["mechanism"] for f in document["failed"]] == ["dp:epsilon=0.001"]
+    assert "Could not run" in (out / "report.html").read_text()
+    code, _, stderr = compare(
+        capsys, sensitive, tmp_path / "none", ["dp:epsilon=0.001"], "-l", 2, "--seed", 3
+    )
+    assert code == 2 and "no mechanism could run" in stderr and not (tmp_path / "none").exists()

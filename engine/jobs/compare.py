@@ -215,14 +215,15 @@ def compare(
     exact = count_combinations(table, length)
     _warm_up(parsed, table, length)
     runs: dict[str, list[dict]] = {}
-    evaluations = []
+    evaluations, failed = [], []
     for i, ((mechanism, run), mech_seed) in enumerate(zip(plan, seeds)):
         job.report("compare", i, len(plan))
         with PeakMemory() as peak:
             try:
                 release, seconds = run_mechanism(mechanism, table, length, mech_seed, constraints)
-            except ShowcaseError as failed:  # say which mechanism: the comparison stops at it
-                raise type(failed)(f"mechanism {mechanism.label!r} cannot run here: {failed}") from None
+            except ShowcaseError as problem:  # e.g. a DP release too small for its ε: the others go on
+                failed.append({"mechanism": mechanism.label, "run": run + 1, "error": str(problem)})
+                continue
         result = evaluate_release(
             table,
             release,
@@ -242,6 +243,9 @@ def compare(
                             "seeded": shown_seed, "seconds": seconds, "peak_mib": round(peak.mib, 1),
                             **result})  # fmt: skip
     job.report("compare", len(plan), len(plan))
+    if not runs:
+        first = failed[0]
+        raise ParameterError(f"no mechanism could run; {first['mechanism']!r}: {first['error']}")
     rows = [summarise(lines) for lines in runs.values()]
     params_of = {m.label: m.params for m in parsed}
     for row in rows:
@@ -255,6 +259,7 @@ def compare(
                        "epsilons": sorted({r["epsilon"] for r in rows if r["epsilon"] is not None})},
         "summary": rows,
         "evaluations": evaluations,
+        "failed": failed,
     })  # fmt: skip
     job.write(
         {

@@ -133,6 +133,18 @@ def render(document: dict) -> str:
             ),
             "<h2>Results</h2>",
             results_table(rows),
+            *(
+                [
+                    '<p class="note">Could not run (left out of the table): '
+                    + "; ".join(
+                        f"{escape(f['mechanism'])} (run {f['run']}): {escape(f['error'])}"
+                        for f in document.get("failed", [])
+                    )  # fmt: skip
+                    + "</p>"
+                ]
+                if document.get("failed")
+                else []
+            ),
             "<h2>Charts</h2>",
             f'<div class="charts">{"".join(charts)}</div>',
         ],
