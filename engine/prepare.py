@@ -310,8 +310,10 @@ def load_input(
     if schema is None:
         check_cardinality(table, preparation.max_cardinality)
     public = preparation.codebook_kind == "csv" or preparation.public_values
-    if schema is None and not public and table.n_rows and not table.codes.any():
-        raise InputError(NOTHING_TO_COUNT)  # (a codebook's values make a schema, as when streamed)
+    if not dp and schema is None and not public and table.n_rows and not table.codes.any():
+        # (A codebook's values make a schema, as when streamed. Under DP, refusing would tell a
+        # neighbouring input apart: the release of nothing goes on, noisy like any other.)
+        raise InputError(NOTHING_TO_COUNT)
     return Loaded(table, None, description, public_domain=public, changes=changes, subjects=keys)
 
 

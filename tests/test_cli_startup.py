@@ -62,7 +62,7 @@ def test_help_states_examples_and_defaults(helps):
     for command in ("aggregate", "synthesize", "run", "evaluate", "compare", "ledger show", "prepare",
                     "codebook infer", "datasets generate cases"):  # fmt: skip
         assert f"showcase {command} " in by_command[command], command  # an example
-    assert "Default: 3; 2 with --dp" in by_command["run"]
+    assert "Default: 3 (aim, run --dp's default" in " ".join(by_command["run"].split())
     assert "Default: 10. Not with --dp." in by_command["aggregate"]
     assert "Default: balanced." in by_command["aggregate"]  # the fabrication mode
     for command in ("datasets generate table", "datasets generate cases", "codebook infer", "report"):

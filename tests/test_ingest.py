@@ -209,6 +209,11 @@ def test_an_input_with_no_attribute_at_all_is_one_line(tmp_path, streamed):
     path = write_csv(tmp_path / "empty.csv", COLUMNS, [("", "0", ""), ("", "", "")] * 5)
     with pytest.raises(InputError, match="nothing to count"):
         aggregate(path, protection=KAnonymity(2), length=2, resources=Resources(stream=streamed))
+    # Under DP the release goes on: a refusal would tell this input from its neighbour with one value.
+    from showcase.engine import DifferentialPrivacy
+
+    dp = DifferentialPrivacy(2.0, delta=1e-6, ledger=tmp_path / "ledger.sqlite")
+    assert len(aggregate(path, protection=dp, length=2, resources=Resources(stream=streamed)).released) == 0
 
 
 def test_a_binary_or_utf16_file_is_not_taken_for_a_delimiter_problem(tmp_path):

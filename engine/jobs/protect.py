@@ -217,8 +217,8 @@ def _streamed_passes(
 
             found = plan_on_cluster(parts, cluster, **options, schema=codebook, batch_rows=rows,
                                     max_cardinality=preparation.max_cardinality, progress=tick)  # fmt: skip
-        if codebook is None and found.schema.n_attributes == 0:
-            raise InputError(NOTHING_TO_COUNT)  # as the in-memory read refuses it
+        if not dp and codebook is None and found.schema.n_attributes == 0:
+            raise InputError(NOTHING_TO_COUNT)  # as the in-memory read refuses it (not under DP)
         check_length_fits(length, len(parts.columns))
         description = {
             "format": parts.parts[0].kind,
