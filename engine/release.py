@@ -94,10 +94,7 @@ def _unlisted(folder: Path, names: set[str]) -> list[str]:
     """
     if METADATA not in names:
         return []
-    try:
-        listed = json.loads((folder / METADATA).read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError):
-        return []
+    listed = (_document(folder / METADATA) or {}).get("files")
     if not isinstance(listed, list):
         return []
     allowed = {name for name in listed if isinstance(name, str)} | _ADDED_LATER | {METADATA}
@@ -121,12 +118,17 @@ def require_release(folder: str | Path) -> Path:
     return folder
 
 
-def _is_showcase_document(path: Path) -> bool:
+def _document(path: Path) -> dict | None:
+    """A JSON document's top level, when ``path`` holds one (else None)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    tool = document.get("tool") if isinstance(document, dict) else None
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _is_showcase_document(path: Path) -> bool:
+    tool = (_document(path) or {}).get("tool")
     return isinstance(tool, dict) and tool.get("name") == "showcase"
 
 
@@ -214,12 +216,9 @@ SENSITIVE_KINDS = frozenset({"prepared", "evaluation", "comparison"})
 def _kind(folder: Path) -> str | None:
     """The ``kind`` its showcase document gives a folder (``aggregates``, ``release``, ...)."""
     for name in MARKERS:
-        try:
-            document = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(document, dict) and isinstance(document.get("kind"), str):
-            return document["kind"]
+        kind = (_document(folder / name) or {}).get("kind")
+        if isinstance(kind, str):
+            return kind
     return None
 
 
