@@ -529,11 +529,10 @@ def bounded_counts(source_records: Held, level: Level, candidates: np.ndarray, h
 
 @dataclass(frozen=True)
 class Mechanism:
-    """The options of one DP marginals release, from a protection spec or from keywords.
+    """The options of one DP marginals release, from a protection spec (built from keywords if need be).
 
-    ``split(length, delta, selection)`` is the budget split: the spec's own
-    (:meth:`~showcase.engine.protection.DifferentialPrivacy.split`) or, for
-    keywords, :func:`~.accountant.split_budget` with these options.
+    ``split(length, delta, selection)`` is the spec's budget split
+    (:meth:`~showcase.engine.protection.DifferentialPrivacy.split`).
     """
 
     epsilon: float
@@ -543,6 +542,7 @@ class Mechanism:
     fabrication_mode: str
     thresholds: list[float] | None
     split: Callable[[int, float, bool], BudgetSplit]
+    spec: DifferentialPrivacy
 
     @classmethod
     def of(
@@ -569,6 +569,7 @@ class Mechanism:
             protection.fabrication_mode,
             options.get("thresholds"),
             lambda length, delta, selection: protection.split(length, delta, selection=selection),
+            protection,
         )
 
     @classmethod
@@ -577,18 +578,8 @@ class Mechanism:
         return cls.from_protection(DifferentialPrivacy(epsilon, delta, **options))
 
     def check(self, length: int) -> None:
-        """The checks :func:`dp_aggregate` makes before it reads any data."""
-        percentile = self.percentile
-        if not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
-            raise ParameterError(f"percentile must be in (0, 100], got {percentile!r}")
-        record_count_epsilon(self.epsilon, self.record_count_proportion)
-        if length < 1:
-            raise ParameterError(f"reporting length must be >= 1, got {length}")
-        if self.thresholds is not None:
-            thresholds = [float(t) for t in self.thresholds]
-            if len(thresholds) != length - 1 or any(not math.isfinite(t) or t < 0 for t in thresholds):
-                raise ParameterError(f"thresholds needs {length - 1} non-negative values (lengths 2..L)")
-        fabrication_etas(self.fabrication_mode, length)
+        """The checks :func:`dp_aggregate` makes before it reads any data: the spec's, at ``length``."""
+        self.spec.check(length)
 
 
 @dataclass
