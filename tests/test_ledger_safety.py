@@ -301,3 +301,16 @@ def test_raise_delta_only_ever_raises_it(tmp_path):
     book.raise_delta(release, 1e-5)
     book.raise_delta(release, 1e-9)
     assert book.entries()[0]["delta"] == 1e-5
+
+
+def test_a_ledger_in_a_missing_folder_is_refused_before_any_work(tmp_path, capsys, cases, ledger):
+    """A mistyped --ledger would start a new, empty budget in a new folder: refused, nothing made."""
+    typo = tmp_path / "ledgers-typo" / "ledger.sqlite"
+    code, _, stderr = dp(capsys, "aggregate", cases, tmp_path / "a", "--ledger", typo)
+    assert code == 2 and "does not exist" in one_error_line(stderr)
+    assert not typo.parent.exists() and not (tmp_path / "a").exists()
+    (tmp_path / "ledgers").mkdir()  # the folder exists: a new ledger is made there, as before
+    code, _, stderr = dp(
+        capsys, "aggregate", cases, tmp_path / "b", "--ledger", tmp_path / "ledgers" / "l.sqlite"
+    )
+    assert code == 0 and (tmp_path / "ledgers" / "l.sqlite").exists()

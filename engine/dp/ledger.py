@@ -74,6 +74,21 @@ MAX_DATASET_ID = 200
 STATUSES = ("charged", "released", "failed")
 
 
+def check_ledger_folder(path: str | Path | None = None) -> None:
+    """Refuse a new ledger in a folder that does not exist, unless it is the default ~/.showcase.
+
+    A mistyped --ledger (or $SHOWCASE_LEDGER) would otherwise start a new, empty budget in a new
+    folder, and later releases would be charged there instead of against what was spent.
+    """
+    target = ledger_path(path)
+    if os.path.lexists(target) or target.parent.is_dir() or target == DEFAULT_PATH:
+        return
+    raise ParameterError(
+        f"the folder of the privacy ledger {target} does not exist: check the path, or create the "
+        "folder first (a new ledger there would start a new budget)"
+    )
+
+
 def ledger_path(path: str | Path | None = None) -> Path:
     """The ledger file: ``path``, else $SHOWCASE_LEDGER, else ~/.showcase/ledger.sqlite."""
     if path is not None:
@@ -114,6 +129,7 @@ class Ledger:
         if not os.path.lexists(self.path):
             if not create:
                 raise ParameterError(f"no privacy ledger at {self.path}")
+            check_ledger_folder(self.path)
             self.created = self._create()
         self._verify()
 

@@ -19,7 +19,7 @@ from ..aggregates import PROTECTION_NONE, Aggregates
 from ..aggregates_io import describe
 from ..checks import check_seed
 from ..count import check_length_fits, count_combinations
-from ..dp.ledger import Ledger, ledger_path
+from ..dp.ledger import Ledger, check_ledger_folder, ledger_path
 from ..encode import EncodedTable, code_dtype
 from ..errors import InputError, ParameterError
 from ..guarantees import aggregates_guarantee, dp_guarantee
@@ -357,6 +357,7 @@ def protected_counts(
     # An existing ledger is checked before the (maybe long) read; a new one is made only once the
     # release is sure to be charged, so a refusal of the input leaves no ledger behind.
     book = Ledger(protection.ledger) if os.path.lexists(ledger_path(protection.ledger)) else None
+    check_ledger_folder(protection.ledger)
     counting, quantiles = _binning_share(protection, preparation, seed)
     workers = contextlib.ExitStack()  # a cluster's client, closed once the release is drawn
     with workers:
