@@ -529,19 +529,8 @@ def bounded_counts(source_records: Held, level: Level, candidates: np.ndarray, h
 
 @dataclass(frozen=True)
 class Mechanism:
-    """The options of one DP marginals release, from a protection spec (built from keywords if need be).
+    """The options of one DP marginals release: a protection spec, built from keywords if need be."""
 
-    ``split(length, delta, selection)`` is the spec's budget split
-    (:meth:`~showcase.engine.protection.DifferentialPrivacy.split`).
-    """
-
-    epsilon: float
-    delta: float | None
-    record_count_proportion: float
-    percentile: float
-    fabrication_mode: str
-    thresholds: list[float] | None
-    split: Callable[[int, float, bool], BudgetSplit]
     spec: DifferentialPrivacy
 
     @classmethod
@@ -553,29 +542,29 @@ class Mechanism:
             check_protection(protection, (DifferentialPrivacy,))
             if epsilon is not None or delta is not None:
                 raise ParameterError("give either a protection spec or epsilon and the DP options, not both")
-            return cls.from_protection(protection)
+            return cls(protection)
         if epsilon is None:
             raise ParameterError("DP aggregates need an epsilon (or a DifferentialPrivacy protection)")
         return cls.from_keywords(epsilon, delta, **options)
 
-    @classmethod
-    def from_protection(cls, protection: DifferentialPrivacy) -> Mechanism:
-        options = protection.mechanism()
-        return cls(
-            protection.epsilon,
-            protection.delta,
-            protection.record_count_proportion,
-            protection.percentile,
-            protection.fabrication_mode,
-            options.get("thresholds"),
-            lambda length, delta, selection: protection.split(length, delta, selection=selection),
-            protection,
-        )
+    epsilon = property(lambda self: self.spec.epsilon)
+    delta = property(lambda self: self.spec.delta)
+    record_count_proportion = property(lambda self: self.spec.record_count_proportion)
+    percentile = property(lambda self: self.spec.percentile)
+    fabrication_mode = property(lambda self: self.spec.fabrication_mode)
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        return None if self.spec.thresholds is None else list(self.spec.thresholds)
+
+    def split(self, length: int, delta: float, selection: bool) -> BudgetSplit:
+        """The spec's budget split (:meth:`~showcase.engine.protection.DifferentialPrivacy.split`)."""
+        return self.spec.split(length, delta, selection=selection)
 
     @classmethod
     def from_keywords(cls, epsilon: float, delta: float | None, **options) -> Mechanism:
         """The mechanism of a spec built from the keywords (so they pass the spec's own checks)."""
-        return cls.from_protection(DifferentialPrivacy(epsilon, delta, **options))
+        return cls(DifferentialPrivacy(epsilon, delta, **options))
 
     def check(self, length: int) -> None:
         """The checks :func:`dp_aggregate` makes before it reads any data: the spec's, at ``length``."""
