@@ -13,8 +13,9 @@ own files (no network, as air-gapped users need).
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterable
+
+from starlette.responses import JSONResponse
 
 #: Host names that always reach a loopback explorer.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -69,19 +70,16 @@ class LocalOnly:
             await self.app(scope, receive, send)
             return
         host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
-        if self.allowed is not None and host_name(host) not in self.allowed:
-            body = json.dumps({"error": "this explorer answers only to its own address (e.g. 127.0.0.1)"})
-            await send({"type": "http.response.start", "status": 400, "headers": _headers(
-                [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            )})  # fmt: skip
-            await send({"type": "http.response.body", "body": body.encode()})
-            return
 
         async def with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": _headers(list(message.get("headers") or []))}
             await send(message)
 
+        if self.allowed is not None and host_name(host) not in self.allowed:
+            refusal = {"error": "this explorer answers only to its own address (e.g. 127.0.0.1)"}
+            await JSONResponse(refusal, status_code=400)(scope, receive, with_headers)
+            return
         await self.app(scope, receive, with_headers)
 
 
