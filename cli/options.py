@@ -521,6 +521,8 @@ class Dp:
 
         if not self.enabled:
             refuse(self.given, "DP options, used with --dp only")
+            if not unprotected:
+                warn_if_unprotected(resolution)
             return (Exact if unprotected else KAnonymity)(**given(k=resolution)), read.preparation()
         if "--epsilon" not in self.given:
             raise typer.BadParameter("--dp needs --epsilon (the privacy budget ε > 0)")
@@ -533,6 +535,15 @@ class Dp:
             if name in spec:
                 spec[name] = numbers(spec[name], "--" + name.replace("_", "-"))
         return DifferentialPrivacy(**spec), read.preparation()
+
+
+def warn_if_unprotected(resolution: int | None) -> None:
+    """Warn that ``-k 1`` is k-anonymity in name only."""
+    if resolution == 1:
+        console.warning(
+            "-k 1 protects nothing: combinations held by a single record are released as they are "
+            "(use k >= 2)"
+        )
 
 
 def _dp(dp: bool, **values: Any) -> Dp:

@@ -111,6 +111,7 @@ def synthesize(
 
     protection = None
     if resolution is not None or (input is not None and from_aggregates is None):
+        options.warn_if_unprotected(resolution)
         protection = KAnonymity(**options.given(k=resolution))
     result, elapsed = release.run(synthesize_job, input, aggregates=from_aggregates, protection=protection,
                                   preparation=read.preparation(), scheduler=scheduler,

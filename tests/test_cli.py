@@ -258,3 +258,17 @@ def test_a_release_that_is_not_there_is_named_so(tmp_path, capsys, monkeypatch, 
         code, _, stderr = run(capsys, command[0], folder, *command[1:])
         assert code == 2 and said in stderr, stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+@pytest.mark.parametrize(
+    "command", [["aggregate"], ["run"], ["synthesize", "--mode", "unseeded"], ["aggregate", "--unprotected"]]
+)
+def test_k_of_one_is_named_as_no_protection(tmp_path, capsys, worked_example, command):
+    """``-k 1`` releases what one record holds alone: k-anonymity in name only, so it is said."""
+    for k in ("1", "2"):
+        out = tmp_path / f"{command[0]}-{len(command)}-{k}"
+        argv = [*command[1:], "-k", k, "-o", out, "--no-progress"]
+        code, _, stderr = run(capsys, command[0], worked_example, *argv)
+        assert code == 0, stderr
+        warned = "-k 1 protects nothing" in stderr
+        assert warned == (k == "1" and "--unprotected" not in command), (k, stderr)
