@@ -164,7 +164,26 @@ def test_a_release_file_that_is_a_link_is_not_served(releases, tmp_path):
     (linked / "aggregates.tsv").symlink_to(releases[0] / "victims.csv")
     client = starlette.TestClient(explorer_app([linked]), base_url="http://127.0.0.1")
     assert client.get("/download/linked/aggregates.tsv").status_code == 404
-    assert client.get("/download/linked/synthetic.csv").status_code == 200
+    served = client.get("/download/linked/synthetic.csv")
+    assert served.status_code == 200 and served.content == (linked / "synthetic.csv").read_bytes()
+    assert served.headers["content-disposition"] == 'attachment; filename="synthetic.csv"'
+
+
+def test_a_link_swapped_in_after_the_check_is_not_followed(releases, tmp_path, monkeypatch):
+    """The download opens the name itself without following links: the check before it is not trusted."""
+    from showcase.engine.explore import server
+
+    linked = tmp_path / "linked"
+    shutil.copytree(releases[1], linked)
+    monkeypatch.setattr(server, "safe_file", lambda folder, name: folder / name)  # as if swapped after it
+    (linked / "aggregates.tsv").unlink()
+    (linked / "aggregates.tsv").symlink_to(releases[0] / "victims.csv")
+    (linked / "synthetic.parquet").unlink()
+    (linked / "synthetic.parquet").mkdir()
+    client = starlette.TestClient(server.create_app([linked]), base_url="http://127.0.0.1")
+    for name in ("aggregates.tsv", "synthetic.parquet", "victims.csv"):
+        response = client.get(f"/download/linked/{name}")
+        assert response.status_code == 404 and b"victim_id" not in response.content, name
 
 
 def test_a_long_selection_is_bounded_by_its_released_parts(client, releases):

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import json
 import math
+import mimetypes
+import os
+import stat
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,7 +25,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ShowcaseError
@@ -314,6 +318,39 @@ def safe_file(folder: Path, name: str) -> Path | None:
     return path
 
 
+def open_release_file(folder: Path, name: str) -> tuple[int, int] | None:
+    """An open descriptor and the size of release file ``name`` right inside ``folder``, else None.
+
+    The name is opened relative to the folder without following a link, and
+    the descriptor is checked to be a regular file, so a link swapped in after
+    :func:`safe_file`'s check is never followed. The caller closes it.
+    """
+    if name not in DOWNLOADS:
+        return None
+    try:
+        where = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0), dir_fd=where)
+    except OSError:
+        return None
+    finally:
+        os.close(where)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return None
+    return fd, info.st_size
+
+
+def _chunks(fd: int, size: int = 1 << 20) -> Iterator[bytes]:
+    """The bytes read from ``fd`` in pieces of ``size``; the descriptor is closed at the end."""
+    with os.fdopen(fd, "rb", buffering=0) as file:
+        while piece := file.read(size):
+            yield piece
+
+
 def read_evaluation(path: Path, served: list[Served]) -> dict:
     """An evaluation.json for the Quality page, with ``of_release``: the served release it evaluates."""
     from ..errors import InputError
@@ -388,10 +425,14 @@ def create_app(
         return Answer({"files": files(release(request))})
 
     def download(request: Request) -> Response:
-        path = safe_file(release(request).folder, request.path_params["name"])
-        if path is None:
+        name = request.path_params["name"]
+        opened = open_release_file(release(request).folder, name)
+        if opened is None:
             raise HTTPException(404, "no such file in this release")
-        return FileResponse(path, filename=path.name)
+        fd, size = opened
+        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        headers = {"content-length": str(size), "content-disposition": f'attachment; filename="{name}"'}
+        return StreamingResponse(_chunks(fd), media_type=media, headers=headers)
 
     def quality_route(request: Request) -> Answer:
         if quality is None:
