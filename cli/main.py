@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import sys
 
@@ -101,6 +102,28 @@ def _with_notes(problem: BaseException, message: str) -> str:
     return "; ".join([message, *getattr(problem, "__notes__", ())])
 
 
+def _as_flags(message: str, command: typer.core.TyperGroup, argv: list[str]) -> str:
+    """``message`` with the engine's parameter names spelled as the options of the command run.
+
+    The engine names its parameters as Python does (``target_number_of_records``);
+    on the command line they are ``--target-number-of-records``. Only names
+    that are options of the subcommand in ``argv`` change.
+    """
+    current = command
+    for word in argv:
+        found = current.commands.get(word) if isinstance(current, typer.core.TyperGroup) else None
+        if found is None:
+            break
+        current = found
+    flags = {opt for param in current.params for opt in getattr(param, "opts", ()) if opt.startswith("--")}
+
+    def spelled(match: re.Match) -> str:
+        flag = "--" + match.group(0).replace("_", "-")
+        return flag if flag in flags else match.group(0)
+
+    return re.sub(r"(?<![\w-])[a-z]+(?:_[a-z]+)+(?![\w-])", spelled, message)
+
+
 def _keep_interrupts(command: typer.core.TyperGroup) -> list[KeyboardInterrupt]:
     """The Ctrl-Cs that end ``command``'s invocation, kept as they pass (filled in as it runs).
 
@@ -131,7 +154,7 @@ def _dispatch(argv: list[str] | None) -> int:
             console.error(_with_notes(interrupts[-1], message) if interrupts else message)
         return result if isinstance(result, int) else 0
     except engine.ShowcaseError as problem:
-        console.error(_with_notes(problem, str(problem)))
+        console.error(_with_notes(problem, _as_flags(str(problem), command, argv or sys.argv[1:])))
         return 2
     except typer.Exit as done:
         return done.exit_code

@@ -484,7 +484,7 @@ MODE = Group(
             "--target-number-of-records": {"min": 0},
             "--fit-sweeps": {"min": 0},
             "--oversampling-ratio": {"min": 0.0},
-            "--oversampling-tries": {"min": 1},
+            "--oversampling-tries": {"min": 0},
         },
     )
     + (

@@ -17,7 +17,6 @@ recompute a DP mechanism's noise), and mark peers that take no seed.
 from __future__ import annotations
 
 import importlib
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,30 +89,12 @@ def _check_k(k: int) -> None:
     check_k(k)
 
 
-def _check_ratio(ratio: float) -> None:
-    from .synthesize import MAX_OVERSAMPLING
-
-    if not math.isfinite(ratio) or ratio > MAX_OVERSAMPLING:
-        raise ParameterError(
-            f"oversampling ratio must be a number from 0 to {MAX_OVERSAMPLING:g}, got {ratio!r}"
-        )
-
-
-def _check_tries(tries: int) -> None:
-    from .synthesize import MAX_TRIES
-
-    if tries > MAX_TRIES:
-        raise ParameterError(f"oversampling tries must be an integer from 1 to {MAX_TRIES}, got {tries!r}")
-
-
 #: Each key's range check, run when a spec is parsed (before any data is read).
 _CHECKS = {
     "epsilon": check_epsilon,
     "delta": check_delta,
     "k": _check_k,
     "L": validate_length,
-    "oversampling_ratio": _check_ratio,
-    "oversampling_tries": _check_tries,
 }
 
 
@@ -143,6 +124,13 @@ def parse_mechanism(spec: str) -> Mechanism:
                 check(params[key])
             except ParameterError as refused:
                 raise ParameterError(f"mechanism {spec.strip()!r}: {refused}") from None
+    if "oversampling_ratio" in params or "oversampling_tries" in params:
+        from .synthesize.value_seeded import validate_oversampling
+
+        try:
+            validate_oversampling(params.get("oversampling_ratio"), params.get("oversampling_tries"))
+        except ParameterError as refused:
+            raise ParameterError(f"mechanism {spec.strip()!r}: {refused}") from None
     missing = [k for k, (_, default) in info.params.items() if default is None and k not in params]
     if missing:
         raise ParameterError(f"mechanism {name!r} needs {', '.join(missing)} (e.g. {name}:{missing[0]}=10)")

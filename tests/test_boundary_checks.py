@@ -151,6 +151,9 @@ def test_a_comparison_without_a_seed_leaves_every_mechanism_to_the_os():
         "dp:epsilon=1,delta=2",
         "aggregate:k=99999999999",
         "aggregate:k=5,L=1000",
+        "value_seeded:k=2,oversampling_ratio=1e9",
+        "value_seeded:k=2,oversampling_ratio=0.1,oversampling_tries=10000000",
+        "value_seeded:k=2,oversampling_tries=3",  # tries mean nothing without a ratio
     ],
 )
 def test_mechanism_specs_are_range_checked_when_parsed(spec):

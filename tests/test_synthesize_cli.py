@@ -385,6 +385,26 @@ def test_mode_options_of_another_mode_are_refused(tmp_path, capsys, cases, argv,
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["--mode", "value_seeded", "--oversampling-tries", 3],
+     "--oversampling-tries applies only with --oversampling-ratio"),
+    (["--mode", "value_seeded", "--oversampling-ratio", 1e9], "--oversampling-ratio must be a number"),
+    (["--mode", "aggregate_seeded", "--aggregate-counts-scale-factor", 1e9],
+     "--aggregate-counts-scale-factor must be a number"),
+    (["--mode", "aggregate_seeded", "--target-number-of-records", 10**12],
+     "--target-number-of-records must be an integer"),
+])  # fmt: skip
+def test_mode_options_are_checked_before_reading_and_named_as_options(tmp_path, capsys, argv, message):
+    """The engine's names (``oversampling_tries``) are spelled as the options the user typed."""
+    garbage = tmp_path / "cases.csv"
+    garbage.write_bytes(b"\x00\xff" * 100)  # reading it would fail: the option must be refused first
+    out = tmp_path / "out"
+    code, _, stderr = run(capsys, "synthesize", garbage, *argv, "-o", out, "--no-progress")
+    assert code == 2 and stderr.startswith("Error:") and message in stderr, stderr
+    assert "_" not in stderr.split(":", 1)[1].split(" must ")[0].split(" applies ")[0], stderr
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
 def refused_from(tmp_path, capsys, tsv: str, mode: str) -> str:
     """The one error line of ``synthesize --from-aggregates`` on aggregates ``tsv``; nothing written."""
     aggregates = tmp_path / "aggregates.tsv"

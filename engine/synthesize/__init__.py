@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..aggregates import Aggregates
-from ..checks import check_flag, is_integer, is_number
+from ..checks import check_flag
 from ..constraints import Constraint, enforce
 from ..encode import EncodedTable
 from ..errors import ParameterError
@@ -74,11 +74,6 @@ MODE_PARAMETERS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: Bounds of value_seeded's oversampling parameters.
-MAX_OVERSAMPLING = 1e6
-MAX_TRIES = 10**6
-
-
 def validate_mode(mode: str) -> str:
     """The mode name, or a one-line error listing the modes."""
     if mode not in MODES:
@@ -116,16 +111,9 @@ def check_parameters(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
 
         given["target_number_of_records"] = check_target(given["target_number_of_records"])
     if mode == VALUE_SEEDED:
-        ratio = given.get("oversampling_ratio")
-        if ratio is not None and not (is_number(ratio) and 0 <= ratio <= MAX_OVERSAMPLING):
-            raise ParameterError(
-                f"oversampling ratio must be a number from 0 to {MAX_OVERSAMPLING:g}, got {ratio!r}"
-            )
-        tries = given.get("oversampling_tries")
-        if tries is not None and (not is_integer(tries) or not 1 <= tries <= MAX_TRIES):
-            raise ParameterError(
-                f"oversampling tries must be an integer from 1 to {MAX_TRIES}, got {tries!r}"
-            )
+        from .value_seeded import validate_oversampling
+
+        validate_oversampling(given.get("oversampling_ratio"), given.get("oversampling_tries"))
     return given
 
 

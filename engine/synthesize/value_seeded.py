@@ -33,11 +33,11 @@ to a few passes over ``n_rows / 64`` bitmap words, as in the other modes.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..checks import is_integer, is_number
 from ..constraints import Constraint, encode
 from ..encode import EncodedTable
 from ..errors import ParameterError
@@ -51,20 +51,23 @@ DEFAULT_TRIES = 10
 #: Budget units per partition of the work.
 BUDGET_PARTITION = 1 << 18
 NO_LIMIT = np.iinfo(np.int64).max
+#: Bounds of the oversampling parameters.
+MAX_OVERSAMPLING = 1e6
+MAX_TRIES = 10**6
 
 
 def validate_oversampling(ratio: float | None, tries: int | None) -> tuple[float | None, int]:
     """Check the oversampling parameters; returns ``(ratio, tries)`` with the default tries."""
     if ratio is not None:
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.integer, np.floating)):
-            raise ParameterError(f"oversampling_ratio must be a number >= 0, got {ratio!r}")
-        if not math.isfinite(ratio) or ratio < 0:
-            raise ParameterError(f"oversampling_ratio must be a finite number >= 0, got {ratio!r}")
+        if not (is_number(ratio) and 0 <= ratio <= MAX_OVERSAMPLING):
+            raise ParameterError(
+                f"oversampling_ratio must be a number from 0 to {MAX_OVERSAMPLING:g}, got {ratio!r}"
+            )
         ratio = float(ratio)
     if tries is None:
         return ratio, DEFAULT_TRIES
-    if isinstance(tries, bool) or not isinstance(tries, (int, np.integer)) or tries < 0:
-        raise ParameterError(f"oversampling_tries must be an integer >= 0, got {tries!r}")
+    if not (is_integer(tries) and 0 <= tries <= MAX_TRIES):
+        raise ParameterError(f"oversampling_tries must be an integer from 0 to {MAX_TRIES}, got {tries!r}")
     if ratio is None:
         raise ParameterError("oversampling_tries applies only with oversampling_ratio; give both")
     return ratio, int(tries)
