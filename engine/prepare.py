@@ -157,6 +157,16 @@ class Preparation:
             return None
         return "file" if Path(self.codebook).suffix.lower() in (".yaml", ".yml", ".json") else "csv"
 
+    @property
+    def public_domain(self) -> bool:
+        """Whether a codebook, not the data, lists every column's values (call on :meth:`resolved`).
+
+        A ``column,value`` codebook lists the input's own columns only: a
+        linked table's columns (and ``perp_count``) take their values from the
+        data, so with links the domain is not public.
+        """
+        return (self.codebook_kind == "csv" and not self.links) or self.public_values
+
     def resolved(self) -> Preparation:
         """This preparation with a YAML/JSON codebook's settings folded in (once; others: itself).
 
@@ -309,7 +319,7 @@ def load_input(
                              drop_unknown=preparation.drop_unknown, changes=changes)  # fmt: skip
     if schema is None:
         check_cardinality(table, preparation.max_cardinality)
-    public = preparation.codebook_kind == "csv" or preparation.public_values
+    public = preparation.public_domain
     if not dp and schema is None and not public and table.n_rows and not table.codes.any():
         # (A codebook's values make a schema, as when streamed. Under DP, refusing would tell a
         # neighbouring input apart: the release of nothing goes on, noisy like any other.)

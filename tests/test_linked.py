@@ -448,3 +448,28 @@ def test_a_linked_column_named_like_an_input_column_is_refused(tmp_path, capsys,
     assert code == 2 and stderr.count("\n") == 1, stderr
     assert f"'{prefix}gender'" in stderr
     assert "give the linked table another prefix" in stderr and not out.exists()
+
+
+def test_a_csv_codebook_leaves_a_linked_tables_values_to_the_data(tmp_path):
+    """A ``column,value`` codebook lists the input's own columns: a value seen once in a linked
+    table must still pass DP's selection, and the count of candidate values stays unpublished."""
+    rng = np.random.default_rng(2)
+    vids = [f"v{i}" for i in range(400)]
+    pd.DataFrame({"vid": vids, "sex": rng.choice(["F", "M"], 400)}).to_csv(tmp_path / "v.csv", index=False)
+    perps = pd.DataFrame({"vid": vids, "relation": rng.choice(["partner", "family"], 400)})
+    perps = pd.concat([perps, pd.DataFrame({"vid": ["v0"], "relation": ["landlord"]})])
+    perps.to_csv(tmp_path / "p.csv", index=False)
+    (tmp_path / "codebook.csv").write_text("column,value\nsex,F\nsex,M\n")
+    own = Preparation(subject_id="vid", codebook=tmp_path / "codebook.csv")
+    linked = Preparation(
+        subject_id="vid", codebook=tmp_path / "codebook.csv", links=[Link(tmp_path / "p.csv", on="vid")]
+    )
+    assert load_input(tmp_path / "v.csv", own).public_domain
+    assert not load_input(tmp_path / "v.csv", linked).public_domain
+    for seed in range(5):
+        spec = DifferentialPrivacy(20.0, ledger=tmp_path / "l.sqlite")
+        result = aggregate(tmp_path / "v.csv", protection=spec, preparation=linked, length=1,
+                           out=tmp_path / f"r{seed}", seed=seed)  # fmt: skip
+        released = labelled(read_aggregates(tmp_path / f"r{seed}" / "aggregates.parquet")[0])
+        assert ("perp_relation:landlord",) not in released and ("perp_relation:partner",) in released
+        assert result.privacy["candidates_by_length"] == [None]

@@ -99,8 +99,7 @@ def named_by_the_data(preparation: Preparation) -> bool:
     that measures every column (aim, mst).
     """
     resolved = preparation.resolved()
-    public = resolved.codebook_kind == "csv" or resolved.public_values
-    return bool(resolved.multi_value) and not public
+    return bool(resolved.multi_value) and not resolved.public_domain
 
 
 def inputs(source: Source, protection: Protection, preparation: Preparation) -> list[object]:
