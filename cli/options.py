@@ -604,19 +604,38 @@ DP = Group(
 
 
 def report_preparation(result) -> None:
-    """Say what preparing the input changed: rows merged into subjects, columns made multi-value, ..."""
+    """Say what preparing the input changed: rows merged into subjects, columns made multi-value, ...
+
+    Under DP the notes give no counts: a terminal or a CI log is not where exact
+    statistics of the input belong (``showcase prepare`` shows them to the data owner).
+    """
     changes = getattr(result, "prepared", None) or getattr(result, "changes", None) or {}
+    exact = not _is_dp(result)
+
+    def counted(number: int, words: str) -> str:
+        return f"{number:,} {words}" if exact else words
+
     if "subjects" in changes and changes["subjects"] != changes["rows"]:
-        console.note(f"merged {changes['rows']:,} rows into {changes['subjects']:,} subjects")
+        rows, subjects = counted(changes["rows"], "rows"), counted(changes["subjects"], "subjects")
+        hidden = "" if exact else " (counts left out under --dp; showcase prepare shows them)"
+        console.note(f"merged {rows} into {subjects}{hidden}")
     for name, subjects in changes.get("became_multi_value", {}).items():
-        console.note(f"column {name!r} became multi-value: its values differ within {subjects:,} subject(s) "
+        console.note(f"column {name!r} became multi-value: its values differ within "
+                     f"{counted(subjects, 'subject(s)') if exact else 'some subjects'} "
                      "(--strict refuses instead)")  # fmt: skip
     for prefix, rows in changes.get("linked_rows", {}).items():
         dropped = changes.get("linked_rows_dropped", {}).get(prefix, 0)
-        kept = f"; {dropped:,} more dropped at random beyond the cap per subject" if dropped else ""
-        console.note(f"linked {rows:,} {prefix}* rows to their subjects{kept}")
+        extra = f"{dropped:,} more" if exact else "rows"
+        kept = f"; {extra} dropped at random beyond the cap per subject" if dropped else ""
+        console.note(f"linked {counted(rows, prefix + '* rows')} to their subjects{kept}")
     for name in changes.get("delimiter_never_found", []):
         console.warning(f"multi-value column {name!r}: its delimiter never occurs (is it the right one?)")
+
+
+def _is_dp(result) -> bool:
+    """Whether ``result`` (a job's, or a run's with its aggregate) is a differentially private release."""
+    privacy = getattr(getattr(result, "aggregate", result), "privacy", None) or {}
+    return privacy.get("epsilon") is not None
 
 
 #: Above this delta a DP release gets a warning: the default 1/(n ln n) only reaches it below

@@ -473,3 +473,24 @@ def test_a_csv_codebook_leaves_a_linked_tables_values_to_the_data(tmp_path):
         released = labelled(read_aggregates(tmp_path / f"r{seed}" / "aggregates.parquet")[0])
         assert ("perp_relation:landlord",) not in released and ("perp_relation:partner",) in released
         assert result.privacy["candidates_by_length"] == [None]
+
+
+@pytest.mark.parametrize("protection", [["-k", "1"], ["--dp", "--epsilon", "4", "--ledger", "LEDGER"]])
+def test_preparation_notes_give_counts_only_outside_dp(tmp_path, capsys, protection):
+    """Under DP the console gets no exact statistic of the input: not the rows, subjects or linked rows."""
+    victims, perps = tmp_path / "victims.csv", tmp_path / "perps.csv"
+    CASES.to_csv(victims, index=False)
+    PERPETRATORS.to_csv(perps, index=False)
+    protection = [str(tmp_path / "l.sqlite") if p == "LEDGER" else p for p in protection]
+    code, _, stderr = cli(
+        capsys, "aggregate", victims, "--subject-id", "vid", "--link", perps, "--max-linked", "1",
+        "--multi-value", "exploitation", "--multi-value", "region", *protection, "-l", "1", "-o", tmp_path / "out", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, stderr
+    notes = [line for line in stderr.splitlines() if line.startswith("Note:") and "ledger" not in line]
+    rows, subjects = len(CASES), CASES["vid"].nunique()
+    assert any("merged" in n for n in notes) and any("linked" in n for n in notes), notes
+    exact = f"merged {rows:,} rows into {subjects:,} subjects"
+    assert (exact in stderr) == ("--dp" not in protection), stderr
+    if "--dp" in protection:
+        assert not any(ch.isdigit() for note in notes for ch in note), notes
