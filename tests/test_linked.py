@@ -484,7 +484,8 @@ def test_preparation_notes_give_counts_only_outside_dp(tmp_path, capsys, protect
     protection = [str(tmp_path / "l.sqlite") if p == "LEDGER" else p for p in protection]
     code, _, stderr = cli(
         capsys, "aggregate", victims, "--subject-id", "vid", "--link", perps, "--max-linked", "1",
-        "--multi-value", "exploitation", "--multi-value", "region", *protection, "-l", "1", "-o", tmp_path / "out", "--no-progress",
+        "--multi-value", "exploitation", "--multi-value", "region", *protection,
+        "-l", "1", "-o", tmp_path / "out", "--no-progress",
     )  # fmt: skip
     assert code == 0, stderr
     notes = [line for line in stderr.splitlines() if line.startswith("Note:") and "ledger" not in line]

@@ -410,3 +410,45 @@ def test_evaluation_and_comparison_documents_key_the_input_fingerprint_too(tmp_p
     for document in (tmp_path / "e" / "evaluation.json", tmp_path / "c" / "comparison.json"):
         shown = json.loads(document.read_text())["sensitive"]["fingerprint"]
         assert shown.startswith("hmac-sha256:") and guess not in shown
+
+
+def test_whether_a_dp_release_is_refused_before_its_charge_does_not_depend_on_one_record(
+    tmp_path, monkeypatch
+):
+    """The checks before the charge read public facts only.
+
+    A reporting length was checked against the columns a multi-value column
+    makes (one per value the data holds), and the noise range against the
+    default delta of the exact record count: adding one record turned a
+    refusal into a release. Neighbours must now both release or both be refused,
+    and with the same noise.
+    """
+    monkeypatch.setenv("SHOWCASE_LEDGER", str(tmp_path / "ledger.sqlite"))
+    rows = "a,b\n" + "p,x\nq,x\n" * 250
+    for name, extra in (("without", ""), ("with", "p,x;y\n")):
+        (tmp_path / f"{name}.csv").write_text(rows + extra)
+    sigmas = []
+    for name in ("without", "with"):
+        result = aggregate(tmp_path / f"{name}.csv", protection=DifferentialPrivacy(epsilon=4, delta=1e-6),
+                           length=3, seed=1, preparation=Preparation(multi_value={"b": ";"}))  # fmt: skip
+        sigmas.append(result.privacy["sigmas"])
+    assert sigmas[0] == sigmas[1] and len(sigmas[0]) == 3
+    # The noise check: an epsilon at the edge of the sampler's range is refused for every input or none.
+    (tmp_path / "small.csv").write_text("a\n" + "p\n" * 5)
+    (tmp_path / "large.csv").write_text("a\n" + "p\n" * 5000)
+    outcomes = set()
+    for epsilon in np.geomspace(5e-5, 5e-4, 12):
+        refused = []
+        for name in ("small", "large"):
+            try:
+                from showcase.engine.dp.parameters import check_against_table
+                from showcase.engine.prepare import load_input
+
+                loaded = load_input(tmp_path / f"{name}.csv", Preparation())
+                check_against_table(loaded.table, DifferentialPrivacy(epsilon=float(epsilon)), 1, False)
+                refused.append(False)
+            except Exception:  # noqa: BLE001 - any refusal counts
+                refused.append(True)
+        assert refused[0] == refused[1], epsilon
+        outcomes.add(refused[0])
+    assert outcomes == {True, False}  # the sweep crosses the edge

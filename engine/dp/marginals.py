@@ -653,7 +653,6 @@ def dp_aggregate(
     if subject is not None and len(subject) != table.n_rows:
         raise ParameterError(f"subject needs one id per row ({table.n_rows:,}), got {len(subject):,}")
     mechanism.check(length)
-    length = min(length, len(table.schema.columns))
     check_key_space(table.schema, length)
     if grouped is not None:
         if subject is not None:

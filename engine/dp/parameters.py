@@ -14,25 +14,26 @@ from ..encode import EncodedTable
 from ..errors import ParameterError
 from ..protection import DifferentialPrivacy
 from .accountant import default_delta
-from .marginals import check_key_space
+from .marginals import check_key_space, public_columns
 from .noise import gaussian_parameters
 
 
 def check_against_table(
-    table: EncodedTable, protection: DifferentialPrivacy, length: int, public_domain: bool,
-    n_rows: int | None = None,
-) -> None:  # fmt: skip
+    table: EncodedTable, protection: DifferentialPrivacy, length: int, public_domain: bool
+) -> None:
     """The checks that need the data's shape: length against columns, value count, noise range.
 
-    The noise check uses the smallest noise any length can get (sensitivity
-    bound 1) and, when delta defaults, the default for the exact record count
-    (``n_rows`` when the records are held elsewhere, else the table's):
-    a budget that cannot be sampled even then is refused before it is charged.
+    Each reads public facts only, so that whether a release is refused before
+    its charge never tells two neighbouring inputs apart: the length is checked
+    against :func:`~showcase.engine.dp.marginals.public_columns` (a
+    multi-value column's indicator columns are named by the data), and the noise
+    with the smallest noise any length can get (sensitivity bound 1) and,
+    when delta defaults, the largest default delta (that of 3 records) rather
+    than the one of the exact record count.
     """
-    check_length_fits(length, table.n_columns)
+    check_length_fits(length, public_columns(table.schema, public_domain))
     check_key_space(table.schema, length)
-    rows = table.n_rows if n_rows is None else n_rows
-    delta = protection.delta if protection.delta is not None else default_delta(rows)
+    delta = protection.delta if protection.delta is not None else default_delta(3)
     for sigma in protection.split(length, delta, selection=not public_domain).sigmas:
         try:
             gaussian_parameters(sigma)

@@ -135,7 +135,12 @@ def read(
     """The job's read step: the one load path, the length checked against the columns, the resource guard."""
     with job.step("read"):
         loaded = load_input(source, preparation, seed=seed, quantiles=quantiles, dp=dp)
-        check_length_fits(length, loaded.table.n_columns)
+        if dp:  # columns counted from public facts: indicator columns named by the data would be a tell
+            from ..dp.marginals import public_columns
+
+            check_length_fits(length, public_columns(loaded.table.schema, loaded.public_domain))
+        else:
+            check_length_fits(length, loaded.table.n_columns)
     if resources is not None:
         table = loaded.table
         cardinalities = [len(d) for d in table.schema.dictionaries]
@@ -372,8 +377,7 @@ def protected_counts(
             loaded = read(job, source, preparation, length, seed, quantiles, resources=resources, dp=True)
         from ..dp.parameters import check_against_table
 
-        n_rows = held.n if held is not None else None
-        check_against_table(loaded.table, counting, length, loaded.public_domain, n_rows=n_rows)
+        check_against_table(loaded.table, counting, length, loaded.public_domain)
         parameters = dp_parameters(protection, length, preparation, seed, extra_parameters or {})
         book = book if book is not None else Ledger(protection.ledger)
         with charged(book, loaded.description["fingerprint"], protection, parameters) as account:
