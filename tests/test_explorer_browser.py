@@ -268,3 +268,61 @@ def test_the_explorer_by_keyboard(server):
     assert found["errors"] == []
     assert found["selected"] == {"focus": "Female|true", "chips": 1}
     assert found["unselected"] == "Female|false" and found["chips"] == 0
+
+
+def _all_bars(page) -> dict:
+    """Every chart's bars on the Explore page: (column, value) → the released count shown ("" if none)."""
+    shown = {}
+    for chart in page.locator(".chart").all():
+        column = chart.get_attribute("data-column")
+        for row in chart.locator(".bar").all():
+            shown[(column, row.get_attribute("data-value"))] = row.get_attribute("data-aggregate")
+    return shown
+
+
+def test_a_report_of_hostile_names_and_values_draws_the_released_counts(tmp_path):
+    """Names and values are data: "<!--<script>" once blanked the whole report, and ":" or ";" in them
+    made two combinations one key, so bars showed another combination's count."""
+    from showcase.engine.explore.server import Served, explore
+
+    rows = 60
+    columns = {
+        "m": ["x:y" if i < 30 else "z" for i in range(rows)],
+        "m:x": ["y" if i % 6 == 0 else "w" for i in range(rows)],
+        "a": ["p;b:q" if i % 3 == 0 else "p" for i in range(rows)],
+        "b": ["q" if i % 5 == 0 else "r" for i in range(rows)],
+        "note <!--": ["<!--<script>" if i < 20 else "</script><b>" for i in range(rows)],
+    }
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), tmp_path / "hostile.parquet")
+    release, out = tmp_path / "release", tmp_path / "report.html"
+    assert main(["run", str(tmp_path / "hostile.parquet"), "-k", "2", "-l", "2", "-o", str(release),
+                 "--seed", "1", "--no-progress"]) == 0  # fmt: skip
+    assert main(["report", str(release), "--out", str(out)]) == 0
+
+    def steps(page):
+        page.click("#tabs button[data-page='explore']")
+        page.wait_for_selector(".chart .bar")
+        first = _all_bars(page)
+        before = int(page.evaluate("document.body.dataset.settled || 0"))
+        for row in page.locator(".chart[data-column='m'] .bar").all():
+            if row.get_attribute("data-value") == "x:y":
+                row.click()
+        page.wait_for_function(f"Number(document.body.dataset.settled || 0) > {before}")
+        return {"first": first, "selected": _all_bars(page)}
+
+    found = open_explorer(out.as_uri(), steps, "hostile-report.png", probe=True)
+    assert found["errors"] == [] and found["requests"] == []
+    served = Served("release", release)
+    for selection, shown in (({}, found["first"]), ({"m": ["x:y"]}, found["selected"])):
+        answer = explore(served, selection)
+        expected = {
+            (name, b["value"]): "" if b["aggregate"] is None else str(b["aggregate"])
+            for name, bars in answer["columns"].items()
+            for b in bars
+            if b["synthetic"] or b["aggregate"]
+        }
+        assert {key: shown.get(key) for key in expected} == expected, selection
+    assert found["first"][("m", "x:y")] == "30" and found["first"][("a", "p;b:q")] == "20"

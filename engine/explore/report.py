@@ -9,6 +9,8 @@ the records' bars. Like the release itself, the report holds no sensitive data.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -58,17 +60,41 @@ def _interval_rule(metadata: dict) -> dict:
     return {"kind": "k", "k": int(k)} if k else {"kind": "exact"}
 
 
-def _aggregate_table(aggregates) -> dict[str, int]:
-    """Every released combination as its sorted ``COL:value`` labels joined by ``;``, to its count."""
+def _aggregate_table(aggregates, columns) -> dict[str, int]:
+    """Every released combination, keyed as the page keys it, to its count.
+
+    A key is the combination's ``column.value`` positions (in the explorer's
+    ``columns`` and their ``values``), sorted and joined by ``;``: numbers
+    only, so no column name or value can make two combinations one key, and
+    Python and JavaScript sort them alike. A combination holding a value the
+    records' columns lack is not embedded (the page could not select it).
+    """
     released = aggregates.aggregates
     schema = released.schema
     values = schema.attribute_values().to_pylist()
     groups = [schema.groups[c] for c in schema.attribute_columns]
-    labels = [f"{g}:{v}" for g, v in zip(groups, values)]
+    position = {
+        (col.name, value): (c, v) for c, col in enumerate(columns) for v, value in enumerate(col.values)
+    }
+    places = [position.get(pair) for pair in zip(groups, values)]
     table = {}
     for row, n, count in zip(released.attrs.tolist(), released.length.tolist(), released.count.tolist()):
-        table[";".join(sorted(labels[a] for a in row[:n]))] = int(count)
+        pairs = [places[a] for a in row[:n]]
+        if None not in pairs:
+            table[";".join(f"{c}.{v}" for c, v in sorted(pairs))] = int(count)
     return table
+
+
+def _policy(scripts: list[str]) -> str:
+    """The report's Content-Security-Policy: only these inline scripts run, nothing is fetched."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+        for text in scripts
+    )
+    return (
+        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def static_report(folder: str | Path, out: str | Path, max_records: int = MAX_RECORDS) -> dict:
@@ -85,11 +111,14 @@ def static_report(folder: str | Path, out: str | Path, max_records: int = MAX_RE
         "files": files(served),
         "columns": _rows(records) if embedded else [{**vars(c), "rows": []} for c in records.columns],
         "n": records.n_rows if embedded else 0,
-        "aggregates": _aggregate_table(aggregates),
+        "aggregates": _aggregate_table(aggregates, records.columns),
         "reporting_length": int(metadata.get("aggregates", {}).get("reporting_length") or 0),
         "interval": _interval_rule(metadata),
     }
-    data = json.dumps({"releases": {served.id: release}}, separators=(",", ":")).replace("</", "<\\/")
+    data = json.dumps({"releases": {served.id: release}}, separators=(",", ":"))
+    # Inside <script> the HTML parser still reads "<!--", "<script" and "</script": no "<" or ">" may
+    # reach it from a name or value. JSON's \u escapes keep the same strings for the script.
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     page = asset("explorer.html")
     note = ""
     if not embedded:
@@ -98,16 +127,14 @@ def static_report(folder: str | Path, out: str | Path, max_records: int = MAX_RE
             f"report embeds ({max_records:,}): the bars show released counts only. "
             "Use showcase serve to explore the records.</p>"
         )
+    scripts = [f"window.SHOWCASE_STATIC = {data};", asset("explorer-static.js"), asset("explorer.js")]
     page = page.replace(
-        '<link rel="stylesheet" href="assets/explorer.css">', f"<style>{asset('explorer.css')}</style>"
+        '<link rel="stylesheet" href="assets/explorer.css">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_policy(scripts)}">\n'
+        f"<style>{asset('explorer.css')}</style>",
     )
-    page = page.replace(
-        "<!--STATIC-DATA-->",
-        f"<script>window.SHOWCASE_STATIC = {data};</script><script>{asset('explorer-static.js')}</script>",
-    )
-    page = page.replace(
-        '<script src="assets/explorer.js"></script>', f"<script>{asset('explorer.js')}</script>"
-    )
+    page = page.replace("<!--STATIC-DATA-->", f"<script>{scripts[0]}</script><script>{scripts[1]}</script>")
+    page = page.replace('<script src="assets/explorer.js"></script>', f"<script>{scripts[2]}</script>")
     page = page.replace("<main>", f"<main>{note}", 1)
     Path(out).write_text(page, encoding="utf-8")
     return {"records": release["n"], "combinations": len(release["aggregates"]), "bytes": len(page.encode())}

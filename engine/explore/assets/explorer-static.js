@@ -5,6 +5,7 @@
 window.ShowcaseStatic = function (data) {
   // data.releases[id] = {overview, files, columns: [{name, values, multi_value, side, rows}], n,
   //                      aggregates: {key: count}, interval: {kind, half: [..by length..], k}}
+  // key: the combination's "column.value" positions, sorted as numbers and joined by ";".
   // rows: single-value column: one value index per record (-1: none); multi-value: a list per record.
   const releases = data.releases;
 
@@ -28,6 +29,7 @@ window.ShowcaseStatic = function (data) {
     const release = releases[id];
     if (!release) throw new Error("no such release");
     const byName = new Map(release.columns.map((c) => [c.name, c]));
+    const place = placeOf(release);
     const wanted = new Map();
     for (const [name, values] of Object.entries(selection)) {
       const column = byName.get(name);
@@ -64,8 +66,7 @@ window.ShowcaseStatic = function (data) {
       answer.columns[column.name] = column.values.map((value, i) => {
         let aggregate = null;
         if (single && length <= release.reporting_length) {
-          const labels = [`${column.name}:${value}`, ...rest.map(([name, values]) => `${name}:${values[0]}`)].sort();
-          const found = release.aggregates[labels.join(";")];
+          const found = release.aggregates[keyOf([place(column.name, value), ...rest.map(([name, values]) => place(name, values[0]))])];
           aggregate = found === undefined ? null : found;
         }
         const bar = { value, synthetic: counts.get(column)[i], aggregate };
@@ -80,8 +81,23 @@ window.ShowcaseStatic = function (data) {
     return answer;
   }
 
+  // (column name, value) → [column position, value position], as the embedded aggregates are keyed.
+  function placeOf(release) {
+    const columns = new Map(release.columns.map((c, i) => [c.name, [i, c]]));
+    return (name, value) => {
+      const [i, column] = columns.get(name);
+      return [i, column.values.indexOf(value)];
+    };
+  }
+
+  // A combination's key: its positions sorted as numbers, "column.value" joined by ";" (as report.py writes).
+  function keyOf(places) {
+    return places.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([c, v]) => `${c}.${v}`).join(";");
+  }
+
   // The released sub-combinations, of the reporting length, of a longer one-value-per-column selection.
   function parts(release, selection) {
+    const place = placeOf(release);
     const entries = Object.entries(selection);
     const length = release.reporting_length;
     if (entries.some(([, values]) => values.length !== 1) || entries.length <= length || entries.length > 8) return [];
@@ -89,8 +105,7 @@ window.ShowcaseStatic = function (data) {
     const found = [];
     const pick = (start, chosen) => {
       if (chosen.length === length) {
-        const key = chosen.map(([name, value]) => `${name}:${value}`).sort().join(";");
-        const count = release.aggregates[key];
+        const count = release.aggregates[keyOf(chosen.map(([name, value]) => place(name, value)))];
         if (count !== undefined) {
           const [low, high] = interval(release, length, count);
           found.push({ attributes: chosen.slice(), count, low, high });
