@@ -144,12 +144,48 @@ def _hidden(relative: Path) -> bool:
     return any(name.startswith((".", "_")) for name in relative.parts)
 
 
+def _walk(folder: Path) -> list[Path]:
+    """The files below ``folder``, through linked folders too (each real folder and file once), sorted.
+
+    A link whose target is gone is refused by name: quietly leaving it out
+    would release counts without the records it stood for.
+    """
+    found, seen = [], set()
+    for top, folders, names in os.walk(folder, followlinks=True):
+        here = Path(top)
+        real = os.path.realpath(top)
+        if real in seen or _hidden(here.relative_to(folder)):
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders.sort()
+        for name in names:
+            file = here / name
+            if _hidden(file.relative_to(folder)):
+                continue
+            if not file.exists():
+                raise InputError(f"{file}: a link to a file that is not there (remove it or restore it)")
+            if file.is_file():
+                found.append(file)
+    once = {}  # a file reached by two paths (a link to it, a linked folder) is read once
+    for file in sorted(found):
+        once.setdefault(os.path.realpath(file), file)
+    return sorted(once.values())
+
+
+def _format_or_none(path: Path) -> str | None:
+    """:func:`input_format` of ``path``, or None for a file of no known format."""
+    try:
+        return input_format(path)
+    except InputError:
+        return None
+
+
 def _files(source: str | os.PathLike) -> tuple[list[Path], str]:
     text = os.fspath(source)
     path = Path(text)
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
-        return found, f"{path}/"
+        return _walk(path), f"{path}/"
     if path.is_file():
         return [path], str(path)
     matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
@@ -163,6 +199,9 @@ def open_stream(
 ) -> Streamed:
     """The parts of a streamed input, checked: one format, the same columns in every file."""
     files, shown = _files(source)
+    for f in files:
+        if f.stat().st_size == 0 and _format_or_none(f) in ("parquet", "arrow"):
+            raise InputError(f"{f}: the file is empty (a copy that failed?)")
     files = [f for f in files if f.stat().st_size > 0]
     if not files:
         raise InputError(f"{shown}: no non-empty input files")
@@ -265,11 +304,7 @@ def batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tuple[lis
     elif part.kind == "csv":
         yield from _csv_batches(stream, part, batch_rows)
     else:
-        reader = _open_ipc(Path(part.path))
-        total = max(sum(1 for _ in range(getattr(reader, "num_record_batches", 0))), 1)
-        for i, batch in enumerate(reader):
-            batch = batch.select(list(stream.columns))
-            yield [batch.column(c) for c in range(batch.num_columns)], part.size * (i + 1) // total
+        yield from _ipc_batches(stream, part)
 
 
 def _own_columns(stream: Streamed) -> Streamed:
@@ -295,6 +330,23 @@ def _with_partition(stream: Streamed, part: Part, arrays: list[pa.Array], n: int
         else:
             out.append(next(own))
     return out
+
+
+def _ipc_batches(stream: Streamed, part: Part) -> Iterator[tuple[list[pa.Array], int]]:
+    """An Arrow IPC part's batches: a file (``.arrow``, ``.feather``) by index, a stream as it comes."""
+    try:
+        reader = _open_ipc(Path(part.path))
+        if isinstance(reader, pa.ipc.RecordBatchFileReader):
+            total = max(reader.num_record_batches, 1)
+            found = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        else:  # a stream's length is known only at its end: its bytes count as read at its first batch
+            total, found = None, iter(reader)
+        for i, batch in enumerate(found):
+            batch = batch.select(list(stream.columns))
+            done = part.size * (i + 1) // total if total else part.size
+            yield [batch.column(c) for c in range(batch.num_columns)], done
+    except (pa.ArrowInvalid, OSError):
+        raise InputError(f"{part.path}: not a readable arrow file") from None
 
 
 def _parquet_batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tuple[list[pa.Array], int]]:

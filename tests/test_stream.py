@@ -29,11 +29,22 @@ def write_parts(folder: Path, rows: list[list[str]], cuts: list[int], kind: str)
     bounds = [0, *sorted(cuts), len(rows)]
     for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
         table = table_of(rows[lo:hi])
-        path = folder / f"part-{i:03d}.{kind}"
-        if kind == "parquet":
-            pq.write_table(table, path)
-        else:
-            pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+        write_as(table, folder / f"part-{i:03d}.{kind}", kind)
+
+
+def write_as(table: pa.Table, path: Path, kind: str) -> None:
+    """``table`` written as CSV, Parquet, an Arrow IPC file (``arrow``) or an IPC stream (``arrows``)."""
+    if kind == "parquet":
+        pq.write_table(table, path)
+    elif kind == "arrow":
+        with pa.ipc.new_file(path, table.schema) as writer:
+            for batch in table.to_batches(max_chunksize=7):  # several batches, read by index
+                writer.write_batch(batch)
+    elif kind == "arrows":
+        with pa.ipc.new_stream(path, table.schema) as writer:
+            writer.write_table(table, max_chunksize=7)
+    else:
+        pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
 
 
 def table_of(rows: list[list[str]]) -> pa.Table:
@@ -42,10 +53,7 @@ def table_of(rows: list[list[str]]) -> pa.Table:
 
 def whole_file(tmp: Path, rows: list[list[str]], kind: str) -> Path:
     path = tmp / f"whole.{kind}"
-    if kind == "parquet":
-        pq.write_table(table_of(rows), path)
-    else:
-        pacsv.write_csv(table_of(rows), path, pacsv.WriteOptions(quoting_style="needed"))
+    write_as(table_of(rows), path, kind)
     return path
 
 
@@ -203,6 +211,50 @@ def test_bad_streamed_inputs(tmp_path):
         aggregate(tmp_path / "empty")
     with pytest.raises(InputError, match="no such file"):
         aggregate(str(tmp_path / "nothing-*.csv"))
+
+
+@pytest.mark.parametrize("kind", ["arrow", "arrows"])
+def test_arrow_ipc_files_and_streams_stream_as_they_read_whole(tmp_path, kind):
+    """An Arrow IPC file (``.arrow``, ``.feather``) is read batch by batch by index, a stream in order."""
+    rng = np.random.default_rng(4)
+    rows = [[str(v) for v in rng.choice(VALUES, 4)] for _ in range(150)]
+    write_parts(tmp_path / "parts", rows, [40, 40, 111], kind)  # one part holds no rows
+    file, options = whole_file(tmp_path, rows, kind), dict(length=3, protection=Exact())
+    whole = aggregate(file, **options)
+    for resources in (Resources(batch_rows=16), Resources(stream=True, batch_rows=5)):
+        same(whole.exact, aggregate(tmp_path / "parts", resources=resources, **options).exact)
+        same(whole.exact, aggregate(file, resources=resources, **options).exact)
+
+
+def test_linked_parts_are_read_once_and_missing_or_empty_ones_are_refused(tmp_path):
+    """A folder of links (yearly folders linked in) counts every record once, as the whole does;
+    a link to nothing, an empty Parquet file or a cut Arrow stream is named, never left out."""
+    rng = np.random.default_rng(3)
+    rows = [[str(v) for v in rng.choice(VALUES, 4)] for _ in range(240)]
+    expected = aggregate(whole_file(tmp_path, rows, "parquet"), length=2, protection=Exact()).exact
+    elsewhere, parts = tmp_path / "elsewhere", tmp_path / "parts"
+    (elsewhere / "2021").mkdir(parents=True)
+    parts.mkdir()
+    pq.write_table(table_of(rows[:100]), parts / "part-0.parquet")
+    pq.write_table(table_of(rows[100:150]), elsewhere / "part-1.parquet")
+    pq.write_table(table_of(rows[150:]), elsewhere / "2021" / "part-2.parquet")
+    (parts / "part-1.parquet").symlink_to(elsewhere / "part-1.parquet")
+    (parts / "2021").symlink_to(elsewhere / "2021", target_is_directory=True)
+    (parts / "again").symlink_to(parts / "2021", target_is_directory=True)  # the same folder twice
+    same(expected, aggregate(parts, length=2, protection=Exact()).exact)
+    (parts / "gone.parquet").symlink_to(elsewhere / "gone.parquet")
+    with pytest.raises(InputError, match="gone.parquet: a link to a file that is not there"):
+        aggregate(parts, length=2, protection=Exact())
+    (parts / "gone.parquet").unlink()
+    (parts / "empty.parquet").write_bytes(b"")
+    with pytest.raises(InputError, match="empty.parquet: the file is empty"):
+        aggregate(parts, length=2, protection=Exact())
+    cut = tmp_path / "cut"
+    write_parts(cut, rows, [120], "arrows")
+    data = (cut / "part-001.arrows").read_bytes()
+    (cut / "part-001.arrows").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(InputError, match="part-001.arrows: not a readable arrow file"):
+        aggregate(cut, length=2, protection=Exact())
 
 
 def test_an_output_inside_an_input_folder_is_refused(tmp_path):
