@@ -51,6 +51,7 @@ from .stream import (
     Streamed,
     _check_cardinality,
     batches,
+    check_read_as_planned,
     count_batches,
     no_attribute,
     schema_of,
@@ -191,6 +192,7 @@ def count_on_cluster(
     for keys, counts, records in _run(dask_client, _count_part, parts, found.stream, encoder, length,
                                       batch_rows, threads, progress=progress):  # fmt: skip
         summed.add_keys(keys, counts, records)
+    check_read_as_planned(found, summed.records)
     return summed.aggregates()
 
 

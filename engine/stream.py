@@ -89,6 +89,8 @@ class Part:
     row_groups: tuple[int, ...] | None = None
     #: Values of the Hive partition columns (``key=value`` folders), in the stream's order; None = missing.
     partition: tuple[str | None, ...] = ()
+    #: The file's modification time when the stream was opened (ns; 0: not recorded).
+    mtime: int = 0
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,10 @@ def open_stream(
         elif tuple(k for k, _ in pairs) != keys:
             raise InputError(f"{shown}: {f.relative_to(root)} is not under the same key=value folders "
                              f"as {files[0].relative_to(root)}")  # fmt: skip
-        parts.append(Part(str(f), kind, f.stat().st_size, partition=tuple(v for _, v in pairs)))
+        info = f.stat()
+        parts.append(
+            Part(str(f), kind, info.st_size, partition=tuple(v for _, v in pairs), mtime=info.st_mtime_ns)
+        )
     clash = [k for k in keys if k in names]
     if clash:
         raise InputError(f"{shown}: column {clash[0]!r} is both in the files and in key=value folder names")
@@ -287,7 +292,8 @@ def split_parts(stream: Streamed, at_least: int) -> Streamed:
         for chunk in np.array_split(np.arange(groups), min(share, max(groups, 1))):
             if len(chunk):
                 size = part.size * len(chunk) // max(groups, 1)
-                parts.append(Part(part.path, part.kind, size, tuple(int(g) for g in chunk), part.partition))
+                parts.append(Part(part.path, part.kind, size, tuple(int(g) for g in chunk), part.partition,
+                                  part.mtime))  # fmt: skip
     return Streamed(tuple(parts), stream.columns, stream.delimiter, stream.shown, stream.partition_columns)
 
 
@@ -665,13 +671,49 @@ def batch_rows_for(n_columns: int, memory_limit: int, asked: int | None = None) 
     return int(max(1 << 12, min(MAX_BATCH_ROWS, fits)))
 
 
+def _second_pass(found: Plan, batch_rows: int, progress: Progress | None, offset: int, total: int | None):
+    """Pass 2's batches, checked against pass 1: as many rows, and every file as it was.
+
+    A file still being written (an export running into the folder) would
+    otherwise be counted with values pass 1 never saw, or overflow the codes.
+    """
+    seen = 0
+    for arrays in _limited(found.stream, batch_rows, found.record_limit, progress, offset, total):
+        seen += len(arrays[0])
+        if seen > found.n_rows:
+            break
+        yield arrays
+    check_read_as_planned(found, seen)
+
+
+def check_read_as_planned(found: Plan, rows: int) -> None:
+    """Refuse a pass 2 that read other than ``found.n_rows`` rows, or files that changed since pass 1."""
+    if rows != found.n_rows:
+        raise InputError(f"{found.stream.shown}: the input changed while it was read ({found.n_rows:,} rows "
+                         "at first); run again once nothing writes to it")  # fmt: skip
+    for part in found.stream.parts:
+        try:
+            info = os.stat(part.path)
+        except OSError:
+            info = None
+        whole = part.row_groups is None
+        if (
+            info is None
+            or (part.mtime and info.st_mtime_ns != part.mtime)
+            or (whole and info.st_size != part.size)
+        ):
+            raise InputError(
+                f"{part.path}: the file changed while it was read; run again once nothing writes to it"
+            )
+
+
 def count_stream(
     found: Plan, length: int, encoder: Encoder, batch_rows: int, progress: Progress | None = None,
     offset: int = 0, total: int | None = None,
 ) -> Aggregates:  # fmt: skip
     """Pass 2: every batch encoded and counted with the in-memory kernels, the counts summed."""
     summed = CountSum(found.schema, length)
-    arrays = _limited(found.stream, batch_rows, found.record_limit, progress, offset, total)
+    arrays = _second_pass(found, batch_rows, progress, offset, total)
     count_batches(arrays, encoder, batch_rows, length, summed)
     return summed.aggregates()
 
@@ -714,7 +756,7 @@ def codes_stream(
     """Pass 2 under DP: every record's codes, batch by batch, into one table (rows × columns bytes)."""
     codes = np.empty((len(found.schema.columns), found.n_rows), dtype=encoder.dtype)
     start = 0
-    for arrays in _limited(found.stream, batch_rows, found.record_limit, progress, offset, total):
+    for arrays in _second_pass(found, batch_rows, progress, offset, total):
         stop = start + len(arrays[0])
         encoder(arrays, out=codes[:, start:stop])
         start = stop

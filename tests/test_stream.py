@@ -393,3 +393,41 @@ def test_a_run_streams_its_parts(tmp_path_factory, case):
         assert one.synthesis.input_records == parts.synthesis.input_records
     with pytest.raises(ParameterError, match="mode row_seeded synthesizes from every record"):
         run(tmp / "parts", protection=KAnonymity(2), resources=Resources(scheduler="local[1]"))
+
+
+@pytest.mark.parametrize("change", ["grow", "shrink", "rewrite"])
+@pytest.mark.parametrize("dp", [False, True])
+def test_a_part_that_changes_between_the_passes_is_refused(tmp_path, monkeypatch, change, dp):
+    """An export still writing into the folder: pass 2 must read what pass 1 planned, or stop.
+
+    Grown, its new values were counted as no attribute (k-anonymity) or overflowed the codes (DP);
+    shrunk, the codes' tail was never written.
+    """
+    import os
+
+    from showcase.engine import stream
+
+    rng = np.random.default_rng(5)
+    rows = [[str(v) for v in rng.choice(["a", "b", "c"], 4)] for _ in range(200)]
+    write_parts(tmp_path / "parts", rows, [100], "csv")
+    part = tmp_path / "parts" / "part-001.csv"
+    planned = stream.plan
+
+    def plan_then_change(*args, **kwargs):
+        found = planned(*args, **kwargs)
+        text = part.read_text()
+        if change == "grow":
+            part.write_text(text + "NEW,NEW,NEW,NEW\n" * 5)
+        elif change == "shrink":
+            part.write_text("\n".join(text.splitlines()[:50]) + "\n")
+        else:  # the same size and rows, other values, later
+            part.write_text(text.replace("a", "b"))
+            os.utime(part, ns=(found.stream.parts[1].mtime + 10**9,) * 2)
+        return found
+
+    monkeypatch.setattr(stream, "plan", plan_then_change)
+    protection = DifferentialPrivacy(3.0, delta=1e-6, ledger=tmp_path / "l.sqlite") if dp else KAnonymity(2)
+    with pytest.raises(InputError, match="changed while it was read"):
+        aggregate(
+            tmp_path / "parts", length=2, protection=protection, seed=1, resources=Resources(batch_rows=16)
+        )
