@@ -30,6 +30,7 @@ imported here only.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -88,7 +89,7 @@ def client(scheduler: str) -> Iterator[tuple[object, int | None]]:
     if kind == "local":
         per_worker = max(1, (os.cpu_count() or 1) // int(where))
         cluster = distributed.LocalCluster(n_workers=int(where), threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=40)  # fmt: skip
+                                           dashboard_address=None, silence_logs=logging.CRITICAL)  # fmt: skip
         with cluster, distributed.Client(cluster) as dask_client:
             yield dask_client, per_worker
         return

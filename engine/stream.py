@@ -404,6 +404,8 @@ def _dictionary(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """A column batch as (its dictionary of strings, each row's index into it, nulls as len(dictionary))."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type) and pa.types.is_floating(array.type.value_type):
+        array = array.dictionary_decode()  # its NaN must become no attribute, as in memory
     if not pa.types.is_dictionary(array.type):
         if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
             try:

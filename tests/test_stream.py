@@ -431,3 +431,17 @@ def test_a_part_that_changes_between_the_passes_is_refused(tmp_path, monkeypatch
         aggregate(
             tmp_path / "parts", length=2, protection=protection, seed=1, resources=Resources(batch_rows=16)
         )
+
+
+def test_nan_in_a_dictionary_encoded_float_column_is_no_attribute_when_streamed(tmp_path):
+    """NaN means "missing" (pandas, NumPy) in memory; a dictionary of floats streamed made it "nan"."""
+    scores = pa.array([1.5, float("nan"), 2.0, float("nan"), 1.5] * 20).dictionary_encode()
+    table = pa.table({"score": scores, "x": pa.array(["a", "b"] * 50)})
+    with pa.ipc.new_stream(tmp_path / "t.arrows", table.schema) as writer:
+        writer.write_table(table)
+    whole = aggregate(tmp_path / "t.arrows", length=1, protection=Exact(), resources=Resources(stream=False))
+    streamed = aggregate(
+        tmp_path / "t.arrows", length=1, protection=Exact(), resources=Resources(stream=True)
+    )
+    same(whole.exact, streamed.exact)
+    assert "nan" not in whole.exact.schema.dictionaries[0].to_pylist()

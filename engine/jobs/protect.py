@@ -239,7 +239,7 @@ def _streamed_passes(
     else:
         # Kept, every record's codes stay (one value per column, of the width the values need).
         width = code_dtype(max(found.cardinalities, default=0)).itemsize if kept else streaming.BYTES_PER_CELL
-        resident = (found.n_rows if kept else rows) * len(parts.columns) * width
+        resident = (found.n_rows if kept else min(rows, found.n_rows)) * len(parts.columns) * width
         check_resources(found.cardinalities, found.n_rows, length, resources, resident=resident, dp=dp)
     none = streaming.no_attribute(parts.columns, preparation.null_markers, preparation.sensitive_zeros)
     encoder = streaming.Encoder(found.schema, none, codebook=codebook is not None)
