@@ -262,7 +262,7 @@ def _read_text(
     _check_names(path, names)
     wanted = _select(path, names, use_columns)
     read_options = pacsv.ReadOptions(block_size=_block_size(path))
-    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     convert_options = pacsv.ConvertOptions(
         column_types={name: TEXT for name in names},
         include_columns=wanted,

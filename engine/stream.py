@@ -379,7 +379,7 @@ def _csv_batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tupl
     # A block holds about batch_rows rows of ~8 bytes a cell; at least 1 MiB.
     block = int(min(max(batch_rows * len(names) * 8, 1 << 20), 1 << 28))
     read_options = pacsv.ReadOptions(block_size=block)
-    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     convert = pacsv.ConvertOptions(
         column_types={name: TEXT for name in names}, include_columns=list(stream.columns),
         strings_can_be_null=False, quoted_strings_can_be_null=False, check_utf8=True,

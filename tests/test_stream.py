@@ -445,3 +445,19 @@ def test_nan_in_a_dictionary_encoded_float_column_is_no_attribute_when_streamed(
     )
     same(whole.exact, streamed.exact)
     assert "nan" not in whole.exact.schema.dictionaries[0].to_pylist()
+
+
+def test_quoted_line_breaks_read_alike_wherever_the_reader_cuts_its_blocks(tmp_path):
+    """Free text holds line breaks: a quoted one across a block boundary failed as a ragged row, so
+    a file was refused or read depending on the reader's block size (in memory, streamed)."""
+    rng = np.random.default_rng(6)
+    lines = ["sex,note,region"]
+    for i in range(120_000):  # about 5 MiB: more than one block in memory (4 MiB) and streamed (1 MiB)
+        note = '"line one\nline two"' if i % 3 else "plain"
+        lines.append(f"{rng.choice(['F', 'M'])},{note},{rng.choice(['north', 'south', 'east'])}")
+    (tmp_path / "notes.csv").write_text("\n".join(lines) + "\n")
+    options = dict(length=2, protection=Exact())
+    whole = aggregate(tmp_path / "notes.csv", resources=Resources(stream=False), **options)
+    streamed = aggregate(tmp_path / "notes.csv", resources=Resources(stream=True, batch_rows=4096), **options)
+    same(whole.exact, streamed.exact)
+    assert whole.exact.record_count == 120_000
