@@ -229,6 +229,22 @@ def encode(
     return EncodedTable(schema, codes)
 
 
+class UnknownValues(InputError):
+    """Values of ``column`` that the schema being encoded onto does not hold.
+
+    Its message names a few (a release's values, checked against the
+    sensitive data's); a caller encoding sensitive values onto a codebook
+    words its own message without them.
+    """
+
+    def __init__(self, column: str, values: list) -> None:
+        self.column, self.count = column, len(values)
+        shown = ", ".join(map(repr, values[:3])) + (" ..." if len(values) > 3 else "")
+        super().__init__(
+            f"column {column!r} has {len(values)} value(s) absent from the sensitive data: {shown}"
+        )
+
+
 def _encode_onto(
     table: pa.Table,
     schema: Schema,
@@ -253,10 +269,7 @@ def _encode_onto(
         position = pc.index_in(values, value_set=schema.dictionaries[c])
         if position.null_count:
             unknown = values.filter(pc.is_null(position)).to_pylist()
-            shown = ", ".join(map(repr, unknown[:3])) + (" ..." if len(unknown) > 3 else "")
-            raise InputError(
-                f"column {name!r} has {len(unknown)} value(s) absent from the sensitive data: {shown}"
-            )
+            raise UnknownValues(name, unknown)
         remap = np.concatenate([[0], position.to_numpy(zero_copy_only=False) + 1])
         np.take(remap.astype(codes.dtype), own.codes[c], out=codes[c])
     return EncodedTable(schema, codes)

@@ -26,7 +26,7 @@ from .binning import describe as describe_bins
 from .constraints import Constraint
 from .constraints import merged as merged_constraints
 from .domain import apply_values
-from .encode import EncodedTable, Schema, encode, resolve_sensitive_zeros
+from .encode import EncodedTable, Schema, UnknownValues, encode, resolve_sensitive_zeros
 from .errors import InputError, ParameterError
 from .ingest import (
     NOTHING_TO_COUNT,
@@ -368,7 +368,15 @@ def _encoded(
     if schema is not None:
         raw = _onto_indicators(raw, schema)
     split_zeros = [name for name in raw.column_names if name in zeros or name.split(":", 1)[0] in zeros]
-    table = encode(raw, null_markers=preparation.null_markers, sensitive_zeros=split_zeros, schema=schema)
+    try:
+        table = encode(raw, null_markers=preparation.null_markers, sensitive_zeros=split_zeros, schema=schema)
+    except UnknownValues as unknown:
+        if preparation.codebook_kind != "csv":
+            raise
+        # Sensitive values: counted, never printed (as a YAML codebook's check says it).
+        raise InputError(
+            f"column {unknown.column!r} has {unknown.count:,} value(s) outside the codebook: add them to it"
+        ) from None
     if schema is None and multi_value:
         own = table.schema
         table = EncodedTable(Schema(own.columns, own.dictionaries, tuple(multi_value)), table.codes)
