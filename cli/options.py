@@ -123,6 +123,14 @@ def split_list(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def column_list(value: str | None) -> list[str] | None:
+    """``'a, b,c'`` → ``['a', ' b', 'c']``: names kept as typed, for the engine to match exactly first
+    (a column may be named ``"sp "`` beside ``"sp"``), then with surrounding spaces ignored."""
+    if value is None:
+        return None
+    return [part for part in value.split(",") if part.strip()]
+
+
 def numbers(text: str | None, flag: str) -> list[float] | None:
     """``'5,10'`` → ``[5.0, 10.0]``, or a usage error naming ``flag``."""
     if text is None:
@@ -215,7 +223,7 @@ class Read:
             zeros = "all" if zeros.strip().lower() == "all" else split_list(zeros)
         return Preparation(
             delimiter=self.delimiter,
-            use_columns=split_list(self.use_columns),
+            use_columns=column_list(self.use_columns),
             record_limit=self.record_limit,
             null_markers=tuple(self.null_marker or ()),
             sensitive_zeros=zeros,
@@ -249,7 +257,7 @@ class Read:
         on = self.on or self.subject_id
         if on is None:
             raise typer.BadParameter("--link needs --on KEY, the column both tables share (the victim id)")
-        return [Link(self.link, on, use_columns=split_list(self.link_columns),
+        return [Link(self.link, on, use_columns=column_list(self.link_columns),
                      max_linked=self.max_linked, **given(prefix=self.link_prefix))]  # fmt: skip
 
 

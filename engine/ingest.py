@@ -426,16 +426,36 @@ def _check_names(path: Path, names: list[str]) -> None:
 
 
 def _select(path: Path, names: list[str], use_columns: Sequence[str] | None) -> list[str]:
+    """The columns of ``names`` that ``use_columns`` asks for, in the file's order.
+
+    A name is matched exactly first, so that ``"sp "`` and ``"sp"`` stay two
+    columns; a name with no exact match is matched with surrounding spaces
+    ignored (``"a, b"`` on the command line), when that finds one column only.
+    """
     if use_columns is None:
         return list(names)
-    wanted = set(use_columns)
-    if not wanted:
+    if not any(str(c).strip() for c in use_columns):
         raise ParameterError("use_columns is empty; name at least one column")
-    unknown = [c for c in use_columns if c not in set(names)]
+    exact = set(names)
+    wanted, unknown = set(), []
+    for asked in use_columns:
+        if asked in exact:
+            wanted.add(asked)
+            continue
+        loose = [n for n in names if n.strip() == asked.strip()]
+        if len(loose) > 1:
+            raise ParameterError(
+                f"--use-columns {asked!r} matches {', '.join(map(repr, loose))} once spaces are ignored; "
+                "name one exactly"
+            )
+        if loose:
+            wanted.add(loose[0])
+        elif asked.strip():
+            unknown.append(asked)
     if unknown:
         raise ParameterError(
             f"unknown column(s) in --use-columns: {', '.join(map(repr, unknown))}; "
-            f"{path.name} has {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}"
+            f"{path.name} has {', '.join(map(repr, names[:12]))}{' ...' if len(names) > 12 else ''}"
         )
     return [n for n in names if n in wanted]
 

@@ -221,3 +221,23 @@ def test_a_binary_or_utf16_file_is_not_taken_for_a_delimiter_problem(tmp_path):
     path.write_bytes("sex,age\nF,30\n".encode("utf-16-le"))
     with pytest.raises(InputError, match="NUL bytes: not UTF-8 text"):
         read_table(path)
+
+
+def test_use_columns_match_names_exactly_before_ignoring_spaces(tmp_path, capsys):
+    """``--use-columns 'sp '`` released the column ``sp`` beside it: names were stripped first."""
+    from .helpers import run
+
+    path = tmp_path / "names.parquet"
+    pq.write_table(
+        pa.table({"sp": ["A", "B"], "sp ": ["n1", "n2"], "age": ["1", "2"], " z": ["x", "y"]}), path
+    )
+    assert read_table(path, use_columns=["sp "]).column_names == ["sp "]
+    assert read_table(path, use_columns=["sp"]).column_names == ["sp"]
+    assert read_table(path, use_columns=[" age", "z"]).column_names == ["age", " z"]  # spaces ignored
+    with pytest.raises(ParameterError, match="once spaces are ignored"):
+        read_table(path, use_columns=[" sp  "])
+    code, _, stderr = run(capsys, "aggregate", path, "--use-columns", "sp ,age", "-k", "1", "-l", "1",
+                          "-o", tmp_path / "out", "--no-progress")  # fmt: skip
+    assert code == 0, stderr
+    header = (tmp_path / "out" / "aggregates.tsv").read_text()
+    assert "sp :n1" in header and "sp:A" not in header
