@@ -98,7 +98,7 @@ BAD = {
     "L < 1": (b"A,B\n1,2\n", ["--length", "0"], "--length"),
     "K < 1": (b"A,B\n1,2\n", ["--resolution", "0"], "--resolution"),
     "bad delimiter": (b"A,B\n1,2\n", ["--delimiter", ",,"], "delimiter"),
-    "unknown sensitive zeros": (b"A,B\n1,2\n", ["--sensitive-zeros", "C"], "sensitive_zeros"),
+    "unknown sensitive zeros": (b"A,B\n1,2\n", ["--sensitive-zeros", "C"], "in --sensitive-zeros"),
 }
 
 

@@ -264,7 +264,7 @@ def bad_cases(tmp_path, cases):
         ),
         "scale 0": (
             ["synthesize", cases, "--mode", "aggregate_seeded", "--aggregate-counts-scale-factor", 0],
-            "scale_factor",
+            "--aggregate-counts-scale-factor must be",
         ),
         "negative seed": (["synthesize", cases, "--seed", -1], "--seed"),
     }
