@@ -292,6 +292,7 @@ def test_a_report_of_hostile_names_and_values_draws_the_released_counts(tmp_path
         "a": ["p;b:q" if i % 3 == 0 else "p" for i in range(rows)],
         "b": ["q" if i % 5 == 0 else "r" for i in range(rows)],
         "note <!--": ["<!--<script>" if i < 20 else "</script><b>" for i in range(rows)],
+        "file": ["\u202egnp.exe" if i % 2 else "doc" for i in range(rows)],  # a right-to-left override
     }
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -311,7 +312,7 @@ def test_a_report_of_hostile_names_and_values_draws_the_released_counts(tmp_path
             if row.get_attribute("data-value") == "x:y":
                 row.click()
         page.wait_for_function(f"Number(document.body.dataset.settled || 0) > {before}")
-        return {"first": first, "selected": _all_bars(page)}
+        return {"first": first, "selected": _all_bars(page), "chip": page.locator(".chip").first.inner_text()}
 
     found = open_explorer(out.as_uri(), steps, "hostile-report.png", probe=True)
     assert found["errors"] == [] and found["requests"] == []
@@ -326,3 +327,4 @@ def test_a_report_of_hostile_names_and_values_draws_the_released_counts(tmp_path
         }
         assert {key: shown.get(key) for key in expected} == expected, selection
     assert found["first"][("m", "x:y")] == "30" and found["first"][("a", "p;b:q")] == "20"
+    assert found["chip"] == "\u2068m\u2069: \u2068x:y\u2069"  # each name and value its own bidi run

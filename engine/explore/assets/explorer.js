@@ -48,6 +48,12 @@ function writeHash() {
 // ---- helpers ----------------------------------------------------------------------------------
 const $ = (id) => document.getElementById(id);
 const fmt = (n) => (n === null || n === undefined ? "–" : Math.round(n).toLocaleString("en"));
+// A name or value from the data, isolated in running text: a right-to-left override in it
+// (U+202E) must not reverse the words and numbers around it ("24 released" shown as "42").
+function iso(text) {
+  return `\u2068${text}\u2069`;
+}
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -79,8 +85,8 @@ function chips() {
   box.replaceChildren();
   for (const [column, values] of Object.entries(state.selection)) {
     for (const value of values) {
-      box.append(el("button", { class: "chip", type: "button", title: "Remove", "aria-label": `Remove ${column}: ${value}`,
-        onclick: () => toggle(column, value) }, `${column}: ${value}`));
+      box.append(el("button", { class: "chip", type: "button", title: "Remove", "aria-label": `Remove ${iso(column)}: ${iso(value)}`,
+        onclick: () => toggle(column, value) }, `${iso(column)}: ${iso(value)}`));
     }
   }
 }
@@ -130,7 +136,7 @@ function chart(column, bars, clickable = true, limit = Infinity) {
     .sort((a, b) => b.best - a.best || (a.value < b.value ? -1 : 1)).slice(0, limit);
   const top = Math.max(1, ...shown.map((b) => Math.max(b.synthetic, b.high ?? b.aggregate ?? 0)));
   const box = el("div", { class: "chart", "data-column": column.name },
-    el("h3", {}, column.name, " ", el("small", {}, [column.side, column.multi_value ? "several values per record" : ""].filter(Boolean).join(" · "))));
+    el("h3", {}, el("bdi", {}, column.name), " ", el("small", {}, [column.side, column.multi_value ? "several values per record" : ""].filter(Boolean).join(" · "))));
   for (const bar of shown) {
     const track = el("div", { class: "track" },
       el("div", { class: "synthetic", style: `width:${(100 * bar.synthetic) / top}%`, title: `synthetic: ${fmt(bar.synthetic)}` }));
@@ -145,7 +151,7 @@ function chart(column, bars, clickable = true, limit = Infinity) {
     const row = el("div", {
       class: "bar" + (selected.has(bar.value) ? " selected" : ""), "data-value": bar.value,
       "data-synthetic": bar.synthetic, "data-aggregate": bar.aggregate ?? "",
-      title: `${column.name} = ${bar.value}`,
+      title: `${iso(column.name)} = ${iso(bar.value)}`,
     }, el("span", { class: "label" }, bar.value), track, best);
     if (clickable) operable(row, column.name, bar, selected.has(bar.value));
     box.append(row);
@@ -161,7 +167,7 @@ function operable(row, column, bar, pressed) {
   row.setAttribute("role", "button");
   row.setAttribute("tabindex", "0");
   row.setAttribute("aria-pressed", pressed ? "true" : "false");
-  row.setAttribute("aria-label", `${column} = ${bar.value}: synthetic ${fmt(bar.synthetic)}, ${released}`);
+  row.setAttribute("aria-label", `${iso(column)} = ${iso(bar.value)}: synthetic ${fmt(bar.synthetic)}, ${released}`);
   row.addEventListener("click", () => toggle(column, bar.value));
   row.addEventListener("keydown", (event) => {
     if (event.key !== "Enter" && event.key !== " ") return;
@@ -185,7 +191,7 @@ function rangeWords(kind, low, high) {
 }
 
 function partWords(part) {
-  const what = part.attributes.map(([name, value]) => `${name} = ${value}`).join(" and ");
+  const what = part.attributes.map(([name, value]) => `${iso(name)} = ${iso(value)}`).join(" and ");
   if (part.count === null) return `${what}: fewer than ${fmt(part.high + 1)} (not reported)`;
   return `${what}: ${fmt(part.count)} released`;
 }
@@ -259,7 +265,7 @@ function compareChart(column, mine, theirs) {
     .sort(([a1, b1], [a2, b2]) => Math.max(a2?.best || 0, b2?.best || 0) - Math.max(a1?.best || 0, b1?.best || 0));
   const top = Math.max(1, ...rows.flatMap((pair) => pair.map((bar) => Math.max(bar?.best || 0, bar?.high || 0))));
   const box = el("div", { class: "chart compared", "data-column": column.name },
-    el("h3", {}, column.name, " ", el("small", {}, column.side || "")));
+    el("h3", {}, el("bdi", {}, column.name), " ", el("small", {}, column.side || "")));
   for (const [a, b] of rows) {
     const track = el("div", { class: "track pair", "aria-hidden": "true" });
     [a, b].forEach((bar, i) => {
@@ -276,7 +282,7 @@ function compareChart(column, mine, theirs) {
       el("small", {}, difference ? `(${difference > 0 ? "+" : "−"}${fmt(Math.abs(difference))})` : "(same)"));
     box.append(el("div", {
       class: "bar", "data-value": value, "data-first": a?.best || 0, "data-second": b?.best || 0,
-      role: "group", "aria-label": `${column.name} = ${value}: ${state.release} ${fmt(a?.best || 0)}, ${state.other} ${fmt(b?.best || 0)}`,
+      role: "group", "aria-label": `${iso(column.name)} = ${iso(value)}: ${state.release} ${fmt(a?.best || 0)}, ${state.other} ${fmt(b?.best || 0)}`,
     }, el("span", { class: "label", title: value }, value), track, numbers));
   }
   if (!rows.length) box.append(el("p", { class: "help" }, "No record matches the other columns' selection in either release."));
@@ -368,7 +374,7 @@ async function renderQuality(stale) {
   const distributions = el("div", { class: "charts-grid" });
   for (const d of groupIndicators(q.column_distributions || [])) {
     const top = Math.max(1e-9, ...d.sensitive_share, ...d.release_share);
-    const box = el("div", { class: "chart", "data-column": d.column }, el("h3", {}, d.column));
+    const box = el("div", { class: "chart", "data-column": d.column }, el("h3", {}, el("bdi", {}, d.column)));
     d.labels.slice(0, 10).forEach((label, i) => {
       box.append(el("div", { class: "bar" }, el("span", { class: "label", title: label }, label),
         el("div", { class: "track" },
