@@ -293,9 +293,14 @@ def column_distributions(
         other_r = int(r[rest].sum() + r[rare].sum())
         if other_t or other_r:
             bars.append(("(other and rare values)", other_t, other_r))
+        group = target.schema.groups[c]
+        indicator = (
+            {"group": group, "value": values_of[c][0].as_py()} if group != name and len(values_of[c]) else {}
+        )
         out.append(
             {
                 "column": name,
+                **indicator,  # a multi-value column's value as a column: its chart is its column's
                 "labels": [b[0] for b in bars],
                 "sensitive_share": [float(b[1]) / target.n_rows for b in bars],
                 "release_share": [float(b[2]) / max(release.n_rows, 1) for b in bars],

@@ -273,3 +273,19 @@ def test_the_metrics_bar_moves_through_the_k_marginal(tmp_path):
     n_columns = len(SENSITIVE[0])
     assert len(fractions) >= n_columns * (n_columns - 1) // 2, fractions  # one report per pair at least
     assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1, fractions
+
+
+def test_column_distributions_name_a_multi_value_columns_values():
+    """The Quality page grouped any name holding ':' ("Q1: age") as a multi-value column's value."""
+    from showcase.engine import Preparation
+    from showcase.engine.evaluate import column_distributions
+    from showcase.engine.prepare import load_input
+
+    table = pa.table({"Q1: age": ["young", "old"] * 10, "means": ["debt;threats", "debt"] * 10})
+    loaded = load_input(table, Preparation(multi_value={"means": ";"})).table
+    found = {d["column"]: d for d in column_distributions(loaded, loaded, 2)}
+    assert "group" not in found["Q1: age"] and "value" not in found["Q1: age"]
+    assert {(d["group"], d["value"]) for name, d in found.items() if name != "Q1: age"} == {
+        ("means", "debt"),
+        ("means", "threats"),
+    }

@@ -343,9 +343,10 @@ function qualityTable(head, rows) {
 function groupIndicators(distributions) {
   const out = [], groups = new Map();
   for (const d of distributions) {
-    const cut = d.column.indexOf(":");
-    if (cut < 0) { out.push(d); continue; }
-    const name = d.column.slice(0, cut), value = d.column.slice(cut + 1);
+    // A multi-value column's values are columns of their own ("means:debt"): evaluation.json names
+    // their column and value (a ":" in a plain column's name says nothing).
+    if (d.group === undefined || d.value === undefined) { out.push(d); continue; }
+    const name = d.group, value = d.value;
     const i = d.labels.indexOf(value);
     if (!groups.has(name)) { groups.set(name, { column: name, labels: [], sensitive_share: [], release_share: [] }); out.push(groups.get(name)); }
     const g = groups.get(name);
