@@ -56,6 +56,7 @@ def aggregate(
                                   resources=resources, **options.given(length=length))  # fmt: skip
     options.report_preparation(result.aggregate if hasattr(result, "aggregate") else result)
     options.report_ledger(result)
+    options.report_spreadsheet(result)
     release.warn_if_seeded(dp=dp.enabled)
     (_dp_summary if dp.enabled else _summary)(result, release.out, elapsed)
 

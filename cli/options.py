@@ -640,6 +640,24 @@ def report_preparation(result) -> None:
         console.warning(f"multi-value column {name!r}: its delimiter never occurs (is it the right one?)")
 
 
+def report_spreadsheet(result) -> None:
+    """Warn when a released name or value starts as a spreadsheet formula would (=, +, -, @)."""
+    from showcase.engine.synthesize.output import formula_like
+
+    found: list[str] = []
+    for part in (getattr(result, "aggregate", result), getattr(result, "synthesis", result)):
+        if getattr(part, "released", None) is not None:
+            found += formula_like(part.released.schema)
+        if getattr(part, "synthetic", None) is not None:
+            found += formula_like(part.synthetic.schema, part.synthetic.codes)
+    if found:
+        names = ", ".join(repr(n) for n in list(dict.fromkeys(found))[:8])
+        console.warning(
+            f"column(s) {names} have names or values that start like a formula (=, +, -, @): a spreadsheet "
+            "opening the CSV/TSV files may run them; import those columns as text, or use the Parquet files"
+        )
+
+
 def _is_dp(result) -> bool:
     """Whether ``result`` (a job's, or a run's with its aggregate) is a differentially private release."""
     privacy = getattr(getattr(result, "aggregate", result), "privacy", None) or {}

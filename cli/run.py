@@ -55,6 +55,7 @@ def run(
                                   **mode.job(length), resources=scale.resources())  # fmt: skip
     options.report_preparation(result.aggregate if hasattr(result, "aggregate") else result)
     options.report_ledger(result)
+    options.report_spreadsheet(result)
     release.warn_if_seeded(dp=dp.enabled)
     (_dp_summary if dp.enabled else _summary)(result, release.out, elapsed)
 

@@ -122,6 +122,7 @@ def synthesize(
             "synthetic records are exactly as protected as they are."
         )
     options.report_preparation(result)
+    options.report_spreadsheet(result)
     release.warn_if_seeded()
     console.table(
         f"{result.mode} synthetic data written to {release.out} in {elapsed:.1f} s",

@@ -272,3 +272,23 @@ def test_k_of_one_is_named_as_no_protection(tmp_path, capsys, worked_example, co
         assert code == 0, stderr
         warned = "-k 1 protects nothing" in stderr
         assert warned == (k == "1" and "--unprotected" not in command), (k, stderr)
+
+
+def test_values_a_spreadsheet_would_run_are_named_and_kept_as_they_are(tmp_path, capsys):
+    """OWASP's CSV injection: the files keep every value exactly, and the command says which columns
+    hold names or values that start like a formula; "-5" is a number, not a formula."""
+    rows = ["sex,note,=cmd,n"] + [
+        f"{'FM'[i % 2]},{['=1+2', '-5', 'ok'][i % 3]},a,-{i % 3}" for i in range(60)
+    ]
+    (tmp_path / "in.csv").write_text("\n".join(rows) + "\n")
+    code, _, stderr = run(capsys, "run", tmp_path / "in.csv", "-k", "2", "-l", "2", "-o", tmp_path / "o",
+                          "--no-progress")  # fmt: skip
+    assert code == 0, stderr
+    warnings = [line for line in stderr.splitlines() if "like a formula" in line]
+    assert len(warnings) == 1 and "'note'" in warnings[0] and "'=cmd'" in warnings[0], stderr
+    assert "'n'" not in warnings[0] and "'sex'" not in warnings[0]
+    assert "=1+2" in (tmp_path / "o" / "synthetic.csv").read_text()  # kept exactly
+    (tmp_path / "plain.csv").write_text("sex,n\n" + "F,-1\nM,2\n" * 20)
+    code, _, stderr = run(capsys, "aggregate", tmp_path / "plain.csv", "-k", "2", "-l", "2",
+                          "-o", tmp_path / "p", "--no-progress")  # fmt: skip
+    assert code == 0 and "like a formula" not in stderr, stderr

@@ -10,6 +10,7 @@ deterministic: the same codes give byte-identical files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,30 @@ from ..multivalue import output_columns
 
 #: Records per written batch (and per Parquet row group).
 BATCH_RECORDS = 1 << 20
+#: How a cell starts that a spreadsheet reads as a formula (OWASP's CSV injection list); a
+#: minus sign only where the rest is not a plain number ("-5" stays a number).
+FORMULA_START = re.compile(r"[=+@\t\r]|-(?![\d.,]*$)")
+
+
+def formula_like(schema, codes: np.ndarray | None = None) -> list[str]:
+    """The columns whose name, or a value, a spreadsheet would take for a formula.
+
+    The files keep every value exactly as the input spelled it; this only
+    finds what to warn about. With ``codes`` (records), only values some
+    record holds count; without (aggregates), every value of the schema.
+    """
+    found: dict[str, None] = {}
+    for c, name in enumerate(schema.columns):
+        group = schema.groups[c]
+        if FORMULA_START.match(group) or FORMULA_START.match(name):
+            found[group] = None
+            continue
+        risky = [
+            i + 1 for i, v in enumerate(schema.dictionaries[c].to_pylist()) if FORMULA_START.match(str(v))
+        ]
+        if risky and (codes is None or np.isin(codes[c], risky).any()):
+            found[group] = None
+    return list(found)
 
 
 def held_columns(table: EncodedTable) -> EncodedTable:
