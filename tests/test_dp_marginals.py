@@ -228,3 +228,20 @@ def test_a_spec_refuses_thresholds_out_of_range_before_any_charge(thresholds):
     with pytest.raises(ParameterError, match="thresholds needs 2 values from 0 to"):
         spec.check(3)
     DifferentialPrivacy(epsilon=1.0, thresholds=[0.0, 1e15]).check(3)
+
+
+def test_values_a_record_loses_to_the_bound_are_never_selected(monkeypatch):
+    """Partition selection counts each record's kept values only: a value present in one record
+    but trimmed by the contribution bound has count 0 and must never be released, whatever the
+    threshold (it was a candidate, so the chance to name it grew with the record's width)."""
+    rows = 400
+    columns = {f"c{j}": ["x" if j < 3 else ""] * rows for j in range(15)}  # most records: 3 values
+    for j in range(15):
+        columns[f"c{j}"][0] = f"secret{j}"  # record 0 alone holds 15 values; the bound keeps few
+    table = encode(pa.table(columns))
+    monkeypatch.setattr(marginals_module, "selection_threshold", lambda *args: -math.inf)
+    aggregates, report = release(table, seed=3, epsilon=2.0, delta=1e-6, length=1)
+    names = aggregates.schema.attribute_values().to_pylist()
+    shown = [names[a] for a in aggregates.attrs[:, 0].tolist()]
+    secrets = [v for v in shown if str(v).startswith("secret")]
+    assert report.deltas[0] < 15 and len(secrets) <= report.deltas[0], (report.deltas, secrets)

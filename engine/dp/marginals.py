@@ -781,6 +781,10 @@ def _release_length(
     threshold = _threshold(release, k, scale, bound)
     report.thresholds.append(float(threshold))
     keep = noisy > threshold
+    if k == 1 and not release.public_domain:
+        # Partition selection: the candidates are the values records keep after the bound (at most
+        # `bound` each), not every value present; a record's trimmed values (count 0) never show.
+        keep &= counts > 0
     report.released.append(int(keep.sum()))
     return candidates[keep], noisy[keep].astype(np.int64)
 
