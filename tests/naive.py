@@ -45,10 +45,14 @@ def combination_metrics(sensitive: Counter, release: Counter, k: int, lengths) -
             "sensitive_combinations": len(s),
             "release_combinations": len(r),
             "preserved": preserved,
+            "preserved_pct": 100 * preserved / len(s) if s else 0.0,
             "suppressed": len(s) - preserved,
+            "suppressed_pct": 100 * (len(s) - preserved) / len(s) if s else 0.0,
             "fabricated": len(r) - preserved,
+            "fabricated_pct": 100 * (len(r) - preserved) / len(r) if r else 0.0,
             "rare_sensitive": len(rare),
             "leaked_rare": len(leaked),
+            "leakage_pct": 100 * len(leaked) / len(rare) if rare else 0.0,
             "mean_absolute_error": (
                 sum(abs(r.get(c, 0) - s.get(c, 0)) for c in union) / len(union) if union else 0.0
             ),

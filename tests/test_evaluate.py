@@ -85,7 +85,26 @@ def test_metrics_equal_reference(sensitive, release, length, k):
     for got in metrics["by_length"]:
         want = expected[got["length"]]
         for key, value in want.items():
-            assert got[key] == pytest.approx(value), key
+            assert got[key] == pytest.approx(value, abs=1e-4), key  # percentages are rounded to 4 places
+    # Every sensitive combination falls in exactly one count bucket.
+    buckets = metrics["by_count_bucket"]
+    assert sum(b["sensitive_combinations"] for b in buckets) == metrics["overall"]["sensitive_combinations"]
+
+
+def test_buckets_hold_the_largest_count_on_an_edge_and_k_marginal_compares_shares():
+    """A largest count equal to a bucket edge (4 at k = 2) fell out of every bucket; the k-marginal
+    compares densities, so a release that is the input twice over scores 1000."""
+    rows = [("a", "x", "")] * 4 + [("b", "y", "")] * 2 + [("c", "y", "q")]  # counts 4, 2, 1, 4, 3, 1
+    metrics = evaluate_tables(rows, rows, 1, 2)
+    buckets = {b["bucket"]: b["sensitive_combinations"] for b in metrics["by_count_bucket"]}
+    assert buckets == {"1..1": 2, "2..3": 2, "4..7": 2}
+    sensitive = encode(arrow(rows))
+    doubled = encode(arrow(rows * 2), schema=sensitive.schema)
+    assert k_marginal_score(sensitive, doubled)["score"] == pytest.approx(1000)
+    # Leakage as a share of the rare sensitive combinations (not of all of them).
+    rare = evaluate_tables([("a1", "b1", ""), ("a1", "b2", ""), ("a2", "b2", "")], [("a2", "b2", "")], 2, 2)
+    assert rare["overall"]["rare_sensitive"] == 5 and rare["overall"]["leaked_rare"] == 2
+    assert rare["overall"]["leakage_pct"] == pytest.approx(40.0)
 
 
 def pandas_k_marginal(target: pd.DataFrame, release: pd.DataFrame, group: str | None) -> float:
