@@ -285,6 +285,40 @@ def test_the_same_file_bytes_share_one_budget_whatever_the_key(tmp_path):
         book.charge("sha256:h", 0.6, 1e-6, key="dataset:b", budget_total=1.0)
 
 
+def test_a_dataset_counts_its_versions_released_without_its_name(tmp_path):
+    """v1 released under the dataset's name and once without it, then v2 under the name: the people
+    of v1 carry all three. The name's total counted only the rows charged to it."""
+    book = Ledger(tmp_path / "ledger.sqlite")
+    book.charge("sha256:v1", 1.0, 1e-6, key="dataset:cases", budget_total=2.0)
+    book.charge("sha256:v1", 1.0, 1e-6, budget_total=2.0)
+    with pytest.raises(ParameterError, match="budget exceeded"):
+        book.charge("sha256:v2", 1.0, 1e-6, key="dataset:cases", budget_total=2.0)
+    assert book.spent("dataset:cases", "sha256:v2").epsilon == 2.0
+    # The reverse: bytes released without a name count what their dataset spent under it.
+    other = Ledger(tmp_path / "other.sqlite")
+    other.charge("sha256:v2", 1.0, 1e-6, key="dataset:cases")
+    other.charge("sha256:v1", 1.0, 1e-6, key="dataset:cases")
+    assert other.spent("sha256:v1", "sha256:v1").epsilon == 2.0
+
+
+def test_settling_touches_only_the_entry_as_it_was_charged(tmp_path):
+    """A ledger replaced during a release (a restored backup, a sync) holds another entry under the
+    same id, or none: settling must refuse, not rewrite it or lose the charge without a word."""
+    book = Ledger(tmp_path / "ledger.sqlite")
+    mine = book.charge("sha256:f", 0.5, 1e-6)
+    book.settle(mine, "failed", reason="killed", fingerprint="sha256:f")
+    with pytest.raises(ParameterError, match="no longer this release's charge"):
+        book.settle(mine, "released", 0.1, fingerprint="sha256:f")  # already settled
+    assert book.entries()[0]["status"] == "failed" and book.entries()[0]["reason"] == "killed"
+    theirs = book.charge("sha256:g", 0.5, 1e-6)
+    with pytest.raises(ParameterError, match="no longer this release's charge"):
+        book.settle(theirs, "released", 0.1, fingerprint="sha256:f")  # another input's entry
+    with pytest.raises(ParameterError, match="no longer this release's charge"):
+        book.raise_delta(99, 1e-3, fingerprint="sha256:f")  # no such entry
+    book.settle(theirs, "released", 0.1, fingerprint="sha256:g")
+    assert book.entries()[1]["status"] == "released"
+
+
 def test_a_refused_charge_records_nothing(tmp_path):
     book = Ledger(tmp_path / "ledger.sqlite")
     book.charge("sha256:f", 0.7, 1e-6, budget_total=1.0)
@@ -314,3 +348,9 @@ def test_a_ledger_in_a_missing_folder_is_refused_before_any_work(tmp_path, capsy
         capsys, "aggregate", cases, tmp_path / "b", "--ledger", tmp_path / "ledgers" / "l.sqlite"
     )
     assert code == 0 and (tmp_path / "ledgers" / "l.sqlite").exists()
+
+
+def test_a_dataset_name_is_one_budget_however_its_letters_are_encoded():
+    from showcase.engine import dataset_key
+
+    assert dataset_key("caf\u00e9") == dataset_key("cafe\u0301") == dataset_key(" caf\u00e9 ")

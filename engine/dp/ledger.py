@@ -32,6 +32,7 @@ import os
 import sqlite3
 import stat
 import uuid
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def ledger_path(path: str | Path | None = None) -> Path:
 
 
 def dataset_key(dataset_id: str) -> str:
-    """The budget key of a named dataset, after checking the name."""
+    """The budget key of a named dataset, after checking the name (Unicode NFC, spaces trimmed)."""
     if (
         not isinstance(dataset_id, str)
         or not dataset_id.strip()
@@ -107,7 +108,8 @@ def dataset_key(dataset_id: str) -> str:
         raise ParameterError(
             f"--dataset-id must be 1 to {MAX_DATASET_ID} printable characters, got {dataset_id!r}"
         )
-    return f"dataset:{dataset_id.strip()}"
+    # One name, one budget: "café" typed composed or decomposed is the same dataset.
+    return f"dataset:{unicodedata.normalize('NFC', dataset_id.strip())}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,16 @@ class Spent:
     releases: int
     epsilon: float
     delta: float
+
+
+#: The releases that share one budget with a release under key ?1 of the file bytes ?2: those under
+#: the key or of the bytes, and those of any bytes charged under the key or of any key the bytes
+#: were charged under (a dataset's earlier version released without its name, and the reverse).
+RELATED = (
+    "budget_key = ?1 OR fingerprint = ?2 "
+    "OR fingerprint IN (SELECT fingerprint FROM releases WHERE budget_key = ?1) "
+    "OR budget_key IN (SELECT budget_key FROM releases WHERE fingerprint = ?2)"
+)
 
 
 class Ledger:
@@ -207,7 +219,7 @@ class Ledger:
         with contextlib.closing(self._connect()) as db:
             row = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(epsilon), 0), COALESCE(SUM(delta), 0) "
-                "FROM releases WHERE budget_key = ? OR fingerprint = ?",
+                f"FROM releases WHERE {RELATED}",
                 (key, fingerprint or key),
             ).fetchone()
         return Spent(int(row[0]), float(row[1]), float(row[2]))
@@ -234,8 +246,7 @@ class Ledger:
         try:
             db.execute("BEGIN IMMEDIATE")
             total = db.execute(
-                "SELECT COALESCE(SUM(epsilon), 0) FROM releases WHERE budget_key = ? OR fingerprint = ?",
-                (key, fingerprint),
+                f"SELECT COALESCE(SUM(epsilon), 0) FROM releases WHERE {RELATED}", (key, fingerprint)
             ).fetchone()[0]
             if budget_total is not None and total + epsilon > budget_total * (1 + 1e-12):
                 db.execute("ROLLBACK")
@@ -263,25 +274,44 @@ class Ledger:
         finally:
             db.close()
 
-    def raise_delta(self, release_id: int, delta: float) -> None:
+    def raise_delta(self, release_id: int, delta: float, fingerprint: str | None = None) -> None:
         """Raise a charged release's delta to ``delta`` (the default delta is known only later)."""
-        with contextlib.closing(self._connect()) as db:
-            db.execute("UPDATE releases SET delta = MAX(delta, ?) WHERE id = ?", (float(delta), release_id))
+        self._update_charged(release_id, fingerprint, "delta = MAX(delta, ?)", (float(delta),))
 
     def settle(
-        self, release_id: int, status: str, rho: float | None = None, reason: str | None = None
-    ) -> None:
-        """Mark a charged release ``released`` or ``failed`` (with ``reason``); it stays counted."""
+        self, release_id: int, status: str, rho: float | None = None, reason: str | None = None,
+        fingerprint: str | None = None,
+    ) -> None:  # fmt: skip
+        """Mark a charged release ``released`` or ``failed`` (with ``reason``); it stays counted.
+
+        Only the entry as charged (still ``charged``, of ``fingerprint`` when
+        given) is changed: in a ledger replaced meanwhile, entry ``release_id``
+        may be another release's, and the charge would be lost without a word.
+        """
         if status not in STATUSES:
             raise ValueError(f"unknown ledger status {status!r}")
+        self._update_charged(
+            release_id, fingerprint, "status = ?, rho = COALESCE(?, rho), reason = ?", (status, rho, reason)
+        )
+
+    def _update_charged(
+        self, release_id: int, fingerprint: str | None, assignments: str, values: tuple
+    ) -> None:
         try:
             with contextlib.closing(self._connect()) as db:
-                db.execute(
-                    "UPDATE releases SET status = ?, rho = COALESCE(?, rho), reason = ? WHERE id = ?",
-                    (status, rho, reason, release_id),
-                )
+                changed = db.execute(
+                    f"UPDATE releases SET {assignments} WHERE id = ? AND status = 'charged' "
+                    "AND (? IS NULL OR fingerprint = ?)",
+                    (*values, release_id, fingerprint, fingerprint),
+                ).rowcount
         except sqlite3.Error as problem:
             raise ParameterError(f"privacy ledger {self.path}: {problem}") from None
+        if changed != 1:
+            raise ParameterError(
+                f"privacy ledger {self.path}: entry {release_id} is no longer this release's charge (was "
+                "the file replaced or edited while it ran?); the budget was spent: restore the ledger and "
+                "record it"
+            )
 
     def entries(self, key: str | None = None, fingerprint: str | None = None) -> list[dict]:
         """Every release (or those under ``key`` or of the file ``fingerprint``), oldest first."""

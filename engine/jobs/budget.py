@@ -25,13 +25,14 @@ class Account:
     book: Ledger
     entry: int
     epsilon: float
+    fingerprint: str | None = None
 
     def record_delta(self, delta: float) -> None:
         """Record the delta actually used (a default one is known only after the record count)."""
-        self.book.raise_delta(self.entry, delta)
+        self.book.raise_delta(self.entry, delta, fingerprint=self.fingerprint)
 
     def released(self, rho: float) -> None:
-        self.book.settle(self.entry, "released", rho)
+        self.book.settle(self.entry, "released", rho, fingerprint=self.fingerprint)
 
 
 def _reason(problem: BaseException) -> str:
@@ -62,14 +63,17 @@ def charged(
         fingerprint, protection.epsilon, protection.delta or 0.0, key=key,
         budget_total=protection.budget_total, parameters=parameters,
     )  # fmt: skip
-    account = Account(book, entry, protection.epsilon)
+    account = Account(book, entry, protection.epsilon, fingerprint)
     try:
         yield account
     except BaseException as problem:
-        with contextlib.suppress(ShowcaseError):
-            book.settle(entry, "failed", reason=_reason(problem))
+        recorded = "recorded as failed"
+        try:
+            book.settle(entry, "failed", reason=_reason(problem), fingerprint=fingerprint)
+        except ShowcaseError:
+            recorded = "which could not be marked failed: check the ledger"
         problem.add_note(
             f"the release's budget (epsilon {protection.epsilon:g}) stays spent in the privacy ledger "
-            f"{book.path} (entry {entry}, recorded as failed)"
+            f"{book.path} (entry {entry}, {recorded})"
         )
         raise
