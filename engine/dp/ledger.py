@@ -31,8 +31,8 @@ import json
 import os
 import sqlite3
 import stat
-import uuid
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
