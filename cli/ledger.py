@@ -14,7 +14,9 @@ app = options.typer_app("The privacy ledger of DP releases.")
 
 @app.command("show", short_help="DP releases and the budget spent, per input or dataset.")
 def show(
-    input: Path | None = typer.Argument(None, metavar="INPUT", help="Only releases of this input file."),
+    input: Path | None = typer.Argument(
+        None, metavar="INPUT", help="Only releases of this input (a file, or a folder or glob of parts)."
+    ),
     ledger: Path | None = options.LEDGER,
     dataset_id: str | None = typer.Option(
         None, "--dataset-id", help="Only releases charged to this named dataset (see aggregate --dp)."
@@ -30,9 +32,12 @@ def show(
     from showcase.engine import InputError, Ledger, dataset_key, fingerprint, ledger_path
 
     key = dataset_key(dataset_id) if dataset_id is not None else None
-    if input is not None and not input.exists():
+    parts = input is not None and (
+        input.is_dir() or (not input.exists() and any(c in str(input) for c in "*?["))
+    )
+    if input is not None and not parts and not input.exists():
         raise InputError(f"{input}: no such file")
-    if input is not None and not input.is_file():
+    if input is not None and not parts and not input.is_file():
         # Reading a FIFO or a device would block or never end: only regular files.
         raise InputError(f"{input}: not a regular file")
     path = ledger_path(ledger)
@@ -42,7 +47,7 @@ def show(
         )
         return
     book = Ledger(path, create=False)
-    file_key = fingerprint(input) if input is not None else None
+    file_key = fingerprint(input) if input is not None else None  # a folder or glob: as its releases were
     entries = book.entries(key or file_key, file_key)
     # Fits 80 columns: the time to the minute (UTC, as the ledger stores it), and the reason column
     # only when a release has one (a failed release's reason then wraps within its cell).

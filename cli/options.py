@@ -642,7 +642,7 @@ def report_preparation(result) -> None:
 
 def report_spreadsheet(result) -> None:
     """Warn when a released name or value starts as a spreadsheet formula would (=, +, -, @)."""
-    from showcase.engine.synthesize.output import formula_like
+    from showcase.engine import formula_like
 
     found: list[str] = []
     for part in (getattr(result, "aggregate", result), getattr(result, "synthesis", result)):

@@ -60,6 +60,7 @@ _EXPORTS = {
     "load": ("prepare", "load"),
     "read_table": ("ingest", "read_table"),
     "fingerprint": ("ingest", "fingerprint"),
+    "formula_like": ("synthesize.output", "formula_like"),
     "EncodedTable": ("encode", "EncodedTable"),
     "Schema": ("encode", "Schema"),
     "encode": ("encode", "encode"),

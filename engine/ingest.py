@@ -523,7 +523,8 @@ def fingerprint(path: Source) -> str:
 
     For an in-memory table, the SHA-256 of its Arrow IPC stream (same data,
     same columns and types: same fingerprint), hashed as it is written, so the
-    table is never copied whole.
+    table is never copied whole. A folder or a glob of parts is fingerprinted
+    as a streamed release of it is (:func:`showcase.engine.stream.stream_fingerprint`).
     """
     digest = hashlib.sha256()
     if not is_path(path):
@@ -531,4 +532,8 @@ def fingerprint(path: Source) -> str:
         with pa.ipc.new_stream(pa.PythonFile(_Digesting(digest), mode="w"), table.schema) as writer:
             writer.write_table(table, max_chunksize=1 << 16)
         return "sha256:" + digest.hexdigest()
+    if Path(path).is_dir() or (not Path(path).exists() and any(c in str(path) for c in "*?[")):
+        from .stream import open_stream, stream_fingerprint
+
+        return stream_fingerprint(open_stream(path, None, None))
     return file_digest(path)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -763,22 +764,21 @@ def codes_stream(
     return EncodedTable(found.schema, codes)
 
 
-def stream_fingerprint(source: str | os.PathLike, stream: Streamed) -> str:
-    """SHA-256 of a streamed input: a file's bytes (as in memory), else each file's name and bytes."""
-    digest = hashlib.sha256()
-    paths = sorted({p.path for p in stream.parts})
-    single = len(paths) == 1 and Path(source).is_file()
-    root = Path(source) if Path(source).is_dir() else None
-    for name in paths:
-        if not single:
-            shown = os.path.relpath(name, root) if root is not None else name
-            digest.update(shown.encode() + b"\0")
-        with open(name, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
-        if not single:
-            digest.update(b"\0")
-    return "sha256:" + digest.hexdigest()
+def stream_fingerprint(stream: Streamed) -> str:
+    """SHA-256 of a streamed input, however its files are named (a folder, a glob, a relative or
+    absolute path): the privacy ledger keys budgets on it.
+
+    One file alone is its bytes' SHA-256, as the same file read in memory;
+    several are the SHA-256 of their sorted entries (each file's ``key=value``
+    folder values and its bytes' SHA-256).
+    """
+    from .written_files import file_digest
+
+    files = {part.path: part.partition for part in stream.parts}
+    if len(files) == 1 and not stream.partition_columns:
+        return file_digest(next(iter(files)))
+    entries = sorted(json.dumps([list(values), file_digest(path)]) for path, values in files.items())
+    return "sha256:" + hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
 def refuse_preparation(preparation) -> None:

@@ -204,13 +204,16 @@ def test_ledger_show_on_a_non_file_is_one_line_and_never_hangs(tmp_path):
     folder.mkdir()
     os.mkfifo(fifo)
     targets = [str(folder), str(fifo), "/dev/zero"]
+    Ledger(tmp_path / "l.sqlite").charge("sha256:other", 0.1, 1e-6)  # a ledger there: the input is read
     # In a process of its own, with a timeout: on a FIFO or /dev/zero a read would never end.
     done = subprocess.run([sys.executable, "-c", SHOW_EACH, str(tmp_path / "l.sqlite"), *targets],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.stdout.split() == ["2"] * 6, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
+    # An empty folder as the input is a folder of parts with none in it.
     assert len(lines) == 6 and all(
-        line.startswith("Error:") and "not a regular file" in line for line in lines
+        line.startswith("Error:") and ("not a regular file" in line or "no non-empty input files" in line)
+        for line in lines
     )
     assert "Traceback" not in done.stderr
 
@@ -354,3 +357,28 @@ def test_a_dataset_name_is_one_budget_however_its_letters_are_encoded():
     from showcase.engine import dataset_key
 
     assert dataset_key("caf\u00e9") == dataset_key("cafe\u0301") == dataset_key(" caf\u00e9 ")
+
+
+def test_the_same_parts_share_one_budget_however_they_are_named(tmp_path, capsys, ledger, monkeypatch):
+    """A folder, a glob, an absolute glob typed from elsewhere: one input to the ledger. The paths
+    as typed were part of the fingerprint, so each spelling got a fresh budget."""
+    parts = tmp_path / "data" / "parts"
+    parts.mkdir(parents=True)
+    table = generate_table(600, 4, seed=3)
+    write_table(table.slice(0, 300), parts / "a.csv")
+    write_table(table.slice(300), parts / "b.csv")
+    monkeypatch.chdir(tmp_path / "data")
+    code, _, stderr = dp(capsys, "aggregate", "parts", tmp_path / "o1", "-l", 1, "--budget-total", 1.5)
+    assert code == 0, stderr
+    for spelling in ("parts/*.csv", str(parts / "*.csv"), "./parts"):
+        code, _, stderr = dp(capsys, "aggregate", spelling, tmp_path / "o2", "-l", 1, "--budget-total", 1.5)
+        assert code == 2 and "budget exceeded" in stderr, (spelling, stderr)
+    for spelling in ("parts", "parts/*.csv"):
+        code, stdout, stderr = run(capsys, "ledger", "show", spelling)
+        assert code == 0 and "released" in stdout, (spelling, stdout, stderr)
+    # A folder holding one file is that file.
+    (parts / "b.csv").unlink()
+    code, _, stderr = dp(capsys, "aggregate", "parts", tmp_path / "o3", "-l", 1)
+    assert code == 0, stderr
+    code, stdout, _ = run(capsys, "ledger", "show", parts / "a.csv")
+    assert code == 0 and stdout.count("released") == 1, stdout

@@ -146,7 +146,7 @@ def test_user_text_is_never_read_as_markup(tmp_path, capsys, cases):
         (["-k", "99999999999999999999"], "resolution"),
         (["-l", "100"], "longer than the input's 4 columns"),
         (["--threads", "99999999999999999999"], "threads"),
-        (["--record-limit", "99999999999999999999"], "record_limit"),
+        (["--record-limit", "99999999999999999999"], "--record-limit"),
     ],
 )
 def test_aggregate_numbers_are_bounded(tmp_path, capsys, cases, extra, message):
@@ -159,9 +159,9 @@ def test_aggregate_numbers_are_bounded(tmp_path, capsys, cases, extra, message):
 @pytest.mark.parametrize(
     "extra,message",
     [
-        (["--aggregate-counts-scale-factor", "1e308"], "aggregate_counts_scale_factor"),
-        (["--aggregate-counts-scale-factor", "nan"], "aggregate_counts_scale_factor"),
-        (["--target-number-of-records", "99999999999999999999"], "target_number_of_records"),
+        (["--aggregate-counts-scale-factor", "1e308"], "--aggregate-counts-scale-factor"),
+        (["--aggregate-counts-scale-factor", "nan"], "--aggregate-counts-scale-factor"),
+        (["--target-number-of-records", "99999999999999999999"], "--target-number-of-records"),
     ],
 )
 def test_synthesis_numbers_are_bounded(tmp_path, capsys, cases, extra, message):

@@ -226,7 +226,7 @@ def _streamed_passes(
         check_length_fits(length, len(parts.columns))
         description = {
             "format": parts.parts[0].kind,
-            "fingerprint": streaming.stream_fingerprint(source, parts),
+            "fingerprint": streaming.stream_fingerprint(parts),
         }
         if len(parts.parts) > 1:
             description["files"] = len({p.path for p in parts.parts})
@@ -294,7 +294,7 @@ def _once_on_cluster(job, source, length, resources, parts, codebook, rows, opti
     from ..distributed import count_once_on_cluster
 
     check_length_fits(length, len(parts.columns))
-    description = {"format": parts.parts[0].kind, "fingerprint": streaming.stream_fingerprint(source, parts)}
+    description = {"format": parts.parts[0].kind, "fingerprint": streaming.stream_fingerprint(parts)}
     if len(parts.parts) > 1:
         description["files"] = len({p.path for p in parts.parts})
     none = streaming.no_attribute(parts.columns, options["null_markers"], options["sensitive_zeros"])
