@@ -135,11 +135,7 @@ def read(
     """The job's read step: the one load path, the length checked against the columns, the resource guard."""
     with job.step("read"):
         loaded = load_input(source, preparation, seed=seed, quantiles=quantiles, dp=dp)
-        if dp:  # columns counted from public facts: indicator columns named by the data would be a tell
-            from ..dp.marginals import public_columns
-
-            check_length_fits(length, public_columns(loaded.table.schema, loaded.public_domain))
-        else:
+        if not dp:  # (DP checks it against the public columns, with its other checks before the charge)
             check_length_fits(length, loaded.table.n_columns)
     if resources is not None:
         table = loaded.table
