@@ -305,7 +305,7 @@ READ = Group(
             "subject id, links; draft one with 'showcase codebook infer') or a CSV 'column,value'. "
             "When it lists every value, they are the public domain: under --dp no δ is spent "
             "choosing attributes from the data.",
-            "--drop-unknown": "Drop values outside the codebook instead of refusing the input.",
+            "--drop-unknown": "Drop values outside a YAML/JSON codebook instead of refusing the input.",
             "--bin": "Bin a numeric column (repeatable), of the input or of --link: COL=width:10, "
             "COL=edges:0,18,25,60:open (open: add <first and last+ bins; open-above or "
             "open-below: only one of them), COL=quantiles:4:0..120 "

@@ -116,6 +116,11 @@ class Preparation:
         if any(not isinstance(c, Constraint) for c in constraints):
             raise ParameterError("constraints must be Constraint values")
         object.__setattr__(self, "constraints", constraints)
+        if self.drop_unknown and self.codebook_kind == "csv":
+            raise ParameterError(
+                "--drop-unknown applies to a YAML/JSON codebook's values; a column,value codebook refuses "
+                "values outside it (add them to it)"
+            )
         for link in links:
             if self.subject_id is None:
                 object.__setattr__(self, "subject_id", link.on)  # each victim is a subject

@@ -464,3 +464,12 @@ def test_quoted_line_breaks_read_alike_wherever_the_reader_cuts_its_blocks(tmp_p
     streamed = aggregate(tmp_path / "notes.csv", resources=Resources(stream=True, batch_rows=4096), **options)
     same(whole.exact, streamed.exact)
     assert whole.exact.record_count == 120_000
+
+
+def test_drop_unknown_is_refused_with_a_codebook_that_cannot_drop(tmp_path):
+    """A column,value codebook refuses values outside it: --drop-unknown was silently ignored there."""
+    from showcase.engine import Preparation
+
+    (tmp_path / "book.csv").write_text("column,value\nx,a\n")
+    with pytest.raises(ParameterError, match="--drop-unknown applies to a YAML/JSON codebook"):
+        Preparation(codebook=tmp_path / "book.csv", drop_unknown=True)
