@@ -293,6 +293,7 @@ def test_a_report_of_hostile_names_and_values_draws_the_released_counts(tmp_path
         "b": ["q" if i % 5 == 0 else "r" for i in range(rows)],
         "note <!--": ["<!--<script>" if i < 20 else "</script><b>" for i in range(rows)],
         "file": ["\u202egnp.exe" if i % 2 else "doc" for i in range(rows)],  # a right-to-left override
+        "pad": ["x" if i % 2 else " x" for i in range(rows)],  # two values that look alike
     }
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -312,7 +313,12 @@ def test_a_report_of_hostile_names_and_values_draws_the_released_counts(tmp_path
             if row.get_attribute("data-value") == "x:y":
                 row.click()
         page.wait_for_function(f"Number(document.body.dataset.settled || 0) > {before}")
-        return {"first": first, "selected": _all_bars(page), "chip": page.locator(".chip").first.inner_text()}
+        labels = sorted(
+            label.inner_text() for label in page.locator(".chart[data-column='pad'] .label").all()
+        )
+        shown = [label.inner_text() for label in page.locator(".chart[data-column='file'] .label").all()]
+        chip = page.locator(".chip").first.inner_text()
+        return {"first": first, "selected": _all_bars(page), "chip": chip, "labels": labels, "file": shown}
 
     found = open_explorer(out.as_uri(), steps, "hostile-report.png", probe=True)
     assert found["errors"] == [] and found["requests"] == []
@@ -328,3 +334,5 @@ def test_a_report_of_hostile_names_and_values_draws_the_released_counts(tmp_path
         assert {key: shown.get(key) for key in expected} == expected, selection
     assert found["first"][("m", "x:y")] == "30" and found["first"][("a", "p;b:q")] == "20"
     assert found["chip"] == "\u2068m\u2069: \u2068x:y\u2069"  # each name and value its own bidi run
+    assert found["labels"] == ["x", "\u2420x"]  # an edge space is shown, so the two bars differ
+    assert "\\u202egnp.exe" in found["file"]  # an invisible control character is shown, not obeyed

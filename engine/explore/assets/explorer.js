@@ -51,7 +51,16 @@ const fmt = (n) => (n === null || n === undefined ? "–" : Math.round(n).toLoca
 // A name or value from the data, isolated in running text: a right-to-left override in it
 // (U+202E) must not reverse the words and numbers around it ("24 released" shown as "42").
 function iso(text) {
-  return `\u2068${text}\u2069`;
+  return `\u2068${visible(text)}\u2069`;
+}
+
+// A name or value as it can be told apart on screen: edge spaces as "␠", invisible and control
+// characters as \uXXXX ("x", " x" and "x\u200b" are three values that would look alike).
+function visible(text) {
+  return String(text)
+    .replace(/^ +| +$/g, (spaces) => "\u2420".repeat(spaces.length))
+    .replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -136,7 +145,7 @@ function chart(column, bars, clickable = true, limit = Infinity) {
     .sort((a, b) => b.best - a.best || (a.value < b.value ? -1 : 1)).slice(0, limit);
   const top = Math.max(1, ...shown.map((b) => Math.max(b.synthetic, b.high ?? b.aggregate ?? 0)));
   const box = el("div", { class: "chart", "data-column": column.name },
-    el("h3", {}, el("bdi", {}, column.name), " ", el("small", {}, [column.side, column.multi_value ? "several values per record" : ""].filter(Boolean).join(" · "))));
+    el("h3", {}, el("bdi", {}, visible(column.name)), " ", el("small", {}, [column.side, column.multi_value ? "several values per record" : ""].filter(Boolean).join(" · "))));
   for (const bar of shown) {
     const track = el("div", { class: "track" },
       el("div", { class: "synthetic", style: `width:${(100 * bar.synthetic) / top}%`, title: `synthetic: ${fmt(bar.synthetic)}` }));
@@ -152,7 +161,7 @@ function chart(column, bars, clickable = true, limit = Infinity) {
       class: "bar" + (selected.has(bar.value) ? " selected" : ""), "data-value": bar.value,
       "data-synthetic": bar.synthetic, "data-aggregate": bar.aggregate ?? "",
       title: `${iso(column.name)} = ${iso(bar.value)}`,
-    }, el("span", { class: "label" }, bar.value), track, best);
+    }, el("span", { class: "label" }, visible(bar.value)), track, best);
     if (clickable) operable(row, column.name, bar, selected.has(bar.value));
     box.append(row);
   }
@@ -265,7 +274,7 @@ function compareChart(column, mine, theirs) {
     .sort(([a1, b1], [a2, b2]) => Math.max(a2?.best || 0, b2?.best || 0) - Math.max(a1?.best || 0, b1?.best || 0));
   const top = Math.max(1, ...rows.flatMap((pair) => pair.map((bar) => Math.max(bar?.best || 0, bar?.high || 0))));
   const box = el("div", { class: "chart compared", "data-column": column.name },
-    el("h3", {}, el("bdi", {}, column.name), " ", el("small", {}, column.side || "")));
+    el("h3", {}, el("bdi", {}, visible(column.name)), " ", el("small", {}, column.side || "")));
   for (const [a, b] of rows) {
     const track = el("div", { class: "track pair", "aria-hidden": "true" });
     [a, b].forEach((bar, i) => {
@@ -283,7 +292,7 @@ function compareChart(column, mine, theirs) {
     box.append(el("div", {
       class: "bar", "data-value": value, "data-first": a?.best || 0, "data-second": b?.best || 0,
       role: "group", "aria-label": `${iso(column.name)} = ${iso(value)}: ${state.release} ${fmt(a?.best || 0)}, ${state.other} ${fmt(b?.best || 0)}`,
-    }, el("span", { class: "label", title: value }, value), track, numbers));
+    }, el("span", { class: "label", title: visible(value) }, visible(value)), track, numbers));
   }
   if (!rows.length) box.append(el("p", { class: "help" }, "No record matches the other columns' selection in either release."));
   return box;
@@ -375,7 +384,7 @@ async function renderQuality(stale) {
   const distributions = el("div", { class: "charts-grid" });
   for (const d of groupIndicators(q.column_distributions || [])) {
     const top = Math.max(1e-9, ...d.sensitive_share, ...d.release_share);
-    const box = el("div", { class: "chart", "data-column": d.column }, el("h3", {}, el("bdi", {}, d.column)));
+    const box = el("div", { class: "chart", "data-column": d.column }, el("h3", {}, el("bdi", {}, visible(d.column))));
     d.labels.slice(0, 10).forEach((label, i) => {
       box.append(el("div", { class: "bar" }, el("span", { class: "label", title: label }, label),
         el("div", { class: "track" },
