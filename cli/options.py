@@ -645,9 +645,10 @@ def report_spreadsheet(result) -> None:
     from showcase.engine import formula_like
 
     found: list[str] = []
-    for part in (getattr(result, "aggregate", result), getattr(result, "synthesis", result)):
-        if getattr(part, "released", None) is not None:
-            found += formula_like(part.released.schema)
+    parts = {id(p): p for p in (getattr(result, "aggregate", result), getattr(result, "synthesis", result))}
+    for part in parts.values():
+        if getattr(part, "released", None) is not None:  # the values the files name, not the data's
+            found += formula_like(part.released.on_released_schema().schema)
         if getattr(part, "synthetic", None) is not None:
             found += formula_like(part.synthetic.schema, part.synthetic.codes)
     if found:

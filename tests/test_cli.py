@@ -288,7 +288,7 @@ def test_values_a_spreadsheet_would_run_are_named_and_kept_as_they_are(tmp_path,
     assert len(warnings) == 1 and "'note'" in warnings[0] and "'=cmd'" in warnings[0], stderr
     assert "'n'" not in warnings[0] and "'sex'" not in warnings[0]
     assert "=1+2" in (tmp_path / "o" / "synthetic.csv").read_text()  # kept exactly
-    (tmp_path / "plain.csv").write_text("sex,n\n" + "F,-1\nM,2\n" * 20)
+    (tmp_path / "plain.csv").write_text("sex,n\n" + "F,-1\nM,2\n" * 20 + "F,=rare\n")  # k suppresses it
     code, _, stderr = run(capsys, "aggregate", tmp_path / "plain.csv", "-k", "2", "-l", "2",
                           "-o", tmp_path / "p", "--no-progress")  # fmt: skip
     assert code == 0 and "like a formula" not in stderr, stderr
