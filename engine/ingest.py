@@ -532,8 +532,8 @@ def fingerprint(path: Source) -> str:
         with pa.ipc.new_stream(pa.PythonFile(_Digesting(digest), mode="w"), table.schema) as writer:
             writer.write_table(table, max_chunksize=1 << 16)
         return "sha256:" + digest.hexdigest()
-    if Path(path).is_dir() or (not Path(path).exists() and any(c in str(path) for c in "*?[")):
-        from .stream import open_stream, stream_fingerprint
+    from .stream import is_stream_source, open_stream, stream_fingerprint
 
+    if is_stream_source(path):
         return stream_fingerprint(open_stream(path, None, None))
     return file_digest(path)
