@@ -59,7 +59,7 @@ from .binning import NUMBER, Bins, bin_edges, bin_labels
 from .constraints import ENTRY_KEYS, Constraint
 from .errors import InputError, ParameterError
 from .ingest import Source, input_format, is_path, parse_delimiter, read_table
-from .linking import Link
+from .linking import COUNT_BANDS, Link
 from .multivalue import DEFAULT_DELIMITER, check_delimiter
 
 #: The key (and version) every codebook starts with.
@@ -619,6 +619,8 @@ class _Reader:
         known = dict(columns)
         for link in links:
             known.update({link.prefix + name: spec for name, spec in (link.columns or {}).items()})
+            # The band of linked rows per subject is a column of the release too (e.g. perp_count: 6+).
+            known[link.prefix + "count"] = ColumnSpec(values=tuple(band for band, _ in COUNT_BANDS))
         open_links = any(link.columns is None for link in links)
         found = []
         for i, item in enumerate(doc):

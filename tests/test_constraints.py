@@ -509,3 +509,40 @@ def test_compare_keeps_and_counts_the_codebook_constraints(capsys, tmp_path, chi
     untold = compare_job.run_mechanism
     monkeypatch.setattr(compare_job, "run_mechanism", lambda m, t, n, s, c=(): untold(m, t, n, s))
     assert sum(violating("untold").values()) > 0
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["{table: p.csv, on: vid}", "{table: p.csv, on: vid, columns: {relation: {values: [family, partner]}}}"],
+)
+def test_a_constraint_can_name_the_band_of_linked_rows(tmp_path, capsys, link):
+    """``perp_count`` is a column of every linked release, so a codebook may constrain it; a band
+    that does not exist is refused by name."""
+    import pandas as pd
+
+    from .helpers import run
+
+    rng = np.random.default_rng(4)
+    vids = [f"v{i}" for i in range(600)]
+    pd.DataFrame({"vid": vids, "sex": rng.choice(["F", "M"], 600)}).to_csv(tmp_path / "v.csv", index=False)
+    linked = np.repeat(vids, rng.choice([1, 2, 7], 600))
+    pd.DataFrame({"vid": linked, "relation": rng.choice(["family", "partner"], len(linked))}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    book = tmp_path / "codebook.yaml"
+    base = ("showcase_codebook: 1\ncolumns:\n  sex: {values: [F, M]}\nsubject_id: vid\n"
+            f"links:\n  - {link}\nconstraints:\n")  # fmt: skip
+    book.write_text(base + "  - {sex: F, perp_count: [6+, '2']}\n")
+    assert read_codebook_file(book).constraints[0].columns[1] == ("perp_count", ("6+", "2"))
+    code, _, err = run(capsys, "synthesize", tmp_path / "v.csv", "--codebook", book, "-k", "5",
+                       "--out", tmp_path / "out", "--seed", "1", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    records = pd.read_csv(tmp_path / "out" / "synthetic.csv", dtype=str, keep_default_na=False)
+    assert set(records["perp_count"]) >= {"1", "2", "6+"}
+    assert not ((records["sex"] == "F") & records["perp_count"].isin(["6+", "2"])).any()
+    assert ((records["sex"] == "M") & (records["perp_count"] == "6+")).any()
+    book.write_text(base + "  - {sex: F, perp_count: 7+}\n")
+    with pytest.raises(
+        InputError, match=r"constraints\[0\]\.perp_count\[0\]: is not one of the column's values"
+    ):
+        read_codebook_file(book)
