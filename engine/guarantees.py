@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from .aggregates import PROTECTION_K_ANONYMITY, PROTECTION_NONE, Aggregates
 
+#: What a release with k = 1 states first: rare combinations are held back only from k = 2 on.
+NO_PROTECTION_K1 = (
+    "NONE in effect: k-anonymity with k=1 holds back nothing (a combination of a single record is "
+    "released as it is), so this release is as sensitive as the input data. Do not publish or share it."
+)
+
 
 def aggregates_guarantee(released: Aggregates) -> str:
     """What k-anonymous (or exact) aggregates guarantee."""
@@ -11,6 +17,11 @@ def aggregates_guarantee(released: Aggregates) -> str:
     if released.protection == PROTECTION_NONE:
         return "NONE: these are exact counts, as sensitive as the input data. Do not publish or share them."
     k = released.resolution
+    if k == 1:
+        return (
+            NO_PROTECTION_K1
+            + f" Every combination of up to {length} attributes is reported with its exact count."
+        )
     return (
         f"k-anonymity with k={k}: every reported combination of up to {length} attributes "
         f"is shared by at least {k} records; combinations with fewer are not reported, and "
@@ -45,6 +56,8 @@ def synthesis_guarantee(mode: str, resolution: int | None, source: Aggregates | 
     """What synthetic records guarantee: k-anonymity, or that of the aggregates they came from."""
     from .synthesize import AGGREGATE_SEEDED, SENSITIVE_MODES, VALUE_SEEDED
 
+    if mode in SENSITIVE_MODES and resolution == 1:
+        return NO_PROTECTION_K1 + " The synthetic records may copy sensitive records whole."
     if mode in SENSITIVE_MODES:
         seeded_by_records = (
             " The number of synthetic records follows the exact number of sensitive records (each "
@@ -58,7 +71,9 @@ def synthesis_guarantee(mode: str, resolution: int | None, source: Aggregates | 
             + seeded_by_records
         )
     assert source is not None
-    if source.protection == PROTECTION_K_ANONYMITY:
+    if source.protection == PROTECTION_K_ANONYMITY and source.resolution == 1:
+        protection = "k-anonymous with k=1, which protects nothing: as sensitive as the input data"
+    elif source.protection == PROTECTION_K_ANONYMITY:
         protection = f"k-anonymous with k={source.resolution}"
     elif source.protection == PROTECTION_NONE:
         protection = "NOT marked as protected: if they are exact counts, so is the risk of the records"

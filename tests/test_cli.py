@@ -272,6 +272,11 @@ def test_k_of_one_is_named_as_no_protection(tmp_path, capsys, worked_example, co
         assert code == 0, stderr
         warned = "-k 1 protects nothing" in stderr
         assert warned == (k == "1" and "--unprotected" not in command), (k, stderr)
+        # The release says so too, where it outlives the console: its metadata's guarantees.
+        meta = json.loads((out / "metadata.json").read_text())
+        stated = [meta["privacy"]["guarantee"], meta.get("synthesis", {}).get("guarantee", "")]
+        unprotected = k == "1" or "--unprotected" in command
+        assert all(text.startswith("NONE") for text in stated if text) == unprotected, stated
 
 
 def test_values_a_spreadsheet_would_run_are_named_and_kept_as_they_are(tmp_path, capsys):

@@ -52,3 +52,4 @@ def test_the_guarantee_text_says_what_the_counts_are():
     assert aggregates_guarantee(exact).startswith("NONE: these are exact counts")
     text = aggregates_guarantee(k_anonymize(exact, 2))
     assert text.startswith("k-anonymity with k=2:") and "up to 2 attributes" in text and "NONE" not in text
+    assert aggregates_guarantee(k_anonymize(exact, 1)).startswith("NONE in effect: k-anonymity with k=1")
