@@ -32,6 +32,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -81,6 +83,26 @@ def require() -> None:
 
 
 @contextlib.contextmanager
+def _workers_deaf_to_ctrl_c() -> Iterator[None]:
+    """Start local workers with SIGINT ignored, so that Ctrl-C reaches only this process.
+
+    A terminal sends Ctrl-C to every process of the job; each worker then printed its own
+    KeyboardInterrupt traceback. An ignored signal stays ignored in the processes started
+    meanwhile (Python installs its handler only where SIGINT is at its default), and the
+    client, which keeps its handler, stops the job and closes the cluster. (A Ctrl-C in the
+    few seconds the workers take to start is lost: press it again.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def client(scheduler: str) -> Iterator[tuple[object, int | None]]:
     """A Dask client of ``scheduler`` (a local cluster made for the job, or an existing one), and
     the kernel threads each task may use (None: the worker's default)."""
@@ -88,8 +110,11 @@ def client(scheduler: str) -> Iterator[tuple[object, int | None]]:
     kind, where = parse_scheduler(scheduler)
     if kind == "local":
         per_worker = max(1, (os.cpu_count() or 1) // int(where))
-        cluster = distributed.LocalCluster(n_workers=int(where), threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=logging.CRITICAL)  # fmt: skip
+        with _workers_deaf_to_ctrl_c():
+            cluster = distributed.LocalCluster(
+                n_workers=int(where), threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )  # fmt: skip
         with cluster, distributed.Client(cluster) as dask_client:
             yield dask_client, per_worker
         return

@@ -234,3 +234,17 @@ def test_a_port_where_something_else_answers_is_one_line_not_a_memory_error(tmp_
         server.close()
     assert code == 2 and not (tmp_path / "out").exists()
     assert stderr.startswith("Error: --scheduler") and stderr.count("\n") == 1, stderr
+
+
+def test_local_workers_leave_ctrl_c_to_the_client():
+    """A terminal's Ctrl-C goes to every process of the job: local workers ignore it (each printed a
+    KeyboardInterrupt traceback), and the client keeps its own handler to stop the job."""
+    import signal
+
+    from showcase.engine.distributed import client
+
+    before = signal.getsignal(signal.SIGINT)
+    with client("local[2]") as (dask_client, _):
+        ignored = dask_client.run(lambda: signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+        assert len(ignored) == 2 and all(ignored.values()), ignored
+        assert signal.getsignal(signal.SIGINT) is before
