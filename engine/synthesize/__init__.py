@@ -182,10 +182,22 @@ def _synthesize(
     if not isinstance(source, EncodedTable):
         raise ParameterError(f"mode {mode} synthesizes from the sensitive records, not from aggregates")
     codes = _mode_function(mode)(source, rng=rng, constraints=constraints, progress=progress, **given)
-    if isinstance(codes, EncodedTable):
-        return codes
     # The k-anonymity modes return bare codes on the sensitive table's schema.
-    return EncodedTable(source.schema, np.ascontiguousarray(codes))
+    table = codes if isinstance(codes, EncodedTable) else EncodedTable(source.schema, codes)
+    return shuffled(table, rng)
+
+
+def shuffled(table: EncodedTable, rng: np.random.Generator) -> EncodedTable:
+    """``table``'s records in a uniformly random order.
+
+    Modes that read sensitive records build record ``i`` from (or next to)
+    sensitive record ``i`` (row_seeded's first pass keeps a subset of each one's
+    attributes), so the order would link a synthetic record to the person in
+    the same row of the input to anyone who knows that order (a date, a case
+    number). Shuffling makes the order independent of the input's.
+    """
+    order = rng.permutation(table.n_rows)
+    return EncodedTable(table.schema, np.ascontiguousarray(table.codes[:, order]))
 
 
 def split_work(

@@ -20,7 +20,8 @@ Guarantees: every synthetic record's combination, hence every sub-combination,
 occurs >= k times in the sensitive data; every attribute's synthetic count
 equals its protected count exactly (attributes rarer than k never appear). The
 first ``n_rows`` synthetic records correspond to the sensitive records in order
-(a record may be empty), the pool's records follow.
+(a record may be empty), the pool's records follow: :func:`~showcase.engine.synthesize.synthesize`
+shuffles them before anything is written, so that no record's place links it to a row of the input.
 
 Cost: step 1 makes one support test per sensitive attribute. Records are
 grouped by the first attribute of their order (always kept) and grown on an
