@@ -246,6 +246,7 @@ def check_output_dir(
     if out.is_symlink():
         raise ParameterError(f"{out} is a symbolic link; give the release folder itself")
     check_writable_folder(where.parent, out.parent)
+    refuse_inside_an_output(where.parent, out)
     output_lock.acquire(where, out)
     clear_leftovers(where)  # first: it may put back a release a killed run had moved aside
     if out.exists() and not out.is_dir():
@@ -266,6 +267,19 @@ def check_output_dir(
     return out
 
 
+def refuse_inside_an_output(folder: Path, out: Path) -> None:
+    """Refuse to write ``out`` into ``folder`` when that is a showcase output folder.
+
+    A release folder is published as it is: a file or folder its metadata does
+    not list (an evaluation's exact statistics, say) would go out with it.
+    """
+    if any(_is_showcase_document(folder / name) for name in MARKERS):
+        raise ParameterError(
+            f"{out} is inside the showcase output folder {out.parent}, which would then hold files its "
+            "metadata does not list; write it outside that folder"
+        )
+
+
 def check_output_file(out: str | Path, force: bool) -> Path:
     """Check a single output file (not a folder) before any work; lock it; return ``out``."""
     out = Path(out)
@@ -277,11 +291,7 @@ def check_output_file(out: str | Path, force: bool) -> Path:
     if out.exists() and not force:
         raise ParameterError(f"{out} already exists; pass --force to replace it")
     folder = _absolute(out).parent
-    if any(_is_showcase_document(folder / name) for name in MARKERS):
-        raise ParameterError(
-            f"{out} is inside the showcase output folder {out.parent}, which would then hold a file its "
-            "metadata does not list; write it outside that folder"
-        )
+    refuse_inside_an_output(folder, out)
     check_writable_folder(folder, out.parent)
     output_lock.acquire(out, out)
     clear_leftovers(_absolute(out))

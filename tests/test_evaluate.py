@@ -227,6 +227,17 @@ def test_evaluate_writes_beside_the_release_never_into_it(tmp_path, capsys):
     synthetic.write_text(sensitive.read_text())
     assert main(["evaluate", str(sensitive), str(synthetic), "-l", "2", "-k", "2", "--no-progress"]) == 0
     assert (tmp_path / "synthetic-evaluation" / "evaluation.json").exists()
+    # A file of a release folder: the evaluation goes beside the folder, and never into it.
+    inside = release / "aggregates.parquet"
+    assert main(["evaluate", str(sensitive), str(inside), "-l", "3", "-k", "2", "--no-progress"]) == 0
+    assert sorted(p.name for p in release.iterdir()) == published
+    assert (tmp_path / "release-aggregates-evaluation" / "evaluation.json").exists()
+    capsys.readouterr()
+    for command in (["evaluate", str(sensitive), str(inside), "-l", "3", "-k", "2"],
+                    ["aggregate", str(sensitive), "-l", "2", "-k", "2"]):  # fmt: skip
+        assert main([*command, "--out", str(release / "more"), "--no-progress"]) == 2
+        assert "inside the showcase output folder" in capsys.readouterr().err
+    assert sorted(p.name for p in release.iterdir()) == published
 
 
 @pytest.mark.parametrize("rows,columns,message", [

@@ -17,7 +17,7 @@ from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
 from ..prepare import Preparation, check_source, load_input
 from ..protection import check_k
-from ..release import EVALUATION, REPORT, find_release
+from ..release import EVALUATION, MARKERS, REPORT, find_release
 from ..report.evaluation import CONTENTS, render_report
 from ..resources import Resources
 from .skeleton import Job, StageProgress
@@ -29,14 +29,18 @@ MAX_MARGINAL = 8
 def evaluation_folder(release: str | Path) -> Path:
     """Where an evaluation of ``release`` goes by default: beside it, never inside (SPEC §5).
 
-    ``release/`` gives ``release-evaluation/``; a release file ``synthetic.csv``
-    gives ``synthetic-evaluation/`` in the same folder. A release directory
-    holds only publishable files, and an evaluation holds exact statistics of
-    the sensitive data.
+    ``release/`` gives ``release-evaluation/``; a file ``synthetic.csv`` gives
+    ``synthetic-evaluation/`` in the same folder, unless that folder is a
+    showcase output (``release/synthetic.csv`` gives ``release-synthetic-evaluation/``
+    beside ``release/``). A release directory holds only publishable files, and
+    an evaluation holds exact statistics of the sensitive data.
     """
     path = Path(release).resolve()
-    name = path.name if path.is_dir() else path.stem
-    return path.parent / f"{name}-evaluation"
+    if path.is_dir():
+        return path.parent / f"{path.name}-evaluation"
+    if any((path.parent / name).is_file() for name in MARKERS):
+        return path.parent.parent / f"{path.parent.name}-{path.stem}-evaluation"
+    return path.parent / f"{path.stem}-evaluation"
 
 
 @locks_for_call
