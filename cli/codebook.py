@@ -100,7 +100,8 @@ def check(
 
     Prints the number of columns (of the input and of linked tables) and of
     links, whether the codebook is a public domain (every column lists its
-    values, or has bins with public labels), and its declared constraints.
+    values, or has bins with public labels, and it is no longer marked
+    'draft: true'), and its declared constraints.
     Given the input, reads all of it the way a release would (links and bins
     included), so a value the codebook does not list is found here first.
 
@@ -124,6 +125,8 @@ def check(
             load(input, Preparation(codebook=file))  # refuses a value the codebook does not list
     count = len(book.columns) + sum(len(link.columns or {}) for link in book.links)
     public = "yes" if book.is_public_domain else "no"
+    if book.draft:
+        public += " (a draft: review it, then delete the line 'draft: true')"
     declared = f", {len(book.constraints)} constraints" if book.constraints else ""
     console.out.print(
         f"ok: {count} columns, {len(book.links)} links, public domain: {public}{declared}", soft_wrap=True

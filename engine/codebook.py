@@ -74,6 +74,7 @@ TOP_KEYS = (
     "columns",
     "links",
     "constraints",
+    "draft",
 )
 COLUMN_KEYS = ("values", "multi_value", "bins")
 LINK_KEYS = ("table", "on", "prefix", "max_linked", "columns")
@@ -183,6 +184,9 @@ class Codebook:
     path: Path = Path("codebook.yaml")
     constraints: tuple[Constraint, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    #: Drafted from the data (:func:`infer_codebook`) and not yet marked reviewed: its values
+    #: came from the sensitive data, so they are never taken as the public domain.
+    draft: bool = False
 
     @property
     def subject(self) -> str | None:
@@ -193,7 +197,12 @@ class Codebook:
 
     @property
     def is_public_domain(self) -> bool:
-        """Whether every column, of the input and of every link, lists its values (or public bin labels)."""
+        """Whether every column, of the input and of every link, lists its values (or public bin labels).
+
+        Never for a draft: values read from the data are no public domain until someone has reviewed them.
+        """
+        if self.draft:
+            return False
         own = all(spec.public_values is not None for spec in self.columns.values())
         return own and all(link.is_public_domain for link in self.links)
 
@@ -240,6 +249,8 @@ class Codebook:
         """The codebook as its file holds it; link tables relative to ``folder`` (default: its own)."""
         folder = Path(folder) if folder is not None else self.path.parent
         doc: dict = {FORMAT_KEY: FORMAT_VERSION}
+        if self.draft:
+            doc["draft"] = True
         if self.subject_id is not None:
             doc["subject_id"] = self.subject_id
         if self.delimiter is not None:
@@ -479,7 +490,11 @@ class _Reader:
         links = self.links(doc.get("links"), subject_id, columns)
         zeros = self.sensitive_zeros(doc.get("sensitive_zeros"), columns, links)
         constraints = self.constraints(doc.get("constraints"), columns, links)
-        return Codebook(columns, subject_id, null_markers, zeros, delimiter, links, self.path, constraints)
+        draft = doc.get("draft", False)
+        if not isinstance(draft, bool):
+            raise self.fail("draft", "must be true or false (delete the line once the draft is reviewed)")
+        return Codebook(columns, subject_id, null_markers, zeros, delimiter, links, self.path, constraints,
+                        draft=draft)  # fmt: skip
 
     def optional_text(self, doc: dict, key: str, where: str = "") -> str | None:
         value = doc.get(key)
@@ -777,7 +792,7 @@ def infer_codebook(
                                       quoted=True)  # fmt: skip
         table_path = Path(os.path.abspath(link.table)) if is_path(link.table) else Path(str(link.table))
         drafted.append(LinkSpec(table_path, link.on, link.prefix, link.max_linked, own))
-    return Codebook(columns, subject_id, links=tuple(drafted), notes=tuple(notes))
+    return Codebook(columns, subject_id, links=tuple(drafted), notes=tuple(notes), draft=True)
 
 
 class _Profile:
@@ -889,6 +904,8 @@ DRAFT_HEADER = """\
 # country code, every age band), so that which values it lists reveals nothing about the data;
 # and it must not contain rare values that identify someone (a name, a small place, a free text).
 # Bins were drafted from the data's range: give public edges, or a public range.
+# Until the line 'draft: true' is deleted, no value here is taken as public: a DP release still
+# chooses which values to release from the data (and spends delta on it).
 """
 
 

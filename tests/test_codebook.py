@@ -407,3 +407,32 @@ def test_an_unknown_linked_column_names_the_flag_that_gave_it(capsys, cases, tmp
         capsys, "aggregate", victims, "--use-columns", "nope", "-o", tmp_path / "b", "--no-progress"
     )
     assert code == 2 and "unknown column(s) in --use-columns: 'nope'" in err, err
+
+
+def test_a_draft_is_no_public_domain_until_its_mark_is_deleted(tmp_path, capsys):
+    """``codebook infer`` lists the values it saw in the sensitive data, a value held by one record
+    included: used as it is under DP, that value skipped the noisy selection and was released by
+    name. A draft says ``draft: true``; until that line goes, its values are chosen from the data."""
+    from showcase.engine import DifferentialPrivacy, aggregate
+    from showcase.engine.prepare import load_input
+
+    rows = ["sex,city"] + [f"{'FM'[i % 2]},{'ab'[i % 3 == 0]}" for i in range(300)] + ["F,lonely"]
+    data = tmp_path / "people.csv"
+    data.write_text("\n".join(rows) + "\n")
+    draft = tmp_path / "draft.yaml"
+    code, _, err = run(capsys, "codebook", "infer", data, "--out", draft)
+    assert code == 0, err
+    assert "\ndraft: true\n" in draft.read_text() and "lonely" in draft.read_text()
+    assert read_codebook_file(draft).draft and not read_codebook_file(draft).is_public_domain
+    code, out, err = run(capsys, "codebook", "check", draft, data)
+    assert code == 0 and "public domain: no (a draft" in out, err
+    assert not load_input(data, Preparation(codebook=draft)).public_domain
+    result = aggregate(data, protection=DifferentialPrivacy(4.0, ledger=tmp_path / "l.sqlite"), length=1,
+                       preparation=Preparation(codebook=draft), out=tmp_path / "release", seed=1)  # fmt: skip
+    assert result.privacy["selection_delta"] > 0  # the values were chosen from the data, and paid for
+    reviewed = tmp_path / "reviewed.yaml"
+    reviewed.write_text(draft.read_text().replace("\ndraft: true\n", "\n"))
+    assert load_input(data, Preparation(codebook=reviewed)).public_domain
+    draft.write_text(draft.read_text().replace("draft: true", "draft: 'yes'"))
+    with pytest.raises(InputError, match="draft: must be true or false"):
+        read_codebook_file(draft)
