@@ -82,8 +82,9 @@ def synthesis_guarantee(mode: str, resolution: int | None, source: Aggregates | 
     if mode != AGGREGATE_SEEDED:
         return (
             f"Built only from released aggregates ({protection}), never from sensitive records: as "
-            "private as the aggregates. Every attribute is one the aggregates report; longer "
-            "combinations come from a model of the released pairs and need not be in the aggregates."
+            "private as the aggregates. Every attribute is one the aggregates report; combinations "
+            "of two or more attributes come from a model of the released pairs and need not be in the "
+            "aggregates (a pair they leave out as rare can appear, drawn by the model, which never saw it)."
         )
     return (
         f"Built only from released aggregates ({protection}), never from sensitive records; no "

@@ -195,3 +195,14 @@ def test_run_dp_and_synthesize_from_dp_aggregates(tmp_path, monkeypatch, capsys)
     assert json.loads((tree / "metadata.json").read_text())["parameters"]["mode"] == "tree"
     code, _, stderr = run(capsys, "run", data, "--epsilon", 4, "-o", tmp_path / "x", "--no-progress")
     assert code == 2 and "--epsilon: DP options, used with --dp only" in stderr
+
+
+def test_tree_of_one_column_draws_its_released_values():
+    """One column has no pair: the tree is its 1-way counts (it read a second attribute that a
+    one-column release does not have, an IndexError)."""
+    data = encode(pa.table({"a": ["x"] * 60 + ["y"] * 30 + ["z"] * 2}))
+    released = k_anonymize(count_combinations(data, 1), 5)
+    synthetic = tree(released, rng=make_rng(3))
+    values = decode_table(synthetic).column("a").to_pylist()
+    assert len(values) == released.record_count == 90
+    assert set(values) == {"x", "y"} and 45 < values.count("x") < 75

@@ -68,7 +68,9 @@ def pair_tables(aggregates: Aggregates, counts: list[np.ndarray]) -> dict[tuple[
     offsets, n_cols = schema.offsets, len(schema.columns)
     column = schema.attribute_columns.astype(np.int64)
     twos = aggregates.length == 2
-    first, second = aggregates.attrs[twos, 0].astype(np.int64), aggregates.attrs[twos, 1].astype(np.int64)
+    # A release of one column holds no pair (and its attribute table is one wide).
+    pairs = aggregates.attrs[twos] if aggregates.attrs.shape[1] >= 2 else np.zeros((0, 2), np.int64)
+    first, second = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     pair_count = np.maximum(aggregates.count[twos].astype(np.float64), 0.0)
     cap = pair_count.min(initial=0.0) / 2
     key = column[first] * n_cols + column[second]
