@@ -317,7 +317,7 @@ def _text_header(path: Path, delimiter: str) -> list[str]:
             head = stream.read(1 << 20)
     except OSError as error:
         raise compression_error(path, error) from None
-    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    line = re.split(rb"\r\n|\r|\n", head, maxsplit=1)[0]  # CR alone ends a line too (old Mac files)
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:

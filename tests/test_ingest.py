@@ -241,3 +241,19 @@ def test_use_columns_match_names_exactly_before_ignoring_spaces(tmp_path, capsys
     assert code == 0, stderr
     header = (tmp_path / "out" / "aggregates.tsv").read_text()
     assert "sp :n1" in header and "sp:A" not in header
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_every_line_ending_reads_alike(tmp_path, ending, streamed):
+    """LF, CRLF and a lone CR (old Mac files) end lines alike; a lone CR had made the whole file one
+    header line and an 'unexpected' error."""
+    from showcase.engine import Exact, aggregate
+    from showcase.engine.aggregates_io import read_aggregates
+    from showcase.engine.resources import Resources
+
+    path = tmp_path / "cases.csv"
+    path.write_bytes(ending.join(["A,B", "a,x", "a,x", "b,y", ""]).encode())
+    aggregate(path, protection=Exact(), length=2, out=tmp_path / "out", resources=Resources(stream=streamed))
+    released, _ = read_aggregates(tmp_path / "out" / "sensitive_aggregates.parquet")
+    assert released.record_count == 3 and sorted(released.count.tolist()) == [1, 1, 1, 2, 2, 2]
