@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -326,12 +326,16 @@ class Release:
 def load_release(path: str | Path, sensitive: EncodedTable, preparation) -> Release:
     """Read a release and encode it on the sensitive schema."""
     from .aggregates_io import read_aggregates
+    from .ingest import input_format
     from .prepare import load_onto
-    from .release import find_release
+    from .release import MARKERS, find_release
 
     file, kind = find_release(path)
     if kind == "aggregates":
         return Release(file, kind, aggregates=read_aggregates(file)[0])
+    if input_format(file) != "csv" or any((file.parent / name).is_file() for name in MARKERS):
+        # --delimiter is the sensitive input's: a showcase release writes commas (or Parquet).
+        preparation = replace(preparation, delimiter=None)
     try:
         table = load_onto(file, sensitive, preparation)
     except InputError as problem:
