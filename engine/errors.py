@@ -17,3 +17,7 @@ class InputError(ShowcaseError):
 
 class ParameterError(ShowcaseError):
     """A parameter is out of range or inconsistent with the others."""
+
+
+class NoRecords(InputError):
+    """A table holds a header and no record: an error for sensitive input, a fact for a release."""

@@ -35,7 +35,7 @@ from .constraints import Constraint, violations
 from .contingency import CountIndex, column_counts, marginal_from_counts
 from .count import count_combinations, marginal_counts
 from .encode import MISMATCH, EncodedTable, Schema
-from .errors import InputError, ParameterError
+from .errors import InputError, NoRecords, ParameterError
 
 
 @dataclass(frozen=True)
@@ -338,6 +338,8 @@ def load_release(path: str | Path, sensitive: EncodedTable, preparation) -> Rele
         preparation = replace(preparation, delimiter=None)
     try:
         table = load_onto(file, sensitive, preparation)
+    except NoRecords:  # a release may make no record at all (value_seeded at a large k): it scores so
+        table = EncodedTable(sensitive.schema, np.zeros((sensitive.codes.shape[0], 0), sensitive.codes.dtype))
     except InputError as problem:
         columns = str(problem).removeprefix(MISMATCH)
         if columns == str(problem):

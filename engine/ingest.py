@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import InputError, ParameterError
+from .errors import InputError, NoRecords, ParameterError
 from .written_files import file_digest
 
 CSV_SUFFIXES = {".csv", ".txt"}
@@ -171,7 +171,7 @@ def read_table(
         if record_limit is not None:
             table = table.slice(0, record_limit)
     if table.num_rows == 0:
-        raise InputError(f"{path}: no records (only a header?)")
+        raise NoRecords(f"{path}: no records (only a header?)")
     return _as_text(path, table)
 
 

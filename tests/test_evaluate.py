@@ -334,3 +334,29 @@ def test_the_delimiter_is_the_sensitive_inputs_not_the_releases(tmp_path, capsys
         assert code == 0, capsys.readouterr().err
         result = json.loads((tmp_path / out / "evaluation.json").read_text())
         assert result["overall"]["fabricated"] == 0 and result["overall"]["preserved_pct"] == 100.0
+
+
+def test_a_release_of_no_records_is_evaluated_not_refused(tmp_path, capsys):
+    """value_seeded with k above every count writes a header and no record: that is a release to
+    score (everything suppressed), not an unreadable input."""
+    sensitive = tmp_path / "few.csv"
+    sensitive.write_text("A,B\n" + "a,x\nb,y\n" * 3)
+    release = tmp_path / "release"
+    argv = ["-k", "10", "-l", "2", "--no-progress"]
+    assert (
+        main(["run", str(sensitive), "--mode", "value_seeded", "--seed", "1", "-o", str(release), *argv]) == 0
+    )
+    assert (release / "synthetic.csv").read_text().strip() == "A,B"
+    assert main(["evaluate", str(sensitive), str(release), "-o", str(tmp_path / "e"), *argv]) == 0, (
+        capsys.readouterr()
+    )
+    result = json.loads((tmp_path / "e" / "evaluation.json").read_text())
+    assert (
+        result["overall"]["preserved"] == 0
+        and result["overall"]["suppressed"] == result["overall"]["sensitive_combinations"]
+    )
+    (tmp_path / "empty.csv").write_text("A,B\n")
+    assert (
+        main(["evaluate", str(tmp_path / "empty.csv"), str(release), "-o", str(tmp_path / "e2"), *argv]) == 2
+    )
+    assert "no records" in capsys.readouterr().err
