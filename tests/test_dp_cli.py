@@ -225,3 +225,15 @@ def test_a_large_default_delta_is_warned_of(tmp_path, capsys, monkeypatch, comma
     assert code == 0 and "is large" not in stderr
     code, _, stderr = run(capsys, argv[0], few, *argv[1:], "--delta", 1e-6, "-o", tmp_path / "c")
     assert code == 0 and "is large" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "length"), [([], 3), (["--mechanism", "aim"], 3), (["--mechanism", "sds"], 2)]
+)
+def test_run_dp_default_length_follows_the_mechanism_named_or_not(cases, tmp_path, capsys, mechanism, length):
+    """aim chooses among pairs and triples, by default or by name (named, it had got sds's 2)."""
+    out = tmp_path / "o"
+    code, _, stderr = run(capsys, "run", cases, "--dp", "--epsilon", 4, *mechanism, "-o", out, "--seed", 3,
+                          "--ledger", tmp_path / "ledger.sqlite", "--no-progress")  # fmt: skip
+    assert code == 0, stderr
+    assert json.loads((out / "metadata.json").read_text())["parameters"]["reporting_length"] == length

@@ -147,8 +147,8 @@ def run(
     """
     if isinstance(protection, DifferentialPrivacy) and protection.algorithm is None:
         protection = replace(protection, algorithm=_default_algorithm(protection, preparation, mode))
-        if protection.algorithm != "sds" and length is None:
-            length = DEFAULT_ADAPTIVE_LENGTH
+    if isinstance(protection, DifferentialPrivacy) and protection.algorithm == "aim" and length is None:
+        length = DEFAULT_ADAPTIVE_LENGTH  # chosen by default or by name alike
     length, mode = _plan(protection, length, mode)
     dp = isinstance(protection, DifferentialPrivacy)
     resources = _run_resources(resources, dp, mode)
