@@ -680,7 +680,7 @@ def dp_aggregate(
         released.append(_release_length(release, k, candidates, released, report, halfway))
         if progress is not None:
             progress(2 * k, 2 * length)
-    normalized = _normalize(released, release.schema.n_attributes)
+    normalized = _normalize(released, release.schema.n_attributes, protected_count)
     aggregates = _as_aggregates(release.schema, length, normalized, protected_count)
     return replace(aggregates, seeded=release.source.seeded), report
 
@@ -802,10 +802,17 @@ def _threshold(release: _Release, k: int, scale: float, bound: int) -> float:
 
 
 def _normalize(
-    released: list[tuple[np.ndarray, np.ndarray]], n_attributes: int
+    released: list[tuple[np.ndarray, np.ndarray]], n_attributes: int, record_count: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Cap each count by its sub-combinations' counts, shortest lengths first."""
-    out = [released[0]]
+    """Cap each count by its sub-combinations' counts, shortest lengths first.
+
+    A single attribute's sub-combination is the empty one, whose count is the
+    (noisy) record count: no value is held by more records than there are.
+    """
+    if not released:
+        return released
+    singles, single_counts = released[0]
+    out = [(singles, np.minimum(single_counts, max(int(record_count), 0)))]
     for combos, counts in released[1:]:
         sub_combos, sub_counts = out[-1]
         if len(combos) == 0:
