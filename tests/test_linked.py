@@ -327,7 +327,8 @@ def test_dp_quantile_bins_are_charged_to_the_budget_and_stay_in_the_public_range
                        out=tmp_path / "a", seed=9)  # fmt: skip
     privacy = result.privacy
     assert privacy["epsilon"] == 2.0 and privacy["binning_epsilon"] == pytest.approx(0.1)
-    assert privacy["epsilon_spent"] + privacy["binning_epsilon"] <= 2.0 + 1e-9  # the counts got the rest
+    # The counts got the rest; what was spent counts both (it had left the edges' 0.1 out).
+    assert 1.5 + privacy["binning_epsilon"] < privacy["epsilon_spent"] <= 2.0 + 1e-9
     edges = privacy["binning_edges"]["age"]
     assert edges[0] == 0 and edges[-1] == 90 and all(0 <= e <= 90 for e in edges)
     assert all(abs(e - q) < 10 for e, q in zip(edges[1:-1], (22, 45, 67)))  # near the true quartiles

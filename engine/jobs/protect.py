@@ -417,6 +417,8 @@ def _add_binning(
     privacy["binning_epsilon"] = protection.epsilon * BINNING_PROPORTION
     privacy["binning_edges"] = edges
     privacy["epsilon"] = protection.epsilon
+    if privacy.get("epsilon_spent") is not None:  # the counts' share, and the edges' (composed)
+        privacy["epsilon_spent"] = privacy["epsilon_spent"] + privacy["binning_epsilon"]
     privacy["guarantee"] = dp_guarantee(privacy, preparation.subject_id)
 
 
