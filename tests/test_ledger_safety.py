@@ -297,11 +297,15 @@ def test_a_dataset_counts_its_versions_released_without_its_name(tmp_path):
     with pytest.raises(ParameterError, match="budget exceeded"):
         book.charge("sha256:v2", 1.0, 1e-6, key="dataset:cases", budget_total=2.0)
     assert book.spent("dataset:cases", "sha256:v2").epsilon == 2.0
+    # What ledger show lists is what it counts: the unnamed release of v1 too.
+    assert [e["budget_key"] for e in book.entries("dataset:cases")] == ["dataset:cases", "sha256:v1"]
+    assert len(book.entries("dataset:cases")) == book.spent("dataset:cases").releases
     # The reverse: bytes released without a name count what their dataset spent under it.
     other = Ledger(tmp_path / "other.sqlite")
     other.charge("sha256:v2", 1.0, 1e-6, key="dataset:cases")
     other.charge("sha256:v1", 1.0, 1e-6, key="dataset:cases")
     assert other.spent("sha256:v1", "sha256:v1").epsilon == 2.0
+    assert len(other.entries(None, "sha256:v1")) == 2
 
 
 def test_settling_touches_only_the_entry_as_it_was_charged(tmp_path):

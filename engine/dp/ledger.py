@@ -314,11 +314,11 @@ class Ledger:
             )
 
     def entries(self, key: str | None = None, fingerprint: str | None = None) -> list[dict]:
-        """Every release (or those under ``key`` or of the file ``fingerprint``), oldest first."""
+        """Every release, oldest first; with ``key`` or ``fingerprint``, those :meth:`spent` counts."""
         query = f"SELECT {', '.join(COLUMNS)} FROM releases"
         args: tuple = ()
         if key or fingerprint:
-            query += " WHERE budget_key = ? OR fingerprint = ?"
+            query += f" WHERE {RELATED}"
             args = (key or fingerprint, fingerprint or key)
         with contextlib.closing(self._connect()) as db:
             rows = db.execute(query + " ORDER BY id", args).fetchall()
