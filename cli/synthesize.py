@@ -118,8 +118,9 @@ def synthesize(
                                   **mode.job(length))  # fmt: skip
     if result.protection == "none":
         console.warning(
-            "the aggregates are not marked as protected (an SDS .tsv carries no marking); the "
-            "synthetic records are exactly as protected as they are."
+            "the aggregates are not marked as protected (exact counts, or an SDS .tsv, which carries no "
+            "marking): the synthetic records are exactly as protected as they are, and metadata.json "
+            "marks them sensitive; publish them only if the aggregates were protected"
         )
     options.report_preparation(result)
     options.report_spreadsheet(result)

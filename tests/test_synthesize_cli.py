@@ -142,7 +142,7 @@ def test_run_aggregate_seeded_writes_one_release(tmp_path, capsys, cases):
     ]
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["kind"] == "release"
-    assert meta["privacy"]["mechanism"] == "k-anonymity"
+    assert meta["privacy"]["mechanism"] == "k-anonymity" and meta["privacy"]["sensitive"] is False
     assert meta["aggregates"]["record_count"] == 400
     assert meta["synthesis"]["mode"] == "aggregate_seeded"
     assert meta["randomness"]["seeded"] is False
@@ -362,7 +362,7 @@ def test_exact_aggregates_only_when_named_and_with_a_warning(tmp_path, capsys, c
     )
     assert code == 0 and "not marked as protected" in stderr
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["privacy"]["mechanism"] == "none"
+    assert meta["privacy"]["mechanism"] == "none" and meta["privacy"]["sensitive"] is True
     assert "NOT marked as protected" in meta["privacy"]["guarantee"]
 
 

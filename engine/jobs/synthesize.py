@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..aggregates import PROTECTION_K_ANONYMITY, Aggregates, restrict_length
+from ..aggregates import PROTECTION_K_ANONYMITY, PROTECTION_NONE, Aggregates, restrict_length
 from ..aggregates_io import describe, read_aggregates
 from ..constraints import Constraint, enforce, from_release, merged
 from ..constraints import describe as describe_constraints
@@ -371,7 +371,10 @@ def _metadata(
             sections["aggregates"].update(file=released_file.name, fingerprint=fingerprint(released_file))
     guarantee = synthesis_guarantee(mode, resolution, released, length)
     randomness = describe_seed(seed)
-    privacy = {"mechanism": result.protection, "guarantee": guarantee}
+    # Records from aggregates not marked as protected (exact counts, or an SDS .tsv) are as sensitive
+    # as those aggregates may be: marked so, as an --unprotected aggregates release is.
+    privacy = {"mechanism": result.protection, "sensitive": result.protection == PROTECTION_NONE,
+               "guarantee": guarantee}  # fmt: skip
     if released is not None and released.seeded or _seeded_release(released_file):
         # The release's noise can be recomputed from its seed, and so can what follows from it.
         warning = "synthesized from a seeded release: for testing, not for publication"
