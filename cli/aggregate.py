@@ -33,7 +33,7 @@ def aggregate(
     Writes OUT/aggregates.parquet, OUT/aggregates.tsv (Synthetic Data Showcase
     format) and OUT/metadata.json, all at once or not at all.
 
-    With --dp the counts are (ε, δ)-differentially private (SPEC §2.2): exact
+    With --dp the counts are (ε, δ)-differentially private: exact
     discrete Gaussian noise, zCDP accounting, and a privacy ledger entry.
     --seed applies to --dp only (k-anonymous counts have no randomness).
 

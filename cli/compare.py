@@ -19,9 +19,13 @@ def compare(
         "--mechanism",
         "-m",
         metavar="<spec>",
-        help="NAME[:key=value,...], repeatable. Names: "
-        + ", ".join(engine.MECHANISMS)  # engine/mechanisms.py imports nothing heavy
-        + ". E.g. row_seeded:k=10, aggregate:k=5, pac-synth:epsilon=4.",
+        help="NAME[:key=value,...], repeatable. Names (keys): "
+        + ", ".join(
+            f"{name} ({', '.join(info.params)})" for name, info in engine.MECHANISMS.items()
+        )  # engine/mechanisms.py imports nothing heavy
+        + ". dp, dp-aim and dp-mst are showcase's own; pac-synth, mst and aim are the peers "
+        "(pac-synth, SmartNoise), an error when not installed. k and epsilon have no default here "
+        "(-k below only names rare combinations). E.g. row_seeded:k=10, aggregate:k=5, dp-aim:epsilon=4.",
     ),  # fmt: skip
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the comparison."),
     length: int = options.COMPARED_LENGTH,
@@ -52,7 +56,7 @@ def compare(
     Writes comparison.csv (one line per mechanism: means, and 95 % intervals
     over repeated runs), comparison.json (every run: whether it was seeded,
     its time, peak memory and full evaluation) and report.html. Peers
-    (pac-synth, SmartNoise mst/aim) run only when installed.
+    (pac-synth, SmartNoise mst/aim) must be installed to run.
 
     Examples:
 

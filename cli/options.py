@@ -278,7 +278,8 @@ READ = Group(
             "--delimiter -d": "Field separator of a text input: any one character, e.g. ';', '|' or 'tab'. "
             "Default: ',' (tab for .tsv).",
             "--use-columns": "Comma-separated columns to keep, e.g. 'sex,age_band'. Default: all.",
-            "--record-limit": "Use only the first N records.",
+            "--record-limit": "Use only the first N rows of the input (before rows are merged into "
+            "subjects).",
             "--null-marker": "A value meaning 'no attribute' (repeatable), e.g. N. "
             "Empty cells always mean 'no attribute'.",
             "--sensitive-zeros": "Columns where 0 is a real value ('A,B' or 'all'). "
@@ -411,10 +412,11 @@ class Scale:
 
 MEMORY_LIMIT = _option("memory_limit", str | None, None, "--memory-limit", metavar="SIZE",
                        help="Memory the job may plan for, e.g. 6GiB or 50% (of RAM); counting that may "
-                       "need more is refused before it starts. Default: 50%.")  # fmt: skip
+                       "need more is refused before it starts (run: k-anonymous runs only). "
+                       "Default: 50%.")  # fmt: skip
 NO_RESOURCE_GUARD = _option("no_resource_guard", bool, False, "--no-resource-guard",
                             help="Count even when the estimate is above --memory-limit (--force is for "
-                            "--out).")  # fmt: skip
+                            "--out; run: k-anonymous runs only).")  # fmt: skip
 
 
 SCALE = Group(
@@ -472,7 +474,8 @@ MODE = Group(
             "--target-number-of-records": "aggregate_seeded, tree, pairwise, fitted: records to synthesize. "
             "Default: the aggregates' record count (times the scale factor).",
             "--fit-sweeps": "aggregate_seeded: then move the records toward every released count (empty "
-            "cells included), never leaving the aggregates; proposals per cell (0: no fit). Default: 20.",
+            "cells included), never leaving the aggregates; proposals per cell, 0 (no fit) to 10000. "
+            "Default: 20.",
             "--oversampling-ratio": "value_seeded: how far above its count a combination may be "
             "synthesized (0.1 = 10 %).",
             "--oversampling-tries": "value_seeded: attempts to sample an attribute that does not "
@@ -490,7 +493,7 @@ MODE = Group(
         settings={
             "--weight-selection-percentile": {"min": 0.0, "max": 100.0},
             "--target-number-of-records": {"min": 0},
-            "--fit-sweeps": {"min": 0},
+            "--fit-sweeps": {"min": 0, "max": 10_000},
             "--oversampling-ratio": {"min": 0.0},
             "--oversampling-tries": {"min": 0},
         },
@@ -561,8 +564,8 @@ def _dp(dp: bool, **values: Any) -> Dp:
 
 #: The DP options but --dp itself: help (each shown after "DP: ").
 _DP_HELP = {
-    "--epsilon": "total privacy budget ε > 0.",
-    "--mechanism": "which marginals are measured: sds (every combination up to L, SPEC §2.2), "
+    "--epsilon": "total privacy budget ε, from 1e-6 to 1e4.",
+    "--mechanism": "which marginals are measured: sds (every combination up to L), "
     "mst (1-way, then a spanning tree of pairs chosen by the exponential mechanism) or aim (rounds "
     "that measure the pair or triple worst fitted so far); mst and aim synthesize with mode fitted. "
     "Default: sds for aggregate; aim for run (the best k-marginal score measured at ε = 1, 4 and 10), "
@@ -590,7 +593,7 @@ _DP_HELP = {
 DP = Group(
     _table(
         {
-            "--dp": "Release differentially private counts (SPEC §2.2) instead of k-anonymous ones "
+            "--dp": "Release differentially private counts instead of k-anonymous ones "
             "(needs --epsilon). The options below apply only with --dp.",
             **{flag: f"DP: {help}" for flag, help in _DP_HELP.items()},
         },

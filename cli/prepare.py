@@ -23,7 +23,13 @@ def prepare(
         "--join-multi-value/--flag-multi-value",
         help="Write each multi-value column as one cell of its values, or as one 0/1 column per value.",
     ),  # fmt: skip
-    seed: int | None = options.SEED,
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        min=0,
+        help="Seed for which linked rows are dropped beyond --max-linked, to repeat "
+        "a preparation exactly. Default: the OS's secure randomness.",
+    ),  # fmt: skip
     force: bool = options.FORCE,
     progress: bool = options.PROGRESS,
 ) -> None:

@@ -14,7 +14,12 @@ def serve(
         ..., metavar="RELEASE", help="Release directories to explore (one or more)."
     ),
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Default: this machine only."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on (the default is this machine only); any other address lets "
+        "whoever reaches it read the releases (and the --evaluation's exact statistics).",
+    ),
     evaluation: Path | None = typer.Option(
         None,
         "--evaluation",

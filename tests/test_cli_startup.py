@@ -101,7 +101,9 @@ def test_compare_help_names_every_mechanism(helps):
 
     text = next(entry["help"] for entry in helps if entry["words"] == ["compare"])
     # Compared without white space: the help wraps lines, even inside a name such as pac-synth.
-    assert "".join(", ".join(MECHANISMS).split()) in "".join(text.split())
+    flat = "".join(text.split())
+    for name, info in MECHANISMS.items():
+        assert "".join(f"{name} ({', '.join(info.params)})".split()) in flat, name
 
 
 def _engine_imports(tree: ast.Module) -> list[tuple[int, str]]:
