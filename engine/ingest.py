@@ -283,7 +283,7 @@ def _read_text(
             schema = reader.schema
         return pa.Table.from_batches(batches, schema).slice(0, record_limit)
     except pa.ArrowInvalid as error:
-        raise InputError(f"{path}: {_explain_csv_error(str(error))}") from None
+        raise InputError(f"{path}: {_explain_csv_error(str(error), names)}") from None
     except OSError as error:
         raise compression_error(path, error) from None
 
@@ -355,8 +355,11 @@ def _check_one_column(path: Path, name: str, delimiter: str) -> None:
             )
 
 
-def _explain_csv_error(message: str) -> str:
-    """A one-line explanation of a pyarrow CSV error that never echoes row content."""
+def _explain_csv_error(message: str, names: Sequence[str] = ()) -> str:
+    """A one-line explanation of a pyarrow CSV error that never echoes row content.
+
+    ``names`` (the header's) turn pyarrow's column number (from 0) into the column's name.
+    """
     ragged = re.search(r"Expected (\d+) columns, got (\d+)", message)
     if ragged:
         expected, got = ragged.groups()
@@ -366,7 +369,8 @@ def _explain_csv_error(message: str) -> str:
         )
     if "UTF8" in message or "UTF-8" in message:
         column = re.search(r"column #(\d+)", message)
-        where = f" in column #{column.group(1)}" if column else ""
+        number = int(column.group(1)) if column else -1
+        where = f" in column {names[number]!r}" if 0 <= number < len(names) else ""
         return f"invalid UTF-8 text{where}; re-save the file as UTF-8"
     if "Empty CSV file" in message:
         return "the file is empty"

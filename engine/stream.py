@@ -396,7 +396,7 @@ def _csv_batches(stream: Streamed, part: Part, batch_rows: int) -> Iterator[tupl
                 for batch in reader:
                     yield [batch.column(c) for c in range(batch.num_columns)], min(raw.tell(), part.size)
         except pa.ArrowInvalid as error:
-            raise InputError(f"{path}: {_explain_csv_error(str(error))}") from None
+            raise InputError(f"{path}: {_explain_csv_error(str(error), names)}") from None
         except OSError as error:
             raise compression_error(path, error) from None
 

@@ -257,3 +257,17 @@ def test_every_line_ending_reads_alike(tmp_path, ending, streamed):
     aggregate(path, protection=Exact(), length=2, out=tmp_path / "out", resources=Resources(stream=streamed))
     released, _ = read_aggregates(tmp_path / "out" / "sensitive_aggregates.parquet")
     assert released.record_count == 3 and sorted(released.count.tolist()) == [1, 1, 1, 2, 2, 2]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_bad_utf8_names_its_column_never_its_bytes(tmp_path, streamed):
+    """The message names the column by its header (pyarrow numbers columns from 0, which read as
+    the wrong one) and never repeats the bytes."""
+    from showcase.engine import Exact, aggregate
+    from showcase.engine.resources import Resources
+
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("A,B,C\na,x,u\nb,café,v\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"invalid UTF-8 text in column 'B'; re-save") as caught:
+        aggregate(path, protection=Exact(), length=1, resources=Resources(stream=streamed))
+    assert "caf" not in str(caught.value)
