@@ -220,7 +220,7 @@ class Read:
 
         zeros: str | list[str] | None = self.sensitive_zeros
         if zeros is not None:
-            zeros = "all" if zeros.strip().lower() == "all" else split_list(zeros)
+            zeros = "all" if zeros.strip().lower() == "all" else column_list(zeros)
         return Preparation(
             delimiter=self.delimiter,
             use_columns=column_list(self.use_columns),

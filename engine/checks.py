@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable, Sequence
 
 from .errors import ParameterError
 
@@ -64,3 +65,30 @@ def validate_length(length: object) -> int:
     if not is_integer(length) or not 1 <= length <= MAX_LENGTH:
         raise ParameterError(f"reporting length must be an integer from 1 to {MAX_LENGTH}, got {length!r}")
     return int(length)
+
+
+def match_names(asked: Iterable[str], names: Sequence[str], option: str) -> tuple[list[str], list[str]]:
+    """The columns of ``names`` that ``asked`` names, and the names asked that match none.
+
+    A name is matched exactly first, so that ``"sp "`` and ``"sp"`` stay two
+    columns; a name with no exact match is matched with surrounding spaces
+    ignored (``"a, b"`` typed on the command line) when that finds one column
+    only (several: an error naming ``option``).
+    """
+    exact = set(names)
+    found, unknown = [], []
+    for name in asked:
+        if name in exact:
+            found.append(name)
+            continue
+        loose = [n for n in names if n.strip() == str(name).strip()]
+        if len(loose) > 1:
+            raise ParameterError(
+                f"{option} {name!r} matches {', '.join(map(repr, loose))} once spaces are ignored; "
+                "name one exactly"
+            )
+        if loose:
+            found.append(loose[0])
+        elif str(name).strip():
+            unknown.append(name)
+    return found, unknown

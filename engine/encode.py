@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .checks import match_names
 from .errors import InputError, ParameterError
 from .kernels import dictionary as dictionary_kernels
 
@@ -167,11 +168,10 @@ def resolve_sensitive_zeros(columns: Sequence[str], sensitive_zeros: str | Itera
         if sensitive_zeros == ALL:
             return set(columns)
         sensitive_zeros = [sensitive_zeros]
-    chosen = set(sensitive_zeros)
-    unknown = sorted(chosen - set(columns))
+    chosen, unknown = match_names(sensitive_zeros, list(columns), "--sensitive-zeros")
     if unknown:
-        raise ParameterError(f"unknown column(s) in sensitive_zeros: {', '.join(map(repr, unknown))}")
-    return chosen
+        raise ParameterError(f"unknown column(s) in sensitive_zeros: {', '.join(map(repr, sorted(unknown)))}")
+    return set(chosen)
 
 
 def encode(

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from .checks import match_names
 from .errors import InputError, NoRecords, ParameterError
 from .written_files import file_digest
 
@@ -440,22 +441,8 @@ def _select(path: Path, names: list[str], use_columns: Sequence[str] | None) -> 
         return list(names)
     if not any(str(c).strip() for c in use_columns):
         raise ParameterError("use_columns is empty; name at least one column")
-    exact = set(names)
-    wanted, unknown = set(), []
-    for asked in use_columns:
-        if asked in exact:
-            wanted.add(asked)
-            continue
-        loose = [n for n in names if n.strip() == asked.strip()]
-        if len(loose) > 1:
-            raise ParameterError(
-                f"--use-columns {asked!r} matches {', '.join(map(repr, loose))} once spaces are ignored; "
-                "name one exactly"
-            )
-        if loose:
-            wanted.add(loose[0])
-        elif asked.strip():
-            unknown.append(asked)
+    found, unknown = match_names(use_columns, names, "--use-columns")
+    wanted = set(found)
     if unknown:
         raise ParameterError(
             f"unknown column(s) in --use-columns: {', '.join(map(repr, unknown))}; "

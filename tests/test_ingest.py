@@ -271,3 +271,22 @@ def test_bad_utf8_names_its_column_never_its_bytes(tmp_path, streamed):
     with pytest.raises(InputError, match=r"invalid UTF-8 text in column 'B'; re-save") as caught:
         aggregate(path, protection=Exact(), length=1, resources=Resources(stream=streamed))
     assert "caf" not in str(caught.value)
+
+
+def test_sensitive_zeros_match_names_as_use_columns_do(tmp_path, capsys):
+    """``--sensitive-zeros ' sp'`` named no column: the list was stripped before it was matched."""
+    from .helpers import run
+
+    table = pa.table({" sp": ["0", "0", "1"], "sp": ["0", "1", "1"], "b": ["0", "x", "0"]})
+    zeros = {name: encode(table, sensitive_zeros=[name]).schema.dictionaries for name in (" sp", "sp", " b")}
+    assert zeros[" sp"][0].to_pylist() == ["0", "1"] and zeros[" sp"][1].to_pylist() == ["1"]
+    assert zeros["sp"][0].to_pylist() == ["1"] and zeros["sp"][1].to_pylist() == ["0", "1"]
+    assert zeros[" b"][2].to_pylist() == ["0", "x"]  # no exact match: matched with spaces ignored
+    with pytest.raises(ParameterError, match="once spaces are ignored"):
+        encode(table, sensitive_zeros=[" sp "])
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    code, _, stderr = run(capsys, "aggregate", path, "--sensitive-zeros", " sp", "-k", "1", "-l", "1",
+                          "-o", tmp_path / "out", "--no-progress")  # fmt: skip
+    assert code == 0, stderr
+    assert " sp:0\t2" in (tmp_path / "out" / "aggregates.tsv").read_text()
