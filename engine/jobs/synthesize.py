@@ -153,6 +153,10 @@ def synthesis_section(
 
     The record expansion is taken against ``protected_records``, the input's
     record count as released (rounded down to a multiple of k, or noisy), not the exact one.
+    The shares of combinations preserved are stated only against the released
+    aggregates: against the sensitive data they give its exact number of
+    distinct combinations (synthetic ones over the share), an evaluation's
+    statistic, which the command prints for its operator instead.
     """
     n = result.synthetic.n_rows
     section = {
@@ -166,7 +170,7 @@ def synthesis_section(
     }
     if constraints:
         section["constraints_enforced"] = len(constraints)
-    if result.metrics is not None:
+    if result.metrics is not None and result.reference != "sensitive data":
         section["combinations"] = {
             "compared_with": result.reference,
             "reporting_length": result.length,
