@@ -12,7 +12,10 @@ from . import console, options
 @options.command
 def evaluate(
     sensitive: Path = typer.Argument(
-        ..., metavar="SENSITIVE", help="The sensitive microdata the release came from."
+        ...,
+        metavar="SENSITIVE",
+        help="The sensitive microdata the release came from, or its exact counts: the folder of "
+        "aggregate --unprotected, or its sensitive_aggregates.parquet/.tsv.",
     ),
     release: Path = typer.Argument(
         ...,
@@ -42,7 +45,10 @@ def evaluate(
     offline) beside the release, in RELEASE-evaluation/ unless --out says
     otherwise: they hold exact statistics of the sensitive data, for the data
     owner only, so they never go into the publishable release directory.
-    The ingestion options apply to both tables.
+    The ingestion options apply to both tables (to neither when SENSITIVE is
+    exact counts: they were applied when counting). Exact counts must reach
+    --length; the metrics then equal those computed from the records, except
+    the count of sensitive records that break a declared constraint.
 
     Example:
 

@@ -403,7 +403,9 @@ def evaluate_release(
         if group is None and DEFAULT_GROUP in sensitive.schema.columns:
             group = DEFAULT_GROUP
         columns_left = sensitive.n_columns - (group is not None)
-        if columns_left >= marginal_k:
+        # Counts of k (+1 with a group) attributes are needed: exact aggregates from a file may be shorter.
+        counted = sensitive.exact.reporting_length if isinstance(sensitive, CountIndex) else marginal_k + 1
+        if columns_left >= marginal_k and counted >= marginal_k + (group is not None):
             # Its sets (C(columns, k) of them) are most of the metrics' time: the bar follows them.
             result["k_marginal"] = k_marginal_score(
                 sensitive, release.table, group=group, k=marginal_k,

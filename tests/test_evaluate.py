@@ -360,3 +360,45 @@ def test_a_release_of_no_records_is_evaluated_not_refused(tmp_path, capsys):
         main(["evaluate", str(tmp_path / "empty.csv"), str(release), "-o", str(tmp_path / "e2"), *argv]) == 2
     )
     assert "no records" in capsys.readouterr().err
+
+
+def test_a_release_is_evaluated_against_exact_aggregates_as_against_the_records(tmp_path, capsys):
+    """SPEC §4: the sensitive side may be the data's unprotected aggregates. Every metric, the
+    k-marginal included, equals the one computed from the records; protected counts are refused."""
+    from showcase.datasets import generate_table, write_table
+
+    records = tmp_path / "cases.csv"
+    write_table(generate_table(2000, 6, seed=3), records)
+    argv = ["-k", "5", "-l", "3", "--no-progress"]
+    assert main(["run", str(records), "--seed", "2", "-o", str(tmp_path / "release"), *argv]) == 0
+    assert main(["aggregate", str(records), "--unprotected", "-l", "3", "-o", str(tmp_path / "exact"),
+                 "--no-progress"]) == 0  # fmt: skip
+    release = str(tmp_path / "release")
+
+    def evaluated(sensitive, name):
+        assert main(["evaluate", str(sensitive), release, "-o", str(tmp_path / name), *argv]) == 0, (
+            capsys.readouterr().err
+        )
+        document = json.loads((tmp_path / name / "evaluation.json").read_text())
+        return {k: v for k, v in document.items() if k not in ("created", "seconds", "sensitive")}
+
+    reference = evaluated(records, "from_records")
+    assert reference["k_marginal"]["score"] > 0
+    for name, sensitive in (
+        ("folder", tmp_path / "exact"),
+        ("tsv", tmp_path / "exact" / "sensitive_aggregates.tsv"),
+    ):
+        assert evaluated(sensitive, name) == reference, name
+    # Counts too short for the length asked, protected counts, and options that read records: refused.
+    for sensitive, extra, message in (
+        (tmp_path / "exact", ["-l", "4"], "give --length 3 or less"),
+        (tmp_path / "release", [], "these counts are protected (k-anonymity)"),
+        (
+            tmp_path / "exact",
+            ["--use-columns", "sex"],
+            "--use-columns: the sensitive side is exact aggregates",
+        ),
+    ):
+        code = main(["evaluate", str(sensitive), release, "-o", str(tmp_path / "refused"), *argv, *extra])
+        assert code == 2 and message in capsys.readouterr().err
+        assert not (tmp_path / "refused").exists()

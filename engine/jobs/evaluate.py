@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..aggregates_io import declared_length
 from ..constraints import from_release, merged
 from ..contingency import CountIndex
@@ -17,7 +19,17 @@ from ..ingest import Source, fingerprint
 from ..output_lock import locks_for_call
 from ..prepare import Preparation, check_source, load_input
 from ..protection import check_k
-from ..release import EVALUATION, MARKERS, REPORT, find_release
+from ..release import (
+    AGGREGATES_PARQUET,
+    AGGREGATES_TSV,
+    EVALUATION,
+    MARKERS,
+    REPORT,
+    SENSITIVE_PARQUET,
+    SENSITIVE_TSV,
+    find_release,
+    is_release,
+)
 from ..report.evaluation import CONTENTS, render_report
 from ..resources import Resources
 from .skeleton import Job, StageProgress
@@ -74,8 +86,11 @@ def evaluate(
     resolution = check_k(resolution)
     if isinstance(marginal_k, bool) or not isinstance(marginal_k, int) or not 1 <= marginal_k <= MAX_MARGINAL:
         raise ParameterError(f"marginal size must be from 1 to {MAX_MARGINAL}, got {marginal_k}")
-    streamed = _streamed(sensitive, resources)
-    if streamed:  # a directory or glob: its files are listed and checked, not read
+    exact_file = exact_aggregates_file(sensitive)
+    streamed = exact_file is None and _streamed(sensitive, resources)
+    if exact_file is not None:
+        refuse_record_options(preparation)
+    elif streamed:  # a directory or glob: its files are listed and checked, not read
         from ..stream import open_stream, refuse_preparation
 
         refuse_preparation(preparation)
@@ -90,7 +105,11 @@ def evaluate(
             check_release_length(declared, length)
     out = evaluation_folder(release) if out is None else out
     job = Job("evaluation", out=out, force=force, inputs=[sensitive, release], progress=progress)
-    if streamed:
+    if exact_file is not None:
+        table, schema_only, description = _exact_counts(job, exact_file, length)
+        with job.step("read release"):
+            loaded = load_release(release, schema_only, preparation)
+    elif streamed:
         table, schema_only, description = _counted(job, sensitive, preparation, length, marginal_k, resources)
         with job.step("read release"):
             loaded = load_release(release, schema_only, preparation)
@@ -120,6 +139,61 @@ def evaluate(
              REPORT: render_report(result)}  # fmt: skip
     job.write({name: _text(text) for name, text in files.items()}, sections=None)
     return document
+
+
+def exact_aggregates_file(sensitive: Source) -> Path | None:
+    """The exact counts file when ``sensitive`` is unprotected aggregates (SPEC §4: a release may be
+    evaluated against them instead of the records): a ``sensitive_aggregates`` file, or the folder
+    of an ``aggregate --unprotected`` release. None for anything else.
+
+    Protected aggregates (``aggregates.*`` of a showcase release) are found too, to be refused by
+    name rather than misread as records.
+    """
+    if not isinstance(sensitive, (str, Path)):
+        return None
+    path = Path(sensitive)
+    if path.is_dir():
+        found = [path / name for name in (SENSITIVE_PARQUET, AGGREGATES_PARQUET) if (path / name).is_file()]
+        return found[0] if found and is_release(path) else None
+    if path.is_file() and path.name in (SENSITIVE_PARQUET, SENSITIVE_TSV):
+        return path
+    named = path.is_file() and path.name in (AGGREGATES_PARQUET, AGGREGATES_TSV)
+    return path if named and any((path.parent / name).is_file() for name in MARKERS) else None
+
+
+def refuse_record_options(preparation: Preparation) -> None:
+    """Refuse the options that read records when the sensitive side is counts already."""
+    given = [name for name in ("use_columns", "record_limit", "subject_id", "codebook", "links", "bins",
+                               "multi_value", "null_markers", "sensitive_zeros", "sheet")
+             if getattr(preparation, name) not in (None, (), [], {}, False)]  # fmt: skip
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ParameterError(
+            f"{flags}: the sensitive side is exact aggregates, counted already; give them when counting "
+            "(aggregate --unprotected), or evaluate against the records"
+        )
+
+
+def _exact_counts(job: Job, path: Path, length: int) -> tuple[CountIndex, EncodedTable, dict]:
+    """Exact counts read from ``path`` (refused unless they are exact and long enough), the schema as a
+    table of no records, and the description of the sensitive side."""
+    from ..aggregates import PROTECTION_NONE
+    from ..aggregates_io import read_aggregates
+
+    with job.step("read"):
+        exact, _ = read_aggregates(path)
+    if exact.protection != PROTECTION_NONE:
+        raise ParameterError(
+            f"{path}: these counts are protected ({exact.protection}); evaluate against the sensitive data "
+            "or its exact aggregates (aggregate --unprotected)"
+        )
+    if exact.reporting_length < length:
+        raise ParameterError(
+            f"{path}: the exact aggregates count combinations of up to {exact.reporting_length} attributes; "
+            f"give --length {exact.reporting_length} or less, or count them again with a larger --length"
+        )
+    schema_only = EncodedTable(exact.schema, np.zeros((len(exact.schema.columns), 0), dtype=np.uint8))
+    return CountIndex(exact), schema_only, {"fingerprint": fingerprint(path)}
 
 
 def _streamed(sensitive: Source, resources: Resources | None) -> bool:
