@@ -102,6 +102,18 @@ def test_tiny_and_large_chunks_match(chunk, dense):
     same_release(whole, chunked)
 
 
+@pytest.mark.parametrize("words", [1, 50, 1 << 23])
+def test_trimming_in_chunks_of_few_words_is_the_same_release(monkeypatch, words):
+    """The records above the bound are trimmed a bounded number of words at a time (all of them at
+    once held 2 GiB of words at 100M rows): the release is the same whatever that number."""
+    table = skewed_table()
+    options = dict(epsilon=4.0, delta=1e-6, length=3, percentile=50.0)
+    whole = dp_aggregate(table, chunk_rows=None, source=RandomSource(11), **options)
+    monkeypatch.setattr(marginals_module, "TRIM_WORDS", words)
+    chunked = dp_aggregate(table, chunk_rows=600, source=RandomSource(11), **options)
+    same_release(whole, chunked)
+
+
 def test_the_words_carry_over_from_chunk_to_chunk(monkeypatch):
     """Restart each partition's words at every chunk (the bug this guards against): the release changes."""
     table = skewed_table()

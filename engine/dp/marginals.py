@@ -347,6 +347,12 @@ def _full_counts(csr: Records, level: Level, n_candidates: int) -> np.ndarray:
     return local[0].astype(np.int64)
 
 
+#: Random words (8 bytes each) that one chunk of records above the bound may draw: it bounds the
+#: trimming's memory whatever their number. Every record above the bound draws about ``bound`` words,
+#: so at 100M rows (700k above a bound of 1,047) one chunk of them all drew 2 GiB of words at once.
+TRIM_WORDS = 1 << 23
+
+
 def trim_above(schema: Schema, level: Level, n: int, above: Sequence[Above], n_candidates: int, bound: int,
                source: RandomSource, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:  # fmt: skip
     """Bounded counts: the groups' counts below the bound plus their records above it trimmed here.
@@ -369,7 +375,8 @@ def trim_above(schema: Schema, level: Level, n: int, above: Sequence[Above], n_c
     rows = rows[order]
     codes = np.concatenate([a.codes for a in above if len(a.rows)], axis=1)[:, order]
     per_record = np.concatenate([a.per_record for a in above])[order]
-    for start, stop in _chunks(len(rows), chunk_rows):
+    # The words carry on from chunk to chunk, so the chunk size changes memory, not the counts.
+    for start, stop in _chunks(len(rows), max(1, min(chunk_rows, TRIM_WORDS // max(bound, 1)))):
         mine = rows[start:stop]
         csr = _group_csr(schema, codes, slice(start, stop))
         cuts = np.searchsorted(mine, bounds)
