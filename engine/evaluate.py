@@ -328,12 +328,12 @@ def load_release(path: str | Path, sensitive: EncodedTable, preparation) -> Rele
     from .aggregates_io import read_aggregates
     from .ingest import input_format
     from .prepare import load_onto
-    from .release import MARKERS, find_release
+    from .release import find_release, is_showcase_output
 
     file, kind = find_release(path)
     if kind == "aggregates":
         return Release(file, kind, aggregates=read_aggregates(file)[0])
-    if input_format(file) != "csv" or any((file.parent / name).is_file() for name in MARKERS):
+    if input_format(file) != "csv" or is_showcase_output(file.parent):
         # --delimiter is the sensitive input's: a showcase release writes commas (or Parquet).
         preparation = replace(preparation, delimiter=None)
     try:

@@ -267,13 +267,19 @@ def check_output_dir(
     return out
 
 
+def is_showcase_output(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a showcase document (metadata, evaluation or comparison): an output
+    showcase wrote, whatever else it holds (unlike :func:`is_release`)."""
+    return any(_is_showcase_document(Path(folder) / name) for name in MARKERS)
+
+
 def refuse_inside_an_output(folder: Path, out: Path) -> None:
     """Refuse to write ``out`` into ``folder`` when that is a showcase output folder.
 
     A release folder is published as it is: a file or folder its metadata does
     not list (an evaluation's exact statistics, say) would go out with it.
     """
-    if any(_is_showcase_document(folder / name) for name in MARKERS):
+    if is_showcase_output(folder):
         raise ParameterError(
             f"{out} is inside the showcase output folder {out.parent}, which would then hold files its "
             "metadata does not list; write it outside that folder"

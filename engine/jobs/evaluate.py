@@ -23,12 +23,12 @@ from ..release import (
     AGGREGATES_PARQUET,
     AGGREGATES_TSV,
     EVALUATION,
-    MARKERS,
     REPORT,
     SENSITIVE_PARQUET,
     SENSITIVE_TSV,
     find_release,
     is_release,
+    is_showcase_output,
 )
 from ..report.evaluation import CONTENTS, render_report
 from ..resources import Resources
@@ -50,7 +50,7 @@ def evaluation_folder(release: str | Path) -> Path:
     path = Path(release).resolve()
     if path.is_dir():
         return path.parent / f"{path.name}-evaluation"
-    if any((path.parent / name).is_file() for name in MARKERS):
+    if is_showcase_output(path.parent):
         return path.parent.parent / f"{path.parent.name}-{path.stem}-evaluation"
     return path.parent / f"{path.stem}-evaluation"
 
@@ -158,7 +158,7 @@ def exact_aggregates_file(sensitive: Source) -> Path | None:
     if path.is_file() and path.name in (SENSITIVE_PARQUET, SENSITIVE_TSV):
         return path
     named = path.is_file() and path.name in (AGGREGATES_PARQUET, AGGREGATES_TSV)
-    return path if named and any((path.parent / name).is_file() for name in MARKERS) else None
+    return path if named and is_showcase_output(path.parent) else None
 
 
 def refuse_record_options(preparation: Preparation) -> None:
